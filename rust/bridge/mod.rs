@@ -1,0 +1,15 @@
+//! Everything that touches Python: the `Server` facade, the `Request` handed to Python
+//! handlers, and the worker loop that turns a handler's result into plain Rust data.
+
+mod request;
+mod server;
+mod worker;
+
+use pyo3::prelude::*;
+
+/// Adds the bridge's classes to `cherrypy_rs._core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<server::PyServer>()?;
+    m.add_class::<request::PyRequest>()?;
+    Ok(())
+}

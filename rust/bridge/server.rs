@@ -1,0 +1,200 @@
+//! `_core.Server`: the Python handle on the Rust server. Configured once, started by the
+//! engine, fed by the Python worker threads that call `run_worker`.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use super::worker;
+use crate::access_log::AccessLog;
+use crate::config::{seconds, ServerConfig};
+use crate::errors::Error;
+use crate::exchange::Job;
+use crate::pool::Pool;
+use crate::router::{Router, Target};
+use crate::server::RunningServer;
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        match err {
+            Error::Bind { .. } | Error::Io { .. } => PyOSError::new_err(err.to_string()),
+            Error::Config { .. } => PyValueError::new_err(err.to_string()),
+            Error::State(_) => PyRuntimeError::new_err(err.to_string()),
+        }
+    }
+}
+
+struct State {
+    running: Option<RunningServer>,
+    pool: Arc<Pool<Job>>,
+    mounts: Vec<String>,
+}
+
+#[pyclass(name = "Server", module = "cherrypy_rs._core", frozen)]
+pub struct PyServer {
+    config: ServerConfig,
+    access_screen: bool,
+    access_file: Option<String>,
+    state: Mutex<State>,
+}
+
+fn router(mounts: &[String]) -> PyResult<Arc<Router>> {
+    let table = mounts
+        .iter()
+        .enumerate()
+        .map(|(i, prefix)| (prefix.clone(), Target::App(i)))
+        .collect();
+    Router::new(table)
+        .map(Arc::new)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+#[pymethods]
+impl PyServer {
+    #[new]
+    #[pyo3(signature = (
+        host = "127.0.0.1".to_string(),
+        port = 8080,
+        *,
+        socket_timeout = 10.0,
+        max_request_header_size = 500 * 1024,
+        max_request_body_size = 100 * 1024 * 1024,
+        shutdown_timeout = 5.0,
+        thread_pool = 10,
+        accepted_queue_size = 1024,
+        accepted_queue_timeout = 10.0,
+        socket_queue_size = 1024,
+        io_threads = 1,
+        max_headers = 100,
+        access_log_screen = false,
+        access_log_file = None,
+    ))]
+    fn new(
+        host: String,
+        port: u16,
+        socket_timeout: f64,
+        max_request_header_size: usize,
+        max_request_body_size: u64,
+        shutdown_timeout: f64,
+        thread_pool: usize,
+        accepted_queue_size: usize,
+        accepted_queue_timeout: f64,
+        socket_queue_size: i32,
+        io_threads: usize,
+        max_headers: usize,
+        access_log_screen: bool,
+        access_log_file: Option<String>,
+    ) -> PyResult<Self> {
+        let config = ServerConfig {
+            host,
+            port,
+            socket_timeout: seconds("server.socket_timeout", socket_timeout)?,
+            max_header_size: max_request_header_size,
+            max_body_size: max_request_body_size,
+            shutdown_timeout: seconds("server.shutdown_timeout", shutdown_timeout)?,
+            thread_pool,
+            queue_size: accepted_queue_size,
+            queue_timeout: seconds("server.accepted_queue_timeout", accepted_queue_timeout)?,
+            backlog: socket_queue_size,
+            io_threads,
+            max_headers,
+        };
+        config.validate()?;
+        Ok(PyServer {
+            config,
+            access_screen: access_log_screen,
+            access_file: access_log_file,
+            state: Mutex::new(State {
+                running: None,
+                pool: Arc::new(Pool::new(accepted_queue_size)),
+                mounts: Vec::new(),
+            }),
+        })
+    }
+
+    /// The mount table: application `i` serves `script_names[i]` and below.
+    fn set_mounts(&self, script_names: Vec<String>) -> PyResult<()> {
+        let table = router(&script_names)?;
+        let mut state = self.state.lock();
+        if let Some(running) = &state.running {
+            running.set_router(table);
+        }
+        state.mounts = script_names;
+        Ok(())
+    }
+
+    /// Binds and starts serving; returns the bound (host, port).
+    fn start(&self, py: Python<'_>) -> PyResult<(String, u16)> {
+        let mut state = self.state.lock();
+        if state.running.is_some() {
+            return Err(Error::State("the server is already started").into());
+        }
+        let table = router(&state.mounts)?;
+        let pool = Arc::new(Pool::new(self.config.queue_size));
+        let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref())?;
+        let config = self.config.clone();
+        let running = py.detach(|| RunningServer::start(config, table, pool.clone(), access_log))?;
+        let addr = running.local_addr();
+        state.pool = pool;
+        state.running = Some(running);
+        Ok((addr.ip().to_string(), addr.port()))
+    }
+
+    /// The bound (host, port), or None when not started.
+    #[getter]
+    fn bound_address(&self) -> Option<(String, u16)> {
+        let state = self.state.lock();
+        state
+            .running
+            .as_ref()
+            .map(|r| (r.local_addr().ip().to_string(), r.local_addr().port()))
+    }
+
+    /// Open client connections.
+    #[getter]
+    fn connections(&self) -> usize {
+        self.state.lock().running.as_ref().map_or(0, |r| r.connections())
+    }
+
+    /// Requests waiting for a worker thread.
+    #[getter]
+    fn queued(&self) -> usize {
+        self.state.lock().pool.queued()
+    }
+
+    /// Serves requests on the calling Python thread until the server stops. Call it from
+    /// each of `server.thread_pool` threads.
+    fn run_worker(
+        &self,
+        py: Python<'_>,
+        handler: Bound<'_, PyAny>,
+        on_error: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let pool = self.state.lock().pool.clone();
+        worker::run(py, &pool, &handler, &on_error);
+        Ok(())
+    }
+
+    /// Graceful stop: stop accepting, let in-flight requests finish (up to
+    /// `shutdown_timeout`), close connections, then release the worker threads.
+    /// Returns False when some connections had to be cut.
+    fn stop(&self, py: Python<'_>) -> bool {
+        let (running, pool) = {
+            let mut state = self.state.lock();
+            (state.running.take(), state.pool.clone())
+        };
+        let drained = match running {
+            Some(mut running) => py.detach(move || running.stop()),
+            None => true,
+        };
+        pool.close();
+        drained
+    }
+
+    #[getter]
+    fn thread_pool(&self) -> usize {
+        self.config.thread_pool
+    }
+}

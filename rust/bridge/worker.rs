@@ -1,0 +1,258 @@
+//! The life of a Python worker thread: wait (detached from the interpreter) for a job,
+//! call the Python handler once, turn its result into a `Reply` on this thread, and, for a
+//! streamed body, feed the chunks through a bounded channel, calling `close()` at the end
+//! whatever happened.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use tokio::sync::mpsc;
+
+use super::request::PyRequest;
+use crate::exchange::{Job, Reply, ReplyBody, StreamAborted};
+use crate::pool::{Pool, Worker};
+
+/// Chunks a streamed body may have in flight between the worker and the socket.
+const STREAM_BUFFER: usize = 8;
+
+/// Runs jobs until the pool closes. `handler(request)` returns
+/// `(status, reason, headers, body)`; `on_error(message, exception)` logs failures.
+pub fn run(
+    py: Python<'_>,
+    pool: &Pool<Job>,
+    handler: &Bound<'_, PyAny>,
+    on_error: &Bound<'_, PyAny>,
+) {
+    let worker: Worker<Job> = pool.worker();
+    loop {
+        // A worker that just finished takes the next queued job without parking.
+        let job = match pool.try_next() {
+            Some(job) => job,
+            None => match py.detach(|| pool.next(&worker)) {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        if !job.claim.start() {
+            // The client was told 503 already.
+            continue;
+        }
+        run_job(py, job, handler, on_error);
+    }
+}
+
+fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Bound<'_, PyAny>) {
+    let Job { request, reply, .. } = job;
+    let result = Py::new(py, PyRequest::new(request))
+        .and_then(|req| handler.call1((req,)))
+        .and_then(|result| convert(&result));
+    match result {
+        Ok((head, Body::Full(bytes))) => {
+            let _ = reply.send(head.with_body(ReplyBody::Full(bytes)));
+        }
+        Ok((head, Body::Iter(iterable))) => {
+            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            let client_waiting = reply.send(head.with_body(ReplyBody::Stream(rx))).is_ok();
+            if client_waiting {
+                stream(py, &iterable, tx, on_error);
+            }
+            close(py, &iterable, on_error);
+        }
+        Err(err) => {
+            report(py, on_error, "the response could not be sent", err);
+            let _ = reply.send(internal_error());
+        }
+    }
+}
+
+/// Pulls chunks one at a time (the interpreter is held only while Python produces one)
+/// until the iterable ends, fails, or the client goes away.
+fn stream(
+    py: Python<'_>,
+    iterable: &Bound<'_, PyAny>,
+    tx: mpsc::Sender<Result<Bytes, StreamAborted>>,
+    on_error: &Bound<'_, PyAny>,
+) {
+    let iterator = match iterable.try_iter() {
+        Ok(it) => it,
+        Err(err) => {
+            report(py, on_error, "the response body is not iterable", err);
+            let _ = py.detach(|| tx.blocking_send(Err(StreamAborted)));
+            return;
+        }
+    };
+    for item in iterator {
+        let chunk = item.and_then(|chunk| chunk_bytes(&chunk));
+        match chunk {
+            Ok(bytes) if bytes.is_empty() => continue,
+            Ok(bytes) => {
+                if py.detach(|| tx.blocking_send(Ok(bytes))).is_err() {
+                    // The client went away; `close()` follows.
+                    return;
+                }
+            }
+            Err(err) => {
+                report(py, on_error, "the streamed response body failed", err);
+                let _ = py.detach(|| tx.blocking_send(Err(StreamAborted)));
+                return;
+            }
+        }
+    }
+}
+
+/// PEP 3333 and CherryPy both promise `close()` on the body once it is done with.
+fn close(py: Python<'_>, iterable: &Bound<'_, PyAny>, on_error: &Bound<'_, PyAny>) {
+    match iterable.getattr(pyo3::intern!(py, "close")) {
+        Ok(close) => {
+            if let Err(err) = close.call0() {
+                report(py, on_error, "close() on the response body failed", err);
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+fn report(py: Python<'_>, on_error: &Bound<'_, PyAny>, message: &str, err: PyErr) {
+    if let Err(log_err) = on_error.call1((message, err.into_value(py))) {
+        // The logger itself failed: say so where an operator will still see it.
+        log_err.print(py);
+    }
+}
+
+fn internal_error() -> Reply {
+    Reply {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        reason: None,
+        headers: vec![(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=utf-8"),
+        )],
+        body: ReplyBody::Full(Bytes::from_static(b"Internal Server Error\n")),
+    }
+}
+
+/// The status line and headers, before the body is known to be whole or streamed.
+struct Head {
+    status: StatusCode,
+    reason: Option<Bytes>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Head {
+    fn with_body(self, body: ReplyBody) -> Reply {
+        Reply {
+            status: self.status,
+            reason: self.reason,
+            headers: self.headers,
+            body,
+        }
+    }
+}
+
+enum Body<'py> {
+    Full(Bytes),
+    Iter(Bound<'py, PyAny>),
+}
+
+/// Reads the handler's `(status, reason, headers, body)`.
+fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
+    let tuple = result.cast::<PyTuple>().map_err(|_| {
+        PyTypeError::new_err("the handler must return (status, reason, headers, body)")
+    })?;
+    if tuple.len() != 4 {
+        return Err(PyTypeError::new_err(
+            "the handler must return (status, reason, headers, body)",
+        ));
+    }
+    let code: u16 = tuple.get_item(0)?.extract()?;
+    let status = StatusCode::from_u16(code)
+        .map_err(|_| PyValueError::new_err(format!("{code} is not a valid HTTP status")))?;
+    let reason_obj = tuple.get_item(1)?;
+    let reason = if reason_obj.is_none() {
+        None
+    } else {
+        let text: String = reason_obj.extract()?;
+        if text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(PyValueError::new_err("the reason phrase must not contain CR, LF or NUL"));
+        }
+        Some(Bytes::from(latin1_bytes(&text, "the reason phrase")?))
+    };
+    let headers = convert_headers(&tuple.get_item(2)?)?;
+    let body_obj = tuple.get_item(3)?;
+    let body = if body_obj.is_none() {
+        Body::Full(Bytes::new())
+    } else if let Ok(bytes) = body_obj.cast::<PyBytes>() {
+        Body::Full(Bytes::copy_from_slice(bytes.as_bytes()))
+    } else {
+        Body::Iter(body_obj)
+    };
+    Ok((
+        Head {
+            status,
+            reason,
+            headers,
+        },
+        body,
+    ))
+}
+
+fn convert_headers(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(HeaderName, HeaderValue)>> {
+    let list = obj
+        .cast::<PyList>()
+        .map_err(|_| PyTypeError::new_err("response headers must be a list of (name, value)"))?;
+    let mut headers = Vec::with_capacity(list.len());
+    for item in list.iter() {
+        let pair = item
+            .cast::<PyTuple>()
+            .map_err(|_| PyTypeError::new_err("each response header must be a (name, value) tuple"))?;
+        if pair.len() != 2 {
+            return Err(PyTypeError::new_err("each response header must be a (name, value) tuple"));
+        }
+        let name_obj = pair.get_item(0)?;
+        let name_str = name_obj.cast::<PyString>()?.to_str()?;
+        let name = HeaderName::from_bytes(name_str.as_bytes()).map_err(|_| {
+            PyValueError::new_err(format!("{name_str:?} is not a valid header name"))
+        })?;
+        let value_obj = pair.get_item(1)?;
+        let value_str = value_obj.cast::<PyString>()?.to_str()?;
+        // HeaderValue refuses CR, LF and NUL: no response splitting.
+        let value = HeaderValue::from_bytes(&latin1_bytes(value_str, name_str)?).map_err(|_| {
+            PyValueError::new_err(format!(
+                "the value of header {name_str:?} contains a control character (CR, LF or NUL)"
+            ))
+        })?;
+        headers.push((name, value));
+    }
+    Ok(headers)
+}
+
+/// Header text as bytes: ASCII as is, other code points below 256 as ISO-8859-1.
+fn latin1_bytes(text: &str, what: &str) -> PyResult<Vec<u8>> {
+    if text.is_ascii() {
+        return Ok(text.as_bytes().to_vec());
+    }
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "{what} must be encodable as ISO-8859-1 (use RFC 2047 for other text)"
+            ))
+        })
+}
+
+/// A chunk of a streamed body: bytes as is, str as UTF-8 (CherryPy encodes str chunks).
+fn chunk_bytes(chunk: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    if let Ok(bytes) = chunk.cast::<PyBytes>() {
+        return Ok(Bytes::copy_from_slice(bytes.as_bytes()));
+    }
+    if let Ok(text) = chunk.cast::<PyString>() {
+        return Ok(Bytes::copy_from_slice(text.to_str()?.as_bytes()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a response body chunk must be bytes or str, not {}",
+        chunk.get_type().name()?
+    )))
+}

@@ -1,0 +1,91 @@
+//! The plain-Rust values that cross between the server (tokio) and the Python workers:
+//! a request as the application sees it and the reply it produces. Nothing here holds a
+//! Python object, so tokio tasks can own them.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use tokio::sync::mpsc;
+
+/// A fully read request, routed to one mount point.
+#[derive(Debug)]
+pub struct RequestData {
+    pub method: Method,
+    pub version: Version,
+    /// The raw request target's path, still percent-encoded.
+    pub path: String,
+    /// The raw query string, without the `?`.
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+    /// `"http"` or `"https"`.
+    pub scheme: &'static str,
+    /// The mount point that matched ("" for the root), as registered.
+    pub script_name: String,
+    /// Which application (index in the mount table) handles it.
+    pub app: usize,
+}
+
+impl RequestData {
+    /// The protocol as CherryPy spells it ("HTTP/1.1").
+    pub fn protocol(&self) -> &'static str {
+        match self.version {
+            Version::HTTP_10 => "HTTP/1.0",
+            Version::HTTP_09 => "HTTP/0.9",
+            Version::HTTP_2 => "HTTP/2.0",
+            Version::HTTP_3 => "HTTP/3.0",
+            _ => "HTTP/1.1",
+        }
+    }
+
+    /// The path below the mount point, still percent-encoded.
+    pub fn path_info(&self) -> &str {
+        self.path.get(self.script_name.len()..).unwrap_or("")
+    }
+}
+
+/// A chunk of a streamed body, or the signal that the producer failed mid-stream
+/// (the connection is then aborted so the client sees a truncated response).
+pub type StreamItem = Result<Bytes, StreamAborted>;
+
+/// The producer of a streamed body failed; the response cannot be completed.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamAborted;
+
+impl std::fmt::Display for StreamAborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the response body's producer failed")
+    }
+}
+
+impl std::error::Error for StreamAborted {}
+
+/// The body of a reply.
+#[derive(Debug)]
+pub enum ReplyBody {
+    Full(Bytes),
+    /// Chunks produced by a Python thread through a bounded channel.
+    Stream(mpsc::Receiver<StreamItem>),
+}
+
+/// What the application answered, as plain data.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    /// A reason phrase that differs from the standard one (`response.status = "200 Fine"`).
+    pub reason: Option<Bytes>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: ReplyBody,
+}
+
+/// A request on its way to a Python worker, with the way back.
+#[derive(Debug)]
+pub struct Job {
+    pub request: RequestData,
+    /// Shared with the submitter, which may give up on a job no worker has started.
+    pub claim: std::sync::Arc<crate::pool::Claim>,
+    pub reply: tokio::sync::oneshot::Sender<Reply>,
+}

@@ -1,0 +1,21 @@
+//! `cherrypy_rs._core`: the Rust HTTP server under the CherryPy-compatible framework.
+//! This file is the table of contents; each module says what it owns.
+
+mod access_log;
+mod bridge;
+mod config;
+mod errors;
+mod exchange;
+mod pool;
+mod router;
+mod server;
+mod uri;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    bridge::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The hand-off between tokio and the Python worker threads: a bounded queue with LIFO
+//! wake-up. A job goes straight to the most recently idle worker (its caches are warm and
+//! the other workers stay parked); when every worker is busy it waits in a bounded FIFO,
+//! which a worker drains without sleeping once it finishes its current job.
+//!
+//! Pure Rust and generic over the job, so it is tested without Python.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+/// Why a job was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The queue holds `capacity` jobs already.
+    Full,
+    /// The pool is closed (the server is stopping).
+    Closed,
+}
+
+/// A worker's private mailbox: the submitter drops a job in and wakes only this worker.
+struct Mailbox<T> {
+    slot: Mutex<MailState<T>>,
+    ready: Condvar,
+}
+
+enum MailState<T> {
+    Empty,
+    Job(T),
+    Closed,
+}
+
+struct State<T> {
+    queue: VecDeque<T>,
+    /// Idle workers, most recently idle last.
+    idle: Vec<Arc<Mailbox<T>>>,
+    closed: bool,
+}
+
+/// A bounded job queue feeding a fixed set of worker threads.
+pub struct Pool<T> {
+    state: Mutex<State<T>>,
+    capacity: usize,
+}
+
+/// A worker's handle on the pool; each worker thread owns one.
+pub struct Worker<T> {
+    mailbox: Arc<Mailbox<T>>,
+}
+
+impl<T> Pool<T> {
+    pub fn new(capacity: usize) -> Self {
+        Pool {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                idle: Vec::new(),
+                closed: false,
+            }),
+            capacity,
+        }
+    }
+
+    /// A handle for one worker thread.
+    pub fn worker(&self) -> Worker<T> {
+        Worker {
+            mailbox: Arc::new(Mailbox {
+                slot: Mutex::new(MailState::Empty),
+                ready: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Hands `job` to the most recently idle worker, or queues it.
+    pub fn submit(&self, job: T) -> Result<(), SubmitError> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(SubmitError::Closed);
+        }
+        if let Some(mailbox) = state.idle.pop() {
+            drop(state);
+            *mailbox.slot.lock() = MailState::Job(job);
+            mailbox.ready.notify_one();
+            return Ok(());
+        }
+        if state.queue.len() >= self.capacity {
+            return Err(SubmitError::Full);
+        }
+        state.queue.push_back(job);
+        Ok(())
+    }
+
+    /// The next queued job, without waiting.
+    pub fn try_next(&self) -> Option<T> {
+        self.state.lock().queue.pop_front()
+    }
+
+    /// The next job for `worker`, waiting (parked) until one arrives; `None` once the
+    /// pool is closed and the queue is drained.
+    pub fn next(&self, worker: &Worker<T>) -> Option<T> {
+        {
+            let mut state = self.state.lock();
+            if let Some(job) = state.queue.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            *worker.mailbox.slot.lock() = MailState::Empty;
+            state.idle.push(worker.mailbox.clone());
+        }
+        let mut slot = worker.mailbox.slot.lock();
+        loop {
+            match std::mem::replace(&mut *slot, MailState::Empty) {
+                MailState::Job(job) => return Some(job),
+                MailState::Closed => return None,
+                MailState::Empty => worker.mailbox.ready.wait(&mut slot),
+            }
+        }
+    }
+
+    /// Refuses new jobs and wakes every idle worker so that it can exit; queued jobs are
+    /// still handed out by `next`.
+    pub fn close(&self) {
+        let idle = {
+            let mut state = self.state.lock();
+            state.closed = true;
+            std::mem::take(&mut state.idle)
+        };
+        for mailbox in idle {
+            *mailbox.slot.lock() = MailState::Closed;
+            mailbox.ready.notify_one();
+        }
+    }
+
+    /// Jobs waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+}
+
+/// The claim on a queued job, shared by the submitter (which may give up waiting) and the
+/// worker (which may start it): exactly one of them wins.
+#[derive(Debug, Default)]
+pub struct Claim(AtomicU8);
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Claim {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Claim(AtomicU8::new(QUEUED)))
+    }
+
+    /// The worker takes the job; false if the submitter abandoned it first.
+    pub fn start(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The submitter gives up; false if a worker already started the job.
+    pub fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Duration;
+
+    #[test]
+    fn queue_is_bounded_when_no_worker_is_idle() {
+        let pool: Pool<u32> = Pool::new(2);
+        assert_eq!(pool.submit(1), Ok(()));
+        assert_eq!(pool.submit(2), Ok(()));
+        assert_eq!(pool.submit(3), Err(SubmitError::Full));
+        assert_eq!(pool.try_next(), Some(1));
+        assert_eq!(pool.queued(), 1);
+    }
+
+    #[test]
+    fn most_recently_idle_worker_gets_the_job() {
+        let pool: Arc<Pool<u32>> = Arc::new(Pool::new(8));
+        let (tx, rx) = mpsc::channel();
+        let mut handles = Vec::new();
+        for id in 0..2u32 {
+            let shared = pool.clone();
+            let tx = tx.clone();
+            handles.push(thread::spawn(move || {
+                let worker = shared.worker();
+                while let Some(job) = shared.next(&worker) {
+                    tx.send((id, job)).unwrap();
+                }
+            }));
+            // Let worker `id` park before the next one starts, so the order is known.
+            while pool.state.lock().idle.len() < (id + 1) as usize {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        pool.submit(7).unwrap();
+        let (id, job) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!((id, job), (1, 7), "the last worker to go idle is woken first");
+        pool.close();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn close_wakes_idle_workers_and_refuses_jobs() {
+        let pool: Arc<Pool<u32>> = Arc::new(Pool::new(8));
+        let p = pool.clone();
+        let h = thread::spawn(move || {
+            let w = p.worker();
+            p.next(&w)
+        });
+        while pool.state.lock().idle.is_empty() {
+            thread::sleep(Duration::from_millis(1));
+        }
+        pool.close();
+        assert_eq!(h.join().unwrap(), None);
+        assert_eq!(pool.submit(1), Err(SubmitError::Closed));
+    }
+
+    #[test]
+    fn queued_jobs_are_drained_after_close() {
+        let pool: Pool<u32> = Pool::new(8);
+        pool.submit(1).unwrap();
+        pool.close();
+        let w = pool.worker();
+        assert_eq!(pool.next(&w), Some(1));
+        assert_eq!(pool.next(&w), None);
+    }
+
+    #[test]
+    fn claim_has_one_winner() {
+        let c = Claim::new();
+        assert!(c.start());
+        assert!(!c.abandon());
+        let c = Claim::new();
+        assert!(c.abandon());
+        assert!(!c.start());
+    }
+}

@@ -1,0 +1,133 @@
+//! The HTTP server: a tokio runtime on its own threads, one listener, and the graceful
+//! stop (stop accepting, let in-flight requests finish up to `shutdown_timeout`, close).
+//! Nothing here touches Python: requests for applications go to the worker pool as
+//! plain data (`exchange::Job`).
+
+mod body;
+mod conn;
+mod listener;
+mod service;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use body::ResponseBody;
+
+use crate::access_log::AccessLog;
+use crate::config::ServerConfig;
+use crate::errors::Error;
+use crate::exchange::Job;
+use crate::pool::Pool;
+use crate::router::Router;
+
+/// State every connection task shares.
+pub struct Shared {
+    pub config: ServerConfig,
+    pub router: RwLock<Arc<Router>>,
+    pub pool: Arc<Pool<Job>>,
+    pub access_log: AccessLog,
+    pub local: SocketAddr,
+    pub shutdown: CancellationToken,
+}
+
+/// A running server: its runtime, its tasks, and how to stop them.
+pub struct RunningServer {
+    runtime: Option<Runtime>,
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+}
+
+impl RunningServer {
+    /// Binds the listener (so the address is known on return) and starts accepting.
+    pub fn start(
+        config: ServerConfig,
+        router: Arc<Router>,
+        pool: Arc<Pool<Job>>,
+        access_log: AccessLog,
+    ) -> Result<Self, Error> {
+        config.validate()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.io_threads)
+            .thread_name("cherrypy_rs-io")
+            .enable_all()
+            .build()
+            .map_err(|source| Error::Io {
+                what: "cannot start the I/O runtime".into(),
+                source,
+            })?;
+        let std_listener = listener::bind(&config)?;
+        let local = std_listener.local_addr().map_err(|source| Error::Io {
+            what: "cannot read the bound address".into(),
+            source,
+        })?;
+        let listener = {
+            let _guard = runtime.enter();
+            tokio::net::TcpListener::from_std(std_listener).map_err(|source| Error::Io {
+                what: "cannot register the listener".into(),
+                source,
+            })?
+        };
+        let shared = Arc::new(Shared {
+            config,
+            router: RwLock::new(router),
+            pool,
+            access_log,
+            local,
+            shutdown: CancellationToken::new(),
+        });
+        let tracker = TaskTracker::new();
+        {
+            let _guard = runtime.enter();
+            tracker.spawn(listener::accept_loop(listener, shared.clone(), tracker.clone()));
+        }
+        Ok(RunningServer {
+            runtime: Some(runtime),
+            shared,
+            tracker,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local
+    }
+
+    /// Replaces the mount table; requests already routed keep the old one.
+    pub fn set_router(&self, router: Arc<Router>) {
+        *self.shared.router.write() = router;
+    }
+
+    /// Connections currently open.
+    pub fn connections(&self) -> usize {
+        // The accept loop is one tracked task.
+        self.tracker.len().saturating_sub(1)
+    }
+
+    /// Graceful stop; blocks the calling thread (never a tokio thread). Returns whether
+    /// every connection finished within the shutdown timeout.
+    pub fn stop(&mut self) -> bool {
+        let Some(runtime) = self.runtime.take() else {
+            return true;
+        };
+        self.shared.shutdown.cancel();
+        self.tracker.close();
+        let timeout = self.shared.config.shutdown_timeout;
+        let tracker = self.tracker.clone();
+        let drained = runtime
+            .block_on(async move { tokio::time::timeout(timeout, tracker.wait()).await })
+            .is_ok();
+        // Whatever is still open is dropped with the runtime.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        drained
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

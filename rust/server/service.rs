@@ -1,0 +1,319 @@
+//! The request path inside tokio: framing checks (RFC 9112), routing, reading the body
+//! under the size and time limits, the hand-off to a Python worker, and the response.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::{Request, Response, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::oneshot;
+
+use super::{ResponseBody, Shared};
+use crate::access_log::Entry;
+use crate::errors::Reject;
+use crate::exchange::{Job, Reply, ReplyBody, RequestData};
+use crate::pool::{Claim, SubmitError};
+use crate::router::Target;
+
+/// The service hyper calls per request; it never fails (errors become responses).
+pub async fn handle(
+    shared: Arc<Shared>,
+    remote: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let log_line = shared.access_log.enabled().then(|| LogFields::from(&req, remote));
+    let response = match respond(&shared, remote, req).await {
+        Ok(response) => response,
+        Err(reject) => rejection(reject),
+    };
+    if let Some(fields) = log_line {
+        fields.write(&shared, &response);
+    }
+    Ok(response)
+}
+
+async fn respond(
+    shared: &Arc<Shared>,
+    remote: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Reject> {
+    check_framing(&req)?;
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let (app, script_name) = {
+        let router = shared.router.read().clone();
+        let route = router.route(path).ok_or(Reject::NoApp)?;
+        match route.target {
+            Target::App(index) => (*index, route.script_name.to_string()),
+        }
+    };
+    let body = read_body(body, &parts.headers, &shared.config).await?;
+    let request = RequestData {
+        method: parts.method,
+        version: parts.version,
+        path: path.to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts.headers,
+        body,
+        remote,
+        local: shared.local,
+        scheme: "http",
+        script_name,
+        app,
+    };
+    let reply = dispatch(shared, request).await?;
+    Ok(into_response(reply))
+}
+
+/// RFC 9112 §3.2 (Host) and §6.1 (Transfer-Encoding) checks that hyper leaves to us.
+fn check_framing<B>(req: &Request<B>) -> Result<(), Reject> {
+    let headers = req.headers();
+    if req.version() == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() != 1 {
+        return Err(Reject::BadHost);
+    }
+    let mut encodings = headers.get_all(header::TRANSFER_ENCODING).iter();
+    if let Some(first) = encodings.next() {
+        let single_chunked = encodings.next().is_none()
+            && first
+                .to_str()
+                .map(|v| v.trim().eq_ignore_ascii_case("chunked"))
+                .unwrap_or(false);
+        if !single_chunked {
+            return Err(Reject::UnsupportedTransferEncoding);
+        }
+        if headers.contains_key(header::CONTENT_LENGTH) {
+            return Err(Reject::AmbiguousLength);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole body, refusing it as soon as it is known to be too large, and
+/// giving each read `socket_timeout` (a slow body costs a socket, never a Python thread).
+async fn read_body(
+    mut body: Incoming,
+    headers: &http::HeaderMap,
+    config: &crate::config::ServerConfig,
+) -> Result<Bytes, Reject> {
+    use http_body::Body as _;
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    let limit = if config.max_body_size == 0 { u64::MAX } else { config.max_body_size };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        // Refused before `100 Continue` is sent: the client need not send the body.
+        return Err(Reject::BodyTooLarge);
+    }
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut received: u64 = 0;
+    loop {
+        let frame = match tokio::time::timeout(config.socket_timeout, body.frame()).await {
+            Err(_) => return Err(Reject::BodyTimeout),
+            Ok(None) => break,
+            Ok(Some(Err(_))) => return Err(Reject::BadBody),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        received += data.len() as u64;
+        if received > limit {
+            return Err(Reject::BodyTooLarge);
+        }
+        match (&mut first, &mut rest) {
+            (None, _) => first = Some(data),
+            (Some(head), None) => {
+                let capacity = declared.unwrap_or(received).min(limit).min(1 << 20) as usize;
+                let mut buf = BytesMut::with_capacity(capacity.max(received as usize));
+                buf.extend_from_slice(head);
+                buf.extend_from_slice(&data);
+                rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+        }
+    }
+    Ok(match (first, rest) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(one), None) => one,
+        (None, None) => Bytes::new(),
+    })
+}
+
+/// Queues the request for a Python worker and waits for its reply; 503 when no worker
+/// starts it within `accepted_queue_timeout`.
+async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject> {
+    let (reply_tx, mut reply_rx) = oneshot::channel();
+    let claim = Claim::new();
+    let job = Job {
+        request,
+        claim: claim.clone(),
+        reply: reply_tx,
+    };
+    match shared.pool.submit(job) {
+        Ok(()) => {}
+        Err(SubmitError::Full) => return Err(Reject::Overloaded),
+        Err(SubmitError::Closed) => return Err(Reject::ShuttingDown),
+    }
+    match tokio::time::timeout(shared.config.queue_timeout, &mut reply_rx).await {
+        Ok(Ok(reply)) => return Ok(reply),
+        Ok(Err(_)) => return Err(Reject::Internal),
+        Err(_) => {
+            if claim.abandon() {
+                return Err(Reject::Overloaded);
+            }
+        }
+    }
+    // A worker has started it: wait as long as the handler takes, as CherryPy does.
+    reply_rx.await.map_err(|_| Reject::Internal)
+}
+
+/// Turns the application's reply into hyper's response. Framing headers are hyper's to
+/// write: a Content-Length for a whole body is recomputed, Transfer-Encoding dropped.
+fn into_response(reply: Reply) -> Response<ResponseBody> {
+    let body = match reply.body {
+        ReplyBody::Full(bytes) => ResponseBody::full(bytes),
+        ReplyBody::Stream(rx) => ResponseBody::Stream(rx),
+    };
+    let whole = body.exact_len().is_some();
+    let mut response = Response::new(body);
+    *response.status_mut() = reply.status;
+    let headers = response.headers_mut();
+    headers.reserve(reply.headers.len() + 2);
+    for (name, value) in reply.headers {
+        if name == header::TRANSFER_ENCODING || (whole && name == header::CONTENT_LENGTH) {
+            continue;
+        }
+        headers.append(name, value);
+    }
+    if let Some(reason) = reply.reason {
+        if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason) {
+            response.extensions_mut().insert(phrase);
+        }
+    }
+    response
+}
+
+/// A plain response for a request that never reached an application.
+fn rejection(reject: Reject) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(Bytes::from_static(
+        reject.body().as_bytes(),
+    )));
+    *response.status_mut() = reject.status();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=utf-8"),
+    );
+    if reject.closes_connection() {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if matches!(reject, Reject::Overloaded | Reject::ShuttingDown) {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// What the access log needs from the request, taken before the request is consumed.
+struct LogFields {
+    remote: SocketAddr,
+    request_line: String,
+    referer: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl LogFields {
+    fn from<B>(req: &Request<B>, remote: SocketAddr) -> Self {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let protocol = match req.version() {
+            Version::HTTP_10 => "HTTP/1.0",
+            Version::HTTP_2 => "HTTP/2.0",
+            _ => "HTTP/1.1",
+        };
+        LogFields {
+            remote,
+            request_line: format!("{} {} {}", req.method(), target, protocol),
+            referer: req.headers().get(header::REFERER).cloned(),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
+        }
+    }
+
+    fn write(self, shared: &Shared, response: &Response<ResponseBody>) {
+        let length = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .or_else(|| response.body().exact_len());
+        let ip = self.remote.ip().to_string();
+        shared.access_log.log(&Entry {
+            remote: &ip,
+            request_line: &self.request_line,
+            status: response.status().as_u16(),
+            length,
+            referer: self.referer.as_ref().map_or(b"", |v| v.as_bytes()),
+            user_agent: self.user_agent.as_ref().map_or(b"", |v| v.as_bytes()),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(version: Version, headers: &[(&str, &str)]) -> Request<()> {
+        let mut b = Request::builder().uri("/").version(version);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn http11_needs_exactly_one_host() {
+        assert_eq!(check_framing(&req(Version::HTTP_11, &[])), Err(Reject::BadHost));
+        assert_eq!(
+            check_framing(&req(Version::HTTP_11, &[("host", "a"), ("host", "b")])),
+            Err(Reject::BadHost)
+        );
+        assert_eq!(check_framing(&req(Version::HTTP_11, &[("host", "a")])), Ok(()));
+        assert_eq!(check_framing(&req(Version::HTTP_10, &[])), Ok(()));
+    }
+
+    #[test]
+    fn only_a_single_chunked_coding_is_accepted() {
+        let h = ("host", "a");
+        assert_eq!(
+            check_framing(&req(Version::HTTP_11, &[h, ("transfer-encoding", "chunked")])),
+            Ok(())
+        );
+        assert_eq!(
+            check_framing(&req(Version::HTTP_11, &[h, ("transfer-encoding", "gzip, chunked")])),
+            Err(Reject::UnsupportedTransferEncoding)
+        );
+        assert_eq!(
+            check_framing(&req(
+                Version::HTTP_11,
+                &[h, ("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")]
+            )),
+            Err(Reject::UnsupportedTransferEncoding)
+        );
+        assert_eq!(
+            check_framing(&req(
+                Version::HTTP_11,
+                &[h, ("transfer-encoding", "chunked"), ("content-length", "3")]
+            )),
+            Err(Reject::AmbiguousLength)
+        );
+    }
+}

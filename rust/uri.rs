@@ -1,0 +1,95 @@
+//! Request-target decoding as CherryPy (through cheroot) does it: the path is
+//! percent-decoded except for `%2F`, which stays encoded (upper-cased) so that an encoded
+//! slash never splits a path segment; the bytes are then read as UTF-8, or as ISO-8859-1
+//! when they are not valid UTF-8 (PEP 3333).
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes `raw`, keeping `%2F`/`%2f` as `%2F`. Malformed escapes stay literal.
+pub fn decode_path_bytes(raw: &str) -> Vec<u8> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                let value = h * 16 + l;
+                if value == b'/' {
+                    out.extend_from_slice(b"%2F");
+                } else {
+                    out.push(value);
+                }
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+/// Bytes as text: UTF-8 when valid, else ISO-8859-1 (every byte is one code point).
+pub fn text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// ISO-8859-1 text of header bytes (RFC 9110 §5.5: field values are octets).
+pub fn latin1(bytes: &[u8]) -> String {
+    if bytes.is_ascii() {
+        // ASCII is valid UTF-8: no per-byte work.
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        bytes.iter().map(|&b| b as char).collect()
+    }
+}
+
+/// The decoded path as CherryPy's `request.path_info` holds it.
+pub fn decode_path(raw: &str) -> String {
+    if !raw.contains('%') {
+        return raw.to_string();
+    }
+    text(decode_path_bytes(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_all_but_the_slash() {
+        assert_eq!(decode_path("/a%20b"), "/a b");
+        assert_eq!(decode_path("/a%2fb%2Fc"), "/a%2Fb%2Fc");
+        assert_eq!(decode_path("/caf%C3%A9"), "/café");
+    }
+
+    #[test]
+    fn invalid_utf8_falls_back_to_latin1() {
+        assert_eq!(decode_path("/caf%E9"), "/café");
+    }
+
+    #[test]
+    fn malformed_escapes_stay_literal() {
+        assert_eq!(decode_path("/a%zz"), "/a%zz");
+        assert_eq!(decode_path("/a%2"), "/a%2");
+        assert_eq!(decode_path("/a%"), "/a%");
+        assert_eq!(decode_path("%41"), "A");
+    }
+
+    #[test]
+    fn latin1_maps_each_byte() {
+        assert_eq!(latin1(b"abc"), "abc");
+        assert_eq!(latin1(b"\xe9"), "é");
+    }
+}
