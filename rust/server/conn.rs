@@ -24,6 +24,8 @@ pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
         .max_header_size(config.max_header_size)
         .max_buf_size(config.read_buffer_size())
         .max_headers(config.max_headers)
+        // CherryPy (cheroot) sends "Content-Type", not "content-type"; raw clients compare.
+        .title_case_headers(true)
         .keep_alive(true)
         .half_close(false);
     let svc_shared = shared.clone();

@@ -72,8 +72,13 @@ class Catch:
 
     @cherrypy.expose
     def default(self, *args: str, **kwargs: Any) -> str:
-        return _dump({"default_args": list(args), "default_kwargs": kwargs,
-                      "is_index": cherrypy.request.is_index})
+        return _dump(
+            {
+                "default_args": list(args),
+                "default_kwargs": kwargs,
+                "is_index": cherrypy.request.is_index,
+            }
+        )
 
 
 class ExposedObj:

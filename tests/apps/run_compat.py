@@ -10,8 +10,8 @@ mismatched-param messages).
 
 from __future__ import annotations
 
-import os
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -23,13 +23,20 @@ def main(argv: list[str]) -> int:
     production = "--production" in argv[3:]
 
     if impl == "cherrypy_rs":
-        import cherrypy_rs
+        try:
+            import cherrypy_rs
+        except ModuleNotFoundError as exc:
+            if exc.name != "cherrypy_rs":
+                raise
+            # Not installed: fall back to the source tree (repo root).
+            sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+            import cherrypy_rs
 
         sys.modules["cherrypy"] = cherrypy_rs
 
     import cherrypy
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import compat_app
 
     conf: dict[str, Any] = {

@@ -1,0 +1,146 @@
+"""cherrypy_rs: CherryPy's programming model on a Rust HTTP server.
+
+Use it as CherryPy::
+
+    import cherrypy_rs as cherrypy
+
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            return "Hello, world!"
+
+    cherrypy.quickstart(Root(), "/", {"global": {"server.socket_port": 8080}})
+
+Importing the package starts nothing: threads, sockets and signal handlers start with
+``engine.start()`` / ``quickstart()``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from . import dispatch as _cpdispatch
+from . import lib
+from ._core import __version__ as __core_version__
+from .config import Config
+from .engine import Engine
+from .errors import (
+    CHERRYPY_VERSION,
+    CherryPyException,
+    HTTPError,
+    HTTPRedirect,
+    InternalRedirect,
+    NotFound,
+    TimeoutError,
+)
+from .helper import expose, popargs, url
+from .log import LogManager
+from .server import Server
+from .serving import _ContextProxy
+from .tree import Application, Tree
+
+__version__ = __core_version__
+
+__all__ = [
+    "Application",
+    "CherryPyException",
+    "HTTPError",
+    "HTTPRedirect",
+    "InternalRedirect",
+    "NotFound",
+    "TimeoutError",
+    "__version__",
+    "config",
+    "dispatch",
+    "engine",
+    "expose",
+    "lib",
+    "log",
+    "popargs",
+    "quickstart",
+    "request",
+    "response",
+    "server",
+    "serving",
+    "tree",
+    "url",
+]
+
+from . import serving  # noqa: E402  (after the names it re-exports)
+
+dispatch = _cpdispatch
+
+#: The current request and response (only inside a request).
+request: Any = _ContextProxy(0, "request")
+response: Any = _ContextProxy(1, "response")
+
+config = Config()
+tree = Tree()
+engine = Engine()
+server = Server()
+log = LogManager()
+
+log.screen = True
+server.tree = tree
+server.global_config = config
+server.log_error = log.error
+server.subscribe(engine)
+
+
+def _log_engine(msg: str, level: int = 20) -> None:
+    log.error(msg, "ENGINE", severity=level)
+
+
+def _apply_log_key(key: str, value: Any) -> None:
+    log.apply(key, value)
+    if key == "screen":
+        server.access_log_screen = bool(value)
+    elif key == "access_file":
+        server.access_log_file = value or ""
+
+
+engine.subscribe("log", _log_engine)
+config.namespaces["server"] = server.apply
+config.namespaces["log"] = _apply_log_key
+config.namespaces["engine"] = engine.apply
+config.listeners.append(tree.clear_caches)
+
+
+def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> None:
+    """Mount ``root`` at ``script_name``, start the engine and block until it exits.
+
+    ``config`` (a dict or filename) updates the global config from its "global"
+    section and becomes the application's config.
+    """
+    if config:
+        globals()["config"].update(config)
+    tree.mount(root, script_name, config)
+    engine.signals.subscribe()
+    try:
+        engine.start()
+    except OSError as exc:
+        log.error(f"cannot start the server: {exc}", "ENGINE", severity=40)
+        raise SystemExit(1) from None
+    except ValueError as exc:
+        log.error(f"invalid configuration: {exc}", "ENGINE", severity=40)
+        raise SystemExit(1) from None
+    engine.block()
+
+
+# Module paths CherryPy applications import (``from cherrypy import _cperror``...).
+from . import errors as _cperror  # noqa: E402
+from . import helper as _helper  # noqa: E402
+from . import tree as _cptree  # noqa: E402
+from .lib import httputil as _httputil  # noqa: E402
+
+for _alias, _module in {
+    "_cperror": _cperror,
+    "_cpdispatch": _cpdispatch,
+    "_helper": _helper,
+    "_cptree": _cptree,
+}.items():
+    sys.modules[f"{__name__}.{_alias}"] = _module
+del _alias, _module
+
+__cherrypy_version__ = CHERRYPY_VERSION

@@ -1,0 +1,583 @@
+"""The per-request objects and the request path in Python.
+
+``cherrypy.request`` and ``cherrypy.response`` are proxies over one ``ContextVar`` that
+holds the current ``(Request, Response)`` pair (Flask's ``globals.py`` pattern).
+``RequestHandler`` is what a Rust worker thread calls for each request: it dispatches,
+runs the page handler, turns errors into CherryPy's responses, and returns plain
+``(status, reason, headers, body)`` for Rust to send.
+
+Anything a handler may not need (headers, cookies, params, the body, addresses) is
+built on first use.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+from collections.abc import Iterator
+from contextvars import ContextVar
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Callable
+
+from . import dispatch
+from .errors import (
+    CHERRYPY_VERSION,
+    HTTPError,
+    HTTPRedirect,
+    InternalRedirect,
+    NotFound,
+    bare_error,
+)
+from .lib.httputil import HeaderMap, Host, header_items, parse_pairs, parse_query_string, valid_status
+
+_current: ContextVar[tuple[Request, Response] | None] = ContextVar(
+    "cherrypy_rs.serving", default=None
+)
+
+_OUTSIDE = (
+    "cherrypy.{} is only available while a request is being handled (inside a page "
+    "handler or a tool); this code ran outside of one."
+)
+
+SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
+
+_HOSTNAME = socket.gethostname()
+
+
+def request_or_none() -> Request | None:
+    """The current request, or None outside of a request."""
+    pair = _current.get()
+    return pair[0] if pair is not None else None
+
+
+def response_or_none() -> Response | None:
+    """The current response, or None outside of a request."""
+    pair = _current.get()
+    return pair[1] if pair is not None else None
+
+
+def request_or_raise() -> Request:
+    pair = _current.get()
+    if pair is None:
+        raise RuntimeError(_OUTSIDE.format("request"))
+    return pair[0]
+
+
+def response_or_raise() -> Response:
+    pair = _current.get()
+    if pair is None:
+        raise RuntimeError(_OUTSIDE.format("response"))
+    return pair[1]
+
+
+class _lazy:  # noqa: N801 - used as a decorator
+    """Compute an attribute once per instance, on first access.
+
+    Unlike ``functools.cached_property`` on Python 3.11, it takes no lock, and the
+    value can be overwritten by plain assignment (handlers and tools may set it).
+    """
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = self.func(obj)
+        obj.__dict__[self.name] = value
+        return value
+
+
+class RequestBody:
+    """``request.body``: the request entity, read by Rust before the handler runs.
+
+    ``params`` holds decoded form fields (application/x-www-form-urlencoded);
+    ``read()``, ``readline()``, ``readlines()`` and iteration give the raw bytes.
+    """
+
+    attempt_charsets = ("utf-8",)
+    processed = False
+
+    def __init__(self, data: bytes, headers: HeaderMap, request_params: dict[str, Any]) -> None:
+        self.fp = io.BytesIO(data)
+        self.headers = headers
+        self.params: dict[str, Any] = {}
+        self.request_params = request_params
+        self.length = len(data)
+        content_type = headers.get("Content-Type")
+        self.content_type = content_type.split(";")[0].strip().lower() if content_type else None
+        self.charset: str | None = None
+        self.parts: list[Any] = []
+
+    def read(self, size: int | None = None) -> bytes:
+        return self.fp.read(size if size is not None else -1)
+
+    def readline(self, size: int | None = None) -> bytes:
+        return self.fp.readline(size if size is not None else -1)
+
+    def readlines(self, sizehint: int | None = None) -> list[bytes]:
+        return self.fp.readlines(sizehint if sizehint is not None else -1)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.fp)
+
+    def fullvalue(self) -> bytes:
+        """The whole body (from the start, whatever was read before)."""
+        return self.fp.getvalue()
+
+    def process(self) -> None:
+        """Decode form fields into ``params`` and merge them into ``request.params``."""
+        self.processed = True
+        if self.content_type != "application/x-www-form-urlencoded":
+            return
+        data = self.fp.read()
+        for charset in self.attempt_charsets:
+            try:
+                params = parse_pairs(data.decode("latin-1"), encoding=charset)
+            except UnicodeDecodeError:
+                continue
+            self.charset = charset
+            break
+        else:
+            raise HTTPError(
+                400,
+                "The request entity could not be decoded. The following charsets were "
+                f"attempted: {list(self.attempt_charsets)!r}",
+            )
+        for key, value in params.items():
+            self.params[key] = value
+            if key in self.request_params:
+                existing = self.request_params[key]
+                if not isinstance(existing, list):
+                    existing = self.request_params[key] = [existing]
+                existing.extend(value if isinstance(value, list) else [value])
+            else:
+                self.request_params[key] = value
+
+
+class Request:
+    """``cherrypy.request``: the request being handled, with CherryPy's attributes."""
+
+    prev: Request | None = None
+    show_tracebacks = True
+    show_mismatched_params = True
+    throw_errors = False
+    error_page: dict[Any, Any] = {}
+    methods_with_bodies = ("POST", "PUT", "PATCH")
+    process_request_body = True
+    query_string_encoding = "utf-8"
+    recursive_redirect = False
+    is_index: bool | None = None
+    handler: Any = None
+    login: str | None = None
+    closed = False
+    stage: str | None = None
+    multithread = True
+    multiprocess = False
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    toolmaps: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+
+    def __init__(self, core: Any, app: Any, method: str | None = None,
+                 path_info: str | None = None, query_string: str | None = None,
+                 body: bytes | None = None) -> None:
+        self._core = core
+        self.app = app
+        self.script_name = core.script_name
+        if method is None:
+            self.method = core.method
+            self.path_info = core.path_info or "/"
+            self.query_string = core.query_string
+            self._body_bytes = None
+        else:
+            # An internal redirect: a new GET for another path of the same app.
+            self.method = method
+            self.path_info = path_info or "/"
+            self.query_string = query_string or ""
+            self._body_bytes = body
+
+    @_lazy
+    def server_protocol(self) -> str:
+        """The protocol as sent by the client ("HTTP/1.1")."""
+        return self._core.protocol
+
+    @_lazy
+    def protocol(self) -> tuple[int, int]:
+        """The protocol version as a tuple, e.g. (1, 1)."""
+        major, _, minor = self.server_protocol[5:].partition(".")
+        return (int(major), int(minor or 0))
+
+    @_lazy
+    def request_line(self) -> str:
+        """The first line of the request, as received."""
+        return self._core.request_line
+
+    @_lazy
+    def scheme(self) -> str:
+        return self._core.scheme
+
+    @_lazy
+    def headers(self) -> HeaderMap:
+        """Request headers (case-insensitive; repeated headers joined with ", ")."""
+        return header_items(self._core.header_items())
+
+    @_lazy
+    def params(self) -> dict[str, Any]:
+        """Query-string and form parameters; repeated names give lists."""
+        qs = self.query_string
+        if not qs:
+            return {}
+        try:
+            return parse_query_string(qs, encoding=self.query_string_encoding)
+        except UnicodeDecodeError:
+            raise HTTPError(
+                404,
+                "The given query string could not be processed. Query strings for this "
+                f"resource must be encoded with {self.query_string_encoding!r}.",
+            ) from None
+
+    @_lazy
+    def cookie(self) -> SimpleCookie:
+        """The request's cookies."""
+        jar: SimpleCookie = SimpleCookie()
+        value = self.headers.get("Cookie")
+        if value:
+            try:
+                jar.load(value)
+            except CookieError as exc:
+                raise HTTPError(400, str(exc)) from None
+        return jar
+
+    @_lazy
+    def body(self) -> RequestBody:
+        """The request entity (see RequestBody)."""
+        data = self._core.body if self._body_bytes is None else self._body_bytes
+        return RequestBody(data, self.headers, self.params)
+
+    @_lazy
+    def rfile(self) -> io.BytesIO:
+        return self.body.fp
+
+    @_lazy
+    def remote(self) -> Host:
+        """The client's address."""
+        ip, port = self._core.remote
+        return Host(ip, port, "")
+
+    @_lazy
+    def local(self) -> Host:
+        """The server address that received the request."""
+        ip, port = self._core.local
+        return Host(ip, port, _HOSTNAME)
+
+    @_lazy
+    def base(self) -> str:
+        """scheme://host of the request (from the Host header)."""
+        host = self.headers.get("Host") or self.local.name or self.local.ip
+        return f"{self.scheme}://{host}"
+
+    @_lazy
+    def wsgi_environ(self) -> dict[str, Any]:
+        return {}
+
+
+class Response:
+    """``cherrypy.response``: status, headers, cookies and body being built."""
+
+    stream = False
+    timeout = 300
+    timed_out = False
+
+    def __init__(self) -> None:
+        self.status: Any = 200
+        headers = HeaderMap()
+        dict.__setitem__(headers, "Content-Type", "text/html")
+        dict.__setitem__(headers, "Server", SERVER_HEADER)
+        self.headers = headers
+        self.body: Any = None
+        self.header_list: list[tuple[str, str]] | None = None
+
+    @_lazy
+    def cookie(self) -> SimpleCookie:
+        """Cookies to set (``response.cookie['name'] = 'value'``)."""
+        return SimpleCookie()
+
+    @_lazy
+    def time(self) -> float:
+        import time
+
+        return time.time()
+
+    def collapse_body(self) -> bytes:
+        """Join the body into one bytes object (consuming an iterator) and keep it."""
+        body = _as_bytes(self.body)
+        self.body = body
+        return body
+
+    def check_timeout(self) -> None:
+        """CherryPy's hook for long requests; cherrypy_rs has no response timeout."""
+
+
+def _as_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        raise ValueError(
+            "Page handlers MUST return bytes. Use tools.encode if you wish to return unicode."
+        )
+    chunks = []
+    try:
+        for chunk in body:
+            if isinstance(chunk, str):
+                raise ValueError(
+                    "Page handlers MUST return bytes. Use tools.encode if you wish to "
+                    "return unicode."
+                )
+            chunks.append(chunk)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return b"".join(chunks)
+
+
+def _encode_output(output: Any, request: Request, response: Response) -> Any:
+    """What ``tools.encode`` does to a handler's output: str → bytes, and a charset on
+    text/* content types."""
+    config = request.config
+    if not config.get("tools.encode.on", True):
+        return output
+    encoding = config.get("tools.encode.encoding", "utf-8")
+    headers = response.headers
+    ctype = dict.get(headers, "Content-Type")
+    text_only = config.get("tools.encode.text_only", True)
+    if ctype is not None and (not text_only or str(ctype).lower().startswith("text/")):
+        if "charset" not in str(ctype).lower():
+            dict.__setitem__(headers, "Content-Type", f"{ctype};charset={encoding}")
+    elif text_only:
+        # CherryPy leaves non-text output alone: str output is then an error.
+        return output
+    if isinstance(output, str):
+        return output.encode(encoding)
+    if output is None or isinstance(output, bytes):
+        return output
+    if isinstance(output, (list, tuple)):
+        return [c.encode(encoding) if isinstance(c, str) else c for c in output]
+    return _encode_stream(output, encoding)
+
+
+def _encode_stream(chunks: Any, encoding: str) -> Iterator[bytes]:
+    try:
+        for chunk in chunks:
+            yield chunk.encode(encoding) if isinstance(chunk, str) else chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def trailing_slash(request: Request, missing: bool = True, extra: bool = False,
+                   status: int | None = None) -> None:
+    """``tools.trailing_slash``: redirect to add (or remove) the final slash."""
+    from .helper import url
+
+    pi = request.path_info
+    if request.is_index is True:
+        if missing and not pi.endswith("/"):
+            raise HTTPRedirect(url(pi + "/", request.query_string), status=status or 301)
+    elif request.is_index is False and extra and pi.endswith("/") and pi != "/":
+        raise HTTPRedirect(url(pi[:-1], request.query_string), status=status or 301)
+
+
+_error_log = logging.getLogger("cherrypy.error")
+
+
+class RequestHandler:
+    """Called by a Rust worker thread for every request to a mounted application."""
+
+    def __init__(self, apps: list[Any], global_config: dict[str, Any],
+                 log_error: Callable[..., None]) -> None:
+        #: Applications by their index in the Rust router.
+        self.apps = apps
+        self.global_config = global_config
+        self.log_error = log_error
+
+    def __call__(self, core: Any) -> tuple[int, str | None, list[tuple[str, str]], Any]:
+        app = self.apps[core.app]
+        request = Request(core, app)
+        response = Response()
+        token = _current.set((request, response))
+        try:
+            redirections: list[str] = []
+            while True:
+                try:
+                    self.respond(request, response)
+                    break
+                except InternalRedirect as ir:
+                    if not request.recursive_redirect and (
+                        ir.path in redirections or ir.path == request.path_info
+                    ):
+                        self.log_error(
+                            f"InternalRedirect visited the same URL twice: {ir.path!r}",
+                            traceback=False,
+                        )
+                        response = Response()
+                        _current.set((request, response))
+                        HTTPError(500).set_response()
+                        break
+                    redirections.append(request.path_info)
+                    previous = request
+                    request = Request(core, app, "GET", ir.path, ir.query_string, b"")
+                    request.prev = previous
+                    response = Response()
+                    _current.set((request, response))
+            return self.finalize(request, response)
+        except Exception:
+            self.log_error("Unrecoverable error while finishing the response", traceback=True)
+            status, headers, body = bare_error()
+            return (500, None, [(k.decode(), v.decode()) for k, v in headers], body[0])
+        finally:
+            _current.reset(token)
+
+    def respond(self, request: Request, response: Response) -> None:
+        """Dispatch and run the handler, turning exceptions into responses."""
+        try:
+            try:
+                self.run_handler(request, response)
+            except (HTTPRedirect, HTTPError) as inst:
+                inst.set_response()
+        except InternalRedirect:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:
+            if request.throw_errors:
+                raise
+            self.log_error(traceback=True, severity=logging.ERROR)
+            response.headers.pop("Content-Length", None)
+            HTTPError(500).set_response()
+
+    def run_handler(self, request: Request, response: Response) -> None:
+        app = request.app
+        resolution = dispatch.find(app.dispatcher, app, request.path_info, self.global_config)
+        config = resolution.config
+        request.config = config
+        request.is_index = resolution.is_index
+        for name, value in resolution.request_attrs:
+            setattr(request, name, value)
+        for name, value in resolution.response_attrs:
+            setattr(response, name, value)
+        for name, value in resolution.response_headers:
+            response.headers[name] = value
+        # CherryPy parses the query string before dispatching the body or the handler.
+        params = request.params
+        if request.process_request_body and request.method in request.methods_with_bodies:
+            headers = request.headers
+            if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+                raise HTTPError(411)
+            request.body.process()
+        handler = resolution.handler
+        if handler is None:
+            raise NotFound()
+        if config.get("tools.trailing_slash.on", True):
+            trailing_slash(
+                request,
+                config.get("tools.trailing_slash.missing", True),
+                config.get("tools.trailing_slash.extra", False),
+                config.get("tools.trailing_slash.status"),
+            )
+        request.handler = handler
+        vpath = [atom.replace("%2F", "/") for atom in resolution.vpath]
+        request.args = tuple(vpath)
+        request.kwargs = params
+        output = dispatch.call_handler(handler, vpath, request)
+        response.body = _encode_output(output, request, response)
+
+    def finalize(
+        self, request: Request, response: Response
+    ) -> tuple[int, str | None, list[tuple[str, str]], Any]:
+        """Status, header list and body (bytes or an iterator when streaming)."""
+        status = response.status
+        reason: str | None = None
+        if status.__class__ is not int or not 200 <= status < 600:
+            try:
+                status, reason, _ = valid_status(status)
+            except ValueError as exc:
+                response.status = 500
+                HTTPError(500, exc.args[0]).set_response()
+                status = 500
+        headers = response.headers
+        body = response.body
+        if response.stream and body is not None and not isinstance(body, (bytes, list, tuple)):
+            if dict.get(headers, "Content-Length") is None:
+                dict.pop(headers, "Content-Length", None)
+        elif status < 200 or status in (204, 205, 304):
+            dict.pop(headers, "Content-Length", None)
+            if body is not None and not isinstance(body, (bytes, str)):
+                _as_bytes(body)
+            body = b""
+        else:
+            try:
+                body = _as_bytes(body)
+            except ValueError:
+                self.log_error(traceback=True, severity=logging.ERROR)
+                response.status = 500
+                response.body = None
+                HTTPError(500).set_response()
+                return self.finalize(request, response)
+        header_list = [(k, v if v.__class__ is str else str(v)) for k, v in dict.items(headers)]
+        if "cookie" in response.__dict__:
+            for morsel in response.cookie.values():
+                header_list.append(("Set-Cookie", morsel.OutputString()))
+        response.header_list = header_list
+        return status, reason, header_list, body
+
+
+def __getattr__(name: str) -> Any:
+    """``cherrypy.serving.request`` / ``.response``, as CherryPy's tools use them."""
+    if name == "request":
+        return request_or_raise()
+    if name == "response":
+        return response_or_raise()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _ContextProxy:
+    """``cherrypy.request`` / ``cherrypy.response``: forwards to the current object."""
+
+    __slots__ = ("_index", "_name")
+
+    def __init__(self, index: int, name: str) -> None:
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_name", name)
+
+    def _target(self) -> Any:
+        pair = _current.get()
+        if pair is None:
+            raise RuntimeError(_OUTSIDE.format(object.__getattribute__(self, "_name")))
+        return pair[object.__getattribute__(self, "_index")]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._target(), name)
+
+    def __repr__(self) -> str:
+        pair = _current.get()
+        name = object.__getattribute__(self, "_name")
+        if pair is None:
+            return f"<cherrypy.{name} (no request in progress)>"
+        return repr(pair[object.__getattribute__(self, "_index")])
+
+    def __bool__(self) -> bool:
+        return _current.get() is not None

@@ -1,0 +1,132 @@
+"""Applications and the tree of mount points (``cherrypy._cptree``).
+
+``tree.mount(root, "/blog", config)`` creates an ``Application``; the Rust router picks
+the application by the longest matching script name. This module never imports the
+Rust core.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .config import merge_app_config
+from .dispatch import Dispatcher, Resolution
+
+
+class Application:
+    """A CherryPy application: a root object, its script name and its config.
+
+    ``config`` maps path sections to dicts (``{"/": {...}, "/static": {...}}``).
+    """
+
+    relative_urls: Any = False
+
+    def __init__(self, root: Any, script_name: str = "", config: Any = None) -> None:
+        self.root = root
+        self.script_name = script_name
+        self.config: dict[str, dict[str, Any]] = {}
+        self.dispatcher = Dispatcher()
+        #: Resolutions by path_info (see ``dispatch.find``).
+        self.dispatch_cache: dict[str, Resolution] = {}
+        if root is not None and hasattr(root, "_cp_config"):
+            self.config.setdefault("/", {}).update(root._cp_config)
+        if config:
+            self.merge(config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r}, {self.script_name!r})"
+
+    def merge(self, config: Any) -> None:
+        """Merge a config dict or filename into this application's config."""
+        merge_app_config(self.config, config)
+        self.dispatch_cache.clear()
+
+    def find_config(self, path: str, key: str, default: Any = None) -> Any:
+        """The value of ``key`` for ``path``, from the closest section upward."""
+        trail = path or "/"
+        while trail:
+            section = self.config.get(trail, {})
+            if key in section:
+                return section[key]
+            lastslash = trail.rfind("/")
+            if lastslash == -1:
+                break
+            if lastslash == 0 and trail != "/":
+                trail = "/"
+            else:
+                trail = trail[:lastslash]
+        return default
+
+
+def normalize_script_name(script_name: str | None) -> str:
+    """"/" and "" both mean the root; other names lose their trailing slash."""
+    if script_name is None:
+        raise TypeError(
+            "The 'script_name' argument may not be None. Application objects may, "
+            "however, possess a script_name of None (in order to inspect the WSGI "
+            "environ for SCRIPT_NAME upon each request). You cannot mount such "
+            "Applications on this Tree; you must pass them to a WSGI server "
+            "interface directly."
+        )
+    script_name = script_name.rstrip("/")
+    if script_name and not script_name.startswith("/"):
+        raise ValueError(f"script_name {script_name!r} must start with '/'")
+    return script_name
+
+
+class Tree:
+    """The registry of mounted applications (``cherrypy.tree``)."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, Application] = {}
+        #: Called after every change, so the server can rebuild its routes.
+        self.listeners: list[Callable[[], None]] = []
+
+    def mount(self, root: Any, script_name: str = "", config: Any = None) -> Application:
+        """Mount ``root`` (an object or an Application) at ``script_name``."""
+        script_name = normalize_script_name(script_name)
+        if isinstance(root, Application):
+            app = root
+            if script_name != "" and script_name != app.script_name:
+                raise ValueError(
+                    "Cannot specify a different script name and pass an Application "
+                    "instance to cherrypy.mount"
+                )
+            script_name = app.script_name
+            if config:
+                app.merge(config)
+        else:
+            app = Application(root, script_name, config)
+        self.apps[script_name] = app
+        self._changed()
+        return app
+
+    def script_name(self, path: str | None = None) -> str | None:
+        """The script name of the application that serves ``path``, or None."""
+        if path is None:
+            from . import serving
+
+            request = serving.request_or_none()
+            if request is None:
+                return None
+            path = request.script_name + request.path_info
+        while True:
+            if path in self.apps:
+                return path
+            if path == "":
+                return None
+            path = path[: path.rfind("/")]
+
+    def ordered(self) -> list[tuple[str, Application]]:
+        """Mounts in a stable order: the index of each is its id in the Rust router."""
+        return sorted(self.apps.items())
+
+    def clear_caches(self) -> None:
+        """Forget every cached dispatch (after a config change)."""
+        for app in self.apps.values():
+            app.dispatch_cache.clear()
+
+    def _changed(self) -> None:
+        self.clear_caches()
+        for listener in self.listeners:
+            listener()
