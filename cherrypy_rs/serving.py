@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 from collections.abc import Iterator
 from contextvars import ContextVar
 from http.cookies import CookieError, SimpleCookie
@@ -41,8 +40,6 @@ _OUTSIDE = (
 )
 
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
-
-_HOSTNAME = socket.gethostname()
 
 
 def request_or_none() -> Request | None:
@@ -272,7 +269,7 @@ class Request:
     def local(self) -> Host:
         """The server address that received the request."""
         ip, port = self._core.local
-        return Host(ip, port, _HOSTNAME)
+        return Host(ip, port, ip)
 
     @_lazy
     def base(self) -> str:

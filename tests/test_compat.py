@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -519,6 +520,8 @@ def _key_headers(resp: Response, port: int, skip_length: bool) -> dict[str, list
         if skip_length and name == "content-length":
             continue
         vals = [v.replace(f"127.0.0.1:{port}", "127.0.0.1:PORT") for v in resp.values(name)]
+        if name == "connection":
+            vals = [v.lower() for v in vals]  # tokens are case-insensitive (RFC 9110 §7.6.1)
         if vals:
             out[name] = vals
     return out
@@ -529,7 +532,37 @@ def _summary(resp: Response) -> str:
     return f"{resp.status_line.decode('latin-1')}\n{hdrs}\n  body: {resp.body[:400]!r}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+#: Where cherrypy_rs knowingly differs from CherryPy/cheroot, and why. Strict xfail: a
+#: case that starts to match fails the run, so this list stays true.
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "no_host_http11": "the Rust server rejects it before the app: plain-text 400, not "
+    "CherryPy's HTML page (same status)",
+    "favicon": "CherryPy's built-in /favicon.ico needs static files (issue 3)",
+    "double_slash_leading": "cheroot reads '//x' as an authority; cherrypy_rs keeps it as a path",
+    "double_slash_reqinfo": "cheroot reads '//x' as an authority; cherrypy_rs keeps it as a path",
+    "stream_head": "cheroot closes the connection after HEAD of a streamed response; "
+    "hyper keeps it open (no body is due)",
+    "bad_request_line": "protocol errors are answered by hyper: empty 400, then close",
+    "http2_request_line": "protocol errors are answered by hyper: empty 400, then close",
+    "http09_request_line": "protocol errors are answered by hyper: empty 400, then close",
+}
+
+
+def _param(case: Case) -> Any:
+    reason = KNOWN_DIFFERENCES.get(case.id)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(case, marks=marks, id=case.id)
+
+
+def _status(resp: Response, case: Case) -> bytes:
+    # hyper answers an HTTP/1.0 request with an HTTP/1.0 status line, cheroot with
+    # HTTP/1.1; RFC 9110 §2.5 allows both, and clients do not tell them apart.
+    if case.proto == "HTTP/1.0" and resp.status_line.startswith(b"HTTP/1.0 "):
+        return b"HTTP/1.1 " + resp.status_line[9:]
+    return resp.status_line
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_compat(servers: tuple[Server, Server], case: Case) -> None:
     ref_srv, cand_srv = servers
     ref = fetch(ref_srv.port, case)
@@ -537,7 +570,7 @@ def test_compat(servers: tuple[Server, Server], case: Case) -> None:
     context = f"\n--- {REFERENCE} ---\n{_summary(ref)}\n--- {CANDIDATE} ---\n{_summary(cand)}"
 
     assert cand.interim == ref.interim, "1xx interim responses differ" + context
-    assert cand.status_line == ref.status_line, "status line differs" + context
+    assert _status(cand, case) == _status(ref, case), "status line differs" + context
 
     ref_body, ref_err = _normalise_body(ref.body, ref_srv.port)
     cand_body, _ = _normalise_body(cand.body, cand_srv.port)

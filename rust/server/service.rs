@@ -43,7 +43,12 @@ async fn respond(
 ) -> Result<Response<ResponseBody>, Reject> {
     check_framing(&req)?;
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path();
+    let announce_keep_alive = parts.version == Version::HTTP_10 && wants_keep_alive(&parts.headers);
+    // `OPTIONS *` (RFC 9112 §3.2.4) goes to the root application as "/*", as in CherryPy.
+    let path = match parts.uri.path() {
+        "*" => "/*",
+        path => path,
+    };
     let (app, script_name) = {
         let router = shared.router.read().clone();
         let route = router.route(path).ok_or(Reject::NoApp)?;
@@ -66,7 +71,28 @@ async fn respond(
         app,
     };
     let reply = dispatch(shared, request).await?;
-    Ok(into_response(reply))
+    let mut response = into_response(reply);
+    if announce_keep_alive && !response.headers().contains_key(header::CONNECTION) {
+        // RFC 2068 §19.7.1: tell an HTTP/1.0 keep-alive client how long the connection
+        // stays open, as cheroot does (hyper adds `Connection: keep-alive` itself).
+        if let Ok(value) = HeaderValue::from_str(&format!(
+            "timeout={}",
+            shared.config.socket_timeout.as_secs().max(1)
+        )) {
+            response.headers_mut().insert("keep-alive", value);
+        }
+    }
+    Ok(response)
+}
+
+/// Whether an HTTP/1.0 request asked to keep the connection open.
+fn wants_keep_alive(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("keep-alive"))
 }
 
 /// RFC 9112 §3.2 (Host) and §6.1 (Transfer-Encoding) checks that hyper leaves to us.
