@@ -116,9 +116,7 @@ TARGETS: dict[str, Target] = {
         Target("cherrypy_rs", "cherrypy_rs, Rust server", cmd_cherrypy_rs),
         Target("cherrypy", "CherryPy 18 on cheroot", cmd_cherrypy),
         Target("granian", "granian WSGI, default threads", cmd_granian),
-        Target(
-            "granian-1thread", "granian WSGI, --blocking-threads 1", cmd_granian_1thread
-        ),
+        Target("granian-1thread", "granian WSGI, --blocking-threads 1", cmd_granian_1thread),
     )
 }
 
@@ -282,9 +280,7 @@ def _to_ms(value: str) -> float | None:
 
 def parse_wrk(output: str) -> WrkRun:
     """Parse wrk's text output (with ``--latency``) into a WrkRun."""
-    m_total = re.search(
-        r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)", output, re.MULTILINE
-    )
+    m_total = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)", output, re.MULTILINE)
     m_rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     if not m_total or not m_rps:
         raise ValueError("could not parse wrk output:\n" + output)
@@ -319,9 +315,7 @@ def run_wrk(wrk: str, port: int, threads: int, conns: int, secs: float) -> WrkRu
         "--latency",
         f"http://{HOST}:{port}/",
     ]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=secs + 60, check=False
-    )
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 60, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"wrk exited {out.returncode}: {out.stderr.strip()}")
     return parse_wrk(out.stdout)
@@ -332,9 +326,7 @@ def run_wrk(wrk: str, port: int, threads: int, conns: int, secs: float) -> WrkRu
 # --------------------------------------------------------------------------
 
 
-def bench_target(
-    target: Target, args: argparse.Namespace, log_dir: Path
-) -> TargetResult:
+def bench_target(target: Target, args: argparse.Namespace, log_dir: Path) -> TargetResult:
     """Start, measure and stop one target; never raises for server failures."""
     port = free_port()
     cmd = target.command(port)
@@ -364,9 +356,7 @@ def bench_target(
                 run_wrk(args.wrk, port, args.threads, args.connections, args.warmup)
             for i in range(args.runs):
                 cpu0 = tree_cpu_seconds(proc.pid)
-                run = run_wrk(
-                    args.wrk, port, args.threads, args.connections, args.duration
-                )
+                run = run_wrk(args.wrk, port, args.threads, args.connections, args.duration)
                 run.cpu_s = round(tree_cpu_seconds(proc.pid) - cpu0, 3)
                 if run.requests:
                     run.cpu_us_per_request = round(run.cpu_s / run.requests * 1e6, 2)
@@ -387,11 +377,7 @@ def bench_target(
             stop_process(proc)
     if result.runs:
         result.rps_median = statistics.median(r.requests_per_s for r in result.runs)
-        cpus = [
-            r.cpu_us_per_request
-            for r in result.runs
-            if r.cpu_us_per_request is not None
-        ]
+        cpus = [r.cpu_us_per_request for r in result.runs if r.cpu_us_per_request is not None]
         result.cpu_us_per_request = statistics.median(cpus) if cpus else None
     return result
 
@@ -474,12 +460,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=10,
         help="seconds per measured run (default 10)",
     )
-    p.add_argument(
-        "--connections", "-c", type=int, default=50, help="wrk connections (default 50)"
-    )
-    p.add_argument(
-        "--threads", "-t", type=int, default=1, help="wrk threads (default 1)"
-    )
+    p.add_argument("--connections", "-c", type=int, default=50, help="wrk connections (default 50)")
+    p.add_argument("--threads", "-t", type=int, default=1, help="wrk threads (default 1)")
     p.add_argument(
         "--warmup",
         type=float,
@@ -510,10 +492,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
-        p.error(
-            f"unknown target(s): {', '.join(unknown)}; choose from "
-            + ", ".join(TARGETS)
-        )
+        p.error(f"unknown target(s): {', '.join(unknown)}; choose from " + ", ".join(TARGETS))
     args.target_names = names
     if not 1 <= args.runs <= 100 or not 0 < args.duration <= 600:
         p.error("--runs must be 1..100 and --duration 0..600 s")
@@ -526,9 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return a process exit code."""
     args = parse_args(argv)
     if not shutil.which(args.wrk):
-        print(
-            "wrk not found: apt-get update && apt-get install -y wrk", file=sys.stderr
-        )
+        print("wrk not found: apt-get update && apt-get install -y wrk", file=sys.stderr)
         return 2
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = RESULTS_DIR / "logs" / stamp

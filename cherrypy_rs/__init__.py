@@ -22,9 +22,12 @@ from typing import Any
 
 from . import dispatch as _cpdispatch
 from . import lib
+from ._config import Config
 from ._core import __version__ as __core_version__
-from .config import Config
-from .engine import Engine
+from ._engine import Engine
+from ._log import LogManager
+from ._server import Server
+from ._tree import Application, Tree
 from .errors import (
     CHERRYPY_VERSION,
     CherryPyException,
@@ -35,10 +38,7 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
-from .log import LogManager
-from .server import Server
 from .serving import _ContextProxy
-from .tree import Application, Tree
 
 __version__ = __core_version__
 
@@ -67,7 +67,7 @@ __all__ = [
     "url",
 ]
 
-from . import serving  # noqa: E402  (after the names it re-exports)
+from . import serving
 
 dispatch = _cpdispatch
 
@@ -129,10 +129,9 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
 
 
 # Module paths CherryPy applications import (``from cherrypy import _cperror``...).
+from . import _tree as _cptree  # noqa: E402
 from . import errors as _cperror  # noqa: E402
 from . import helper as _helper  # noqa: E402
-from . import tree as _cptree  # noqa: E402
-from .lib import httputil as _httputil  # noqa: E402
 
 for _alias, _module in {
     "_cperror": _cperror,

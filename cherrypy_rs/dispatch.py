@@ -36,8 +36,16 @@ def validate_translator(t: Any) -> None:
 class Resolution:
     """The outcome of dispatching one path: what to call and with which config."""
 
-    __slots__ = ("config", "cacheable", "handler", "is_index", "request_attrs", "response_attrs",
-                 "response_headers", "vpath")
+    __slots__ = (
+        "cacheable",
+        "config",
+        "handler",
+        "is_index",
+        "request_attrs",
+        "response_attrs",
+        "response_headers",
+        "vpath",
+    )
 
     def __init__(
         self,
@@ -199,7 +207,7 @@ def check_callable_spec(
         else:
             raise
     params, varargs, varkw, defaults = spec.args, spec.varargs, spec.varkw, spec.defaults
-    if params and (hasattr(func, "__call__") or inspect.ismethod(func)):
+    if params and (callable(func) or inspect.ismethod(func)):
         params = params[1:]
 
     usage = dict.fromkeys(params, 0)

@@ -20,7 +20,7 @@ class CherryPyException(Exception):
     """Base class for CherryPy exceptions."""
 
 
-class TimeoutError(CherryPyException):  # noqa: A001 - CherryPy's public name
+class TimeoutError(CherryPyException):
     """Exception raised when Response.timed_out is detected."""
 
 
@@ -350,7 +350,9 @@ def format_exc(exc: Any = None) -> str:
     return "".join(_traceback.format_exception(*exc))
 
 
-def bare_error(extrabody: str | bytes | None = None) -> tuple[bytes, list[tuple[bytes, bytes]], list[bytes]]:
+def bare_error(
+    extrabody: str | bytes | None = None,
+) -> tuple[bytes, list[tuple[bytes, bytes]], list[bytes]]:
     """Status, headers and body for a critical error, built without calling anything
     that could fail."""
     body = b"Unrecoverable error in the server."

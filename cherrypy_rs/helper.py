@@ -125,9 +125,9 @@ def url(
         newurl = base + script_name + normalize_path(path) + qs
     else:
         if base is None:
-            from . import server as _server
+            import cherrypy_rs
 
-            base = _server.server.base()
+            base = cherrypy_rs.server.base()
         newurl = base + normalize_path((script_name or "") + path) + qs
 
     if relative is None:

@@ -28,7 +28,14 @@ from .errors import (
     NotFound,
     bare_error,
 )
-from .lib.httputil import HeaderMap, Host, header_items, parse_pairs, parse_query_string, valid_status
+from .lib.httputil import (
+    HeaderMap,
+    Host,
+    header_items,
+    parse_pairs,
+    parse_query_string,
+    valid_status,
+)
 
 _current: ContextVar[tuple[Request, Response] | None] = ContextVar(
     "cherrypy_rs.serving", default=None
@@ -68,7 +75,7 @@ def response_or_raise() -> Response:
     return pair[1]
 
 
-class _lazy:  # noqa: N801 - used as a decorator
+class _lazy:
     """Compute an attribute once per instance, on first access.
 
     Unlike ``functools.cached_property`` on Python 3.11, it takes no lock, and the
@@ -179,9 +186,15 @@ class Request:
     toolmaps: dict[str, Any] = {}
     config: dict[str, Any] = {}
 
-    def __init__(self, core: Any, app: Any, method: str | None = None,
-                 path_info: str | None = None, query_string: str | None = None,
-                 body: bytes | None = None) -> None:
+    def __init__(
+        self,
+        core: Any,
+        app: Any,
+        method: str | None = None,
+        path_info: str | None = None,
+        query_string: str | None = None,
+        body: bytes | None = None,
+    ) -> None:
         self._core = core
         self.app = app
         self.script_name = core.script_name
@@ -379,8 +392,9 @@ def _encode_stream(chunks: Any, encoding: str) -> Iterator[bytes]:
             close()
 
 
-def trailing_slash(request: Request, missing: bool = True, extra: bool = False,
-                   status: int | None = None) -> None:
+def trailing_slash(
+    request: Request, missing: bool = True, extra: bool = False, status: int | None = None
+) -> None:
     """``tools.trailing_slash``: redirect to add (or remove) the final slash."""
     from .helper import url
 
@@ -398,8 +412,9 @@ _error_log = logging.getLogger("cherrypy.error")
 class RequestHandler:
     """Called by a Rust worker thread for every request to a mounted application."""
 
-    def __init__(self, apps: list[Any], global_config: dict[str, Any],
-                 log_error: Callable[..., None]) -> None:
+    def __init__(
+        self, apps: list[Any], global_config: dict[str, Any], log_error: Callable[..., None]
+    ) -> None:
         #: Applications by their index in the Rust router.
         self.apps = apps
         self.global_config = global_config
@@ -437,7 +452,7 @@ class RequestHandler:
             return self.finalize(request, response)
         except Exception:
             self.log_error("Unrecoverable error while finishing the response", traceback=True)
-            status, headers, body = bare_error()
+            _status, headers, body = bare_error()
             return (500, None, [(k.decode(), v.decode()) for k, v in headers], body[0])
         finally:
             _current.reset(token)

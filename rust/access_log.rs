@@ -5,8 +5,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -224,7 +224,10 @@ mod tests {
             user_agent: b"x\ny\xff",
         };
         let line = format_line(&e, "[t]");
-        assert!(line.ends_with(" 404 - \"a\\\"b\" \"x\\ny\\xff\"\n"), "{line}");
+        assert!(
+            line.ends_with(" 404 - \"a\\\"b\" \"x\\ny\\xff\"\n"),
+            "{line}"
+        );
     }
 
     #[test]

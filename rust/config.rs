@@ -73,7 +73,10 @@ impl ServerConfig {
             return bad("server.io_threads", "must be at least 1");
         }
         if self.max_header_size < 1024 {
-            return bad("server.max_request_header_size", "must be at least 1024 bytes");
+            return bad(
+                "server.max_request_header_size",
+                "must be at least 1024 bytes",
+            );
         }
         if self.socket_timeout.is_zero() {
             return bad("server.socket_timeout", "must be greater than 0");

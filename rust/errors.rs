@@ -37,7 +37,9 @@ impl fmt::Display for Error {
                     write!(f, "cannot listen on {host}:{port}: {source}")
                 }
             }
-            Error::Config { key, message } => write!(f, "invalid config value for {key}: {message}"),
+            Error::Config { key, message } => {
+                write!(f, "invalid config value for {key}: {message}")
+            }
             Error::State(msg) => f.write_str(msg),
             Error::Io { what, source } => write!(f, "{what}: {source}"),
         }
@@ -103,7 +105,9 @@ impl Reject {
             Reject::AmbiguousLength => {
                 "Bad Request: Content-Length and Transfer-Encoding must not both be sent.\n"
             }
-            Reject::BodyTooLarge => "Payload Too Large: the request body exceeds the server's limit.\n",
+            Reject::BodyTooLarge => {
+                "Payload Too Large: the request body exceeds the server's limit.\n"
+            }
             Reject::BodyTimeout => "Request Timeout: the request body did not arrive in time.\n",
             Reject::BadBody => "Bad Request: the request body could not be read.\n",
             Reject::Overloaded => "Service Unavailable: the server is too busy, try again later.\n",
@@ -137,7 +141,11 @@ mod tests {
 
     #[test]
     fn framing_errors_close_the_connection() {
-        for r in [Reject::BadHost, Reject::BodyTooLarge, Reject::UnsupportedTransferEncoding] {
+        for r in [
+            Reject::BadHost,
+            Reject::BodyTooLarge,
+            Reject::UnsupportedTransferEncoding,
+        ] {
             assert!(r.closes_connection());
         }
         assert!(!Reject::NoApp.closes_connection());

@@ -207,7 +207,11 @@ mod tests {
         }
         pool.submit(7).unwrap();
         let (id, job) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!((id, job), (1, 7), "the last worker to go idle is woken first");
+        assert_eq!(
+            (id, job),
+            (1, 7),
+            "the last worker to go idle is woken first"
+        );
         pool.close();
         for h in handles {
             h.join().unwrap();

@@ -39,9 +39,7 @@ impl std::error::Error for MountError {}
 
 /// Escapes matchit's syntax characters so a prefix is matched literally.
 fn literal(prefix: &str) -> String {
-    prefix
-        .replace('{', "{{")
-        .replace('}', "}}")
+    prefix.replace('{', "{{").replace('}', "}}")
 }
 
 impl Router {

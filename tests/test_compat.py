@@ -30,10 +30,10 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 

@@ -194,7 +194,7 @@ def urljoin(*atoms: str) -> str:
     return url or "/"
 
 
-def HTTPDate(timeval: float | None = None) -> str:  # noqa: N802 - CherryPy's name
+def HTTPDate(timeval: float | None = None) -> str:
     """An RFC 9110 IMF-fixdate."""
     return email.utils.formatdate(timeval, usegmt=True)
 

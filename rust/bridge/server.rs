@@ -135,7 +135,8 @@ impl PyServer {
         let pool = Arc::new(Pool::new(self.config.queue_size));
         let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref())?;
         let config = self.config.clone();
-        let running = py.detach(|| RunningServer::start(config, table, pool.clone(), access_log))?;
+        let running =
+            py.detach(|| RunningServer::start(config, table, pool.clone(), access_log))?;
         let addr = running.local_addr();
         state.pool = pool;
         state.running = Some(running);
@@ -155,7 +156,11 @@ impl PyServer {
     /// Open client connections.
     #[getter]
     fn connections(&self) -> usize {
-        self.state.lock().running.as_ref().map_or(0, |r| r.connections())
+        self.state
+            .lock()
+            .running
+            .as_ref()
+            .map_or(0, |r| r.connections())
     }
 
     /// Requests waiting for a worker thread.

@@ -104,13 +104,10 @@ fn stream(
 
 /// PEP 3333 and CherryPy both promise `close()` on the body once it is done with.
 fn close(py: Python<'_>, iterable: &Bound<'_, PyAny>, on_error: &Bound<'_, PyAny>) {
-    match iterable.getattr(pyo3::intern!(py, "close")) {
-        Ok(close) => {
-            if let Err(err) = close.call0() {
-                report(py, on_error, "close() on the response body failed", err);
-            }
+    if let Ok(close) = iterable.getattr(pyo3::intern!(py, "close")) {
+        if let Err(err) = close.call0() {
+            report(py, on_error, "close() on the response body failed", err);
         }
-        Err(_) => {}
     }
 }
 
@@ -175,7 +172,9 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
     } else {
         let text: String = reason_obj.extract()?;
         if text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(PyValueError::new_err("the reason phrase must not contain CR, LF or NUL"));
+            return Err(PyValueError::new_err(
+                "the reason phrase must not contain CR, LF or NUL",
+            ));
         }
         Some(Bytes::from(latin1_bytes(&text, "the reason phrase")?))
     };
@@ -204,11 +203,13 @@ fn convert_headers(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(HeaderName, HeaderVa
         .map_err(|_| PyTypeError::new_err("response headers must be a list of (name, value)"))?;
     let mut headers = Vec::with_capacity(list.len());
     for item in list.iter() {
-        let pair = item
-            .cast::<PyTuple>()
-            .map_err(|_| PyTypeError::new_err("each response header must be a (name, value) tuple"))?;
+        let pair = item.cast::<PyTuple>().map_err(|_| {
+            PyTypeError::new_err("each response header must be a (name, value) tuple")
+        })?;
         if pair.len() != 2 {
-            return Err(PyTypeError::new_err("each response header must be a (name, value) tuple"));
+            return Err(PyTypeError::new_err(
+                "each response header must be a (name, value) tuple",
+            ));
         }
         let name_obj = pair.get_item(0)?;
         let name_str = name_obj.cast::<PyString>()?.to_str()?;

@@ -20,14 +20,22 @@ pub fn bind(config: &ServerConfig) -> Result<StdListener, Error> {
         source,
     };
     // CherryPy accepts "" and "0.0.0.0" for every IPv4 address.
-    let host = if config.host.is_empty() { "0.0.0.0" } else { config.host.as_str() };
+    let host = if config.host.is_empty() {
+        "0.0.0.0"
+    } else {
+        config.host.as_str()
+    };
     let addr: SocketAddr = (host, config.port)
         .to_socket_addrs()
         .map_err(fail)?
         .next()
-        .ok_or_else(|| fail(std::io::Error::other("the host name resolves to no address")))?;
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .map_err(fail)?;
+        .ok_or_else(|| {
+            fail(std::io::Error::other(
+                "the host name resolves to no address",
+            ))
+        })?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
     socket.set_reuse_address(true).map_err(fail)?;
     if addr.is_ipv6() {
         // "::" serves IPv4 too, as CherryPy's dual-stack sockets do.

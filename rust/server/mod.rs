@@ -83,7 +83,11 @@ impl RunningServer {
         let tracker = TaskTracker::new();
         {
             let _guard = runtime.enter();
-            tracker.spawn(listener::accept_loop(listener, shared.clone(), tracker.clone()));
+            tracker.spawn(listener::accept_loop(
+                listener,
+                shared.clone(),
+                tracker.clone(),
+            ));
         }
         Ok(RunningServer {
             runtime: Some(runtime),

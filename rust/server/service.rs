@@ -25,7 +25,10 @@ pub async fn handle(
     remote: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let log_line = shared.access_log.enabled().then(|| LogFields::from(&req, remote));
+    let log_line = shared
+        .access_log
+        .enabled()
+        .then(|| LogFields::from(&req, remote));
     let response = match respond(&shared, remote, req).await {
         Ok(response) => response,
         Err(reject) => rejection(reject),
@@ -129,7 +132,11 @@ async fn read_body(
     if body.is_end_stream() {
         return Ok(Bytes::new());
     }
-    let limit = if config.max_body_size == 0 { u64::MAX } else { config.max_body_size };
+    let limit = if config.max_body_size == 0 {
+        u64::MAX
+    } else {
+        config.max_body_size
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -148,7 +155,9 @@ async fn read_body(
             Ok(Some(Err(_))) => return Err(Reject::BadBody),
             Ok(Some(Ok(frame))) => frame,
         };
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         received += data.len() as u64;
         if received > limit {
             return Err(Reject::BodyTooLarge);
@@ -307,12 +316,18 @@ mod tests {
 
     #[test]
     fn http11_needs_exactly_one_host() {
-        assert_eq!(check_framing(&req(Version::HTTP_11, &[])), Err(Reject::BadHost));
+        assert_eq!(
+            check_framing(&req(Version::HTTP_11, &[])),
+            Err(Reject::BadHost)
+        );
         assert_eq!(
             check_framing(&req(Version::HTTP_11, &[("host", "a"), ("host", "b")])),
             Err(Reject::BadHost)
         );
-        assert_eq!(check_framing(&req(Version::HTTP_11, &[("host", "a")])), Ok(()));
+        assert_eq!(
+            check_framing(&req(Version::HTTP_11, &[("host", "a")])),
+            Ok(())
+        );
         assert_eq!(check_framing(&req(Version::HTTP_10, &[])), Ok(()));
     }
 
@@ -320,17 +335,27 @@ mod tests {
     fn only_a_single_chunked_coding_is_accepted() {
         let h = ("host", "a");
         assert_eq!(
-            check_framing(&req(Version::HTTP_11, &[h, ("transfer-encoding", "chunked")])),
+            check_framing(&req(
+                Version::HTTP_11,
+                &[h, ("transfer-encoding", "chunked")]
+            )),
             Ok(())
         );
         assert_eq!(
-            check_framing(&req(Version::HTTP_11, &[h, ("transfer-encoding", "gzip, chunked")])),
+            check_framing(&req(
+                Version::HTTP_11,
+                &[h, ("transfer-encoding", "gzip, chunked")]
+            )),
             Err(Reject::UnsupportedTransferEncoding)
         );
         assert_eq!(
             check_framing(&req(
                 Version::HTTP_11,
-                &[h, ("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")]
+                &[
+                    h,
+                    ("transfer-encoding", "chunked"),
+                    ("transfer-encoding", "chunked")
+                ]
             )),
             Err(Reject::UnsupportedTransferEncoding)
         );

@@ -22,7 +22,7 @@ class _State:
         return f"states.{self.name}"
 
 
-class states:  # noqa: N801 - CherryPy's name
+class states:
     """The bus states."""
 
     STOPPED = _State("STOPPED")
@@ -71,8 +71,9 @@ class Bus:
         self._priorities: dict[tuple[str, Callable[..., Any]], int] = {}
         self._state_changed = threading.Condition()
 
-    def subscribe(self, channel: str, callback: Callable[..., Any] | None = None,
-                  priority: int | None = None) -> Any:
+    def subscribe(
+        self, channel: str, callback: Callable[..., Any] | None = None, priority: int | None = None
+    ) -> Any:
         """Add ``callback`` to ``channel`` (usable as a decorator)."""
         if callback is None:
             return lambda cb: self.subscribe(channel, cb, priority)
@@ -112,8 +113,9 @@ class Bus:
                 if channel == "log":
                     pass  # a broken logger must not recurse into logging
                 else:
-                    self.log(f"Error in {channel!r} listener {listener!r}",
-                             level=40, traceback=True)
+                    self.log(
+                        f"Error in {channel!r} listener {listener!r}", level=40, traceback=True
+                    )
         if failures:
             raise failures
         return output
@@ -135,12 +137,11 @@ class Bus:
             raise
         except Exception:
             self.log("Shutting down due to error in start listener:", level=40, traceback=True)
-            e_info = sys.exc_info()[1]
             try:
                 self.exit()
             except Exception:
-                pass
-            raise e_info  # type: ignore[misc]
+                self.log("Error while exiting after a failed start", level=40, traceback=True)
+            raise
 
     def stop(self) -> None:
         """Stop all services (graceful: in-flight requests finish)."""
@@ -190,13 +191,17 @@ class Bus:
             raise
         self.log("Waiting for child threads to terminate...")
         for t in threading.enumerate():
-            if t is not threading.current_thread() and t is not threading.main_thread() \
-                    and not t.daemon:
+            if (
+                t is not threading.current_thread()
+                and t is not threading.main_thread()
+                and not t.daemon
+            ):
                 self.log(f"Waiting for thread {t.name}.")
                 t.join()
 
-    def start_with_callback(self, func: Callable[..., Any], args: Any = None,
-                            kwargs: Any = None) -> threading.Thread:
+    def start_with_callback(
+        self, func: Callable[..., Any], args: Any = None, kwargs: Any = None
+    ) -> threading.Thread:
         """Start the bus, then run ``func`` in a new thread."""
         thread = threading.Thread(target=func, args=args or (), kwargs=kwargs or {})
         thread.name = f"Bus Callback {thread.name}"
@@ -246,11 +251,11 @@ class SignalHandler:
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous.clear()
 
-    def handle_SIGTERM(self, signum: int, frame: Any) -> None:  # noqa: N802
+    def handle_SIGTERM(self, signum: int, frame: Any) -> None:
         self.bus.log("SIGTERM received: shutting down gracefully")
         raise SystemExit(0)
 
-    def handle_SIGHUP(self, signum: int, frame: Any) -> None:  # noqa: N802
+    def handle_SIGHUP(self, signum: int, frame: Any) -> None:
         self.bus.log("SIGHUP received: reloading")
         self.bus.graceful()
 

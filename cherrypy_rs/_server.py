@@ -157,8 +157,9 @@ class Server:
         )
         ordered = self.tree.ordered()
         core.set_mounts([name for name, _app in ordered])
-        self.handler = RequestHandler([app for _name, app in ordered], self.global_config,
-                                      self.log_error)
+        self.handler = RequestHandler(
+            [app for _name, app in ordered], self.global_config, self.log_error
+        )
         self.bound_addr = core.start()
         self.core = core
         if self.bus is not None:
@@ -186,8 +187,7 @@ class Server:
         if exc is not None:
             import traceback
 
-            message += "\n" + "".join(traceback.format_exception(type(exc), exc,
-                                                                 exc.__traceback__))
+            message += "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.log_error(message, severity=40)
 
     def stop(self) -> None:

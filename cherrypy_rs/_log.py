@@ -44,7 +44,11 @@ class LogManager:
         )
 
     def error(
-        self, msg: str = "", context: str = "", severity: int = logging.INFO, traceback: bool = False
+        self,
+        msg: str = "",
+        context: str = "",
+        severity: int = logging.INFO,
+        traceback: bool = False,
     ) -> None:
         """Write ``msg`` to the error log, with the current traceback if asked."""
         exc_info = None

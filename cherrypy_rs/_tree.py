@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .config import merge_app_config
+from ._config import merge_app_config
 from .dispatch import Dispatcher, Resolution
 
 
@@ -59,7 +59,7 @@ class Application:
 
 
 def normalize_script_name(script_name: str | None) -> str:
-    """"/" and "" both mean the root; other names lose their trailing slash."""
+    """ "/" and "" both mean the root; other names lose their trailing slash."""
     if script_name is None:
         raise TypeError(
             "The 'script_name' argument may not be None. Application objects may, "
