@@ -1,0 +1,93 @@
+"""Typed surface of the Rust extension ``cherrypy_rs._core``.
+
+Applications never import this module: ``cherrypy_rs`` wraps it in CherryPy's API.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+__version__: str
+
+class Request:
+    """A request as read by the Rust server; immutable, converted on access."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def protocol(self) -> str:
+        """"HTTP/1.1" or "HTTP/1.0"."""
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def path(self) -> str:
+        """The raw, percent-encoded request path."""
+    @property
+    def query_string(self) -> str: ...
+    @property
+    def script_name(self) -> str:
+        """The mount point that matched ("" for the root)."""
+    @property
+    def path_info(self) -> str:
+        """The path below the mount point, percent-decoded except for %2F."""
+    @property
+    def app(self) -> int:
+        """Index of the application in the mount table."""
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def content_length(self) -> int: ...
+    @property
+    def remote(self) -> tuple[str, int]: ...
+    @property
+    def local(self) -> tuple[str, int]: ...
+    @property
+    def request_line(self) -> str: ...
+    def header_items(self) -> list[tuple[str, str]]:
+        """Every header as (Title-Case name, ISO-8859-1 value), in order."""
+    def header(self, name: str) -> str | None:
+        """The first value of one header, or None."""
+
+Handler = Callable[[Request], tuple[int, str | None, list[tuple[str, str]], Any]]
+"""Returns (status, reason or None, headers, body); body is bytes, None or an iterable
+of bytes/str chunks (streamed)."""
+
+class Server:
+    """The Rust HTTP server. Configure, ``set_mounts``, ``start``, then call
+    ``run_worker`` from each Python worker thread; ``stop`` is graceful."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        socket_timeout: float = 10.0,
+        max_request_header_size: int = 512000,
+        max_request_body_size: int = 104857600,
+        shutdown_timeout: float = 5.0,
+        thread_pool: int = 10,
+        accepted_queue_size: int = 1024,
+        accepted_queue_timeout: float = 10.0,
+        socket_queue_size: int = 1024,
+        io_threads: int = 1,
+        max_headers: int = 100,
+        access_log_screen: bool = False,
+        access_log_file: str | None = None,
+    ) -> None: ...
+    def set_mounts(self, script_names: list[str]) -> None:
+        """Application i serves script_names[i] and below (longest prefix wins)."""
+    def start(self) -> tuple[str, int]:
+        """Bind and serve; returns the bound (host, port). OSError names host and port."""
+    @property
+    def bound_address(self) -> tuple[str, int] | None: ...
+    @property
+    def connections(self) -> int: ...
+    @property
+    def queued(self) -> int: ...
+    @property
+    def thread_pool(self) -> int: ...
+    def run_worker(
+        self, handler: Handler, on_error: Callable[[str, BaseException | None], None]
+    ) -> None:
+        """Serve requests on the calling thread until the server stops."""
+    def stop(self) -> bool:
+        """Graceful stop; False if some connections had to be cut at shutdown_timeout."""
