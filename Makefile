@@ -1,0 +1,58 @@
+# cherrypy_rs: `make help` lists the targets.
+PY ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+MATURIN := $(VENV)/bin/maturin
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(VPY):
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q "maturin>=1.5,<2"
+
+.PHONY: venv
+venv: $(VPY) ## Create the virtualenv (.venv) with maturin
+
+.PHONY: build-dev
+build-dev: venv ## Build the extension (debug) into .venv with the test extras
+	VIRTUAL_ENV=$(abspath $(VENV)) $(MATURIN) develop --extras test
+
+.PHONY: build-prod
+build-prod: venv ## Build the extension (release, LTO) into .venv: measure only this
+	VIRTUAL_ENV=$(abspath $(VENV)) $(MATURIN) develop --release --extras test
+
+.PHONY: demo
+demo: build-dev ## Build and serve the demo site on http://127.0.0.1:8080
+	$(VENV)/bin/cherrypy-rs demo --bind 127.0.0.1:8080
+
+.PHONY: format
+format: venv ## Format Rust and Python
+	cargo fmt --all
+	$(VENV)/bin/ruff format cherrypy_rs tests benchmarks examples
+
+.PHONY: lint
+lint: build-dev ## cargo fmt --check, clippy -D warnings, ruff
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	$(VENV)/bin/ruff check cherrypy_rs tests benchmarks examples
+	$(VENV)/bin/ruff format --check cherrypy_rs tests benchmarks examples
+
+.PHONY: test
+test: build-dev ## Build, then run the Rust unit tests and the pytest suite
+	cargo test --quiet
+	$(VPY) -m pytest -q -p no:cacheprovider
+
+.PHONY: bench
+bench: build-prod ## Hello-world benchmark vs CherryPy and granian (needs wrk)
+	$(VPY) -m pip install -q cherrypy granian
+	$(VPY) benchmarks/bench_hello.py
+
+.PHONY: clean
+clean: ## Remove build products
+	cargo clean
+	rm -rf $(VENV) .pytest_cache .ruff_cache
