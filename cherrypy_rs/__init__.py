@@ -24,7 +24,7 @@ from . import dispatch as _cpdispatch
 from . import lib
 from ._config import Config
 from ._core import __version__ as __core_version__
-from ._engine import Engine
+from ._engine import ChannelFailures, Engine
 from ._log import LogManager
 from ._server import Server
 from ._tree import Application, Tree
@@ -119,12 +119,11 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
     engine.signals.subscribe()
     try:
         engine.start()
-    except OSError as exc:
-        log.error(f"cannot start the server: {exc}", "ENGINE", severity=40)
-        raise SystemExit(1) from None
-    except ValueError as exc:
-        log.error(f"invalid configuration: {exc}", "ENGINE", severity=40)
-        raise SystemExit(1) from None
+    except ChannelFailures as exc:
+        if all(getattr(e, "quiet", False) for e in exc.get_instances()):
+            # The engine has logged the message; a traceback would add nothing.
+            raise SystemExit(1) from None
+        raise
     engine.block()
 
 

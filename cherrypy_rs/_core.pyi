@@ -15,7 +15,7 @@ class Request:
     def method(self) -> str: ...
     @property
     def protocol(self) -> str:
-        """"HTTP/1.1" or "HTTP/1.0"."""
+        """ "HTTP/1.1" or "HTTP/1.0"."""
     @property
     def scheme(self) -> str: ...
     @property

@@ -108,10 +108,13 @@ class Bus:
                 if failures and exc.code == 0:
                     exc.code = 1
                 raise
-            except Exception:
+            except Exception as exc:
                 failures.handle_exception()
                 if channel == "log":
                     pass  # a broken logger must not recurse into logging
+                elif getattr(exc, "quiet", False):
+                    # Errors whose message says what to fix (a port in use, a bad key).
+                    self.log(f"Error in {channel!r} listener: {exc}", level=40)
                 else:
                     self.log(
                         f"Error in {channel!r} listener {listener!r}", level=40, traceback=True
@@ -135,8 +138,9 @@ class Bus:
             self.log("Bus STARTED")
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception:
-            self.log("Shutting down due to error in start listener:", level=40, traceback=True)
+        except Exception as exc:
+            quiet = all(getattr(e, "quiet", False) for e in _instances(exc))
+            self.log("Shutting down due to error in start listener:", level=40, traceback=not quiet)
             try:
                 self.exit()
             except Exception:
@@ -214,6 +218,12 @@ class Bus:
         if traceback:
             msg += "\n" + "".join(_format_current())
         self.publish("log", msg, level)
+
+
+def _instances(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, ChannelFailures):
+        return exc.get_instances()
+    return [exc]
 
 
 def _format_current() -> list[str]:

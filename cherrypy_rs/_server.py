@@ -55,6 +55,15 @@ NOT_YET: dict[str, str] = {
 class ConfigError(ValueError):
     """A server.* config key that is unknown or not supported."""
 
+    #: The message says all there is: the engine logs it without a traceback.
+    quiet = True
+
+
+class StartError(OSError):
+    """The server could not listen (port in use, bad address...)."""
+
+    quiet = True
+
 
 class Server:
     """``cherrypy.server``: owns the Rust server and its Python worker threads."""
@@ -160,7 +169,10 @@ class Server:
         self.handler = RequestHandler(
             [app for _name, app in ordered], self.global_config, self.log_error
         )
-        self.bound_addr = core.start()
+        try:
+            self.bound_addr = core.start()
+        except OSError as exc:
+            raise StartError(str(exc)) from None
         self.core = core
         if self.bus is not None:
             self.bus.log(f"Serving on {self.describe()}")

@@ -63,10 +63,7 @@ class DemoRoot:
     @cherrypy.expose
     def form(self, message: str | None = None) -> str:
         echo = f"<p>You said: {html.escape(message)}</p>" if message else ""
-        return (
-            f"{echo}<form method='post'><input name='message'>"
-            "<button>Send</button></form>"
-        )
+        return f"{echo}<form method='post'><input name='message'><button>Send</button></form>"
 
     @cherrypy.expose
     def stream(self) -> Iterator[str]:

@@ -68,6 +68,7 @@ def serve(
     config: Any = None,
     *,
     apps: dict[str, Any] | None = None,
+    access_log: str | None = None,
     **server_settings: Any,
 ) -> Iterator[LiveServer]:
     """Serve ``root`` (or several ``apps`` by script name) on 127.0.0.1:0 until the
@@ -75,6 +76,7 @@ def serve(
 
     ``server_settings`` are ``server.*`` keys without the prefix (``thread_pool=2``).
     The global ``cherrypy_rs.config`` applies, as it does to ``quickstart``.
+    ``access_log`` names a file that receives the access log.
     """
     import cherrypy_rs
 
@@ -92,6 +94,7 @@ def serve(
     server.global_config = cherrypy_rs.config
     server.log_error = cherrypy_rs.log.error
     server.access_log_screen = False
+    server.access_log_file = access_log or ""
     server.settings.update(socket_host="127.0.0.1", socket_port=0)
     for key, value in server_settings.items():
         server.apply(key, value)

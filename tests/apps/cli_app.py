@@ -1,0 +1,24 @@
+"""A target for `cherrypy-rs run tests.apps.cli_app:Root` in the CLI tests."""
+
+import threading
+
+import cherrypy_rs as cherrypy
+
+#: Set by /slow while it waits, so a test can signal the server mid-request.
+SLOW_STARTED = threading.Event()
+
+
+class Root:
+    @cherrypy.expose
+    def index(self):
+        return "cli app"
+
+    @cherrypy.expose
+    def slow(self, seconds="1"):
+        import time
+
+        time.sleep(float(seconds))
+        return "slow done"
+
+
+root = Root()

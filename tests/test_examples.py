@@ -1,0 +1,51 @@
+"""Every example runs: each is imported (not as __main__) and its Root served."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cherrypy_rs.testing import serve
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> dict[str, Any]:
+    return runpy.run_path(str(EXAMPLES / name), run_name="example")
+
+
+def test_every_example_says_how_to_run_it() -> None:
+    for path in EXAMPLES.glob("*.py"):
+        assert "Run with:" in (path.read_text().split('"""')[1]), path.name
+
+
+def test_hello() -> None:
+    with serve(load("hello.py")["Root"]()) as live:
+        assert live.get("/")[2] == b"Hello, world!"
+        assert live.get("/greet/a/b")[2] == b"Hello a ('b',)"
+
+
+def test_streaming() -> None:
+    with serve(load("streaming.py")["Root"]()) as live:
+        status, headers, body = live.get("/count?upto=3")
+        assert status == 200
+        assert headers["Transfer-Encoding"] == "chunked"
+        assert body == b"0\n1\n2\n"
+
+
+@pytest.mark.parametrize("note", ["first"])
+def test_forms_and_errors(note: str) -> None:
+    module = load("forms_and_errors.py")
+    with serve(module["Root"]()) as live:
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, headers, _ = live.request(
+            "POST", "/add", body=f"note={note}".encode(), headers=form
+        )
+        assert status == 303
+        assert headers["Location"] == f"{live.base}/"
+        assert note.encode() in live.get("/")[2]
+        assert live.request("POST", "/add", body=b"note=+", headers=form)[0] == 400
+        assert live.get("/add?note=x")[0] == 405
