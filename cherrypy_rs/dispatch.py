@@ -65,13 +65,20 @@ class Resolution:
         self.request_attrs: list[tuple[str, Any]] = []
         self.response_attrs: list[tuple[str, Any]] = []
         self.response_headers: list[tuple[str, Any]] = []
+        error_pages: dict[Any, Any] = {}
         for key, value in config.items():
-            if key.startswith("request."):
+            if key.startswith("error_page."):
+                code = key[11:]
+                error_pages[int(code) if code.isdigit() else code] = value
+            elif key.startswith("request."):
                 self.request_attrs.append((key[8:], value))
             elif key.startswith("response.headers."):
                 self.response_headers.append((key[17:], value))
             elif key.startswith("response."):
                 self.response_attrs.append((key[9:], value))
+        if error_pages:
+            # CherryPy's "error_page" namespace fills request.error_page.
+            self.request_attrs.append(("error_page", error_pages))
 
 
 class Dispatcher:
