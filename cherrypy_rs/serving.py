@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 from http.cookies import CookieError, SimpleCookie
@@ -105,12 +106,15 @@ class RequestBody:
     attempt_charsets = ("utf-8",)
     processed = False
 
-    def __init__(self, data: bytes, headers: HeaderMap, request_params: dict[str, Any]) -> None:
-        self.fp = io.BytesIO(data)
+    def __init__(
+        self, fp: Any, length: int, headers: HeaderMap, request_params: dict[str, Any]
+    ) -> None:
+        #: A binary file: io.BytesIO, or the temporary file a large body was spooled to.
+        self.fp = fp
         self.headers = headers
         self.params: dict[str, Any] = {}
         self.request_params = request_params
-        self.length = len(data)
+        self.length = length
         content_type = headers.get("Content-Type")
         self.content_type = content_type.split(";")[0].strip().lower() if content_type else None
         self.charset: str | None = None
@@ -130,7 +134,12 @@ class RequestBody:
 
     def fullvalue(self) -> bytes:
         """The whole body (from the start, whatever was read before)."""
-        return self.fp.getvalue()
+        position = self.fp.tell()
+        self.fp.seek(0)
+        try:
+            return self.fp.read()
+        finally:
+            self.fp.seek(position)
 
     def process(self) -> None:
         """Decode form fields into ``params`` and merge them into ``request.params``."""
@@ -265,8 +274,16 @@ class Request:
     @_lazy
     def body(self) -> RequestBody:
         """The request entity (see RequestBody)."""
-        data = self._core.body if self._body_bytes is None else self._body_bytes
-        return RequestBody(data, self.headers, self.params)
+        if self._body_bytes is not None:
+            data = self._body_bytes
+        else:
+            data = self._core.body
+            if data is None:
+                # Spooled to a temporary file by Rust (large bodies): read it from there.
+                fp = os.fdopen(self._core.body_fd(), "rb")
+                fp.seek(0)
+                return RequestBody(fp, self._core.content_length, self.headers, self.params)
+        return RequestBody(io.BytesIO(data), len(data), self.headers, self.params)
 
     @_lazy
     def rfile(self) -> io.BytesIO:
@@ -409,6 +426,15 @@ def trailing_slash(
 _error_log = logging.getLogger("cherrypy.error")
 
 
+def _release(request: Request) -> None:
+    """Close a spooled body's file (and those of internal-redirect predecessors)."""
+    while request is not None:
+        body = request.__dict__.get("body")
+        if body is not None and not isinstance(body.fp, io.BytesIO):
+            body.fp.close()
+        request = request.prev  # type: ignore[assignment]
+
+
 class RequestHandler:
     """Called by a Rust worker thread for every request to a mounted application."""
 
@@ -456,6 +482,7 @@ class RequestHandler:
             return (500, None, [(k.decode(), v.decode()) for k, v in headers], body[0])
         finally:
             _current.reset(token)
+            _release(request)
 
     def respond(self, request: Request, response: Response) -> None:
         """Dispatch and run the handler, turning exceptions into responses."""

@@ -8,6 +8,23 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use tokio::sync::mpsc;
 
+/// A request body, read whole before the application sees the request: in memory up to
+/// a threshold, beyond it in an anonymous temporary file (already unlinked).
+#[derive(Debug)]
+pub enum RequestBody {
+    Memory(Bytes),
+    Spooled { file: std::fs::File, len: u64 },
+}
+
+impl RequestBody {
+    pub fn len(&self) -> u64 {
+        match self {
+            RequestBody::Memory(b) => b.len() as u64,
+            RequestBody::Spooled { len, .. } => *len,
+        }
+    }
+}
+
 /// A fully read request, routed to one mount point.
 #[derive(Debug)]
 pub struct RequestData {
@@ -18,7 +35,7 @@ pub struct RequestData {
     /// The raw query string, without the `?`.
     pub query: String,
     pub headers: HeaderMap,
-    pub body: Bytes,
+    pub body: RequestBody,
     pub remote: SocketAddr,
     pub local: SocketAddr,
     /// `"http"` or `"https"`.

@@ -4,7 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use crate::exchange::RequestData;
+use crate::exchange::{RequestBody, RequestData};
 use crate::uri;
 
 #[pyclass(name = "Request", module = "cherrypy_rs._core", frozen)]
@@ -68,10 +68,27 @@ impl PyRequest {
         self.data.app
     }
 
-    /// The request body (empty for requests without one).
+    /// The request body when held in memory (empty for requests without one);
+    /// None when it was spooled to a file (see ``body_fd``).
     #[getter]
-    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.data.body)
+    fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        match &self.data.body {
+            RequestBody::Memory(bytes) => Some(PyBytes::new(py, bytes)),
+            RequestBody::Spooled { .. } => None,
+        }
+    }
+
+    /// A new file descriptor on the spooled body (the caller owns and closes it), or
+    /// None when the body is in memory.
+    fn body_fd(&self) -> PyResult<Option<i32>> {
+        match &self.data.body {
+            RequestBody::Memory(_) => Ok(None),
+            RequestBody::Spooled { file, .. } => {
+                use std::os::fd::IntoRawFd;
+                let copy = file.try_clone()?;
+                Ok(Some(copy.into_raw_fd()))
+            }
+        }
     }
 
     /// (ip, port) of the client.
@@ -119,7 +136,7 @@ impl PyRequest {
 
     /// Number of bytes in the body.
     #[getter]
-    fn content_length(&self) -> usize {
+    fn content_length(&self) -> u64 {
         self.data.body.len()
     }
 

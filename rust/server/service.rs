@@ -10,12 +10,13 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
 use super::{ResponseBody, Shared};
 use crate::access_log::Entry;
 use crate::errors::Reject;
-use crate::exchange::{Job, Reply, ReplyBody, RequestData};
+use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData};
 use crate::pool::{Claim, SubmitError};
 use crate::router::Target;
 
@@ -121,16 +122,21 @@ fn check_framing<B>(req: &Request<B>) -> Result<(), Reject> {
     Ok(())
 }
 
+/// Bodies larger than this are spooled to a temporary file instead of held in memory.
+pub const SPOOL_THRESHOLD: usize = 1 << 20;
+
 /// Reads the whole body, refusing it as soon as it is known to be too large, and
 /// giving each read `socket_timeout` (a slow body costs a socket, never a Python thread).
+/// Past `SPOOL_THRESHOLD` bytes the body goes to an unlinked temporary file, written off
+/// the tokio threads.
 async fn read_body(
     mut body: Incoming,
     headers: &http::HeaderMap,
     config: &crate::config::ServerConfig,
-) -> Result<Bytes, Reject> {
+) -> Result<RequestBody, Reject> {
     use http_body::Body as _;
     if body.is_end_stream() {
-        return Ok(Bytes::new());
+        return Ok(RequestBody::Memory(Bytes::new()));
     }
     let limit = if config.max_body_size == 0 {
         u64::MAX
@@ -146,7 +152,8 @@ async fn read_body(
         return Err(Reject::BodyTooLarge);
     }
     let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
+    let mut buf: Option<BytesMut> = None;
+    let mut spool: Option<tokio::fs::File> = None;
     let mut received: u64 = 0;
     loop {
         let frame = match tokio::time::timeout(config.socket_timeout, body.frame()).await {
@@ -162,23 +169,53 @@ async fn read_body(
         if received > limit {
             return Err(Reject::BodyTooLarge);
         }
-        match (&mut first, &mut rest) {
-            (None, _) => first = Some(data),
-            (Some(head), None) => {
-                let capacity = declared.unwrap_or(received).min(limit).min(1 << 20) as usize;
-                let mut buf = BytesMut::with_capacity(capacity.max(received as usize));
-                buf.extend_from_slice(head);
-                buf.extend_from_slice(&data);
-                rest = Some(buf);
-            }
-            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+        if let Some(file) = spool.as_mut() {
+            file.write_all(&data).await.map_err(|_| Reject::Internal)?;
+            continue;
+        }
+        if first.is_none() && buf.is_none() {
+            first = Some(data);
+            continue;
+        }
+        let pending = buf.get_or_insert_with(|| {
+            let head = first.take().unwrap_or_default();
+            let hint = declared.unwrap_or(received).min(SPOOL_THRESHOLD as u64) as usize;
+            let mut b = BytesMut::with_capacity(hint.max(head.len() + data.len()));
+            b.extend_from_slice(&head);
+            b
+        });
+        pending.extend_from_slice(&data);
+        if pending.len() > SPOOL_THRESHOLD {
+            let mut file = temp_file().await?;
+            file.write_all(pending)
+                .await
+                .map_err(|_| Reject::Internal)?;
+            buf = None;
+            spool = Some(file);
         }
     }
-    Ok(match (first, rest) {
-        (_, Some(buf)) => buf.freeze(),
+    if let Some(mut file) = spool {
+        file.flush().await.map_err(|_| Reject::Internal)?;
+        let file = file.into_std().await;
+        return Ok(RequestBody::Spooled {
+            file,
+            len: received,
+        });
+    }
+    Ok(RequestBody::Memory(match (first, buf) {
+        (_, Some(b)) => b.freeze(),
         (Some(one), None) => one,
         (None, None) => Bytes::new(),
-    })
+    }))
+}
+
+/// An anonymous temporary file, created on the blocking pool.
+async fn temp_file() -> Result<tokio::fs::File, Reject> {
+    tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|_| Reject::Internal)?
+        .map(tokio::fs::File::from_std)
+        .map_err(|_| Reject::Internal)
 }
 
 /// Queues the request for a Python worker and waits for its reply; 503 when no worker

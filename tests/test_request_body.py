@@ -1,0 +1,59 @@
+"""Request bodies: read by Rust before the handler runs, large ones spooled to a
+temporary file, never leaking a file descriptor."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import cherrypy_rs as cherrypy
+from cherrypy_rs.testing import serve
+
+OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+class Root:
+    @cherrypy.expose
+    def digest(self) -> str:
+        body = cherrypy.request.body
+        data = body.read()
+        return f"{len(data)} {hashlib.sha256(data).hexdigest()} {body.length}"
+
+    @cherrypy.expose
+    def lines(self) -> str:
+        body = cherrypy.request.body
+        first = body.readline()
+        rest = body.readlines()
+        return f"{first!r} {len(rest)} {len(body.fullvalue())}"
+
+
+def expected(payload: bytes) -> bytes:
+    return f"{len(payload)} {hashlib.sha256(payload).hexdigest()} {len(payload)}".encode()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_small_body_is_read_whole() -> None:
+    with serve(Root()) as live:
+        payload = b"x" * 1000
+        assert live.request("POST", "/digest", body=payload, headers=OCTETS)[2] == expected(payload)
+
+
+def test_large_body_is_spooled_and_intact() -> None:
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    with serve(Root()) as live:
+        baseline = open_fds()
+        for _ in range(3):
+            status, _, body = live.request("POST", "/digest", body=payload, headers=OCTETS)
+            assert (status, body) == (200, expected(payload))
+        assert open_fds() == baseline
+
+
+def test_body_file_interface() -> None:
+    payload = b"first line\n" + b"line\n" * 250000
+    with serve(Root()) as live:
+        status, _, body = live.request("POST", "/lines", body=payload, headers=OCTETS)
+    assert status == 200
+    assert body == f"b'first line\\n' 250000 {len(payload)}".encode()
