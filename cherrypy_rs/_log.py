@@ -30,6 +30,8 @@ class LogManager:
         self.error_log.setLevel(logging.INFO)
         self.access_log.setLevel(logging.INFO)
         self.error_log.propagate = False
+        # With log.screen off and no file, lines go nowhere (not to logging's last resort).
+        self.error_log.addHandler(logging.NullHandler())
         self._screen = False
         self._error_file = ""
         self.access_file = ""

@@ -423,7 +423,8 @@ def trailing_slash(
         raise HTTPRedirect(url(pi[:-1], request.query_string), status=status or 301)
 
 
-_error_log = logging.getLogger("cherrypy.error")
+def _uri(path: str, query_string: str) -> str:
+    return f"{path}?{query_string}" if query_string else path
 
 
 def _release(request: Request) -> None:
@@ -452,24 +453,27 @@ class RequestHandler:
         response = Response()
         token = _current.set((request, response))
         try:
+            # URIs (path?query) already served for this client request: a repeat is a
+            # loop (CherryPy's InternalRedirector raises RuntimeError → 500).
             redirections: list[str] = []
             while True:
                 try:
                     self.respond(request, response)
                     break
                 except InternalRedirect as ir:
-                    if not request.recursive_redirect and (
-                        ir.path in redirections or ir.path == request.path_info
-                    ):
-                        self.log_error(
-                            f"InternalRedirect visited the same URL twice: {ir.path!r}",
-                            traceback=False,
-                        )
-                        response = Response()
-                        _current.set((request, response))
-                        HTTPError(500).set_response()
+                    redirections.append(_uri(request.path_info, request.query_string))
+                    target = _uri(ir.path, ir.query_string)
+                    if not request.recursive_redirect and target in redirections:
+                        try:
+                            raise RuntimeError(
+                                f"InternalRedirector visited the same URL twice: {target!r}"
+                            ) from None
+                        except RuntimeError:
+                            self.log_error(traceback=True, severity=logging.ERROR)
+                            response = Response()
+                            _current.set((request, response))
+                            HTTPError(500).set_response()
                         break
-                    redirections.append(request.path_info)
                     previous = request
                     request = Request(core, app, "GET", ir.path, ir.query_string, b"")
                     request.prev = previous
