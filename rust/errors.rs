@@ -62,8 +62,6 @@ pub enum Reject {
     BadHost,
     /// RFC 9112 §6.1: a Transfer-Encoding we do not implement (anything but one `chunked`).
     UnsupportedTransferEncoding,
-    /// RFC 9112 §6.3: both Content-Length and Transfer-Encoding: a smuggling vector.
-    AmbiguousLength,
     /// The body is larger than `server.max_request_body_size`.
     BodyTooLarge,
     /// The body did not arrive within `server.socket_timeout`.
@@ -85,7 +83,7 @@ impl Reject {
     pub fn status(self) -> http::StatusCode {
         use http::StatusCode as S;
         match self {
-            Reject::BadHost | Reject::AmbiguousLength | Reject::BadBody => S::BAD_REQUEST,
+            Reject::BadHost | Reject::BadBody => S::BAD_REQUEST,
             Reject::UnsupportedTransferEncoding => S::NOT_IMPLEMENTED,
             Reject::BodyTooLarge => S::PAYLOAD_TOO_LARGE,
             Reject::BodyTimeout => S::REQUEST_TIMEOUT,
@@ -101,9 +99,6 @@ impl Reject {
             Reject::BadHost => "Bad Request: an HTTP/1.1 request needs exactly one Host header.\n",
             Reject::UnsupportedTransferEncoding => {
                 "Not Implemented: only 'Transfer-Encoding: chunked' is supported.\n"
-            }
-            Reject::AmbiguousLength => {
-                "Bad Request: Content-Length and Transfer-Encoding must not both be sent.\n"
             }
             Reject::BodyTooLarge => {
                 "Payload Too Large: the request body exceeds the server's limit.\n"

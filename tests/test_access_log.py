@@ -12,7 +12,8 @@ from cherrypy_rs.testing import serve
 
 LINE = re.compile(
     r"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\] "
-    r'"(?P<line>[^"]*)" (?P<status>\d{3}) (?P<length>\d+|-) "(?P<ref>[^"]*)" "(?P<ua>(?:[^"\\]|\\.)*)"$'
+    r'"(?P<line>[^"]*)" (?P<status>\d{3}) (?P<length>\d+|-) '
+    r'"(?P<ref>[^"]*)" "(?P<ua>(?:[^"\\]|\\.)*)"$'
 )
 
 

@@ -15,6 +15,9 @@ use crate::exchange::{StreamAborted, StreamItem};
 pub enum ResponseBody {
     Full(Option<Bytes>),
     Stream(mpsc::Receiver<StreamItem>),
+    /// The producer failed: the error is reported on the next poll, so that hyper first
+    /// flushes the chunks already written (it drops unflushed output when a body fails).
+    Failing,
 }
 
 impl ResponseBody {
@@ -31,7 +34,7 @@ impl ResponseBody {
     pub fn exact_len(&self) -> Option<u64> {
         match self {
             ResponseBody::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
-            ResponseBody::Stream(_) => None,
+            ResponseBody::Stream(_) | ResponseBody::Failing => None,
         }
     }
 }
@@ -44,14 +47,20 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, StreamAborted>>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        match this {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Stream(rx) => match rx.poll_recv(cx) {
                 Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Err(_))) => {
+                    *this = ResponseBody::Failing;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },
+            ResponseBody::Failing => Poll::Ready(Some(Err(StreamAborted))),
         }
     }
 

@@ -115,9 +115,8 @@ fn check_framing<B>(req: &Request<B>) -> Result<(), Reject> {
         if !single_chunked {
             return Err(Reject::UnsupportedTransferEncoding);
         }
-        if headers.contains_key(header::CONTENT_LENGTH) {
-            return Err(Reject::AmbiguousLength);
-        }
+        // With Content-Length too, hyper has already dropped Content-Length and will
+        // close the connection after the response (RFC 9112 §6.3).
     }
     Ok(())
 }
@@ -395,13 +394,6 @@ mod tests {
                 ]
             )),
             Err(Reject::UnsupportedTransferEncoding)
-        );
-        assert_eq!(
-            check_framing(&req(
-                Version::HTTP_11,
-                &[h, ("transfer-encoding", "chunked"), ("content-length", "3")]
-            )),
-            Err(Reject::AmbiguousLength)
         );
     }
 }
