@@ -177,6 +177,10 @@ class Server:
         if self.bus is not None:
             self.bus.log(f"Serving on {self.describe()}")
         self.tree.listeners.append(self.remount)
+        # A global config change must reach the per-path dispatch cache of this tree.
+        listeners = getattr(self.global_config, "listeners", None)
+        if listeners is not None and self.tree.clear_caches not in listeners:
+            listeners.append(self.tree.clear_caches)
         for i in range(core.thread_pool):
             t = threading.Thread(
                 target=core.run_worker,
@@ -213,6 +217,9 @@ class Server:
         self.threads = []
         if self.remount in self.tree.listeners:
             self.tree.listeners.remove(self.remount)
+        listeners = getattr(self.global_config, "listeners", None)
+        if listeners is not None and self.tree.clear_caches in listeners:
+            listeners.remove(self.tree.clear_caches)
         self.core = None
         self.handler = None
         self.bound_addr = None

@@ -3,10 +3,12 @@ InternalRedirect, and the HTML error page, with CherryPy 18's statuses and bodie
 
 from __future__ import annotations
 
+import contextlib
 import html
 import sys
 import traceback as _traceback
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 from xml.sax import saxutils
 
@@ -209,6 +211,20 @@ class HTTPError(CherryPyException):
     def __call__(self) -> None:
         """Use this exception as a request.handler (raise self)."""
         raise self
+
+    @classmethod
+    @contextlib.contextmanager
+    def handle(
+        cls,
+        exception: type[BaseException] | tuple[type[BaseException], ...],
+        status: int = 500,
+        message: str = "",
+    ) -> Iterator[None]:
+        """Turn ``exception`` raised in the ``with`` block into this HTTPError."""
+        try:
+            yield
+        except exception as exc:
+            raise cls(status, message or str(exc)) from exc
 
 
 class NotFound(HTTPError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 import urllib.parse
@@ -42,28 +43,33 @@ def expose(func: Any = None, alias: Any = None) -> Any:
     return lambda f: add_aliases(f, alias, namespace)
 
 
-def popargs(*args: str, handler: Any = None) -> Callable[[Any], Any]:
+def popargs(*args: str, handler: Any = None) -> Callable[..., Any]:
     """Turn leading path segments into named parameters (``@popargs("year", "month")``).
 
-    Decorates a class (adding ``_cp_dispatch``) or a handler method.
+    Decorates a class (adding ``_cp_dispatch``). With ``handler=``, a callable (or class)
+    is called with the popped values to produce the next node; any other object is
+    returned as the next node with the values added to ``request.params``.
     """
     names = args
+    handler_call = handler is not None and (callable(handler) or inspect.isclass(handler))
 
     def decorated(cls_or_self: Any = None, vpath: list[str] | None = None) -> Any:
-        if vpath is None:
-            # Used as a class decorator: install the dispatch method.
-            cls = cls_or_self
-            cls._cp_dispatch = decorated
-            return cls
+        if inspect.isclass(cls_or_self):
+            cls_or_self._cp_dispatch = decorated
+            return cls_or_self
         from . import serving
 
-        request = serving.request_or_raise()
+        popped: dict[str, str] = {}
         for name in names:
             if not vpath:
                 break
-            request.params[name] = vpath.pop(0)
+            popped[name] = vpath.pop(0)
         if handler is not None:
+            if handler_call:
+                return handler(**popped)
+            serving.request_or_raise().params.update(popped)
             return handler
+        serving.request_or_raise().params.update(popped)
         if vpath:
             return getattr(cls_or_self, vpath.pop(0), None)
         return cls_or_self

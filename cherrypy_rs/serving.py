@@ -28,6 +28,7 @@ from .errors import (
     InternalRedirect,
     NotFound,
     bare_error,
+    format_exc,
 )
 from .lib.httputil import (
     HeaderMap,
@@ -118,6 +119,15 @@ class RequestBody:
         content_type = headers.get("Content-Type")
         self.content_type = content_type.split(";")[0].strip().lower() if content_type else None
         self.charset: str | None = None
+        declared = (
+            headers.elements("Content-Type")[0].params.get("charset") if content_type else None
+        )
+        if declared:
+            # A charset the client declares is tried first, as in CherryPy.
+            self.attempt_charsets = (
+                declared,
+                *(c for c in type(self).attempt_charsets if c != declared),
+            )
         self.parts: list[Any] = []
 
     def read(self, size: int | None = None) -> bytes:
@@ -181,7 +191,7 @@ class Request:
     error_page: dict[Any, Any] = {}
     methods_with_bodies = ("POST", "PUT", "PATCH")
     process_request_body = True
-    query_string_encoding = "utf-8"
+    query_string_encoding = "utf8"
     recursive_redirect = False
     is_index: bool | None = None
     handler: Any = None
@@ -209,7 +219,8 @@ class Request:
         self.script_name = core.script_name
         if method is None:
             self.method = core.method
-            self.path_info = core.path_info or "/"
+            # "" for a request to exactly an application's script name (/api).
+            self.path_info = core.path_info
             self.query_string = core.query_string
             self._body_bytes = None
         else:
@@ -219,16 +230,14 @@ class Request:
             self.query_string = query_string or ""
             self._body_bytes = body
 
-    @_lazy
-    def server_protocol(self) -> str:
-        """The protocol as sent by the client ("HTTP/1.1")."""
-        return self._core.protocol
+    #: The protocol the server speaks.
+    server_protocol = "HTTP/1.1"
 
     @_lazy
     def protocol(self) -> tuple[int, int]:
-        """The protocol version as a tuple, e.g. (1, 1)."""
-        major, _, minor = self.server_protocol[5:].partition(".")
-        return (int(major), int(minor or 0))
+        """The version both sides speak: the lower of the client's and the server's."""
+        major, _, minor = self._core.protocol[5:].partition(".")
+        return min((int(major), int(minor or 0)), (1, 1))
 
     @_lazy
     def request_line(self) -> str:
@@ -299,7 +308,8 @@ class Request:
     def local(self) -> Host:
         """The server address that received the request."""
         ip, port = self._core.local
-        return Host(ip, port, ip)
+        # CherryPy leaves local.ip empty and puts the address in local.name.
+        return Host("", port, ip)
 
     @_lazy
     def base(self) -> str:
@@ -464,16 +474,14 @@ class RequestHandler:
                     redirections.append(_uri(request.path_info, request.query_string))
                     target = _uri(ir.path, ir.query_string)
                     if not request.recursive_redirect and target in redirections:
+                        # CherryPy raises out of the application here: the server sends
+                        # its bare text/plain 500.
                         try:
                             raise RuntimeError(
                                 f"InternalRedirector visited the same URL twice: {target!r}"
                             ) from None
                         except RuntimeError:
-                            self.log_error(traceback=True, severity=logging.ERROR)
-                            response = Response()
-                            _current.set((request, response))
-                            HTTPError(500).set_response()
-                        break
+                            return self.bare_error(request)
                     previous = request
                     request = Request(core, app, "GET", ir.path, ir.query_string, b"")
                     request.prev = previous
@@ -481,12 +489,18 @@ class RequestHandler:
                     _current.set((request, response))
             return self.finalize(request, response)
         except Exception:
-            self.log_error("Unrecoverable error while finishing the response", traceback=True)
-            _status, headers, body = bare_error()
-            return (500, None, [(k.decode(), v.decode()) for k, v in headers], body[0])
+            return self.bare_error(request)
         finally:
             _current.reset(token)
             _release(request)
+
+    def bare_error(self, request: Request) -> tuple[int, str | None, list[tuple[str, str]], Any]:
+        """CherryPy's last-resort 500 (text/plain), for errors outside the handler's
+        error handling; the traceback is logged, and shown if show_tracebacks is on."""
+        tb = format_exc()
+        self.log_error(tb, severity=logging.ERROR)
+        _status, headers, body = bare_error(tb if request.show_tracebacks else "")
+        return (500, None, [(k.decode(), v.decode()) for k, v in headers], body[0])
 
     def respond(self, request: Request, response: Response) -> None:
         """Dispatch and run the handler, turning exceptions into responses."""
@@ -557,9 +571,14 @@ class RequestHandler:
                 status = 500
         headers = response.headers
         body = response.body
-        if response.stream and body is not None and not isinstance(body, (bytes, list, tuple)):
+        if response.stream and not (status < 200 or status in (204, 205, 304)):
+            # Streamed (chunked) whatever the body is, as CherryPy does.
             if dict.get(headers, "Content-Length") is None:
                 dict.pop(headers, "Content-Length", None)
+            if body is None:
+                body = []
+            elif isinstance(body, bytes):
+                body = [body]
         elif status < 200 or status in (204, 205, 304):
             dict.pop(headers, "Content-Length", None)
             if body is not None and not isinstance(body, (bytes, str)):

@@ -263,7 +263,12 @@ fn into_response(reply: Reply) -> Response<ResponseBody> {
         }
         headers.append(name, value);
     }
-    if let Some(reason) = reply.reason {
+    // Without a phrase hyper writes "<none>" for codes it does not know (499): send an
+    // empty one instead, as CherryPy does ("HTTP/1.1 499 ").
+    let reason = reply
+        .reason
+        .or_else(|| reply.status.canonical_reason().is_none().then(Bytes::new));
+    if let Some(reason) = reason {
         if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason) {
             response.extensions_mut().insert(phrase);
         }

@@ -1,0 +1,399 @@
+"""Configuration: the global config (dicts, "global" sections, INI files of Python
+literals), environments, application config sections and ``_cp_config``, the
+``request.*`` / ``response.*`` namespaces, and the errors bad config gives.
+
+Expected values were recorded against CherryPy 18.10.0, except where cherrypy_rs is
+deliberately stricter (config files are never evaluated; app config sections and
+``server.*`` keys are validated).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import requests
+
+import cherrypy_rs as cherrypy
+
+Live = Any  # cherrypy_rs.testing.LiveServer
+ServeApp = Callable[..., Live]
+
+KEYS = (
+    "my.key",
+    "app.key",
+    "obj.key",
+    "environment",
+    "request.show_tracebacks",
+    "request.show_mismatched_params",
+)
+
+
+@pytest.fixture(autouse=True)
+def restore_config() -> Iterator[None]:
+    """Every test here may change the global config: put it back afterwards."""
+    snapshot = dict(cherrypy.config)
+    screen = cherrypy.log.screen
+    yield
+    cherrypy.config.reset()
+    cherrypy.config.update(snapshot)
+    cherrypy.log.screen = screen
+
+
+class Sub:
+    _cp_config = {"obj.key": "sub-obj"}
+
+    @cherrypy.expose
+    def page(self) -> str:
+        return view()
+
+    @cherrypy.expose
+    def deep(self) -> str:
+        return view()
+
+    deep._cp_config = {"app.key": "deep-obj"}  # type: ignore[attr-defined]
+
+
+class Root:
+    _cp_config = {"obj.key": "root-obj", "app.key": "root-obj"}
+
+    def __init__(self) -> None:
+        self.sub = Sub()
+
+    @cherrypy.expose
+    def index(self) -> str:
+        return view()
+
+    @cherrypy.expose
+    def attrs(self) -> str:
+        req = cherrypy.request
+        return repr(
+            (
+                getattr(req, "my_attr", None),
+                req.show_tracebacks,
+                req.show_mismatched_params,
+                cherrypy.response.stream,
+            )
+        )
+
+    @cherrypy.expose
+    def one(self, a: str) -> str:
+        return a
+
+    @cherrypy.expose
+    def boom(self) -> str:
+        raise ValueError("kaboom")
+
+
+def view() -> str:
+    config = cherrypy.request.config
+    return repr({k: config.get(k) for k in KEYS})
+
+
+def get(live: Live, path: str) -> requests.Response:
+    return requests.get(live.url(path), timeout=10, allow_redirects=False)
+
+
+def values(resp: requests.Response) -> dict[str, Any]:
+    assert resp.status_code == 200, resp.content
+    result: dict[str, Any] = ast.literal_eval(resp.text)
+    return result
+
+
+# -- the global config -----------------------------------------------------------------
+
+
+def test_update_flat_dict(serve_app: ServeApp) -> None:
+    cherrypy.config.update({"my.key": 1, "my.other": "x"})
+    assert (cherrypy.config["my.key"], cherrypy.config["my.other"]) == (1, "x")
+    live = serve_app(Root())
+    assert values(get(live, "/"))["my.key"] == 1
+
+
+def test_update_global_section() -> None:
+    cherrypy.config.update({"global": {"my.key": 2}})
+    assert cherrypy.config["my.key"] == 2
+    assert "global" not in cherrypy.config
+
+
+def test_setitem() -> None:
+    cherrypy.config["my.key"] = 3
+    assert cherrypy.config.get("my.key") == 3
+
+
+def test_reset_restores_the_defaults() -> None:
+    cherrypy.config.update({"my.key": 1, "tools.trailing_slash.on": False})
+    cherrypy.config.reset()
+    assert dict(cherrypy.config) == {
+        "tools.log_tracebacks.on": True,
+        "tools.log_headers.on": True,
+        "tools.trailing_slash.on": True,
+        "tools.encode.on": True,
+    }
+
+
+CONFIG_FILE = """\
+[global]
+my.int = 4
+my.neg = -1
+my.float = 1.5
+my.str = "hello world"
+my.str2 = 'single'
+my.list = [1, "two", 3.0]
+my.tuple = (1, 2)
+my.dict = {"a": 1, "b": [True, None]}
+my.bool = True
+my.none = None
+response.headers.X-Powered-By = "file"
+
+[/]
+app.key = "not global"
+"""
+
+
+def test_update_from_a_file(tmp_path: Path, serve_app: ServeApp) -> None:
+    path = tmp_path / "site.conf"
+    path.write_text(CONFIG_FILE)
+    cherrypy.config.update(str(path))
+    config = cherrypy.config
+    got = {k[3:]: v for k, v in config.items() if k.startswith("my.")}
+    assert got == {
+        "int": 4,
+        "neg": -1,
+        "float": 1.5,
+        "str": "hello world",
+        "str2": "single",
+        "list": [1, "two", 3.0],
+        "tuple": (1, 2),
+        "dict": {"a": 1, "b": [True, None]},
+        "bool": True,
+        "none": None,
+    }
+    # Only the [global] section goes into the global config; key case is kept.
+    assert "app.key" not in config
+    assert config["response.headers.X-Powered-By"] == "file"
+    live = serve_app(Root())
+    resp = get(live, "/")
+    assert resp.headers["X-Powered-By"] == "file"
+    assert values(resp)["app.key"] == "root-obj"
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("os.system('x')", "\"os.system('x')\""),
+        ("hello", "'hello'"),
+        ("__import__('os').getcwd()", "\"__import__('os').getcwd()\""),
+    ],
+)
+def test_file_values_are_never_evaluated(tmp_path: Path, line: str, shown: str) -> None:
+    path = tmp_path / "bad.conf"
+    path.write_text(f"[global]\nmy.ok = 1\n\n[/sub]\nmy.bad = {line}\n")
+    with pytest.raises(ValueError) as info:
+        cherrypy.config.update(str(path))
+    msg = str(info.value)
+    assert msg.startswith(f"{path} [/sub] my.bad: {shown} is not a Python literal"), msg
+    assert "my.ok" not in cherrypy.config
+
+
+def test_a_call_in_a_file_is_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "bad.conf"
+    path.write_text(f"[global]\nmy.bad = __import__('pathlib').Path({str(marker)!r}).touch()\n")
+    with pytest.raises(ValueError, match=r"\[global\] my\.bad: .* is not a Python literal"):
+        cherrypy.config.update(str(path))
+    assert not marker.exists()
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.conf"
+    with pytest.raises(OSError, match=re.escape(str(missing))):
+        cherrypy.config.update(str(missing))
+
+
+# -- environments ----------------------------------------------------------------------
+
+
+def test_production_environment_sets_its_keys() -> None:
+    cherrypy.config.update({"environment": "production"})
+    config = cherrypy.config
+    assert {k: config[k] for k in cherrypy.config.environments["production"]} == {
+        "engine.autoreload.on": False,
+        "checker.on": False,
+        "tools.log_headers.on": False,
+        "request.show_tracebacks": False,
+        "request.show_mismatched_params": False,
+        "log.screen": False,
+    }
+    assert config["environment"] == "production"
+    assert cherrypy.log.screen is False
+
+
+def test_explicit_keys_win_over_the_environment() -> None:
+    cherrypy.config.update({"environment": "production", "request.show_tracebacks": True})
+    assert cherrypy.config["request.show_tracebacks"] is True
+    assert cherrypy.config["request.show_mismatched_params"] is False
+
+
+def test_staging_environment() -> None:
+    cherrypy.config.update({"environment": "staging"})
+    assert cherrypy.config["request.show_tracebacks"] is False
+    assert "log.screen" not in cherrypy.config
+
+
+def test_production_environment_over_http(serve_app: ServeApp) -> None:
+    cherrypy.config.update({"global": {"environment": "production"}})
+    live = serve_app(Root())
+    assert get(live, "/attrs").text == "(None, False, False, False)"
+    resp = get(live, "/one")
+    assert resp.status_code == 404
+    assert b"<p>Nothing matches the given URI</p>" in resp.content
+    assert b'<pre id="traceback"></pre>' in resp.content
+    resp = get(live, "/boom")
+    assert (resp.status_code, resp.headers["Content-Length"]) == (500, "825")
+    assert b'<pre id="traceback"></pre>' in resp.content
+
+
+def test_development_defaults(serve_app: ServeApp) -> None:
+    live = serve_app(Root())
+    assert get(live, "/attrs").text == "(None, True, True, False)"
+    resp = get(live, "/one")
+    assert b"<p>Missing parameters: a</p>" in resp.content
+
+
+# -- application config ----------------------------------------------------------------
+
+
+APP_CONFIG = {
+    "/": {"app.key": "root-path", "my.key": "root-path"},
+    "/sub": {"app.key": "sub-path"},
+    "/sub/page": {"my.key": "page-path"},
+}
+
+
+def test_app_config_sections_by_path(serve_app: ServeApp) -> None:
+    cherrypy.config.update({"my.key": "global", "obj.key": "global"})
+    live = serve_app(Root(), "", APP_CONFIG)
+    base = dict.fromkeys(KEYS)
+    # The path config overrides the root's _cp_config; both override the global config.
+    assert values(get(live, "/")) == {
+        **base,
+        "my.key": "root-path",
+        "app.key": "root-path",
+        "obj.key": "root-obj",
+    }
+    assert values(get(live, "/sub/page")) == {
+        **base,
+        "my.key": "page-path",
+        "app.key": "sub-path",
+        "obj.key": "sub-obj",
+    }
+    # A handler's _cp_config overrides the path config of the sections above it.
+    assert values(get(live, "/sub/deep")) == {
+        **base,
+        "my.key": "root-path",
+        "app.key": "deep-obj",
+        "obj.key": "sub-obj",
+    }
+
+
+def test_app_config_from_a_file(tmp_path: Path, serve_app: ServeApp) -> None:
+    path = tmp_path / "app.conf"
+    path.write_text('[/]\napp.key = "root-file"\n\n[/sub]\napp.key = "sub-file"\nmy.key = [1, 2]\n')
+    live = serve_app(Root(), "/mnt", str(path))
+    assert values(get(live, "/mnt/"))["app.key"] == "root-file"
+    got = values(get(live, "/mnt/sub/page"))
+    assert (got["app.key"], got["my.key"]) == ("sub-file", [1, 2])
+
+
+def test_global_section_of_an_app_config_is_not_request_config(serve_app: ServeApp) -> None:
+    live = serve_app(Root(), "", {"global": {"my.key": "app-global"}, "/": {"app.key": "x"}})
+    got = values(get(live, "/"))
+    assert (got["my.key"], got["app.key"]) == (None, "x")
+    assert "my.key" not in cherrypy.config
+
+
+def test_request_and_response_namespaces(serve_app: ServeApp) -> None:
+    cherrypy.config.update({"response.headers.X-Global": "g"})
+    live = serve_app(
+        Root(),
+        "",
+        {
+            "/": {
+                "request.my_attr": "custom",
+                "request.show_tracebacks": False,
+                "response.headers.X-App": "app",
+                "response.stream": False,
+            },
+            "/sub": {"response.headers.X-App": "sub", "response.headers.X-Sub": "1"},
+        },
+    )
+    resp = get(live, "/attrs")
+    assert resp.text == "('custom', False, True, False)"
+    assert (resp.headers["X-Global"], resp.headers["X-App"]) == ("g", "app")
+    assert "X-Sub" not in resp.headers
+    resp = get(live, "/sub/page")
+    assert (resp.headers["X-App"], resp.headers["X-Sub"]) == ("sub", "1")
+    # The headers are also on error pages for paths under the section.
+    resp = get(live, "/sub/nope")
+    assert resp.status_code == 404
+    assert (resp.headers["X-Global"], resp.headers["X-App"]) == ("g", "sub")
+    assert b'<pre id="traceback"></pre>' in resp.content
+
+
+def test_response_stream_from_config(serve_app: ServeApp) -> None:
+    live = serve_app(Root(), "", {"/attrs": {"response.stream": True}})
+    assert get(live, "/attrs").text == "(None, True, True, True)"
+
+
+def test_response_stream_with_a_str_body_is_chunked(serve_app: ServeApp) -> None:
+    live = serve_app(Root(), "", {"/attrs": {"response.stream": True}})
+    resp = get(live, "/attrs")
+    assert resp.headers.get("Transfer-Encoding") == "chunked"
+    assert "Content-Length" not in resp.headers
+
+
+def test_flat_app_config_is_an_error() -> None:
+    with pytest.raises(ValueError) as info:
+        cherrypy.Application(Root(), "", {"tools.gzip.on": True, "my.key": 1})
+    msg = str(info.value)
+    assert "{'/': {" in msg
+    assert "'my.key'" in msg
+    assert "'tools.gzip.on'" in msg
+
+
+def test_mixed_app_config_is_an_error() -> None:
+    with pytest.raises(ValueError, match=r"\{'/': \{"):
+        cherrypy.Application(Root(), "", {"/": {"my.key": 1}, "my.other": 2})
+
+
+def test_app_config_section_must_start_with_a_slash() -> None:
+    with pytest.raises(ValueError, match=r"section 'sub' must be 'global' or start with '/'"):
+        cherrypy.Application(Root(), "", {"sub": {"my.key": 1}})
+
+
+def test_bad_app_config_fails_the_mount(serve_app: ServeApp) -> None:
+    with pytest.raises(ValueError, match="section 'static'"):
+        serve_app(Root(), "", {"static": {"tools.staticdir.on": True}})
+
+
+# -- server.* keys ---------------------------------------------------------------------
+
+
+def test_unknown_server_key_fails_at_start(serve_app: ServeApp) -> None:
+    with pytest.raises(ValueError, match=r"unknown config key server\.socket_hots"):
+        serve_app(Root(), socket_hots="127.0.0.1")
+
+
+def test_unsupported_server_key_fails_at_start(serve_app: ServeApp) -> None:
+    with pytest.raises(ValueError, match=r"server\.ssl_certificate needs TLS"):
+        serve_app(Root(), ssl_certificate="cert.pem")
+
+
+def test_server_keys_without_effect_are_accepted(serve_app: ServeApp) -> None:
+    live = serve_app(Root(), nodelay=True, thread_pool_max=-1, thread_pool=2)
+    assert get(live, "/").status_code == 200
