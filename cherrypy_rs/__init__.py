@@ -119,12 +119,21 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
     engine.signals.subscribe()
     try:
         engine.start()
+        engine.block()
     except ChannelFailures as exc:
         if all(getattr(e, "quiet", False) for e in exc.get_instances()):
             # The engine has logged the message; a traceback would add nothing.
             raise SystemExit(1) from None
         raise
-    engine.block()
+    except KeyboardInterrupt:
+        # Ctrl-C before block() took over (during start): stop just as gracefully.
+        engine.log("Keyboard Interrupt: shutting down bus")
+        engine.exit()
+    except SystemExit:
+        # SIGTERM before block() took over: the same graceful stop.
+        if engine.state not in (engine.states.EXITING, engine.states.STOPPED):
+            engine.exit()
+        raise
 
 
 # Module paths CherryPy applications import (``from cherrypy import _cperror``...).

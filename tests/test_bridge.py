@@ -6,131 +6,16 @@ before they are sent, request headers as the handler sees them, and the worker t
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
+from rawhttp import Client, Truncated
 
 import cherrypy_rs as cherrypy
 from cherrypy_rs._server import Server
 from cherrypy_rs.testing import serve
-
-# -- a raw HTTP/1.1 client that keeps chunk boundaries ----------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    chunks: list[bytes] | None = None
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
-
-class Truncated(Exception):
-    """The connection closed before the response was complete."""
-
-    def __init__(self, partial: bytes) -> None:
-        super().__init__(f"connection closed mid-response after {partial[:200]!r}")
-        self.partial = partial
-        #: The response as far as it was read (head and complete chunks).
-        self.response: Response | None = None
-
-
-class Client:
-    def __init__(self, port: int, timeout: float = 5.0) -> None:
-        self.timeout = timeout
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> bool:
-        try:
-            data = self.sock.recv(65536)
-        except ConnectionResetError:
-            data = b""
-        self.buf += data
-        return bool(data)
-
-    def _until(self, marker: bytes) -> bytes:
-        while marker not in self.buf:
-            if not self._fill():
-                raise Truncated(self.buf)
-        head, _, self.buf = self.buf.partition(marker)
-        return head
-
-    def _exact(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            if not self._fill():
-                raise Truncated(self.buf)
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def head(self) -> Response:
-        status_line, *lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
-        _version, status, reason = status_line.split(" ", 2)
-        headers = [(k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in lines)]
-        return Response(int(status), reason, headers)
-
-    def chunk(self) -> bytes:
-        """The next chunk of a chunked body (b"" for the last one, trailers skipped)."""
-        size = int(self._until(b"\r\n").split(b";")[0], 16)
-        if size == 0:
-            while self._until(b"\r\n"):
-                pass
-            return b""
-        data = self._exact(size)
-        if self._exact(2) != b"\r\n":
-            raise AssertionError("chunk data not followed by CRLF")
-        return data
-
-    def response(self) -> Response:
-        resp = self.head()
-        if resp.header("Transfer-Encoding") == "chunked":
-            resp.chunks = []
-            try:
-                while chunk := self.chunk():
-                    resp.chunks.append(chunk)
-            except Truncated as exc:
-                exc.response = resp
-                raise
-            resp.body = b"".join(resp.chunks)
-        else:
-            resp.body = self._exact(int(resp.header("Content-Length") or 0))
-        return resp
-
-    def get(self, path: str, extra: str = "") -> Response:
-        self.send(f"GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode())
-        return self.response()
-
-    def closed(self, timeout: float = 3.0) -> bool:
-        if self.buf:
-            return False
-        self.sock.settimeout(timeout)
-        try:
-            return not self._fill()
-        except socket.timeout:
-            return False
-        finally:
-            self.sock.settimeout(self.timeout)
-
 
 # -- the application ---------------------------------------------------------------------
 
