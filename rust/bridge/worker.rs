@@ -5,7 +5,9 @@
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use std::panic::AssertUnwindSafe;
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use tokio::sync::mpsc;
@@ -39,7 +41,18 @@ pub fn run(
             // The client was told 503 already.
             continue;
         }
-        run_job(py, job, handler, on_error);
+        // A Rust panic fails this request (its reply channel is dropped: the client gets
+        // a 500), never the worker thread.
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| run_job(py, job, handler, on_error)));
+        if outcome.is_err() {
+            report(
+                py,
+                on_error,
+                "internal error (a panic) while handling a request",
+                PyRuntimeError::new_err("panic in cherrypy_rs._core; see stderr"),
+            );
+        }
     }
 }
 

@@ -3,9 +3,11 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Version};
 use http_body_util::BodyExt;
@@ -30,9 +32,15 @@ pub async fn handle(
         .access_log
         .enabled()
         .then(|| LogFields::from(&req, remote));
-    let response = match respond(&shared, remote, req).await {
-        Ok(response) => response,
-        Err(reject) => rejection(reject),
+    // A panic while handling one request answers 500 instead of dropping the
+    // connection (Cargo.toml keeps panic = "unwind" for this).
+    let outcome = AssertUnwindSafe(respond(&shared, remote, req))
+        .catch_unwind()
+        .await;
+    let response = match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(reject)) => rejection(reject),
+        Err(_) => rejection(Reject::Internal),
     };
     if let Some(fields) = log_line {
         fields.write(&shared, &response);
