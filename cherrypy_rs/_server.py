@@ -10,7 +10,22 @@ import threading
 from typing import Any
 
 from . import _core
+from ._tree import Application
 from .serving import RequestHandler
+from .wsgi import WSGIGateway
+
+
+class AppRouter:
+    """What the Rust workers call: hands each request to its mount's handler."""
+
+    __slots__ = ("handlers",)
+
+    def __init__(self, handlers: list[Any]) -> None:
+        self.handlers = handlers
+
+    def __call__(self, core: Any) -> Any:
+        return self.handlers[core.app](core)
+
 
 #: server.* keys cherrypy_rs implements, with CherryPy's defaults.
 SERVER_DEFAULTS: dict[str, Any] = {
@@ -72,7 +87,7 @@ class Server:
         self.settings: dict[str, Any] = dict(SERVER_DEFAULTS)
         self.unknown: dict[str, Any] = {}
         self.core: Any = None
-        self.handler: RequestHandler | None = None
+        self.handler: AppRouter | None = None
         self.threads: list[threading.Thread] = []
         self.bound_addr: tuple[str, int] | None = None
         self.access_log_screen = True
@@ -164,11 +179,8 @@ class Server:
             access_log_screen=bool(self.access_log_screen),
             access_log_file=self.access_log_file or None,
         )
-        ordered = self.tree.ordered()
-        core.set_mounts([name for name, _app in ordered])
-        self.handler = RequestHandler(
-            [app for _name, app in ordered], self.global_config, self.log_error
-        )
+        core.set_mounts([name for name, _app in self.tree.ordered()])
+        self.handler = AppRouter(self._handlers())
         try:
             self.bound_addr = core.start()
         except OSError as exc:
@@ -191,13 +203,22 @@ class Server:
             t.start()
             self.threads.append(t)
 
+    def _handlers(self) -> list[Any]:
+        """One request handler per mount, in the Rust router's order: the native path
+        for CherryPy applications, the WSGI gateway for grafts."""
+        ordered = self.tree.ordered()
+        native = RequestHandler([app for _n, app in ordered], self.global_config, self.log_error)
+        return [
+            native if isinstance(app, Application) else WSGIGateway(app, self.log_error)
+            for _name, app in ordered
+        ]
+
     def remount(self) -> None:
         """Rebuild the routes after ``tree.mount`` while running."""
         if self.core is None or self.handler is None:
             return
-        ordered = self.tree.ordered()
-        self.handler.apps = [app for _name, app in ordered]
-        self.core.set_mounts([name for name, _app in ordered])
+        self.handler.handlers = self._handlers()
+        self.core.set_mounts([name for name, _app in self.tree.ordered()])
 
     def _report(self, message: str, exc: BaseException | None) -> None:
         if exc is not None:

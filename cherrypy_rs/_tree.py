@@ -41,6 +41,27 @@ class Application:
         merge_app_config(self.config, config)
         self.dispatch_cache.clear()
 
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Serve one request as a WSGI application (under gunicorn, waitress, ...).
+
+        The Rust server never goes through here: it calls the native path directly.
+        """
+        from .wsgi import serve_wsgi
+
+        return serve_wsgi(self.wsgi_handler(), environ, start_response)
+
+    def wsgi_handler(self) -> Any:
+        """The native request handler for this application alone, built once."""
+        handler = self.__dict__.get("_wsgi_handler")
+        if handler is None:
+            import cherrypy_rs
+
+            from .serving import RequestHandler
+
+            handler = RequestHandler([self], cherrypy_rs.config, cherrypy_rs.log.error)
+            self._wsgi_handler = handler
+        return handler
+
     def find_config(self, path: str, key: str, default: Any = None) -> Any:
         """The value of ``key`` for ``path``, from the closest section upward."""
         trail = path or "/"
@@ -101,6 +122,31 @@ class Tree:
         self._changed()
         return app
 
+    def graft(self, wsgi_callable: Callable[..., Any], script_name: str = "") -> None:
+        """Serve a WSGI application (Flask, Django...) at ``script_name`` and below."""
+        if not callable(wsgi_callable):
+            raise TypeError(f"tree.graft() needs a WSGI callable, not {wsgi_callable!r}")
+        self.apps[normalize_script_name(script_name)] = wsgi_callable
+        self._changed()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Serve one request as a WSGI application: pick the mounted application by
+        the longest matching script name, as CherryPy's tree does."""
+        from .wsgi import serve_wsgi
+
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        name = self.script_name(path or "/")
+        if name is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not Found"]
+        environ = dict(environ)
+        environ["SCRIPT_NAME"] = name
+        environ["PATH_INFO"] = path[len(name) :]
+        app = self.apps[name]
+        if isinstance(app, Application):
+            return serve_wsgi(app.wsgi_handler(), environ, start_response)
+        return app(environ, start_response)
+
     def script_name(self, path: str | None = None) -> str | None:
         """The script name of the application that serves ``path``, or None."""
         if path is None:
@@ -124,7 +170,8 @@ class Tree:
     def clear_caches(self) -> None:
         """Forget every cached dispatch (after a config change)."""
         for app in self.apps.values():
-            app.dispatch_cache.clear()
+            if isinstance(app, Application):
+                app.dispatch_cache.clear()
 
     def _changed(self) -> None:
         self.clear_caches()

@@ -1,10 +1,13 @@
 """The ``cherrypy-rs`` command.
 
     cherrypy-rs run module:attr [--bind HOST:PORT] [--threads N] [--config FILE]
+    cherrypy-rs wsgi module:app [--bind HOST:PORT] [--threads N] [--root-path /prefix]
     cherrypy-rs demo [--bind HOST:PORT]
 
 ``run`` quickstarts an object (``attr`` may be a class, instantiated without arguments,
-or an instance) the way ``cherrypy.quickstart`` does; ``demo`` serves the demo site.
+or an instance) the way ``cherrypy.quickstart`` does; ``wsgi`` serves any WSGI
+application (``module:app``, ``module:create_app()``, or ``module`` holding
+``application`` or ``app``, as gunicorn accepts); ``demo`` serves the demo site.
 """
 
 from __future__ import annotations
@@ -35,15 +38,11 @@ def parse_bind(value: str) -> tuple[str, int]:
     return host, number
 
 
-def load_object(spec: str) -> Any:
-    """Import ``module:attr`` (attr may be dotted); a class is instantiated."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise CLIError(f"{spec!r}: expected module:attr, e.g. myapp:Root")
+def _import(module_name: str, spec: str) -> Any:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise CLIError(
@@ -51,6 +50,14 @@ def load_object(spec: str) -> Any:
                 f"on sys.path (run from the directory that contains it)"
             ) from None
         raise
+
+
+def load_object(spec: str, instantiate: bool = True) -> Any:
+    """Import ``module:attr`` (attr may be dotted); a class is instantiated."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise CLIError(f"{spec!r}: expected module:attr, e.g. myapp:Root")
+    module = _import(module_name, spec)
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -59,18 +66,74 @@ def load_object(spec: str) -> Any:
             raise CLIError(
                 f"module {module_name!r} has no attribute {attr!r} (from {spec!r})"
             ) from None
-    if isinstance(obj, type):
+    if instantiate and isinstance(obj, type):
         obj = obj()
     return obj
 
 
-def _serve(root: Any, args: argparse.Namespace, app_config: Any = None) -> int:
-    """Apply the command-line settings over the config, then quickstart ``root``."""
+def load_wsgi(spec: str) -> Any:
+    """Import a WSGI application: ``module:app``, ``module:factory()`` or ``module``."""
+    module_name, sep, attr = spec.partition(":")
+    if not module_name:
+        raise CLIError(f"{spec!r}: expected module:app, e.g. myproject.wsgi:application")
+    call = attr.endswith("()")
+    if call:
+        attr = attr[:-2]
+    if not sep:
+        module = _import(module_name, spec)
+        for name in ("application", "app"):
+            if hasattr(module, name):
+                return _check_wsgi(getattr(module, name), f"{module_name}:{name}")
+        raise CLIError(
+            f"module {module_name!r} has no 'application' or 'app' (from {spec!r}): "
+            "name the attribute, e.g. module:app"
+        )
+    obj = load_object(f"{module_name}:{attr}", instantiate=False)
+    if call:
+        try:
+            obj = obj()
+        except TypeError as exc:
+            raise CLIError(f"calling the factory {spec!r} failed: {exc}") from None
+    return _check_wsgi(obj, spec)
+
+
+def _check_wsgi(obj: Any, spec: str) -> Any:
+    if not callable(obj):
+        raise CLIError(f"{spec!r} is not a WSGI callable (got {type(obj).__name__})")
+    return obj
+
+
+def _serve_wsgi(app: Any, args: argparse.Namespace) -> int:
     import cherrypy_rs
 
     if args.config:
         cherrypy_rs.config.update(args.config)
-        app_config = args.config
+    _apply_server_args(args)
+    cherrypy_rs.tree.graft(app, args.root_path)
+    cherrypy_rs.engine.signals.subscribe()
+    return _run_engine()
+
+
+def _run_engine() -> int:
+    import cherrypy_rs
+
+    engine = cherrypy_rs.engine
+    try:
+        engine.start()
+        engine.block()
+    except cherrypy_rs.ChannelFailures as exc:
+        if all(getattr(e, "quiet", False) for e in exc.get_instances()):
+            return 1
+        raise
+    except KeyboardInterrupt:
+        engine.log("Keyboard Interrupt: shutting down bus")
+        engine.exit()
+    return 0
+
+
+def _apply_server_args(args: argparse.Namespace) -> None:
+    import cherrypy_rs
+
     settings: dict[str, Any] = {}
     if args.bind:
         host, port = parse_bind(args.bind)
@@ -83,6 +146,16 @@ def _serve(root: Any, args: argparse.Namespace, app_config: Any = None) -> int:
     if args.access_log:
         settings["log.access_file"] = args.access_log
     cherrypy_rs.config.update(settings)
+
+
+def _serve(root: Any, args: argparse.Namespace, app_config: Any = None) -> int:
+    """Apply the command-line settings over the config, then quickstart ``root``."""
+    import cherrypy_rs
+
+    if args.config:
+        cherrypy_rs.config.update(args.config)
+        app_config = args.config
+    _apply_server_args(args)
     cherrypy_rs.quickstart(root, args.script_name, app_config)
     return 0
 
@@ -93,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser, default_bind: str | None) -> None:
+    def common(p: argparse.ArgumentParser, default_bind: str | None, mount: str) -> None:
         p.add_argument(
             "--bind",
             "-b",
@@ -103,13 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=int, help="Python worker threads (server.thread_pool)")
         p.add_argument("--config", "-c", help="a CherryPy config file (INI with Python literals)")
         p.add_argument("--access-log", help="append the access log to this file")
-        p.add_argument("--script-name", default="", help="mount point (default: the root)")
+        p.add_argument(mount, default="", help="serve under this prefix (default: the root)")
 
     run = sub.add_parser("run", help="quickstart module:attr (a class or an instance)")
     run.add_argument("target", help="module:attr, e.g. myapp:Root")
-    common(run, None)
+    common(run, None, "--script-name")
+    wsgi = sub.add_parser("wsgi", help="serve a WSGI application (Flask, Django, ...)")
+    wsgi.add_argument("target", help="module:app, module:create_app() or module")
+    common(wsgi, None, "--root-path")
     demo = sub.add_parser("demo", help="serve the demo site on 127.0.0.1:8080")
-    common(demo, "127.0.0.1:8080")
+    common(demo, "127.0.0.1:8080", "--script-name")
     return parser
 
 
@@ -119,8 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _serve(load_object(args.target), args)
-        from .demo import DemoRoot, demo_config
+        if args.command == "wsgi":
+            return _serve_wsgi(load_wsgi(args.target), args)
+        import cherrypy_rs
 
+        from .demo import DemoRoot, demo_config, wsgi_app
+
+        cherrypy_rs.tree.graft(wsgi_app, "/wsgi")
         return _serve(DemoRoot(), args, demo_config())
     except CLIError as exc:
         print(f"cherrypy-rs: error: {exc}", file=sys.stderr)

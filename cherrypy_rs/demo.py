@@ -24,6 +24,7 @@ _PAGE = """<!DOCTYPE html>
 <li><a href="/redirect">/redirect</a>: an HTTPRedirect (303)</li>
 <li><a href="/missing">/missing</a>: CherryPy's 404 page</li>
 <li><a href="/boom">/boom</a>: an exception in a handler (500, server keeps serving)</li>
+<li><a href="/wsgi/hello">/wsgi/hello</a>: a plain WSGI application grafted at /wsgi</li>
 </ul>
 </body></html>
 """
@@ -79,6 +80,20 @@ class DemoRoot:
     @cherrypy.expose
     def boom(self) -> None:
         raise RuntimeError("this handler fails on purpose")
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A plain WSGI application, grafted at /wsgi beside the CherryPy tree."""
+    body = json.dumps(
+        {
+            "SCRIPT_NAME": environ["SCRIPT_NAME"],
+            "PATH_INFO": environ["PATH_INFO"],
+            "QUERY_STRING": environ["QUERY_STRING"],
+            "SERVER_SOFTWARE": environ["SERVER_SOFTWARE"],
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
 
 
 def demo_config() -> dict[str, Any]:

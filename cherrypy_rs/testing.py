@@ -71,8 +71,10 @@ def serve(
     access_log: str | None = None,
     **server_settings: Any,
 ) -> Iterator[LiveServer]:
-    """Serve ``root`` (or several ``apps`` by script name) on 127.0.0.1:0 until the
-    ``with`` block ends, then stop gracefully.
+    """Serve ``root`` on 127.0.0.1:0 until the ``with`` block ends, then stop gracefully.
+
+    ``apps`` maps more script names to ``Application`` objects (mounted) or WSGI
+    callables (grafted).
 
     ``server_settings`` are ``server.*`` keys without the prefix (``thread_pool=2``).
     The global ``cherrypy_rs.config`` applies, as it does to ``quickstart``.
@@ -83,7 +85,10 @@ def serve(
     tree = Tree()
     if apps:
         for name, app in apps.items():
-            tree.mount(app, name)
+            if isinstance(app, Application):
+                tree.mount(app, name)
+            else:
+                tree.graft(app, name)
     if root is not None or not apps:
         if isinstance(root, Application):
             tree.mount(root, root.script_name)

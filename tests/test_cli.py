@@ -181,8 +181,41 @@ def test_demo_serves(procs: list[Proc]) -> None:
     assert get(port, "/greet/alice") == (200, b"<p>Hello, alice!</p>")
     assert get(port, "/boom")[0] == 500
     assert get(port, "/")[0] == 200
+    status, body = get(port, "/wsgi/hello?x=1")
+    assert status == 200
+    assert b'"SCRIPT_NAME": "/wsgi", "PATH_INFO": "/hello", "QUERY_STRING": "x=1"' in body
     proc.popen.send_signal(signal.SIGTERM)
     assert proc.popen.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["tests.apps.cli_app:wsgi_app", "tests.apps.cli_app:make_wsgi()", "tests.apps.cli_app"],
+)
+def test_wsgi_serves_app_factory_and_module(procs: list[Proc], target: str) -> None:
+    proc = Proc("wsgi", target, "--bind", "127.0.0.1:0", "--root-path", "/prefix")
+    procs.append(proc)
+    port = proc.wait_port()
+    assert get(port, "/prefix/x") == (200, b"wsgi /prefix /x")
+    assert get(port, "/other")[0] == 404
+    proc.popen.send_signal(signal.SIGTERM)
+    assert proc.popen.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("tests.apps.cli_app:nope", "module 'tests.apps.cli_app' has no attribute 'nope'"),
+        ("tests.apps.cli_app:root", "'tests.apps.cli_app:root' is not a WSGI callable"),
+        ("tests.apps:x", "module 'tests.apps' has no attribute 'x'"),
+    ],
+)
+def test_wsgi_bad_targets(procs: list[Proc], target: str, message: str) -> None:
+    proc = Proc("wsgi", target)
+    procs.append(proc)
+    assert proc.popen.wait(timeout=15) == 2
+    proc.reader.join(timeout=5)
+    assert message in proc.output()
 
 
 def test_environment_is_not_leaked() -> None:

@@ -1,6 +1,7 @@
 //! Everything that touches Python: the `Server` facade, the `Request` handed to Python
 //! handlers, and the worker loop that turns a handler's result into plain Rust data.
 
+mod file_body;
 mod request;
 mod server;
 mod worker;
@@ -11,5 +12,6 @@ use pyo3::prelude::*;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::PyServer>()?;
     m.add_class::<request::PyRequest>()?;
+    m.add_class::<file_body::PyFileBody>()?;
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! value is converted when (and only when) Python asks for it.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::intern;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::exchange::{RequestBody, RequestData};
 use crate::uri;
@@ -140,8 +141,78 @@ impl PyRequest {
         self.data.body.len()
     }
 
+    /// The CGI part of a PEP 3333 environ, as a new dict: REQUEST_METHOD, SCRIPT_NAME,
+    /// PATH_INFO (percent-decoded except %2F, as ISO-8859-1 text), QUERY_STRING,
+    /// CONTENT_TYPE, CONTENT_LENGTH, SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL,
+    /// REMOTE_ADDR, REMOTE_PORT and HTTP_* (repeated headers joined with ","). Header
+    /// names containing "_" are dropped: they would be indistinguishable from "-" once
+    /// in the environ (a header-spoofing vector). The wsgi.* keys are the caller's.
+    fn environ<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = &self.data;
+        let env = PyDict::new(py);
+        env.set_item(intern!(py, "REQUEST_METHOD"), PyString::intern(py, d.method.as_str()))?;
+        env.set_item(intern!(py, "SCRIPT_NAME"), &d.script_name)?;
+        let path_info = uri::decode_path_bytes(d.path_info());
+        env.set_item(intern!(py, "PATH_INFO"), uri::latin1(&path_info))?;
+        env.set_item(intern!(py, "QUERY_STRING"), &d.query)?;
+        env.set_item(intern!(py, "SERVER_PROTOCOL"), PyString::intern(py, d.protocol()))?;
+        let server_name = d
+            .headers
+            .get(http::header::HOST)
+            .map(|h| uri::latin1(h.as_bytes()))
+            .map(|host| host_without_port(&host).to_string())
+            .unwrap_or_else(|| d.local.ip().to_string());
+        env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
+        env.set_item(intern!(py, "SERVER_PORT"), d.local.port().to_string())?;
+        env.set_item(intern!(py, "REMOTE_ADDR"), d.remote.ip().to_string())?;
+        env.set_item(intern!(py, "REMOTE_PORT"), d.remote.port().to_string())?;
+        for name in d.headers.keys() {
+            let key = name.as_str();
+            if key.contains('_') {
+                continue;
+            }
+            let mut joined: Vec<u8> = Vec::new();
+            for (i, value) in d.headers.get_all(name).iter().enumerate() {
+                if i > 0 {
+                    joined.push(b',');
+                }
+                joined.extend_from_slice(value.as_bytes());
+            }
+            let value = uri::latin1(&joined);
+            match key {
+                "content-type" => env.set_item(intern!(py, "CONTENT_TYPE"), value)?,
+                "content-length" => env.set_item(intern!(py, "CONTENT_LENGTH"), value)?,
+                _ => {
+                    let mut cgi = String::with_capacity(key.len() + 5);
+                    cgi.push_str("HTTP_");
+                    cgi.extend(key.chars().map(|c| match c {
+                        '-' => '_',
+                        c => c.to_ascii_uppercase(),
+                    }));
+                    env.set_item(PyString::intern(py, &cgi), value)?;
+                }
+            }
+        }
+        if !env.contains(intern!(py, "CONTENT_LENGTH"))? && d.body.len() > 0 {
+            // A chunked body, already read whole: its length is known now.
+            env.set_item(intern!(py, "CONTENT_LENGTH"), d.body.len().to_string())?;
+        }
+        Ok(env)
+    }
+
     fn __repr__(&self) -> String {
         format!("<cherrypy_rs._core.Request {}>", self.request_line())
+    }
+}
+
+/// "example.com:8080" → "example.com", "[::1]:80" → "[::1]".
+fn host_without_port(host: &str) -> &str {
+    if let Some(end) = host.rfind(']') {
+        return &host[..=end];
+    }
+    match host.rfind(':') {
+        Some(i) => &host[..i],
+        None => host,
     }
 }
 
@@ -162,7 +233,15 @@ fn title_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::title_case;
+    use super::{host_without_port, title_case};
+
+    #[test]
+    fn server_name_drops_the_port() {
+        assert_eq!(host_without_port("example.com:8080"), "example.com");
+        assert_eq!(host_without_port("example.com"), "example.com");
+        assert_eq!(host_without_port("[::1]:80"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+    }
 
     #[test]
     fn header_names_are_title_cased() {

@@ -12,12 +12,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use tokio::sync::mpsc;
 
+use super::file_body::PyFileBody;
 use super::request::PyRequest;
 use crate::exchange::{Job, Reply, ReplyBody, StreamAborted};
 use crate::pool::{Pool, Worker};
 
 /// Chunks a streamed body may have in flight between the worker and the socket.
 const STREAM_BUFFER: usize = 8;
+
+/// Bytes per read when Rust sends a file body.
+const FILE_CHUNK: usize = 256 * 1024;
 
 /// Runs jobs until the pool closes. `handler(request)` returns
 /// `(status, reason, headers, body)`; `on_error(message, exception)` logs failures.
@@ -64,6 +68,18 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
     match result {
         Ok((head, Body::Full(bytes))) => {
             let _ = reply.send(head.with_body(ReplyBody::Full(bytes)));
+        }
+        Ok((head, Body::File(file_body))) => {
+            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            let client_waiting = reply.send(head.with_body(ReplyBody::Stream(rx))).is_ok();
+            let body = file_body.get();
+            if client_waiting {
+                if let Err(err) = py.detach(|| send_file(body, &tx)) {
+                    report(py, on_error, "the file response body could not be read", err.into());
+                    let _ = py.detach(|| tx.blocking_send(Err(StreamAborted)));
+                }
+            }
+            close(py, body.closer.bind(py), on_error);
         }
         Ok((head, Body::Iter(iterable))) => {
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
@@ -115,6 +131,31 @@ fn stream(
     }
 }
 
+/// Reads the file in large chunks and sends them (called with the interpreter released).
+/// Stops early, without error, when the client goes away.
+fn send_file(body: &PyFileBody, tx: &mpsc::Sender<Result<Bytes, StreamAborted>>) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = body.reader()?;
+    file.seek(SeekFrom::Start(body.offset))?;
+    let mut remaining = body.length.unwrap_or(u64::MAX);
+    while remaining > 0 {
+        let want = remaining.min(FILE_CHUNK as u64) as usize;
+        let mut buf = vec![0u8; want];
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            // Shorter than declared: hyper sees the missing bytes and closes the
+            // connection, so the client can tell the body is incomplete.
+            break;
+        }
+        buf.truncate(n);
+        remaining -= n as u64;
+        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// PEP 3333 and CherryPy both promise `close()` on the body once it is done with.
 fn close(py: Python<'_>, iterable: &Bound<'_, PyAny>, on_error: &Bound<'_, PyAny>) {
     if let Ok(close) = iterable.getattr(pyo3::intern!(py, "close")) {
@@ -163,6 +204,7 @@ impl Head {
 
 enum Body<'py> {
     Full(Bytes),
+    File(Bound<'py, PyFileBody>),
     Iter(Bound<'py, PyAny>),
 }
 
@@ -197,6 +239,8 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
         Body::Full(Bytes::new())
     } else if let Ok(bytes) = body_obj.cast::<PyBytes>() {
         Body::Full(Bytes::copy_from_slice(bytes.as_bytes()))
+    } else if let Ok(file) = body_obj.cast::<PyFileBody>() {
+        Body::File(file.clone())
     } else {
         Body::Iter(body_obj)
     };

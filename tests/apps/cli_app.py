@@ -22,3 +22,15 @@ class Root:
 
 
 root = Root()
+
+
+def wsgi_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"wsgi {environ['SCRIPT_NAME']} {environ['PATH_INFO']}".encode()]
+
+
+def make_wsgi():
+    return wsgi_app
+
+
+application = wsgi_app
