@@ -1,8 +1,8 @@
 //! `_core.Request`: a request as a Python handler sees it. Frozen and immutable; every
 //! value is converted when (and only when) Python asks for it.
 
-use pyo3::prelude::*;
 use pyo3::intern;
+use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::exchange::{RequestBody, RequestData};
@@ -150,12 +150,18 @@ impl PyRequest {
     fn environ<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = &self.data;
         let env = PyDict::new(py);
-        env.set_item(intern!(py, "REQUEST_METHOD"), PyString::intern(py, d.method.as_str()))?;
+        env.set_item(
+            intern!(py, "REQUEST_METHOD"),
+            PyString::intern(py, d.method.as_str()),
+        )?;
         env.set_item(intern!(py, "SCRIPT_NAME"), &d.script_name)?;
         let path_info = uri::decode_path_bytes(d.path_info());
         env.set_item(intern!(py, "PATH_INFO"), uri::latin1(&path_info))?;
         env.set_item(intern!(py, "QUERY_STRING"), &d.query)?;
-        env.set_item(intern!(py, "SERVER_PROTOCOL"), PyString::intern(py, d.protocol()))?;
+        env.set_item(
+            intern!(py, "SERVER_PROTOCOL"),
+            PyString::intern(py, d.protocol()),
+        )?;
         let server_name = d
             .headers
             .get(http::header::HOST)

@@ -75,7 +75,12 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
             let body = file_body.get();
             if client_waiting {
                 if let Err(err) = py.detach(|| send_file(body, &tx)) {
-                    report(py, on_error, "the file response body could not be read", err.into());
+                    report(
+                        py,
+                        on_error,
+                        "the file response body could not be read",
+                        err.into(),
+                    );
                     let _ = py.detach(|| tx.blocking_send(Err(StreamAborted)));
                 }
             }
@@ -133,7 +138,10 @@ fn stream(
 
 /// Reads the file in large chunks and sends them (called with the interpreter released).
 /// Stops early, without error, when the client goes away.
-fn send_file(body: &PyFileBody, tx: &mpsc::Sender<Result<Bytes, StreamAborted>>) -> std::io::Result<()> {
+fn send_file(
+    body: &PyFileBody,
+    tx: &mpsc::Sender<Result<Bytes, StreamAborted>>,
+) -> std::io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = body.reader()?;
     file.seek(SeekFrom::Start(body.offset))?;
