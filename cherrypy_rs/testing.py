@@ -73,8 +73,8 @@ def serve(
 ) -> Iterator[LiveServer]:
     """Serve ``root`` on 127.0.0.1:0 until the ``with`` block ends, then stop gracefully.
 
-    ``apps`` maps more script names to ``Application`` objects (mounted) or WSGI
-    callables (grafted).
+    ``apps`` maps more script names to applications: ``Application`` objects and root
+    objects are mounted, WSGI callables grafted.
 
     ``server_settings`` are ``server.*`` keys without the prefix (``thread_pool=2``).
     The global ``cherrypy_rs.config`` applies, as it does to ``quickstart``.
@@ -85,7 +85,7 @@ def serve(
     tree = Tree()
     if apps:
         for name, app in apps.items():
-            if isinstance(app, Application):
+            if isinstance(app, Application) or not callable(app) or hasattr(app, "exposed"):
                 tree.mount(app, name)
             else:
                 tree.graft(app, name)

@@ -1,6 +1,9 @@
-"""Bare WSGI hello-world app, served by granian in the benchmark.
+"""Bare WSGI hello-world app, served by every target of ``bench_wsgi.py``.
 
-Run as ``granian --interface wsgi hello_wsgi:app`` from this directory.
+``bench_hello.py`` serves it with granian too.
+
+Run as ``granian --interface wsgi hello_wsgi:app`` (or ``gunicorn hello_wsgi:app``,
+``cherrypy-rs wsgi hello_wsgi:app``, ...) from this directory.
 """
 
 from collections.abc import Callable, Iterable
