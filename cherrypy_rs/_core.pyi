@@ -33,7 +33,10 @@ class Request:
     def app(self) -> int:
         """Index of the application in the mount table."""
     @property
-    def body(self) -> bytes: ...
+    def body(self) -> bytes | None:
+        """The body when held in memory; None when spooled to a file (``body_fd``)."""
+    def body_fd(self) -> int | None:
+        """A new descriptor on the spooled body (the caller closes it), or None."""
     @property
     def content_length(self) -> int: ...
     @property
@@ -46,10 +49,21 @@ class Request:
         """Every header as (Title-Case name, ISO-8859-1 value), in order."""
     def header(self, name: str) -> str | None:
         """The first value of one header, or None."""
+    def environ(self) -> dict[str, str]:
+        """The CGI keys of a PEP 3333 environ (PATH_INFO as ISO-8859-1 text, HTTP_*
+        joined with ","); header names containing "_" are left out."""
+
+class FileBody:
+    """A response body Rust reads from a file (``wsgi.file_wrapper`` on a real file)."""
+
+    def __init__(self, fd: int, offset: int, length: int | None, closer: Any) -> None:
+        """Reopens the file behind ``fd`` (the caller keeps its own descriptor), sends
+        ``length`` bytes (to the end when None) from ``offset``, then calls
+        ``closer.close()`` on the worker thread."""
 
 Handler = Callable[[Request], tuple[int, str | None, list[tuple[str, str]], Any]]
-"""Returns (status, reason or None, headers, body); body is bytes, None or an iterable
-of bytes/str chunks (streamed)."""
+"""Returns (status, reason or None, headers, body); body is bytes, None, a FileBody, or
+an iterable of bytes/str chunks (streamed; its close() is called once at the end)."""
 
 class Server:
     """The Rust HTTP server. Configure, ``set_mounts``, ``start``, then call
