@@ -108,6 +108,11 @@ def _serve_wsgi(app: Any, args: argparse.Namespace) -> int:
 
     if args.config:
         cherrypy_rs.config.update(args.config)
+    # As gunicorn: no access log unless asked for (--access-log FILE, "-" for stdout);
+    # errors still go to the screen.
+    cherrypy_rs.server.access_log_screen = args.access_log == "-"
+    if args.access_log == "-":
+        args.access_log = None
     _apply_server_args(args)
     cherrypy_rs.tree.graft(app, args.root_path)
     cherrypy_rs.engine.signals.subscribe()
@@ -175,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--threads", type=int, help="Python worker threads (server.thread_pool)")
         p.add_argument("--config", "-c", help="a CherryPy config file (INI with Python literals)")
-        p.add_argument("--access-log", help="append the access log to this file")
+        p.add_argument(
+            "--access-log", help="append the access log to this file ('-': standard output)"
+        )
         p.add_argument(mount, default="", help="serve under this prefix (default: the root)")
 
     run = sub.add_parser("run", help="quickstart module:attr (a class or an instance)")

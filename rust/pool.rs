@@ -1,13 +1,17 @@
 //! The hand-off between tokio and the Python worker threads: a bounded queue with LIFO
-//! wake-up. A job goes straight to the most recently idle worker (its caches are warm and
-//! the other workers stay parked); when every worker is busy it waits in a bounded FIFO,
-//! which a worker drains without sleeping once it finishes its current job.
+//! wake-up. When no worker is busy, a job goes straight to the most recently idle worker
+//! (its caches are warm and the others stay parked). When one is busy, the job waits in a
+//! bounded FIFO that the busy worker drains without sleeping: on two cores, waking a second
+//! thread only makes them fight for the GIL. Only if the queue stops moving (the busy
+//! workers block: I/O, sleep) does `wake_if_stalled` hand the job to an idle worker, so
+//! blocking handlers still run `thread_pool` at a time.
 //!
 //! Pure Rust and generic over the job, so it is tested without Python.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -36,6 +40,8 @@ struct State<T> {
     queue: VecDeque<T>,
     /// Idle workers, most recently idle last.
     idle: Vec<Arc<Mailbox<T>>>,
+    /// Worker handles created; those not in `idle` are busy.
+    workers: usize,
     closed: bool,
 }
 
@@ -43,6 +49,19 @@ struct State<T> {
 pub struct Pool<T> {
     state: Mutex<State<T>>,
     capacity: usize,
+    /// When a worker last took a job (nanoseconds since `epoch`): how we tell a queue that
+    /// moves from one whose workers are blocked.
+    last_take: AtomicU64,
+    epoch: Instant,
+}
+
+/// Where `submit` put the job.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Submitted {
+    /// Handed to an idle worker.
+    Handed,
+    /// Queued behind a busy worker; see `wake_if_stalled`.
+    Queued,
 }
 
 /// A worker's handle on the pool; each worker thread owns one.
@@ -56,14 +75,26 @@ impl<T> Pool<T> {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 idle: Vec::new(),
+                workers: 0,
                 closed: false,
             }),
             capacity,
+            last_take: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn took(&self) {
+        self.last_take.store(self.now(), Ordering::Relaxed);
     }
 
     /// A handle for one worker thread.
     pub fn worker(&self) -> Worker<T> {
+        self.state.lock().workers += 1;
         Worker {
             mailbox: Arc::new(Mailbox {
                 slot: Mutex::new(MailState::Empty),
@@ -72,28 +103,59 @@ impl<T> Pool<T> {
         }
     }
 
-    /// Hands `job` to the most recently idle worker, or queues it.
-    pub fn submit(&self, job: T) -> Result<(), SubmitError> {
+    /// Hands `job` to the most recently idle worker when none is busy, else queues it.
+    pub fn submit(&self, job: T) -> Result<Submitted, SubmitError> {
         let mut state = self.state.lock();
         if state.closed {
             return Err(SubmitError::Closed);
         }
-        if let Some(mailbox) = state.idle.pop() {
-            drop(state);
-            *mailbox.slot.lock() = MailState::Job(job);
-            mailbox.ready.notify_one();
-            return Ok(());
+        let busy = state.workers - state.idle.len();
+        if busy == 0 {
+            if let Some(mailbox) = state.idle.pop() {
+                drop(state);
+                self.took();
+                *mailbox.slot.lock() = MailState::Job(job);
+                mailbox.ready.notify_one();
+                return Ok(Submitted::Handed);
+            }
         }
         if state.queue.len() >= self.capacity {
             return Err(SubmitError::Full);
         }
         state.queue.push_back(job);
-        Ok(())
+        Ok(Submitted::Queued)
+    }
+
+    /// If no worker has taken a job for `patience` while jobs wait, hands the oldest to
+    /// an idle worker (the busy ones are blocked). Returns whether it did.
+    pub fn wake_if_stalled(&self, patience: Duration) -> bool {
+        let since = self
+            .now()
+            .saturating_sub(self.last_take.load(Ordering::Relaxed));
+        if since < patience.as_nanos() as u64 {
+            return false;
+        }
+        let mut state = self.state.lock();
+        if state.queue.is_empty() || state.idle.is_empty() {
+            return false;
+        }
+        let (Some(mailbox), Some(job)) = (state.idle.pop(), state.queue.pop_front()) else {
+            return false;
+        };
+        drop(state);
+        self.took();
+        *mailbox.slot.lock() = MailState::Job(job);
+        mailbox.ready.notify_one();
+        true
     }
 
     /// The next queued job, without waiting.
     pub fn try_next(&self) -> Option<T> {
-        self.state.lock().queue.pop_front()
+        let job = self.state.lock().queue.pop_front();
+        if job.is_some() {
+            self.took();
+        }
+        job
     }
 
     /// The next job for `worker`, waiting (parked) until one arrives; `None` once the
@@ -102,6 +164,8 @@ impl<T> Pool<T> {
         {
             let mut state = self.state.lock();
             if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                self.took();
                 return Some(job);
             }
             if state.closed {
@@ -167,6 +231,11 @@ impl Claim {
             .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
+
+    /// Whether a worker has started the job.
+    pub fn started(&self) -> bool {
+        self.0.load(Ordering::Acquire) == RUNNING
+    }
 }
 
 #[cfg(test)]
@@ -179,8 +248,8 @@ mod tests {
     #[test]
     fn queue_is_bounded_when_no_worker_is_idle() {
         let pool: Pool<u32> = Pool::new(2);
-        assert_eq!(pool.submit(1), Ok(()));
-        assert_eq!(pool.submit(2), Ok(()));
+        assert_eq!(pool.submit(1), Ok(Submitted::Queued));
+        assert_eq!(pool.submit(2), Ok(Submitted::Queued));
         assert_eq!(pool.submit(3), Err(SubmitError::Full));
         assert_eq!(pool.try_next(), Some(1));
         assert_eq!(pool.queued(), 1);
@@ -242,6 +311,36 @@ mod tests {
         let w = pool.worker();
         assert_eq!(pool.next(&w), Some(1));
         assert_eq!(pool.next(&w), None);
+    }
+
+    #[test]
+    fn a_busy_worker_keeps_the_queue_until_it_stalls() {
+        let pool: Pool<u32> = Pool::new(8);
+        let busy = pool.worker();
+        let idle = Arc::new(pool.worker());
+        // `idle` parks; `busy` never asks for work, as if blocked in a handler.
+        let p = Arc::new(pool);
+        let (pool2, idle2) = (p.clone(), idle.clone());
+        let h = thread::spawn(move || pool2.next(&idle2));
+        while p.state.lock().idle.is_empty() {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(
+            p.submit(5),
+            Ok(Submitted::Queued),
+            "one worker is busy: queue"
+        );
+        p.took();
+        assert!(
+            !p.wake_if_stalled(Duration::from_secs(60)),
+            "the queue moved recently"
+        );
+        assert!(
+            p.wake_if_stalled(Duration::ZERO),
+            "stalled: hand it to the idle worker"
+        );
+        assert_eq!(h.join().unwrap(), Some(5));
+        drop(busy);
     }
 
     #[test]

@@ -225,6 +225,10 @@ async fn temp_file() -> Result<tokio::fs::File, Reject> {
         .map_err(|_| Reject::Internal)
 }
 
+/// How long a queued request waits on busy workers that make no progress before an idle
+/// worker is woken for it (see `pool`).
+const STALL_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Queues the request for a Python worker and waits for its reply; 503 when no worker
 /// starts it within `accepted_queue_timeout`.
 async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject> {
@@ -236,16 +240,26 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
         reply: reply_tx,
     };
     match shared.pool.submit(job) {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(SubmitError::Full) => return Err(Reject::Overloaded),
         Err(SubmitError::Closed) => return Err(Reject::ShuttingDown),
     }
-    match tokio::time::timeout(shared.config.queue_timeout, &mut reply_rx).await {
-        Ok(Ok(reply)) => return Ok(reply),
-        Ok(Err(_)) => return Err(Reject::Internal),
-        Err(_) => {
+    let deadline = tokio::time::Instant::now() + shared.config.queue_timeout;
+    while !claim.started() {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             if claim.abandon() {
                 return Err(Reject::Overloaded);
+            }
+            break;
+        }
+        let step = STALL_PATIENCE.min(deadline - now);
+        match tokio::time::timeout(step, &mut reply_rx).await {
+            Ok(Ok(reply)) => return Ok(reply),
+            Ok(Err(_)) => return Err(Reject::Internal),
+            // Still queued: if the busy workers are blocked, start an idle one.
+            Err(_) => {
+                shared.pool.wake_if_stalled(STALL_PATIENCE);
             }
         }
     }
