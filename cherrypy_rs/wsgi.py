@@ -215,7 +215,6 @@ class WSGIGateway:
         self.log_error = log_error
         self.constant = {
             "wsgi.version": (1, 0),
-            "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": multiprocess,
             "wsgi.run_once": False,
@@ -229,6 +228,8 @@ class WSGIGateway:
         environ.update(self.constant)
         scheme = core.scheme
         environ["wsgi.url_scheme"] = scheme
+        # Looked up per request: sys.stderr may be replaced (logging setups, pytest).
+        environ["wsgi.errors"] = sys.stderr
         if scheme == "https":
             environ["HTTPS"] = "on"
         data = core.body

@@ -103,9 +103,7 @@ def test_form_post_urlencoded(site: Site) -> None:
 def test_multipart_upload(site: Site) -> None:
     data = FILE_DATA[:300_001]
     files = {"file": ("payload.bin", data, "application/octet-stream")}
-    r = requests.post(
-        site.url("/prefix/upload"), files=files, data={"note": "x"}, timeout=TIMEOUT
-    )
+    r = requests.post(site.url("/prefix/upload"), files=files, data={"note": "x"}, timeout=TIMEOUT)
     assert r.status_code == 200
     assert r.json() == {
         "filename": "payload.bin",
@@ -154,4 +152,3 @@ def test_exception_is_a_500(site: Site) -> None:
     assert "boom from" not in r.text  # no traceback leaks to the client
     # The server and the application still serve the next request.
     assert site.get("/prefix/hello").status_code == 200
-

@@ -14,13 +14,26 @@ use crate::exchange::{StreamAborted, StreamItem};
 #[derive(Debug)]
 pub enum ResponseBody {
     Full(Option<Bytes>),
-    Stream(mpsc::Receiver<StreamItem>),
+    Stream {
+        rx: mpsc::Receiver<StreamItem>,
+        /// The Content-Length the application declared, if any.
+        declared: Option<u64>,
+        sent: u64,
+    },
     /// The producer failed: the error is reported on the next poll, so that hyper first
     /// flushes the chunks already written (it drops unflushed output when a body fails).
     Failing,
 }
 
 impl ResponseBody {
+    pub fn stream(rx: mpsc::Receiver<StreamItem>, declared: Option<u64>) -> Self {
+        ResponseBody::Stream {
+            rx,
+            declared,
+            sent: 0,
+        }
+    }
+
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
         if bytes.is_empty() {
@@ -34,9 +47,19 @@ impl ResponseBody {
     pub fn exact_len(&self) -> Option<u64> {
         match self {
             ResponseBody::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
-            ResponseBody::Stream(_) | ResponseBody::Failing => None,
+            ResponseBody::Stream { .. } | ResponseBody::Failing => None,
         }
     }
+}
+
+/// Turns the body into `Failing` and yields once, so hyper flushes before the error.
+fn fail(
+    body: &mut ResponseBody,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame<Bytes>, StreamAborted>>> {
+    *body = ResponseBody::Failing;
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 impl Body for ResponseBody {
@@ -50,13 +73,15 @@ impl Body for ResponseBody {
         let this = self.get_mut();
         match this {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ResponseBody::Stream(rx) => match rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
-                Poll::Ready(Some(Err(_))) => {
-                    *this = ResponseBody::Failing;
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
+            ResponseBody::Stream { rx, declared, sent } => match rx.poll_recv(cx) {
+                Poll::Ready(Some(Ok(b))) => {
+                    *sent += b.len() as u64;
+                    Poll::Ready(Some(Ok(Frame::data(b))))
                 }
+                Poll::Ready(Some(Err(_))) => fail(this, cx),
+                // Fewer bytes than declared: the connection must be cut so the client
+                // sees the body is incomplete, after what was written is flushed.
+                Poll::Ready(None) if declared.is_some_and(|n| *sent < n) => fail(this, cx),
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },

@@ -272,7 +272,14 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
 fn into_response(reply: Reply) -> Response<ResponseBody> {
     let body = match reply.body {
         ReplyBody::Full(bytes) => ResponseBody::full(bytes),
-        ReplyBody::Stream(rx) => ResponseBody::Stream(rx),
+        ReplyBody::Stream(rx) => {
+            let declared = reply
+                .headers
+                .iter()
+                .find(|(name, _)| name == header::CONTENT_LENGTH)
+                .and_then(|(_, v)| v.to_str().ok()?.trim().parse().ok());
+            ResponseBody::stream(rx, declared)
+        }
     };
     let whole = body.exact_len().is_some();
     let mut response = Response::new(body);

@@ -581,7 +581,11 @@ def _read_input(environ: Environ, how: str) -> list[bytes]:
             pieces.append(piece)
             total += len(piece)
     elif how == "readlines":
-        pieces = stream.readlines() if limit is None else stream.readlines(limit)
+        if limit is None:
+            pieces = stream.readlines()
+        elif limit:
+            # The hint stops reading once the lines *exceed* it: stop at the limit.
+            pieces = stream.readlines(limit - 1)
     elif how == "iter":
         if more():
             for piece in stream:
