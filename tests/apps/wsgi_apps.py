@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 from urllib.parse import parse_qs
+from wsgiref.util import FileWrapper
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], None]]
@@ -431,6 +432,11 @@ def _open_file(offset: int) -> CountingFile:
     return f
 
 
+def _file_wrapper(environ: Environ) -> Callable[..., Iterable[bytes]]:
+    """The server's ``wsgi.file_wrapper``, or wsgiref's (PEP 3333: it is optional)."""
+    return environ.get("wsgi.file_wrapper", FileWrapper)  # type: ignore[no-any-return]
+
+
 def counting_app() -> WSGIApp:
     """A raw WSGI app: each path (PATH_INFO) exercises one PEP 3333 case."""
 
@@ -497,11 +503,11 @@ def counting_app() -> WSGIApp:
             f = _open_file(FILE_OFFSET)
             start_response("200 OK", [("Content-Type", "application/octet-stream")])
             _count(RETURNED, path)
-            return environ["wsgi.file_wrapper"](f, 8192)  # type: ignore[no-any-return]
+            return _file_wrapper(environ)(f, 8192)  # type: ignore[no-any-return]
         if path == "/file-wrapper-bytesio":
             start_response("200 OK", [("Content-Type", "application/octet-stream")])
             _count(RETURNED, path)
-            return environ["wsgi.file_wrapper"](CountingBytesIO(FILE_DATA), 4096)  # type: ignore[no-any-return]
+            return _file_wrapper(environ)(CountingBytesIO(FILE_DATA), 4096)  # type: ignore[no-any-return]
         if path == "/gated":
             start_response("200 OK", TEXT)
 
