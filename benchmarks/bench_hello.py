@@ -33,7 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -51,6 +51,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHERRYPY_REF = "cherrypy"
 #: Name of the target the "vs granian" ratio is computed against.
 GRANIAN_REF = "granian"
+#: ``(target name, column title)`` of the ratio columns of this benchmark's table.
+HELLO_REFERENCES = ((CHERRYPY_REF, "vs CherryPy"), (GRANIAN_REF, "vs granian"))
+#: ``--help`` description of this benchmark.
+DESCRIPTION = __doc__.splitlines()[0]
 
 
 def granian_cmd() -> list[str]:
@@ -400,25 +404,26 @@ def ratio(value: float | None, ref: TargetResult | None) -> str:
     return f"{value / ref.rps_median:.2f}x"
 
 
-def format_table(results: list[TargetResult]) -> str:
-    """Render the results as a fixed-width text table."""
+def format_table(
+    results: list[TargetResult],
+    references: Sequence[tuple[str, str]] = HELLO_REFERENCES,
+) -> str:
+    """Render the results as a fixed-width text table.
+
+    ``references`` lists ``(target name, column title)`` pairs; each adds a column
+    with every target's median req/s as a ratio of that target's.
+    """
     by_name = {r.name: r for r in results}
-    cp_ref, gr_ref = by_name.get(CHERRYPY_REF), by_name.get(GRANIAN_REF)
-    header = ("target", "req/s (median)", "us CPU/req", "vs CherryPy", "vs granian")
+    refs = [by_name.get(name) for name, _ in references]
+    header = ("target", "req/s (median)", "us CPU/req", *(title for _, title in references))
     rows: list[tuple[str, ...]] = []
     for r in results:
         if r.rps_median is None:
-            rows.append((r.name, r.status, "", "", ""))
+            rows.append((r.name, r.status, "", *("" for _ in refs)))
             continue
         cpu = "n/a" if r.cpu_us_per_request is None else f"{r.cpu_us_per_request:.1f}"
         rows.append(
-            (
-                r.name,
-                f"{r.rps_median:,.0f}",
-                cpu,
-                ratio(r.rps_median, cp_ref),
-                ratio(r.rps_median, gr_ref),
-            )
+            (r.name, f"{r.rps_median:,.0f}", cpu, *(ratio(r.rps_median, ref) for ref in refs))
         )
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
@@ -445,13 +450,26 @@ def versions(wrk: str) -> dict[str, str | None]:
     return out
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(
+    argv: list[str] | None = None,
+    *,
+    targets: dict[str, Target] = TARGETS,
+    default_targets: Sequence[str] | None = None,
+    prefix: str = "hello",
+    description: str = DESCRIPTION,
+) -> argparse.Namespace:
+    """Parse command-line options for a benchmark over ``targets``.
+
+    ``default_targets`` (default: all of ``targets``) is what ``--targets``
+    defaults to; ``prefix`` names the default JSON output file.
+    """
+    defaults = list(targets) if default_targets is None else list(default_targets)
+    default_help = "all" if defaults == list(targets) else ", ".join(defaults)
+    p = argparse.ArgumentParser(description=description)
     p.add_argument(
         "--targets",
-        default=",".join(TARGETS),
-        help="comma-separated subset of: " + ", ".join(TARGETS) + " (default: all)",
+        default=",".join(defaults),
+        help="comma-separated subset of: " + ", ".join(targets) + f" (default: {default_help})",
     )
     p.add_argument("--runs", type=int, default=3, help="measured wrk runs (default 3)")
     p.add_argument(
@@ -484,15 +502,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--output",
         type=Path,
         default=None,
-        help="JSON output file (default: benchmarks/results/hello-<time>.json)",
+        help=f"JSON output file (default: benchmarks/results/{prefix}-<time>.json)",
     )
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.duration = 1, 3
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in TARGETS]
+    unknown = [n for n in names if n not in targets]
     if unknown:
-        p.error(f"unknown target(s): {', '.join(unknown)}; choose from " + ", ".join(TARGETS))
+        p.error(f"unknown target(s): {', '.join(unknown)}; choose from " + ", ".join(targets))
     args.target_names = names
     if not 1 <= args.runs <= 100 or not 0 < args.duration <= 600:
         p.error("--runs must be 1..100 and --duration 0..600 s")
@@ -501,14 +519,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; return a process exit code."""
-    args = parse_args(argv)
+def main(
+    argv: list[str] | None = None,
+    *,
+    targets: dict[str, Target] = TARGETS,
+    default_targets: Sequence[str] | None = None,
+    references: Sequence[tuple[str, str]] = HELLO_REFERENCES,
+    prefix: str = "hello",
+    description: str = DESCRIPTION,
+    log_subdir_prefix: str = "",
+    extra_versions: Sequence[str] = (),
+    report_extra: dict[str, Any] | None = None,
+    setup: Callable[[], None] | None = None,
+) -> int:
+    """Run the benchmark; return a process exit code.
+
+    ``targets``, ``default_targets``, ``prefix`` and ``description`` are passed to
+    :func:`parse_args`, ``references`` to :func:`format_table`. ``prefix`` is also
+    the report's ``"benchmark"`` name and the JSON file's prefix. ``setup`` runs
+    once wrk has been found; server logs go to ``results/logs/<log_subdir_prefix><time>``;
+    ``extra_versions`` are further distributions whose versions are reported and
+    ``report_extra`` further top-level report keys (placed after ``"timestamp"``).
+    """
+    args = parse_args(
+        argv,
+        targets=targets,
+        default_targets=default_targets,
+        prefix=prefix,
+        description=description,
+    )
     if not shutil.which(args.wrk):
         print("wrk not found: apt-get update && apt-get install -y wrk", file=sys.stderr)
         return 2
+    if setup is not None:
+        setup()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    log_dir = RESULTS_DIR / "logs" / stamp
+    log_dir = RESULTS_DIR / "logs" / f"{log_subdir_prefix}{stamp}"
     log_dir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     if load[0] > 0.5:
@@ -527,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[TargetResult] = []
     for name in args.target_names:
         print(f"{name}: starting", flush=True)
-        res = bench_target(TARGETS[name], args, log_dir)
+        res = bench_target(targets[name], args, log_dir)
         if res.status != "ok":
             print(f"  {name}: {res.status}: {res.error}", flush=True)
             log_tail = tail(res.server_log)
@@ -535,13 +581,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(log_tail, flush=True)
         results.append(res)
 
-    table = format_table(results)
+    table = format_table(results, references)
     print()
     print(table)
 
+    vers = versions(args.wrk)
+    for dist in extra_versions:
+        try:
+            vers[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            vers[dist] = None
     report: dict[str, Any] = {
-        "benchmark": "hello",
+        "benchmark": prefix,
         "timestamp": stamp,
+        **(report_extra or {}),
         "settings": {
             "runs": args.runs,
             "duration_s": args.duration,
@@ -554,11 +607,11 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "loadavg_before": load,
         },
-        "versions": versions(args.wrk),
+        "versions": vers,
         "results": [asdict(r) for r in results],
         "table": table,
     }
-    out = args.output or RESULTS_DIR / f"hello-{stamp}.json"
+    out = args.output or RESULTS_DIR / f"{prefix}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nresults written to {out}")
