@@ -31,6 +31,7 @@ from .errors import (
     format_exc,
 )
 from .lib.httputil import (
+    HeaderElement,
     HeaderMap,
     Host,
     header_items,
@@ -154,6 +155,9 @@ class RequestBody:
     def process(self) -> None:
         """Decode form fields into ``params`` and merge them into ``request.params``."""
         self.processed = True
+        if self.content_type == "multipart/form-data":
+            self._merge(self._multipart())
+            return
         if self.content_type != "application/x-www-form-urlencoded":
             return
         data = self.fp.read()
@@ -170,6 +174,13 @@ class RequestBody:
                 "The request entity could not be decoded. The following charsets were "
                 f"attempted: {list(self.attempt_charsets)!r}",
             )
+        self._merge(params)
+
+    def _multipart(self) -> dict[str, Any]:
+        content_type = self.headers.get("Content-Type") or ""
+        return _parse_multipart(content_type, self.fp.read(), tuple(self.attempt_charsets))
+
+    def _merge(self, params: dict[str, Any]) -> None:
         for key, value in params.items():
             self.params[key] = value
             if key in self.request_params:
@@ -179,6 +190,70 @@ class RequestBody:
                 existing.extend(value if isinstance(value, list) else [value])
             else:
                 self.request_params[key] = value
+
+
+class Part:
+    """One field of a multipart/form-data body (``cherrypy._cpreqbody.Part``): an
+    uploaded file has ``filename``, ``content_type`` and ``file``; ``fullvalue()``
+    returns its content."""
+
+    def __init__(
+        self,
+        name: str | None,
+        filename: str | None,
+        content_type: str,
+        headers: HeaderMap,
+        data: bytes,
+    ) -> None:
+        self.name = name
+        self.filename = filename
+        self.content_type = HeaderElement.parse(content_type)
+        self.headers = headers
+        self.file: io.BytesIO | None = io.BytesIO(data)
+        self.length = len(data)
+        self.value: Any = None
+
+    def fullvalue(self) -> bytes:
+        assert self.file is not None
+        return self.file.getvalue()
+
+    def __repr__(self) -> str:
+        return f"<Part {self.name!r} filename={self.filename!r} {self.length} bytes>"
+
+
+def _parse_multipart(content_type: str, data: bytes, charsets: tuple[str, ...]) -> dict[str, Any]:
+    """Fields of a multipart/form-data body: str for plain fields, Part for files."""
+    import email.parser
+    import email.policy
+
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + data)
+    if not message.is_multipart():
+        raise HTTPError(400, "Invalid multipart/form-data body (no boundary or no parts).")
+    params: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        value: Any
+        if filename is None:
+            for charset in charsets:
+                try:
+                    value = payload.decode(charset)
+                    break
+                except UnicodeDecodeError:
+                    continue
+            else:
+                raise HTTPError(400, "The request entity could not be decoded.")
+        else:
+            headers = HeaderMap(part.items())
+            value = Part(name, filename, part.get("Content-Type", "text/plain"), headers, payload)
+        if name in params:
+            existing = params[name]
+            params[name] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            params[str(name)] = value
+    return params
 
 
 class Request:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from typing import Any
+
+import requests
 
 import cherrypy_rs as cherrypy
 from cherrypy_rs.testing import serve
@@ -62,3 +65,37 @@ def test_body_file_interface() -> None:
         status, _, body = live.request("POST", "/lines", body=payload, headers=OCTETS)
     assert status == 200
     assert body == f"b'first line\\n' 250000 {len(payload)}".encode()
+
+
+class Uploads:
+    @cherrypy.expose
+    def upload(self, myFile: Any, note: str = "") -> str:
+        data = myFile.file.read()
+        return (
+            f"{myFile.filename}|{myFile.content_type.value}|{len(data)}|"
+            f"{hashlib.sha256(data).hexdigest()}|{note}"
+        )
+
+    @cherrypy.expose
+    def many(self, f: Any) -> str:
+        return ",".join(part.filename for part in f)
+
+
+def test_multipart_upload_becomes_part_arguments() -> None:
+    payload = os.urandom(200_000)
+    with serve(Uploads()) as live:
+        r = requests.post(
+            live.url("/upload"),
+            files={"myFile": ("photo.jpg", payload, "image/jpeg")},
+            data={"note": "héllo"},
+            timeout=10,
+        )
+        assert r.status_code == 200
+        digest = hashlib.sha256(payload).hexdigest()
+        assert r.text == f"photo.jpg|image/jpeg|{len(payload)}|{digest}|héllo"
+        r = requests.post(
+            live.url("/many"),
+            files=[("f", ("a.txt", b"a", "text/plain")), ("f", ("b.txt", b"b", "text/plain"))],
+            timeout=10,
+        )
+        assert r.text == "a.txt,b.txt"
