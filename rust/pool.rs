@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+/// How long an idle worker keeps checking its mailbox before it sleeps.
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+
 /// Why a job was not accepted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SubmitError {
@@ -175,10 +178,16 @@ impl<T> Pool<T> {
             state.idle.push(worker.mailbox.clone());
         }
         let mut slot = worker.mailbox.slot.lock();
+        // Under load the next request is usually microseconds away: yield for a moment
+        // before sleeping, so neither side pays a futex wake-up and a context switch.
+        let spin_until = Instant::now() + SPIN_BEFORE_PARK;
         loop {
             match std::mem::replace(&mut *slot, MailState::Empty) {
                 MailState::Job(job) => return Some(job),
                 MailState::Closed => return None,
+                MailState::Empty if Instant::now() < spin_until => {
+                    parking_lot::MutexGuard::unlocked(&mut slot, std::thread::yield_now);
+                }
                 MailState::Empty => worker.mailbox.ready.wait(&mut slot),
             }
         }
