@@ -4,6 +4,9 @@ extension has not been built."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+
+import pytest
 
 if importlib.util.find_spec("cherrypy_rs._core") is None:
     raise RuntimeError(
@@ -12,3 +15,16 @@ if importlib.util.find_spec("cherrypy_rs._core") is None:
     )
 
 pytest_plugins = ["cherrypy_rs.testing"]
+
+
+@pytest.fixture
+def restore_config() -> Iterator[None]:
+    """Snapshot the global config (and log.screen); put it back after the test."""
+    import cherrypy_rs as cherrypy
+
+    snapshot = dict(cherrypy.config)
+    screen = cherrypy.log.screen
+    yield
+    cherrypy.config.reset()
+    cherrypy.config.update(snapshot)
+    cherrypy.log.screen = screen

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import signal
 import socket
@@ -216,8 +215,3 @@ def test_wsgi_bad_targets(procs: list[Proc], target: str, message: str) -> None:
     assert proc.popen.wait(timeout=15) == 2
     proc.reader.join(timeout=5)
     assert message in proc.output()
-
-
-def test_environment_is_not_leaked() -> None:
-    # The CLI tests run the package from this checkout.
-    assert os.path.isdir(ROOT / "cherrypy_rs")

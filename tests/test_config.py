@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,14 +33,8 @@ KEYS = (
 
 
 @pytest.fixture(autouse=True)
-def restore_config() -> Iterator[None]:
+def _config_restored(restore_config: None) -> None:
     """Every test here may change the global config: put it back afterwards."""
-    snapshot = dict(cherrypy.config)
-    screen = cherrypy.log.screen
-    yield
-    cherrypy.config.reset()
-    cherrypy.config.update(snapshot)
-    cherrypy.log.screen = screen
 
 
 class Sub:

@@ -300,16 +300,6 @@ def live(serve_app: ServeApp) -> Live:
     return serve_app(Root(), "", ROOT_CONFIG)
 
 
-@pytest.fixture
-def restore_config() -> Iterator[None]:
-    snapshot = dict(cherrypy.config)
-    screen = cherrypy.log.screen
-    yield
-    cherrypy.config.reset()
-    cherrypy.config.update(snapshot)
-    cherrypy.log.screen = screen
-
-
 def get(live: Live, path: str, **kwargs: Any) -> requests.Response:
     kwargs.setdefault("allow_redirects", False)
     return requests.get(live.url(path), timeout=10, **kwargs)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -288,16 +287,6 @@ ROOT_CONFIG = {"/quiet": {"request.show_tracebacks": False}}
 @pytest.fixture
 def live(serve_app: ServeApp) -> Live:
     return serve_app(Root(), "", ROOT_CONFIG)
-
-
-@pytest.fixture
-def restore_config() -> Iterator[None]:
-    snapshot = dict(cherrypy.config)
-    screen = cherrypy.log.screen
-    yield
-    cherrypy.config.reset()
-    cherrypy.config.update(snapshot)
-    cherrypy.log.screen = screen
 
 
 @pytest.fixture
