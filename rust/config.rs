@@ -1,6 +1,7 @@
 //! `ServerConfig`: the typed form of CherryPy's `server.*` keys, built once at start.
 //! Validation lives here so that a bad value fails at start, naming the key.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::errors::Error;
@@ -33,6 +34,57 @@ pub struct ServerConfig {
     pub io_threads: usize,
     /// `server.max_headers`: how many header lines a request may carry (a cherrypy_rs key).
     pub max_headers: usize,
+    /// `server.ssl_*`: TLS on the listening socket, when set.
+    pub tls: Option<TlsSettings>,
+    /// `server.http2`: `None` offers HTTP/2 over TLS (ALPN) only; `Some(true)` also
+    /// accepts h2c with prior knowledge on plain TCP; `Some(false)` never speaks HTTP/2.
+    pub http2: Option<bool>,
+    /// `server.http2_max_concurrent_streams` (a cherrypy_rs key).
+    pub http2_max_streams: u32,
+    /// Write one-line debug messages (dropped handshakes...) to stderr.
+    pub debug_log: bool,
+}
+
+/// `server.ssl_verify_client`: whether to ask for a client certificate (mTLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyClient {
+    /// No client certificate is asked for.
+    None,
+    /// Asked for; a client without one is served, one with an invalid one refused.
+    Optional,
+    /// A client without a valid certificate signed by `ssl_client_ca` is refused.
+    Required,
+}
+
+impl VerifyClient {
+    /// Parses `none`, `optional` or `required` (CherryPy-style names, any case).
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "none" => Ok(VerifyClient::None),
+            "optional" => Ok(VerifyClient::Optional),
+            "required" => Ok(VerifyClient::Required),
+            other => Err(Error::Config {
+                key: "server.ssl_verify_client",
+                message: format!("{other:?} is not one of 'none', 'optional', 'required'"),
+            }),
+        }
+    }
+}
+
+/// The PEM files that make up the TLS configuration, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `server.ssl_certificate`: the server certificate, optionally followed by its chain.
+    pub certificate: PathBuf,
+    /// `server.ssl_private_key`: the key (PKCS#8, PKCS#1 RSA or SEC1 EC), unencrypted;
+    /// `None` reads it from the certificate file.
+    pub private_key: Option<PathBuf>,
+    /// `server.ssl_certificate_chain`: intermediate certificates sent after the leaf.
+    pub chain: Option<PathBuf>,
+    /// `server.ssl_client_ca`: the CAs client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
+    /// `server.ssl_verify_client`.
+    pub verify_client: VerifyClient,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +102,10 @@ impl Default for ServerConfig {
             backlog: 1024,
             io_threads: 1,
             max_headers: 100,
+            tls: None,
+            http2: None,
+            http2_max_streams: 100,
+            debug_log: false,
         }
     }
 }
@@ -87,7 +143,28 @@ impl ServerConfig {
         if self.max_headers == 0 {
             return bad("server.max_headers", "must be at least 1");
         }
+        if self.http2_max_streams == 0 {
+            return bad("server.http2_max_concurrent_streams", "must be at least 1");
+        }
+        if let Some(tls) = &self.tls {
+            if tls.verify_client != VerifyClient::None && tls.client_ca.is_none() {
+                return bad(
+                    "server.ssl_verify_client",
+                    "needs server.ssl_client_ca: the CA file client certificates must chain to",
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Whether TLS connections offer HTTP/2 through ALPN.
+    pub fn h2_over_tls(&self) -> bool {
+        self.http2 != Some(false)
+    }
+
+    /// Whether plain-TCP connections accept HTTP/2 with prior knowledge (h2c).
+    pub fn h2c(&self) -> bool {
+        self.tls.is_none() && self.http2 == Some(true)
     }
 
     /// hyper's read buffer: large enough for the biggest head we accept plus pipelined bytes.
@@ -131,6 +208,29 @@ mod tests {
         assert!(seconds("server.socket_timeout", -1.0).is_err());
         assert!(seconds("server.socket_timeout", f64::NAN).is_err());
         assert_eq!(seconds("x", 1.5).unwrap(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn verify_client_needs_a_ca() {
+        assert_eq!(
+            VerifyClient::parse("Required").unwrap(),
+            VerifyClient::Required
+        );
+        let msg = VerifyClient::parse("sometimes").unwrap_err().to_string();
+        assert!(msg.contains("server.ssl_verify_client"), "{msg}");
+        let c = ServerConfig {
+            tls: Some(TlsSettings {
+                certificate: "cert.pem".into(),
+                private_key: None,
+                chain: None,
+                client_ca: None,
+                verify_client: VerifyClient::Optional,
+            }),
+            ..Default::default()
+        };
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains("server.ssl_client_ca"), "{msg}");
+        assert!(c.h2_over_tls() && !c.h2c());
     }
 
     #[test]

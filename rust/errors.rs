@@ -21,6 +21,13 @@ pub enum Error {
         what: String,
         source: std::io::Error,
     },
+    /// A TLS file (certificate, key, chain, client CA) cannot be used: the key it was
+    /// configured with, the file, and what to do about it.
+    Tls {
+        key: &'static str,
+        path: std::path::PathBuf,
+        message: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -42,6 +49,9 @@ impl fmt::Display for Error {
             }
             Error::State(msg) => f.write_str(msg),
             Error::Io { what, source } => write!(f, "{what}: {source}"),
+            Error::Tls { key, path, message } => {
+                write!(f, "{key} = {}: {message}", path.display())
+            }
         }
     }
 }

@@ -25,6 +25,18 @@ impl RequestBody {
     }
 }
 
+/// What the TLS handshake of a connection established, computed once per connection and
+/// shared by its requests.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// The ALPN protocol agreed on (`h2`, `http/1.1`), if any.
+    pub alpn: Option<Vec<u8>>,
+    /// The `SSL_*` keys of a WSGI environ (mod_ssl's and cheroot's names): protocol,
+    /// cipher, `SSL_CLIENT_VERIFY`, and the client certificate's subject, issuer, validity
+    /// and PEM when one was presented.
+    pub environ: Vec<(String, String)>,
+}
+
 /// A fully read request, routed to one mount point.
 #[derive(Debug)]
 pub struct RequestData {
@@ -40,6 +52,8 @@ pub struct RequestData {
     pub local: SocketAddr,
     /// `"http"` or `"https"`.
     pub scheme: &'static str,
+    /// The connection's TLS details; `None` on plain TCP.
+    pub tls: Option<std::sync::Arc<TlsInfo>>,
     /// The mount point that matched ("" for the root), as registered.
     pub script_name: String,
     /// Which application (index in the mount table) handles it.

@@ -27,7 +27,7 @@ impl PyRequest {
         PyString::intern(py, self.data.method.as_str())
     }
 
-    /// "HTTP/1.1" or "HTTP/1.0".
+    /// "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0".
     #[getter]
     fn protocol<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         PyString::intern(py, self.data.protocol())
@@ -144,7 +144,8 @@ impl PyRequest {
     /// The CGI part of a PEP 3333 environ, as a new dict: REQUEST_METHOD, SCRIPT_NAME,
     /// PATH_INFO (percent-decoded except %2F, as ISO-8859-1 text), QUERY_STRING,
     /// CONTENT_TYPE, CONTENT_LENGTH, SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL,
-    /// REMOTE_ADDR, REMOTE_PORT and HTTP_* (repeated headers joined with ","). Header
+    /// REMOTE_ADDR, REMOTE_PORT, HTTP_* (repeated headers joined with ",") and, over
+    /// TLS, the SSL_* keys of `ssl_environ`. Header
     /// names containing "_" are dropped: they would be indistinguishable from "-" once
     /// in the environ (a header-spoofing vector). The wsgi.* keys are the caller's.
     fn environ<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -199,11 +200,29 @@ impl PyRequest {
                 }
             }
         }
+        if let Some(tls) = &d.tls {
+            for (key, value) in &tls.environ {
+                env.set_item(key, value)?;
+            }
+        }
         if !env.contains(intern!(py, "CONTENT_LENGTH"))? && d.body.len() > 0 {
             // A chunked body, already read whole: its length is known now.
             env.set_item(intern!(py, "CONTENT_LENGTH"), d.body.len().to_string())?;
         }
         Ok(env)
+    }
+
+    /// The connection's TLS details as `SSL_*` environ keys (SSL_PROTOCOL, SSL_CIPHER,
+    /// SSL_CLIENT_VERIFY, SSL_CLIENT_S_DN...), or None on plain HTTP.
+    fn ssl_environ<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(tls) = &self.data.tls else {
+            return Ok(None);
+        };
+        let env = PyDict::new(py);
+        for (key, value) in &tls.environ {
+            env.set_item(key, value)?;
+        }
+        Ok(Some(env))
     }
 
     fn __repr__(&self) -> String {

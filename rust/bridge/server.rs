@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 
 use super::worker;
 use crate::access_log::AccessLog;
-use crate::config::{seconds, ServerConfig};
+use crate::config::{seconds, ServerConfig, TlsSettings, VerifyClient};
 use crate::errors::Error;
 use crate::exchange::Job;
 use crate::pool::Pool;
@@ -20,7 +20,7 @@ impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         match err {
             Error::Bind { .. } | Error::Io { .. } => PyOSError::new_err(err.to_string()),
-            Error::Config { .. } => PyValueError::new_err(err.to_string()),
+            Error::Config { .. } | Error::Tls { .. } => PyValueError::new_err(err.to_string()),
             Error::State(_) => PyRuntimeError::new_err(err.to_string()),
         }
     }
@@ -30,6 +30,7 @@ struct State {
     running: Option<RunningServer>,
     pool: Arc<Pool<Job>>,
     mounts: Vec<String>,
+    warnings: Vec<String>,
 }
 
 #[pyclass(name = "Server", module = "cherrypy_rs._core", frozen)]
@@ -70,6 +71,14 @@ impl PyServer {
         max_headers = 100,
         access_log_screen = false,
         access_log_file = None,
+        ssl_certificate = None,
+        ssl_private_key = None,
+        ssl_certificate_chain = None,
+        ssl_client_ca = None,
+        ssl_verify_client = "none".to_string(),
+        http2 = None,
+        http2_max_concurrent_streams = 100,
+        debug_log = false,
     ))]
     fn new(
         host: String,
@@ -86,7 +95,33 @@ impl PyServer {
         max_headers: usize,
         access_log_screen: bool,
         access_log_file: Option<String>,
+        ssl_certificate: Option<String>,
+        ssl_private_key: Option<String>,
+        ssl_certificate_chain: Option<String>,
+        ssl_client_ca: Option<String>,
+        ssl_verify_client: String,
+        http2: Option<bool>,
+        http2_max_concurrent_streams: u32,
+        debug_log: bool,
     ) -> PyResult<Self> {
+        let verify_client = VerifyClient::parse(&ssl_verify_client)?;
+        let tls = match ssl_certificate {
+            Some(certificate) => Some(TlsSettings {
+                certificate: certificate.into(),
+                private_key: ssl_private_key.map(Into::into),
+                chain: ssl_certificate_chain.map(Into::into),
+                client_ca: ssl_client_ca.map(Into::into),
+                verify_client,
+            }),
+            None if ssl_private_key.is_some() => {
+                return Err(Error::Config {
+                    key: "server.ssl_private_key",
+                    message: "is set without server.ssl_certificate: set both for HTTPS".into(),
+                }
+                .into())
+            }
+            None => None,
+        };
         let config = ServerConfig {
             host,
             port,
@@ -100,6 +135,10 @@ impl PyServer {
             backlog: socket_queue_size,
             io_threads,
             max_headers,
+            tls,
+            http2,
+            http2_max_streams: http2_max_concurrent_streams,
+            debug_log,
         };
         config.validate()?;
         Ok(PyServer {
@@ -110,6 +149,7 @@ impl PyServer {
                 running: None,
                 pool: Arc::new(Pool::new(accepted_queue_size)),
                 mounts: Vec::new(),
+                warnings: Vec::new(),
             }),
         })
     }
@@ -138,6 +178,7 @@ impl PyServer {
         let running =
             py.detach(|| RunningServer::start(config, table, pool.clone(), access_log))?;
         let addr = running.local_addr();
+        state.warnings = running.warnings().to_vec();
         state.pool = pool;
         state.running = Some(running);
         Ok((addr.ip().to_string(), addr.port()))
@@ -196,6 +237,41 @@ impl PyServer {
         };
         pool.close();
         drained
+    }
+
+    /// Warnings from the last start or TLS reload (a certificate that expires soon).
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.state.lock().warnings.clone()
+    }
+
+    /// Re-reads the TLS files; new handshakes use them, open connections are not
+    /// touched. Returns the warnings; on error (ValueError naming the file) the previous
+    /// files stay in use.
+    fn reload_tls(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let mut state = self.state.lock();
+        let Some(running) = state.running.as_ref() else {
+            return Err(Error::State("the server is not started").into());
+        };
+        let warnings = py.detach(|| running.reload_tls())?;
+        state.warnings = warnings.clone();
+        Ok(warnings)
+    }
+
+    /// Counters: TLS handshakes done, failed, timed out; plain HTTP sent to the TLS port.
+    #[getter]
+    fn tls_stats(&self) -> Vec<(&'static str, u64)> {
+        self.state
+            .lock()
+            .running
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.stats())
+    }
+
+    /// Whether the server speaks TLS.
+    #[getter]
+    fn tls(&self) -> bool {
+        self.config.tls.is_some()
     }
 
     #[getter]

@@ -1,19 +1,176 @@
-//! One connection: hyper's HTTP/1 state machine with the limits hyper leaves off by
-//! default, and the graceful-stop hand-off.
+//! One connection: the TLS handshake (when configured) and the protocol choice, then
+//! hyper's HTTP/1 or HTTP/2 state machine with the limits hyper leaves off by default,
+//! and the graceful-stop hand-off.
+//!
+//! Every phase before hyper has a deadline of `server.socket_timeout`: the first byte,
+//! the TLS handshake, and the h2c preface check (hyper-util's auto builder waits for the
+//! preface forever, hyper#3756), so a silent client holds one socket and nothing else.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use hyper::server::conn::http1;
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::{timeout, timeout_at, Instant};
 
-use super::{service, Shared};
+use super::io::{Activity, Rewind, Tracked};
+use super::{service, ResponseBody, Shared};
+use crate::exchange::TlsInfo;
+
+/// RFC 9113 §3.4: what an HTTP/2 client with prior knowledge sends first.
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// RFC 8446 §5.1: the content type of a TLS handshake record (a ClientHello).
+const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Serves one connection until the client closes it, a limit closes it, or the server
 /// stops (then the request in flight finishes first).
 pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
+    if shared.tls.is_some() {
+        serve_tls(stream, remote, shared).await;
+    } else if shared.config.h2c() {
+        serve_h2c(stream, remote, shared).await;
+    } else {
+        serve_http1(stream, remote, shared, None).await;
+    }
+}
+
+/// The handshake, under one deadline, then HTTP/2 or HTTP/1.1 as ALPN agreed
+/// (RFC 9113 §3.2: HTTP/2 over TLS only through ALPN).
+async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
+    let Some(terminator) = shared.tls.as_ref() else {
+        return;
+    };
+    let deadline = Instant::now() + shared.config.socket_timeout;
+    let mut first = [0u8; 1];
+    match timeout_at(deadline, stream.peek(&mut first)).await {
+        Err(_) => {
+            shared
+                .stats
+                .handshake_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            shared.debug(format_args!(
+                "TLS: {remote} sent nothing within server.socket_timeout; closed"
+            ));
+            return;
+        }
+        Ok(Ok(0)) | Ok(Err(_)) => return,
+        Ok(Ok(_)) => {}
+    }
+    if first[0] != TLS_HANDSHAKE {
+        if first[0].is_ascii_uppercase() {
+            shared.stats.plain_http.fetch_add(1, Ordering::Relaxed);
+            shared.debug(format_args!(
+                "TLS: {remote} sent plain HTTP to the HTTPS port; answered 400"
+            ));
+            let _ = timeout_at(deadline, refuse_plain_http(&mut stream)).await;
+        } else {
+            shared
+                .stats
+                .handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            shared.debug(format_args!(
+                "TLS: {remote} sent 0x{:02x}, not a TLS handshake; closed",
+                first[0]
+            ));
+        }
+        return;
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(terminator.config());
+    let tls_stream = match timeout_at(deadline, acceptor.accept(stream)).await {
+        Err(_) => {
+            shared
+                .stats
+                .handshake_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            shared.debug(format_args!(
+                "TLS: handshake with {remote} did not finish within server.socket_timeout; closed"
+            ));
+            return;
+        }
+        Ok(Err(e)) => {
+            shared
+                .stats
+                .handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            shared.debug(format_args!("TLS: handshake with {remote} failed: {e}"));
+            return;
+        }
+        Ok(Ok(s)) => s,
+    };
+    shared.stats.handshakes.fetch_add(1, Ordering::Relaxed);
+    let info = Arc::new(crate::tls::connection_info(tls_stream.get_ref().1));
+    if info.alpn.as_deref() == Some(b"h2") {
+        serve_http2(tls_stream, remote, shared, Some(info)).await;
+    } else {
+        serve_http1(tls_stream, remote, shared, Some(info)).await;
+    }
+}
+
+/// Answers a plain-HTTP request on the TLS port with a 400 that says so, then closes.
+async fn refuse_plain_http(stream: &mut TcpStream) -> std::io::Result<()> {
+    // Read what the client sent, so that closing does not reset the connection before
+    // the answer arrives.
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf).await?;
+    let body = "Bad Request: this port speaks HTTPS; use an https:// URL.\n";
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain;charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(answer.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// Plain TCP with `server.http2 = True`: HTTP/2 if the client opens with the preface
+/// (h2c with prior knowledge, RFC 9113 §3.3), HTTP/1 otherwise. An HTTP/1 request
+/// differs from the preface in its first byte or few, so it costs one read.
+async fn serve_h2c(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
+    let mut seen: Vec<u8> = Vec::with_capacity(PREFACE.len());
+    let mut buf = [0u8; PREFACE.len()];
+    let deadline = Instant::now() + shared.config.socket_timeout;
+    let is_h2 = loop {
+        let want = PREFACE.len() - seen.len();
+        let n = match timeout_at(deadline, stream.read(&mut buf[..want])).await {
+            Err(_) => {
+                shared.debug(format_args!(
+                    "h2c: {remote} sent no request within server.socket_timeout; closed"
+                ));
+                return;
+            }
+            Ok(Err(_)) | Ok(Ok(0)) => return,
+            Ok(Ok(n)) => n,
+        };
+        seen.extend_from_slice(&buf[..n]);
+        if !PREFACE.starts_with(&seen) {
+            break false;
+        }
+        if seen.len() == PREFACE.len() {
+            break true;
+        }
+    };
+    let io = Rewind::new(seen, stream);
+    if is_h2 {
+        serve_http2(io, remote, shared, None).await;
+    } else {
+        serve_http1(io, remote, shared, None).await;
+    }
+}
+
+/// HTTP/1.x on any byte stream, with the limits of the plain-TCP server.
+async fn serve_http1<I>(io: I, remote: SocketAddr, shared: Arc<Shared>, tls: Option<Arc<TlsInfo>>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let config = &shared.config;
     let mut builder = http1::Builder::new();
     builder
@@ -29,8 +186,13 @@ pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
         .keep_alive(true)
         .half_close(false);
     let svc_shared = shared.clone();
-    let svc = service_fn(move |req| service::handle(svc_shared.clone(), remote, req));
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let svc = service_fn(move |mut req: Request<Incoming>| {
+        if let Some(info) = &tls {
+            req.extensions_mut().insert(info.clone());
+        }
+        service::handle(svc_shared.clone(), remote, req)
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -38,5 +200,153 @@ pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+    }
+}
+
+/// HTTP/2 (RFC 9113) on any byte stream: the same request path as HTTP/1, stream and
+/// header-list limits, connection-specific headers never sent (§8.2.2), and the idle
+/// timeout HTTP/1 gets from hyper's header-read timeout: a connection with no request
+/// in a handler that moves no bytes for `server.socket_timeout` gets a GOAWAY.
+async fn serve_http2<I>(io: I, remote: SocketAddr, shared: Arc<Shared>, tls: Option<Arc<TlsInfo>>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &shared.config;
+    let idle = config.socket_timeout;
+    let activity = Activity::new();
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(config.http2_max_streams)
+        .max_header_list_size(u32::try_from(config.max_header_size).unwrap_or(u32::MAX));
+    let svc_shared = shared.clone();
+    let svc_activity = activity.clone();
+    let svc = service_fn(move |mut req: Request<Incoming>| {
+        let in_flight = svc_activity.enter();
+        let shared = svc_shared.clone();
+        if let Some(info) = &tls {
+            req.extensions_mut().insert(info.clone());
+        }
+        async move {
+            let too_many = req.headers().len() > shared.config.max_headers;
+            let mut response = if too_many {
+                headers_too_large()
+            } else {
+                host_from_authority(&mut req);
+                service::handle(shared, remote, req)
+                    .await
+                    .unwrap_or_else(|never| match never {})
+            };
+            strip_connection_headers(response.headers_mut());
+            drop(in_flight);
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(Tracked::new(io, activity.clone())), svc);
+    tokio::pin!(conn);
+    loop {
+        // While a handler runs, look again one timeout later rather than spin.
+        let now = Instant::now();
+        let idle_at = Some(activity.idle_at(idle))
+            .filter(|at| *at > now)
+            .unwrap_or(now + idle);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = shared.shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+                return;
+            }
+            _ = tokio::time::sleep_until(idle_at) => {
+                if activity.is_idle(idle) {
+                    break;
+                }
+            }
+        }
+    }
+    // Idle: GOAWAY, then give the client one more timeout to close its side.
+    conn.as_mut().graceful_shutdown();
+    let _ = timeout(idle, conn).await;
+}
+
+/// RFC 9113 §8.3.1: the target's authority stands in for Host, which HTTP/2 clients
+/// usually leave out; applications (and `request.base`) read Host.
+fn host_from_authority<B>(req: &mut Request<B>) {
+    if req.headers().contains_key(header::HOST) {
+        return;
+    }
+    let Some(authority) = req.uri().authority() else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
+        req.headers_mut().insert(header::HOST, value);
+    }
+}
+
+/// RFC 9113 §8.2.2: an HTTP/2 message carries no connection-specific header fields.
+fn strip_connection_headers(headers: &mut http::HeaderMap) {
+    for name in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// 431 for an HTTP/2 request with more than `server.max_headers` fields (RFC 6585 §5).
+fn headers_too_large() -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(Bytes::from_static(
+        b"Request Header Fields Too Large\n",
+    )));
+    *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_headers_are_stripped_for_http2() {
+        let mut h = http::HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=10"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        strip_connection_headers(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::CONTENT_TYPE));
+    }
+
+    #[test]
+    fn authority_becomes_host() {
+        let mut req = Request::builder()
+            .uri("https://example.com:8443/x")
+            .body(())
+            .unwrap();
+        host_from_authority(&mut req);
+        assert_eq!(req.headers()[header::HOST], "example.com:8443");
+        let mut req = Request::builder()
+            .uri("https://a/x")
+            .header("host", "b")
+            .body(())
+            .unwrap();
+        host_from_authority(&mut req);
+        assert_eq!(req.headers()[header::HOST], "b");
+    }
+
+    #[test]
+    fn the_preface_is_rfc_9113s() {
+        assert_eq!(&PREFACE[..], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     }
 }

@@ -5,10 +5,12 @@
 
 mod body;
 mod conn;
+mod io;
 mod listener;
 mod service;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -24,6 +26,7 @@ use crate::errors::Error;
 use crate::exchange::Job;
 use crate::pool::Pool;
 use crate::router::Router;
+use crate::tls::Terminator;
 
 /// State every connection task shares.
 pub struct Shared {
@@ -33,6 +36,46 @@ pub struct Shared {
     pub access_log: AccessLog,
     pub local: SocketAddr,
     pub shutdown: CancellationToken,
+    /// TLS termination, when `server.ssl_certificate` is set.
+    pub tls: Option<Terminator>,
+    pub stats: ConnStats,
+}
+
+/// Counters of what happened before HTTP started, for `_core.Server.tls_stats`.
+#[derive(Default)]
+pub struct ConnStats {
+    pub handshakes: AtomicU64,
+    pub handshake_failures: AtomicU64,
+    pub handshake_timeouts: AtomicU64,
+    pub plain_http: AtomicU64,
+}
+
+impl ConnStats {
+    /// (name, count) pairs.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("handshakes", self.handshakes.load(Ordering::Relaxed)),
+            (
+                "handshake_failures",
+                self.handshake_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "handshake_timeouts",
+                self.handshake_timeouts.load(Ordering::Relaxed),
+            ),
+            ("plain_http", self.plain_http.load(Ordering::Relaxed)),
+        ]
+    }
+}
+
+impl Shared {
+    /// A one-line debug message on stderr (CherryPy's error-log time stamp), when the
+    /// error log is at DEBUG level: dropped handshakes are routine, not tracebacks.
+    pub fn debug(&self, message: std::fmt::Arguments<'_>) {
+        if self.config.debug_log {
+            eprintln!("{} {message}", crate::access_log::timestamp());
+        }
+    }
 }
 
 /// A running server: its runtime, its tasks, and how to stop them.
@@ -40,6 +83,7 @@ pub struct RunningServer {
     runtime: Option<Runtime>,
     shared: Arc<Shared>,
     tracker: TaskTracker,
+    warnings: Vec<String>,
 }
 
 impl RunningServer {
@@ -51,6 +95,13 @@ impl RunningServer {
         access_log: AccessLog,
     ) -> Result<Self, Error> {
         config.validate()?;
+        let (tls, warnings) = match &config.tls {
+            Some(settings) => {
+                let (t, w) = Terminator::new(settings.clone(), config.h2_over_tls())?;
+                (Some(t), w)
+            }
+            None => (None, Vec::new()),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.io_threads)
             .thread_name("cherrypy_rs-io")
@@ -79,6 +130,8 @@ impl RunningServer {
             access_log,
             local,
             shutdown: CancellationToken::new(),
+            tls,
+            stats: ConnStats::default(),
         });
         let tracker = TaskTracker::new();
         {
@@ -93,7 +146,27 @@ impl RunningServer {
             runtime: Some(runtime),
             shared,
             tracker,
+            warnings,
         })
+    }
+
+    /// Warnings from loading the TLS files (a certificate about to expire).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Re-reads the TLS files for new handshakes; open connections keep theirs. Returns
+    /// the warnings, or the error (and the previous files stay in use).
+    pub fn reload_tls(&self) -> Result<Vec<String>, Error> {
+        match &self.shared.tls {
+            Some(tls) => tls.reload(),
+            None => Err(Error::State("TLS is not configured: nothing to reload")),
+        }
+    }
+
+    /// Counters of handshakes and of connections dropped before HTTP.
+    pub fn stats(&self) -> Vec<(&'static str, u64)> {
+        self.shared.stats.snapshot()
     }
 
     pub fn local_addr(&self) -> SocketAddr {

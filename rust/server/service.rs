@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use super::{ResponseBody, Shared};
 use crate::access_log::Entry;
 use crate::errors::Reject;
-use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData};
+use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
 use crate::pool::{Claim, SubmitError};
 use crate::router::Target;
 
@@ -54,7 +54,8 @@ async fn respond(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Reject> {
     check_framing(&req)?;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let tls = parts.extensions.remove::<Arc<TlsInfo>>();
     let announce_keep_alive = parts.version == Version::HTTP_10 && wants_keep_alive(&parts.headers);
     // `OPTIONS *` (RFC 9112 §3.2.4) goes to the root application as "/*", as in CherryPy.
     let path = match parts.uri.path() {
@@ -78,7 +79,9 @@ async fn respond(
         body,
         remote,
         local: shared.local,
-        scheme: "http",
+        // conn.rs tags requests that arrived over TLS with the connection's details.
+        scheme: if tls.is_some() { "https" } else { "http" },
+        tls,
         script_name,
         app,
     };
