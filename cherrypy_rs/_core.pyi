@@ -15,7 +15,7 @@ class Request:
     def method(self) -> str: ...
     @property
     def protocol(self) -> str:
-        """ "HTTP/1.1" or "HTTP/1.0"."""
+        """ "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0"."""
     @property
     def scheme(self) -> str: ...
     @property
@@ -51,7 +51,12 @@ class Request:
         """The first value of one header, or None."""
     def environ(self) -> dict[str, str]:
         """The CGI keys of a PEP 3333 environ (PATH_INFO as ISO-8859-1 text, HTTP_*
-        joined with ","); header names containing "_" are left out."""
+        joined with ","; over TLS the SSL_* keys of ``ssl_environ``); header names
+        containing "_" are left out."""
+    def ssl_environ(self) -> dict[str, str] | None:
+        """The connection's TLS details as mod_ssl's SSL_* keys (SSL_PROTOCOL,
+        SSL_CIPHER, SSL_CLIENT_VERIFY, SSL_CLIENT_S_DN, SSL_CLIENT_CERT...), or None
+        on plain HTTP."""
 
 class FileBody:
     """A response body Rust reads from a file (``wsgi.file_wrapper`` on a real file)."""
@@ -86,7 +91,21 @@ class Server:
         max_headers: int = 100,
         access_log_screen: bool = False,
         access_log_file: str | None = None,
-    ) -> None: ...
+        ssl_certificate: str | None = None,
+        ssl_private_key: str | None = None,
+        ssl_certificate_chain: str | None = None,
+        ssl_client_ca: str | None = None,
+        ssl_verify_client: str = "none",
+        http2: bool | None = None,
+        http2_max_concurrent_streams: int = 100,
+        debug_log: bool = False,
+    ) -> None:
+        """With ``ssl_certificate`` the server speaks TLS (the PEM files are read at
+        ``start``; a file that cannot be used raises ValueError naming it).
+        ``ssl_verify_client`` is 'none', 'optional' or 'required' (needs
+        ``ssl_client_ca``). ``http2``: None offers HTTP/2 over TLS only (ALPN), True
+        also accepts h2c with prior knowledge on plain TCP, False never speaks it.
+        ``debug_log`` writes one line to stderr per connection dropped before HTTP."""
     def set_mounts(self, script_names: list[str]) -> None:
         """Application i serves script_names[i] and below (longest prefix wins)."""
     def start(self) -> tuple[str, int]:
@@ -99,6 +118,19 @@ class Server:
     def queued(self) -> int: ...
     @property
     def thread_pool(self) -> int: ...
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks TLS."""
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings from the last start or TLS reload (a certificate expiring soon)."""
+    @property
+    def tls_stats(self) -> list[tuple[str, int]]:
+        """(name, count): handshakes, handshake_failures, handshake_timeouts,
+        plain_http (plain HTTP sent to the TLS port)."""
+    def reload_tls(self) -> list[str]:
+        """Re-read the TLS files for new handshakes (open connections are kept);
+        returns the warnings. ValueError names a bad file; the old one stays in use."""
     def run_worker(
         self, handler: Handler, on_error: Callable[[str, BaseException | None], None]
     ) -> None:

@@ -6,6 +6,7 @@ It subscribes to the engine: the server binds on "start" and stops gracefully on
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -41,7 +42,21 @@ SERVER_DEFAULTS: dict[str, Any] = {
     "socket_queue_size": 1024,
     "io_threads": 1,
     "max_headers": 100,
+    # TLS (CherryPy's keys; rustls underneath). PEM file names.
+    "ssl_module": "builtin",
+    "ssl_certificate": None,
+    "ssl_private_key": None,
+    "ssl_certificate_chain": None,
+    # Client certificates (cherrypy_rs keys): 'none', 'optional' or 'required'.
+    "ssl_client_ca": None,
+    "ssl_verify_client": "none",
+    # None: HTTP/2 over TLS (ALPN) only; True: also h2c on plain TCP; False: never.
+    "http2": None,
+    "http2_max_concurrent_streams": 100,
 }
+
+#: server.ssl_module values: CherryPy's default name and the real one.
+SSL_MODULES = ("builtin", "rustls")
 
 #: CherryPy server keys that are accepted and have no effect here, with the reason.
 ACCEPTED_WITHOUT_EFFECT: dict[str, str] = {
@@ -52,16 +67,22 @@ ACCEPTED_WITHOUT_EFFECT: dict[str, str] = {
     "statistics": "statistics are not collected yet",
     "instance": "the server is always the Rust server",
     "wsgi_version": "the native path does not use WSGI",
-    "ssl_module": "TLS is not available yet",
+}
+
+#: CherryPy server keys that are accepted and ignored with a warning at start.
+IGNORED_WITH_WARNING: dict[str, str] = {
+    "ssl_ciphers": "rustls' default cipher suites are used (TLS 1.3, and TLS 1.2 with "
+    "ECDHE and AES-GCM or ChaCha20-Poly1305 only)",
+}
+
+#: CherryPy server keys that cannot work here, with what to do instead.
+UNSUPPORTED: dict[str, str] = {
+    "ssl_context": "TLS is rustls, not Python's ssl module: set server.ssl_certificate, "
+    "server.ssl_private_key (and server.ssl_certificate_chain) instead",
 }
 
 #: CherryPy server keys that need a feature that is not there yet.
 NOT_YET: dict[str, str] = {
-    "ssl_certificate": "TLS",
-    "ssl_private_key": "TLS",
-    "ssl_certificate_chain": "TLS",
-    "ssl_context": "TLS",
-    "ssl_ciphers": "TLS",
     "socket_file": "Unix sockets",
     "workers": "worker processes",
 }
@@ -130,8 +151,12 @@ class Server:
     def validate(self) -> None:
         """Raise ConfigError naming any key the server cannot honour."""
         for key, value in self.unknown.items():
-            if key in ACCEPTED_WITHOUT_EFFECT:
+            if key in ACCEPTED_WITHOUT_EFFECT or key in IGNORED_WITH_WARNING:
                 continue
+            if key in UNSUPPORTED:
+                if value in (None, "", False):
+                    continue
+                raise ConfigError(f"server.{key} is not supported: {UNSUPPORTED[key]}")
             if key in NOT_YET:
                 if value in (None, "", False):
                     continue
@@ -141,6 +166,43 @@ class Server:
                 )
             known = ", ".join(f"server.{k}" for k in sorted(SERVER_DEFAULTS))
             raise ConfigError(f"unknown config key server.{key}; known keys: {known}")
+        s = self.settings
+        module = s["ssl_module"]
+        if module not in (None, "", *SSL_MODULES):
+            raise ConfigError(
+                f"server.ssl_module = {module!r} is not available: TLS is rustls; use "
+                "'builtin' (CherryPy's default name) or 'rustls'"
+            )
+        if not s["ssl_certificate"]:
+            for key in ("ssl_private_key", "ssl_certificate_chain", "ssl_client_ca"):
+                if s[key]:
+                    raise ConfigError(
+                        f"server.{key} is set but server.ssl_certificate is not: set "
+                        "server.ssl_certificate (and server.ssl_private_key) for HTTPS"
+                    )
+        verify = str(s["ssl_verify_client"] or "none").lower()
+        if verify not in ("none", "optional", "required"):
+            raise ConfigError(
+                f"server.ssl_verify_client = {s['ssl_verify_client']!r}: use 'none', "
+                "'optional' or 'required'"
+            )
+        if verify != "none" and not s["ssl_client_ca"]:
+            raise ConfigError(
+                f"server.ssl_verify_client = {verify!r} needs server.ssl_client_ca: the PEM "
+                "file of the CAs that client certificates must chain to"
+            )
+        if s["http2"] not in (None, True, False):
+            raise ConfigError(f"server.http2 = {s['http2']!r}: use True, False or None")
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server is configured for HTTPS (``server.ssl_certificate``)."""
+        return bool(self.settings["ssl_certificate"])
+
+    @property
+    def scheme(self) -> str:
+        """``https`` with TLS configured, else ``http``."""
+        return "https" if self.tls else "http"
 
     def base(self) -> str:
         """The base URL (``http://host:port``) of this server."""
@@ -151,7 +213,8 @@ class Server:
             host = "::1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}" if port == 80 else f"http://{host}:{port}"
+        default_port = 443 if self.tls else 80
+        return f"{self.scheme}://{host}" if port == default_port else f"{self.scheme}://{host}:{port}"
 
     @property
     def running(self) -> bool:
@@ -178,6 +241,7 @@ class Server:
             max_headers=int(s["max_headers"]),
             access_log_screen=bool(self.access_log_screen),
             access_log_file=self.access_log_file or None,
+            **self._tls_arguments(),
         )
         core.set_mounts([name for name, _app in self.tree.ordered()])
         self.handler = AppRouter(self._handlers())
@@ -185,7 +249,15 @@ class Server:
             self.bound_addr = core.start()
         except OSError as exc:
             raise StartError(str(exc)) from None
+        except ValueError as exc:
+            # A TLS file that cannot be used: the message names the key and the file.
+            raise ConfigError(str(exc)) from None
         self.core = core
+        for key, why in IGNORED_WITH_WARNING.items():
+            if self.unknown.get(key):
+                self._warn(f"server.{key} is ignored: {why}")
+        for warning in core.warnings:
+            self._warn(warning)
         if self.bus is not None:
             self.bus.log(f"Serving on {self.describe()}")
         self.tree.listeners.append(self.remount)
@@ -202,6 +274,46 @@ class Server:
             )
             t.start()
             self.threads.append(t)
+
+    def _tls_arguments(self) -> dict[str, Any]:
+        """The ``_core.Server`` keyword arguments for TLS and HTTP/2."""
+        s = self.settings
+
+        def path(key: str) -> str | None:
+            value = s[key]
+            return None if value in (None, "") else str(value)
+
+        return {
+            "ssl_certificate": path("ssl_certificate"),
+            "ssl_private_key": path("ssl_private_key"),
+            "ssl_certificate_chain": path("ssl_certificate_chain"),
+            "ssl_client_ca": path("ssl_client_ca"),
+            "ssl_verify_client": str(s["ssl_verify_client"] or "none"),
+            "http2": s["http2"],
+            "http2_max_concurrent_streams": int(s["http2_max_concurrent_streams"]),
+            "debug_log": logging.getLogger("cherrypy.error").isEnabledFor(logging.DEBUG),
+        }
+
+    def _warn(self, message: str) -> None:
+        if self.log_error is not None:
+            self.log_error(message, severity=logging.WARNING)
+
+    def graceful(self) -> None:
+        """``engine.graceful()`` (SIGHUP): re-read the TLS certificate and key. New
+        handshakes use the new files; open connections are not dropped. A file that
+        cannot be used is logged and the previous certificate stays in use."""
+        core = self.core
+        if core is None or not core.tls:
+            return
+        try:
+            warnings = core.reload_tls()
+        except ValueError as exc:
+            self._warn(f"TLS reload failed, still serving the previous certificate: {exc}")
+            return
+        for warning in warnings:
+            self._warn(warning)
+        if self.bus is not None:
+            self.bus.log("TLS certificate reloaded")
 
     def _handlers(self) -> list[Any]:
         """One request handler per mount, in the Rust router's order: the native path
@@ -250,7 +362,10 @@ class Server:
         self.bus = bus
         bus.subscribe("start", self.start, priority=75)
         bus.subscribe("stop", self.stop, priority=25)
+        bus.subscribe("graceful", self.graceful)
 
     def describe(self) -> str:
         host, port = self.bound_addr or self.bind_addr
-        return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.scheme}://{host}:{port}"

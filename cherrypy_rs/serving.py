@@ -393,8 +393,20 @@ class Request:
         return f"{self.scheme}://{host}"
 
     @_lazy
+    def ssl(self) -> dict[str, str] | None:
+        """The connection's TLS details as mod_ssl names them (SSL_PROTOCOL, SSL_CIPHER,
+        SSL_CLIENT_VERIFY, SSL_CLIENT_S_DN, SSL_CLIENT_CERT...); None on plain HTTP."""
+        return self._core.ssl_environ()
+
+    @_lazy
     def wsgi_environ(self) -> dict[str, Any]:
-        return {}
+        """What CherryPy apps read from the WSGI environ about the connection:
+        ``wsgi.url_scheme`` and, over TLS, ``HTTPS`` and the ``SSL_*`` keys."""
+        environ: dict[str, Any] = {"wsgi.url_scheme": self.scheme}
+        if self.ssl is not None:
+            environ["HTTPS"] = "on"
+            environ.update(self.ssl)
+        return environ
 
 
 class Response:

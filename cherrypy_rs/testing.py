@@ -17,6 +17,7 @@ fixed ports, no sleeps.
 from __future__ import annotations
 
 import http.client
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,13 +29,18 @@ from ._tree import Application, Tree
 class LiveServer:
     """A running test server: its address and a small HTTP client."""
 
-    def __init__(self, server: Server, tree: Tree) -> None:
+    def __init__(
+        self, server: Server, tree: Tree, client_context: ssl.SSLContext | None = None
+    ) -> None:
         self.server = server
         self.tree = tree
         host, port = server.bound_addr or ("127.0.0.1", 0)
         self.host = host
         self.port = port
-        self.base = f"http://{host}:{port}"
+        self.scheme = server.scheme
+        self.base = f"{self.scheme}://{host}:{port}"
+        #: The TLS context ``request`` uses for an HTTPS server (trusting its CA).
+        self.client_context = client_context
 
     def url(self, path: str = "/") -> str:
         """The absolute URL of ``path`` on this server."""
@@ -49,7 +55,13 @@ class LiveServer:
         timeout: float = 10.0,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         """Send one request on a new connection; return (status, headers, body)."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        conn: http.client.HTTPConnection
+        if self.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=self.client_context
+            )
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
@@ -69,6 +81,7 @@ def serve(
     *,
     apps: dict[str, Any] | None = None,
     access_log: str | None = None,
+    client_context: ssl.SSLContext | None = None,
     **server_settings: Any,
 ) -> Iterator[LiveServer]:
     """Serve ``root`` on 127.0.0.1:0 until the ``with`` block ends, then stop gracefully.
@@ -79,6 +92,8 @@ def serve(
     ``server_settings`` are ``server.*`` keys without the prefix (``thread_pool=2``).
     The global ``cherrypy_rs.config`` applies, as it does to ``quickstart``.
     ``access_log`` names a file that receives the access log.
+    With ``ssl_certificate=...`` (and ``ssl_private_key``) the server speaks HTTPS;
+    ``client_context`` is the ``ssl.SSLContext`` that ``LiveServer.request`` uses then.
     """
     import cherrypy_rs
 
@@ -105,7 +120,7 @@ def serve(
         server.apply(key, value)
     server.start()
     try:
-        yield LiveServer(server, tree)
+        yield LiveServer(server, tree, client_context)
     finally:
         server.stop()
 

@@ -325,6 +325,12 @@ class EnvironRequest:
     def body_fd(self) -> None:
         return None
 
+    def ssl_environ(self) -> dict[str, str] | None:
+        """The SSL_* keys the outer WSGI server put in the environ (None over HTTP)."""
+        if self.scheme != "https":
+            return None
+        return {k: v for k, v in self.environ.items() if k.startswith("SSL_")}
+
     def header_items(self) -> list[tuple[str, str]]:
         items = []
         for key, value in self.environ.items():

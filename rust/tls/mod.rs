@@ -386,7 +386,7 @@ mod tests {
     }
 
     fn message(s: &TlsSettings) -> String {
-        load(s).err().expect("expected an error").to_string()
+        load(s).expect_err("expected an error").to_string()
     }
 
     #[test]
