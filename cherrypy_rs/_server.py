@@ -214,7 +214,9 @@ class Server:
         if ":" in host:
             host = f"[{host}]"
         default_port = 443 if self.tls else 80
-        return f"{self.scheme}://{host}" if port == default_port else f"{self.scheme}://{host}:{port}"
+        return (
+            f"{self.scheme}://{host}" if port == default_port else f"{self.scheme}://{host}:{port}"
+        )
 
     @property
     def running(self) -> bool:

@@ -4,6 +4,11 @@
     cherrypy-rs wsgi module:app [--bind HOST:PORT] [--threads N] [--root-path /prefix]
     cherrypy-rs demo [--bind HOST:PORT]
 
+Every command takes the TLS options: ``--certfile FILE --keyfile FILE`` serve HTTPS
+(HTTP/2 through ALPN included), ``--ca-certs FILE`` adds the intermediate certificates,
+``--client-ca FILE --verify-client required`` asks for client certificates, and
+``--http2`` also accepts HTTP/2 with prior knowledge (h2c) on plain TCP.
+
 ``run`` quickstarts an object (``attr`` may be a class, instantiated without arguments,
 or an instance) the way ``cherrypy.quickstart`` does; ``wsgi`` serves any WSGI
 application (``module:app``, ``module:create_app()``, or ``module`` holding
@@ -150,6 +155,18 @@ def _apply_server_args(args: argparse.Namespace) -> None:
         settings["server.thread_pool"] = args.threads
     if args.access_log:
         settings["log.access_file"] = args.access_log
+    for flag, key in (
+        ("certfile", "server.ssl_certificate"),
+        ("keyfile", "server.ssl_private_key"),
+        ("ca_certs", "server.ssl_certificate_chain"),
+        ("client_ca", "server.ssl_client_ca"),
+        ("verify_client", "server.ssl_verify_client"),
+    ):
+        value = getattr(args, flag, None)
+        if value:
+            settings[key] = value
+    if getattr(args, "http2", False):
+        settings["server.http2"] = True
     cherrypy_rs.config.update(settings)
 
 
@@ -184,6 +201,31 @@ def build_parser() -> argparse.ArgumentParser:
             "--access-log", help="append the access log to this file ('-': standard output)"
         )
         p.add_argument(mount, default="", help="serve under this prefix (default: the root)")
+        tls = p.add_argument_group("TLS and HTTP/2")
+        tls.add_argument(
+            "--certfile", help="serve HTTPS with this PEM certificate (server.ssl_certificate)"
+        )
+        tls.add_argument(
+            "--keyfile", help="the certificate's unencrypted PEM key (server.ssl_private_key)"
+        )
+        tls.add_argument(
+            "--ca-certs",
+            help="PEM intermediate certificates sent after the certificate "
+            "(server.ssl_certificate_chain)",
+        )
+        tls.add_argument(
+            "--client-ca", help="PEM CAs that client certificates must chain to (mTLS)"
+        )
+        tls.add_argument(
+            "--verify-client",
+            choices=("none", "optional", "required"),
+            help="ask for client certificates (server.ssl_verify_client; needs --client-ca)",
+        )
+        tls.add_argument(
+            "--http2",
+            action="store_true",
+            help="also accept HTTP/2 with prior knowledge (h2c) on plain TCP (server.http2)",
+        )
 
     run = sub.add_parser("run", help="quickstart module:attr (a class or an instance)")
     run.add_argument("target", help="module:attr, e.g. myapp:Root")

@@ -4,7 +4,10 @@ extension has not been built."""
 from __future__ import annotations
 
 import importlib.util
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +31,38 @@ def restore_config() -> Iterator[None]:
     cherrypy.config.reset()
     cherrypy.config.update(snapshot)
     cherrypy.log.screen = screen
+
+
+class TLSFiles:
+    """A test CA and a server certificate for 127.0.0.1/localhost, as PEM files made in
+    this test run (no private key is ever committed)."""
+
+    def __init__(self, directory: Path) -> None:
+        import trustme
+
+        self.dir = directory
+        self.ca = trustme.CA(organization_name="cherrypy_rs tests")
+        leaf = self.ca.issue_cert("127.0.0.1", "localhost", common_name="localhost")
+        self.cert = self.write("server.pem", leaf.cert_chain_pems[0].bytes())
+        self.key = self.write("server.key", leaf.private_key_pem.bytes())
+        self.ca_file = self.write("ca.pem", self.ca.cert_pem.bytes())
+
+    def write(self, name: str, data: bytes) -> str:
+        path = self.dir / name
+        path.write_bytes(data)
+        return str(path)
+
+    def settings(self) -> dict[str, Any]:
+        """``serve()`` keyword arguments for HTTPS with this certificate."""
+        return {"ssl_certificate": self.cert, "ssl_private_key": self.key}
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts the test CA."""
+        ctx = ssl.create_default_context()
+        self.ca.configure_trust(ctx)
+        return ctx
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return TLSFiles(tmp_path_factory.mktemp("tls"))
