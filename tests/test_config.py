@@ -383,7 +383,12 @@ def test_unknown_server_key_fails_at_start(serve_app: ServeApp) -> None:
 
 
 def test_unsupported_server_key_fails_at_start(serve_app: ServeApp) -> None:
-    with pytest.raises(ValueError, match=r"server\.ssl_certificate needs TLS"):
+    with pytest.raises(ValueError, match=r"server\.workers needs worker processes"):
+        serve_app(Root(), workers=2)
+
+
+def test_a_missing_certificate_fails_at_start_naming_it(serve_app: ServeApp) -> None:
+    with pytest.raises(ValueError, match=r"server\.ssl_certificate = cert\.pem: no such file"):
         serve_app(Root(), ssl_certificate="cert.pem")
 
 
