@@ -49,3 +49,13 @@ def test_forms_and_errors(note: str) -> None:
         assert note.encode() in live.get("/")[2]
         assert live.request("POST", "/add", body=b"note=+", headers=form)[0] == 400
         assert live.get("/add?note=x")[0] == 405
+
+
+def test_https(tls_files: Any) -> None:
+    import httpx
+
+    root = load("https.py")["Root"]()
+    with serve(root, **tls_files.settings()) as live:
+        with httpx.Client(verify=tls_files.client_context(), http2=True) as client:
+            body = client.get(live.url("/")).text
+    assert body.startswith("GET / HTTP/2.0 via https, TLSv1.3 TLS_")

@@ -12,6 +12,7 @@ import asyncio
 import datetime
 import http.client
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -662,11 +663,16 @@ def test_cli_flags_set_the_server_keys(restore_config: None) -> None:
         assert cherrypy.config["server.http2"] is True
 
 
-def test_cli_serves_https(tls_files: TLSFiles) -> None:
+def test_cli_serves_https_and_reloads_on_sighup(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    files = write_leaf(tmp_path, ca)
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "cherrypy_rs", "wsgi", "tests.apps.cli_app:wsgi_app"),
-            *("--bind", "127.0.0.1:0", "--certfile", tls_files.cert, "--keyfile", tls_files.key),
+            *("--bind", "127.0.0.1:0", "--certfile", files["ssl_certificate"]),
+            *("--keyfile", files["ssl_private_key"]),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -681,10 +687,23 @@ def test_cli_serves_https(tls_files: TLSFiles) -> None:
         assert poll(lambda: pattern.search("".join(lines)) is not None, timeout=15), lines
         match = pattern.search("".join(lines))
         assert match is not None
-        ctx = tls_files.client_context()
+        port = int(match.group(1))
         with httpx.Client(verify=ctx, http2=True) as client:
-            resp = client.get(f"https://127.0.0.1:{match.group(1)}/x")
-        assert (resp.http_version, resp.text) == ("HTTP/2", "wsgi  /x")
+            resp = client.get(f"https://127.0.0.1:{port}/x")
+            assert (resp.http_version, resp.text) == ("HTTP/2", "wsgi  /x")
+
+            def serial() -> int:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+                        return serial_of(sock)
+
+            before = serial()
+            write_leaf(tmp_path, ca)
+            proc.send_signal(signal.SIGHUP)
+            assert poll(lambda: "TLS certificate reloaded" in "".join(lines), timeout=15), lines
+            assert serial() != before
+            # The HTTP/2 connection opened before the reload still serves.
+            assert client.get(f"https://127.0.0.1:{port}/y").text == "wsgi  /y"
     finally:
         proc.kill()
         proc.wait(timeout=10)
