@@ -80,14 +80,16 @@ fn router(py: Python<'_>, mounts: &Mounts) -> PyResult<Arc<Router>> {
         let index = statics.len();
         statics.push(Arc::new(StaticRoute::new(
             spec.source.clone(),
-            spec.prefix.len(),
+            spec.strip,
             spec.options.clone(),
             fallback.clone(),
         )));
-        let replaced = fallback
-            .as_ref()
-            .filter(|f| f.script_name == spec.prefix)
-            .map(|f| f.app);
+        // At an application's own prefix the route takes the application's place: the
+        // application it falls back to, or (the static server) the placeholder it fills.
+        let replaced = match &fallback {
+            Some(f) => (f.script_name == spec.prefix).then_some(f.app),
+            None => mounts.apps.iter().position(|a| a == &spec.prefix),
+        };
         match replaced {
             Some(i) => table[i].target = Target::Static(index),
             None => table.push(Mount {

@@ -37,18 +37,23 @@ fn canonical_dir(directory: &str, what: &str) -> PyResult<PathBuf> {
 #[pyclass(name = "StaticRoute", module = "cherrypy_rs._core", frozen)]
 pub struct PyStaticRoute {
     pub prefix: String,
+    /// Bytes of the request path before the file's path (the section where the
+    /// directory was configured; `prefix` itself unless a sub-section inherits it).
+    pub strip: usize,
     pub source: Source,
     pub options: RouteOptions,
 }
 
 #[pymethods]
 impl PyStaticRoute {
-    /// Serves `directory` (or the single file `filename`) at `prefix` and below.
-    /// `what` names the route in error messages (the config section).
+    /// Serves `directory` (or the single file `filename`) at `prefix` and below; the
+    /// file's path is the request path after its first `strip` bytes (default: after
+    /// `prefix`). `what` names the route in error messages (the config section).
     #[new]
     #[pyo3(signature = (
         prefix,
         *,
+        strip = None,
         directory = None,
         filename = None,
         index = None,
@@ -64,6 +69,7 @@ impl PyStaticRoute {
     ))]
     fn new(
         prefix: String,
+        strip: Option<usize>,
         directory: Option<String>,
         filename: Option<String>,
         index: Option<String>,
@@ -117,8 +123,15 @@ impl PyStaticRoute {
             .into_iter()
             .map(|(ext, ctype)| (ext.trim_start_matches('.').to_ascii_lowercase(), ctype))
             .collect();
+        let strip = strip.unwrap_or(prefix.len());
+        if strip > prefix.len() {
+            return Err(PyValueError::new_err(format!(
+                "{what}: strip ({strip}) is longer than the prefix {prefix:?}"
+            )));
+        }
         Ok(PyStaticRoute {
             prefix,
+            strip,
             source,
             options: RouteOptions {
                 content_types,
@@ -227,17 +240,18 @@ impl PyStaticFile {
     }
 }
 
-/// What `path` (raw, percent-encoded, below the section) names under `root`:
-/// ("file", path), ("dir", path), ("redirect", None), ("notfound", None) or
-/// ("forbidden", None). The same rules as the Rust routes.
+/// What `path` (below the section; percent-encoded, or decoded as `path_info` when
+/// `decoded`) names under `root`: ("file", path), ("dir", path), ("redirect", None),
+/// ("notfound", None) or ("forbidden", None). The same rules as the Rust routes.
 #[pyfunction]
-#[pyo3(signature = (root, path, index = None, dotfiles = true))]
+#[pyo3(signature = (root, path, index = None, dotfiles = true, decoded = false))]
 pub fn lookup_static(
     py: Python<'_>,
     root: PathBuf,
     path: &str,
     index: Option<String>,
     dotfiles: bool,
+    decoded: bool,
 ) -> (&'static str, Option<PathBuf>) {
     let path = path.to_string();
     py.detach(move || {
@@ -249,7 +263,12 @@ pub fn lookup_static(
             dotfiles,
             listing: false,
         };
-        match static_files::lookup(&root, &path, &options) {
+        let found = if decoded {
+            static_files::lookup_decoded(&root, &path, &options)
+        } else {
+            static_files::lookup(&root, &path, &options)
+        };
+        match found {
             Lookup::File { path, .. } => ("file", Some(path)),
             Lookup::Directory(dir) => ("dir", Some(dir)),
             Lookup::AddSlash => ("redirect", None),

@@ -27,7 +27,7 @@ use http::{Method, StatusCode, Version};
 
 pub use body::StaticBody;
 pub use cache::Limits;
-pub use path::{lookup, DirOptions, Lookup};
+pub use path::{lookup, lookup_decoded, DirOptions, Lookup};
 
 use body::Segment;
 use cache::FileCache;

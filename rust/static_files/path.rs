@@ -114,10 +114,33 @@ fn contained(root: &Path, candidate: &Path, dotfiles: bool) -> Result<PathBuf, L
     Ok(canonical)
 }
 
+/// A path already decoded the way CherryPy's `path_info` is (every escape but `%2F`),
+/// or None when it holds an encoded separator, a backslash or a NUL.
+fn already_decoded(path: &str) -> Option<Vec<u8>> {
+    let bytes = path.as_bytes();
+    let encoded_separator = bytes.windows(3).any(|w| {
+        w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'f')
+            || w[0] == b'%' && w[1] == b'5' && w[2].eq_ignore_ascii_case(&b'c')
+    });
+    if encoded_separator || bytes.iter().any(|&b| b == b'\\' || b == 0) {
+        return None;
+    }
+    Some(bytes.to_vec())
+}
+
 /// Finds what `raw` (the still percent-encoded path below the route, "" or starting
 /// with "/") names under `root`, which must already be canonical.
 pub fn lookup(root: &Path, raw: &str, options: &DirOptions) -> Lookup {
-    let Some(decoded) = decode(raw) else {
+    find(root, raw, decode(raw), options)
+}
+
+/// `lookup` for a path decoded as CherryPy's `request.path_info` is.
+pub fn lookup_decoded(root: &Path, path: &str, options: &DirOptions) -> Lookup {
+    find(root, path, already_decoded(path), options)
+}
+
+fn find(root: &Path, raw: &str, decoded: Option<Vec<u8>>, options: &DirOptions) -> Lookup {
+    let Some(decoded) = decoded else {
         return Lookup::NotFound;
     };
     let parts = match segments(&decoded, options.dotfiles) {
@@ -307,6 +330,27 @@ mod tests {
             Lookup::Forbidden
         ));
         assert!(matches!(io_failure(ErrorKind::NotFound), Lookup::NotFound));
+    }
+
+    #[test]
+    fn decoded_paths_are_not_decoded_twice() {
+        let t = tree();
+        let o = opts(None);
+        assert_eq!(
+            file_name(&lookup_decoded(&t.root, "/sp ace.txt", &o)).as_deref(),
+            Some("sp ace.txt")
+        );
+        assert!(matches!(
+            lookup_decoded(&t.root, "/sp%20ace.txt", &o),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            lookup_decoded(&t.root, "/../outside.txt", &o),
+            Lookup::Forbidden
+        ));
+        for bad in ["/..%2Foutside.txt", "/..%5coutside.txt", "/a.txt\0"] {
+            assert!(matches!(lookup_decoded(&t.root, bad, &o), Lookup::NotFound), "{bad}");
+        }
     }
 
     #[test]
