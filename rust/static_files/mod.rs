@@ -553,15 +553,16 @@ impl StaticRoute {
         Some((candidate, meta))
     }
 
-    /// Resolves and loads `raw` (blocking), reusing `previous` when nothing changed.
-    fn find(&self, raw: &str, previous: Option<Arc<Entity>>) -> Found {
+    /// Resolves and loads `raw` (blocking), reusing `previous` when nothing changed;
+    /// `shown` is the request path a listing is titled with.
+    fn find(&self, raw: &str, shown: &str, previous: Option<Arc<Entity>>) -> Found {
         let (path, meta) = match self.lookup(raw) {
             Lookup::File { path, meta } => (path, meta),
             Lookup::Directory(dir) => {
                 let Source::Dir { options, .. } = &self.source else {
                     return Found::NotFound;
                 };
-                let title = crate::uri::text(crate::uri::decode_path_bytes(raw));
+                let title = crate::uri::text(crate::uri::decode_path_bytes(shown));
                 return match listing::render(&dir, &title, options.dotfiles) {
                     Ok(page) => Found::Listing(page),
                     Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -645,8 +646,9 @@ impl StaticRoute {
         };
         let route = self.clone();
         let key = raw.to_string();
+        let shown = path.to_string();
         let found = match tokio::task::spawn_blocking(move || {
-            let found = route.find(&key, previous);
+            let found = route.find(&key, &shown, previous);
             (found, key)
         })
         .await
