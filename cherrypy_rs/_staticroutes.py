@@ -25,8 +25,15 @@ from typing import Any
 #: Tools whose work on a static response is done by the Rust route itself, or that only
 #: act when a request fails (which the Python path handles).
 RUST_TOOLS = frozenset(
-    {"staticdir", "staticfile", "encode", "decode", "trailing_slash", "log_tracebacks",
-     "log_headers"}
+    {
+        "staticdir",
+        "staticfile",
+        "encode",
+        "decode",
+        "trailing_slash",
+        "log_tracebacks",
+        "log_headers",
+    }
 )
 
 #: Namespaces that configure the process or error pages, not how a file is answered.
@@ -131,7 +138,7 @@ def _headers(config: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def static_kind(config: dict[str, Any]) -> str | None:
-    """"staticdir", "staticfile" or None: which tool the config turns on."""
+    """ "staticdir", "staticfile" or None: which tool the config turns on."""
     if config.get("tools.staticdir.on"):
         return "staticdir"
     if config.get("tools.staticfile.on"):

@@ -91,7 +91,9 @@ impl Router {
             let prefix = &mount.prefix;
             if let Target::Static(i) = mount.target {
                 if i >= statics.len() {
-                    return Err(MountError(format!("{prefix:?} names a missing static route")));
+                    return Err(MountError(format!(
+                        "{prefix:?} names a missing static route"
+                    )));
                 }
             }
             if !prefix.is_empty() && (!prefix.starts_with('/') || prefix.ends_with('/')) {

@@ -22,9 +22,9 @@ SERVING = re.compile(r"Serving on http://127\.0\.0\.1:(\d+)")
 class Proc:
     """A cherrypy-rs process whose stderr is collected by a thread."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, prefix: tuple[str, ...] = ()) -> None:
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "cherrypy_rs", *args],
+            [*prefix, sys.executable, "-m", "cherrypy_rs", *args],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -386,9 +386,7 @@ def test_sections_with_other_tools_go_through_python(
     conf["/static/private"] = {"tools.sessions.on": True}
     conf["/static/plain"] = {"tools.staticdir.on": False}
     live = serve_app(Root(), "", conf)
-    statics, sections = _staticroutes.compile_routes(
-        live.tree.ordered(), cherrypy.config
-    )
+    statics, sections = _staticroutes.compile_routes(live.tree.ordered(), cherrypy.config)
     assert sorted(route.prefix for route, _ in statics) == ["/one", "/static"]
     assert sorted(prefix for prefix, _ in sections) == ["/static/plain", "/static/private"]
     (site / "private").mkdir()
@@ -480,18 +478,35 @@ def test_serve_fileobj(live: Any) -> None:
 def test_missing_or_bad_dir_fails_at_mount_naming_the_section(tmp_path: Path) -> None:
     tree = cherrypy.Tree()
     with pytest.raises(ValueError, match=r"\[/assets\] tools.staticdir.dir .* not an existing"):
-        tree.mount(Root(), "", {"/assets": {"tools.staticdir.on": True,
-                                            "tools.staticdir.dir": str(tmp_path / "nope")}})
+        tree.mount(
+            Root(),
+            "",
+            {
+                "/assets": {
+                    "tools.staticdir.on": True,
+                    "tools.staticdir.dir": str(tmp_path / "nope"),
+                }
+            },
+        )
     with pytest.raises(ValueError, match=r"\[/assets\] tools.staticdir.dir is on but has no"):
         tree.mount(Root(), "", {"/assets": {"tools.staticdir.on": True}})
     with pytest.raises(ValueError, match=r"\[/assets\] tools.staticdir.dir 'rel' is relative"):
-        tree.mount(Root(), "", {"/assets": {"tools.staticdir.on": True,
-                                            "tools.staticdir.dir": "rel"}})
+        tree.mount(
+            Root(), "", {"/assets": {"tools.staticdir.on": True, "tools.staticdir.dir": "rel"}}
+        )
     # A relative dir with a root is fine.
     (tmp_path / "rel").mkdir()
-    tree.mount(Root(), "", {"/assets": {"tools.staticdir.on": True,
-                                        "tools.staticdir.dir": "rel",
-                                        "tools.staticdir.root": str(tmp_path)}})
+    tree.mount(
+        Root(),
+        "",
+        {
+            "/assets": {
+                "tools.staticdir.on": True,
+                "tools.staticdir.dir": "rel",
+                "tools.staticdir.root": str(tmp_path),
+            }
+        },
+    )
 
 
 def test_static_sections_of_mounted_apps(serve_app: Any, site: Path) -> None:
@@ -516,10 +531,11 @@ def test_tree_serve_dir(serve_app: Any, site: Path) -> None:
     live = serve_app(Root())
     # Mounted while the server runs: the routes are rebuilt.
     live.tree.serve_dir(str(site), "/files", listing=True)
-    if True:
-        assert live.get("/files/a.txt")[2] == SMALL
-        status, headers, body = live.get("/files/empty/")
-        assert status == 200 and b"Index of /files/empty/" in body
-        status, _, body = live.get("/files/nope")
-        assert (status, body) == (404, b"404 Not Found\n")
-        assert live.get("/files/.hidden")[0] == 404
+    assert live.get("/files/a.txt")[2] == SMALL
+    status, headers, body = live.get("/files/empty/")
+    assert status == 200 and b"Index of /files/empty/" in body
+    assert headers["Content-Type"] == "text/html;charset=utf-8"
+    status, _, body = live.get("/files/nope")
+    assert (status, body) == (404, b"404 Not Found\n")
+    assert live.get("/files/.hidden")[0] == 404
+    assert live.get("/")[2] == b"dynamic root"

@@ -55,9 +55,7 @@ def guess_type(path: str) -> str:
 def _make_content_disposition(disposition: str, file_name: str) -> str:
     """A Content-Disposition value with an ASCII ``filename`` and, when the name is not
     ASCII, a UTF-8 ``filename*`` (RFC 6266 appendix D)."""
-    ascii_name = (
-        unicodedata.normalize("NFKC", file_name).encode("ascii", errors="ignore").decode()
-    )
+    ascii_name = unicodedata.normalize("NFKC", file_name).encode("ascii", errors="ignore").decode()
     header = f'{disposition}; filename="{ascii_name}"'
     if ascii_name != file_name:
         header += f"; filename*=UTF-8''{urllib.parse.quote(file_name)}"
@@ -100,6 +98,7 @@ def serve_file(
         response.headers["Content-Disposition"] = _make_content_disposition(
             disposition, name if name is not None else os.path.basename(path)
         )
+    _check_range(st.st_size)
     response.body = StaticFile(path)
     return response.body
 
@@ -125,6 +124,7 @@ def serve_fileobj(
         data = fileobj.read()
         body = StaticFile.from_bytes(data.encode() if isinstance(data, str) else data)
     else:
+        _check_range(os.fstat(fd).st_size)
         body = StaticFile.from_fd(fd)
     close = getattr(fileobj, "close", None)
     if close is not None:
@@ -137,6 +137,21 @@ def serve_fileobj(
         )
     response.body = body
     return body
+
+
+def _check_range(length: int) -> None:
+    """CherryPy's 416 error page for a Range that names no byte of the file (the rest
+    of the range handling is done by Rust when the body is sent)."""
+    from ..serving import request_or_raise
+
+    request = request_or_raise()
+    if request.protocol < (1, 1):
+        return
+    headers = request.headers
+    value = headers.get("Range")
+    if value and "If-Range" not in headers and _core.range_unsatisfiable(value, length):
+        _response().headers["Content-Range"] = f"bytes */{length}"
+        raise HTTPError(416, "Invalid Range (first-byte-pos greater than Content-Length)")
 
 
 def serve_download(path: str, name: str | None = None) -> Any:

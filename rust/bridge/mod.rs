@@ -17,5 +17,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<static_files::PyStaticRoute>()?;
     m.add_class::<static_files::PyStaticFile>()?;
     m.add_function(wrap_pyfunction!(static_files::lookup_static, m)?)?;
+    m.add_function(wrap_pyfunction!(static_files::range_unsatisfiable, m)?)?;
     Ok(())
 }

@@ -15,8 +15,8 @@ use crate::errors::Error;
 use crate::exchange::Job;
 use crate::pool::Pool;
 use crate::router::{Mount, Router, Target};
-use crate::static_files::{Fallback, StaticRoute};
 use crate::server::RunningServer;
+use crate::static_files::{Fallback, StaticRoute};
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {

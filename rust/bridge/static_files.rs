@@ -23,7 +23,9 @@ use crate::static_files::{
 fn canonical_dir(directory: &str, what: &str) -> PyResult<PathBuf> {
     let path = PathBuf::from(directory);
     let canonical = path.canonicalize().map_err(|e| {
-        PyValueError::new_err(format!("{what}: the directory {directory:?} cannot be used: {e}"))
+        PyValueError::new_err(format!(
+            "{what}: the directory {directory:?} cannot be used: {e}"
+        ))
     })?;
     if !canonical.is_dir() {
         return Err(PyValueError::new_err(format!(
@@ -276,6 +278,16 @@ pub fn lookup_static(
             Lookup::Forbidden => ("forbidden", None),
         }
     })
+}
+
+/// Whether a Range header value is valid but names no byte of a `length`-byte file
+/// (RFC 9110 §15.5.17: answered 416).
+#[pyfunction]
+pub fn range_unsatisfiable(value: &str, length: u64) -> bool {
+    matches!(
+        static_files::parse_range(value, length),
+        static_files::Ranges::Unsatisfiable
+    )
 }
 
 /// The content type of a reply whose application set none.

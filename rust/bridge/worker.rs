@@ -66,7 +66,12 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
     let request = match Py::new(py, PyRequest::new(request)) {
         Ok(request) => request,
         Err(err) => {
-            report(py, on_error, "the request could not be handed to Python", err);
+            report(
+                py,
+                on_error,
+                "the request could not be handed to Python",
+                err,
+            );
             let _ = reply.send(internal_error());
             return;
         }

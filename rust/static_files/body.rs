@@ -24,7 +24,10 @@ pub const CHUNK: u64 = 256 * 1024;
 pub enum Segment {
     Bytes(Bytes),
     /// `len` bytes of the body's file from `offset`.
-    File { offset: u64, len: u64 },
+    File {
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// The body of a static response.
@@ -176,7 +179,9 @@ mod tests {
     #[tokio::test]
     async fn file_ranges_and_bytes_come_out_in_order() {
         let mut file = tempfile::tempfile().unwrap();
-        let data: Vec<u8> = (0..(CHUNK as usize * 2 + 10)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(CHUNK as usize * 2 + 10))
+            .map(|i| (i % 251) as u8)
+            .collect();
         file.write_all(&data).unwrap();
         let file = Arc::new(file);
         let body = StaticBody::new(

@@ -233,7 +233,11 @@ mod tests {
             Precondition::NotModified
         );
         assert_eq!(
-            evaluate(&get, &h(&[("if-none-match", &format!("\"x\", W/{tag}"))]), &v),
+            evaluate(
+                &get,
+                &h(&[("if-none-match", &format!("\"x\", W/{tag}"))]),
+                &v
+            ),
             Precondition::NotModified
         );
         assert_eq!(
@@ -296,7 +300,10 @@ mod tests {
         assert!(range_allowed(&h(&[("if-range", &v.etag)]), &v));
         assert!(range_allowed(&h(&[("if-range", LM)]), &v));
         assert!(!range_allowed(&h(&[("if-range", "\"old\"")]), &v));
-        assert!(!range_allowed(&h(&[("if-range", &format!("W/{}", v.etag))]), &v));
+        assert!(!range_allowed(
+            &h(&[("if-range", &format!("W/{}", v.etag))]),
+            &v
+        ));
         assert!(!range_allowed(
             &h(&[("if-range", "Wed, 03 Jan 2024 00:00:00 GMT")]),
             &v

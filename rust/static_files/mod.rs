@@ -32,7 +32,7 @@ pub use path::{lookup, lookup_decoded, DirOptions, Lookup};
 use body::Segment;
 use cache::FileCache;
 use conditional::{Precondition, Validators};
-use range::Ranges;
+pub use range::{parse as parse_range, Ranges};
 
 /// Files up to this size are held in memory by the cache; larger ones are read per
 /// request from a descriptor the cache keeps open.
@@ -353,7 +353,9 @@ pub fn respond(entity: &Entity, req: &RequestHead<'_>) -> StaticReply {
             }
             if head_only {
                 let len = reply.body.len();
-                reply.headers.insert(header::CONTENT_LENGTH, content_length(len));
+                reply
+                    .headers
+                    .insert(header::CONTENT_LENGTH, content_length(len));
                 reply.body = StaticBody::empty();
             }
             reply
@@ -374,7 +376,10 @@ pub fn respond(entity: &Entity, req: &RequestHead<'_>) -> StaticReply {
         Ranges::Partial(list) => {
             // RFC 9110 §14.6, laid out as CherryPy (and Apache) do: a CRLF first.
             let boundary = boundary();
-            let ctype = entity.content_type.to_str().unwrap_or("application/octet-stream");
+            let ctype = entity
+                .content_type
+                .to_str()
+                .unwrap_or("application/octet-stream");
             let mut segments = Vec::with_capacity(list.len() * 2 + 1);
             let mut total = 0u64;
             for (start, end) in &list {
@@ -494,7 +499,7 @@ pub enum Outcome {
 }
 
 /// What a path names, loaded.
-enum Found {
+enum Resolved {
     Entity(Arc<Entity>),
     Listing(String),
     AddSlash,
@@ -555,25 +560,25 @@ impl StaticRoute {
 
     /// Resolves and loads `raw` (blocking), reusing `previous` when nothing changed;
     /// `shown` is the request path a listing is titled with.
-    fn find(&self, raw: &str, shown: &str, previous: Option<Arc<Entity>>) -> Found {
+    fn find(&self, raw: &str, shown: &str, previous: Option<Arc<Entity>>) -> Resolved {
         let (path, meta) = match self.lookup(raw) {
             Lookup::File { path, meta } => (path, meta),
             Lookup::Directory(dir) => {
                 let Source::Dir { options, .. } = &self.source else {
-                    return Found::NotFound;
+                    return Resolved::NotFound;
                 };
                 let title = crate::uri::text(crate::uri::decode_path_bytes(shown));
                 return match listing::render(&dir, &title, options.dotfiles) {
-                    Ok(page) => Found::Listing(page),
+                    Ok(page) => Resolved::Listing(page),
                     Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                        Found::Forbidden
+                        Resolved::Forbidden
                     }
-                    Err(_) => Found::NotFound,
+                    Err(_) => Resolved::NotFound,
                 };
             }
-            Lookup::AddSlash => return Found::AddSlash,
-            Lookup::NotFound => return Found::NotFound,
-            Lookup::Forbidden => return Found::Forbidden,
+            Lookup::AddSlash => return Resolved::AddSlash,
+            Lookup::NotFound => return Resolved::NotFound,
+            Lookup::Forbidden => return Resolved::Forbidden,
         };
         let (br, gz) = if self.options.precompressed {
             (self.sibling(&path, ".br"), self.sibling(&path, ".gz"))
@@ -587,18 +592,20 @@ impl StaticRoute {
                 gz.as_ref().map(|(_, m)| FileId::of(m)),
             ];
             if prev.fingerprint() == now {
-                return Found::Entity(prev);
+                return Resolved::Entity(prev);
             }
         }
         let identity = match Representation::open(&path, &meta, "") {
             Ok(rep) => rep,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Found::Forbidden,
-            Err(_) => return Found::NotFound,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Resolved::Forbidden
+            }
+            Err(_) => return Resolved::NotFound,
         };
         let open_sibling = |found: Option<(PathBuf, Metadata)>, tag: &str| {
             found.and_then(|(p, m)| Representation::open(&p, &m, tag).ok())
         };
-        Found::Entity(Arc::new(Entity {
+        Resolved::Entity(Arc::new(Entity {
             content_type: content_type(&path, &self.options.content_types),
             identity,
             br: open_sibling(br, "-br"),
@@ -613,6 +620,18 @@ impl StaticRoute {
             }
         }
         reply
+    }
+
+    /// The response for a found entity; an application's own error page answers an
+    /// unsatisfiable range (CherryPy's 416 page), so that one goes back to it.
+    fn reply_for(&self, entity: &Entity, req: &RequestHead<'_>) -> Outcome {
+        let reply = respond(entity, req);
+        match &self.fallback {
+            Some(f) if reply.status == StatusCode::RANGE_NOT_SATISFIABLE => {
+                Outcome::Fallback(f.clone())
+            }
+            _ => Outcome::Reply(self.with_route_headers(reply)),
+        }
     }
 
     fn not_served(&self, status: StatusCode, extra: &[(HeaderName, HeaderValue)]) -> Outcome {
@@ -638,9 +657,7 @@ impl StaticRoute {
         let raw = path.get(self.prefix_len..).unwrap_or("");
         let cached = self.cache.get(raw, self.options.cache_valid);
         let previous = match cached {
-            Some((entity, true)) => {
-                return Outcome::Reply(self.with_route_headers(respond(&entity, req)));
-            }
+            Some((entity, true)) => return self.reply_for(&entity, req),
             Some((entity, false)) => Some(entity),
             None => None,
         };
@@ -655,7 +672,7 @@ impl StaticRoute {
         {
             Ok((found, key)) => {
                 match &found {
-                    Found::Entity(entity) => self.cache.insert(&key, entity.clone()),
+                    Resolved::Entity(entity) => self.cache.insert(&key, entity.clone()),
                     _ => self.cache.remove(&key),
                 }
                 found
@@ -663,8 +680,8 @@ impl StaticRoute {
             Err(_) => return self.not_served(StatusCode::INTERNAL_SERVER_ERROR, &[]),
         };
         match found {
-            Found::Entity(entity) => Outcome::Reply(self.with_route_headers(respond(&entity, req))),
-            Found::Listing(page) if self.fallback.is_none() => {
+            Resolved::Entity(entity) => self.reply_for(&entity, req),
+            Resolved::Listing(page) if self.fallback.is_none() => {
                 let mut headers = HeaderMap::new();
                 headers.insert(
                     header::CONTENT_TYPE,
@@ -683,7 +700,7 @@ impl StaticRoute {
                     body,
                 }))
             }
-            Found::AddSlash if self.fallback.is_none() => {
+            Resolved::AddSlash if self.fallback.is_none() => {
                 let location = match query {
                     Some(q) => format!("{path}/?{q}"),
                     None => format!("{path}/"),
@@ -696,7 +713,7 @@ impl StaticRoute {
                     Err(_) => self.not_served(StatusCode::NOT_FOUND, &[]),
                 }
             }
-            Found::Forbidden => self.not_served(StatusCode::FORBIDDEN, &[]),
+            Resolved::Forbidden => self.not_served(StatusCode::FORBIDDEN, &[]),
             _ => self.not_served(StatusCode::NOT_FOUND, &[]),
         }
     }

@@ -15,7 +15,10 @@ use std::path::{Component, Path, PathBuf};
 #[derive(Debug)]
 pub enum Lookup {
     /// A regular file (possibly a directory's index file).
-    File { path: PathBuf, meta: Metadata },
+    File {
+        path: PathBuf,
+        meta: Metadata,
+    },
     /// A directory without an index file, requested with its trailing slash.
     Directory(PathBuf),
     /// A directory requested without its trailing slash: redirect to add it.
@@ -72,36 +75,50 @@ fn decode(raw: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Why a path names nothing servable.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    NotFound,
+    Forbidden,
+}
+
+impl From<Refusal> for Lookup {
+    fn from(r: Refusal) -> Lookup {
+        match r {
+            Refusal::NotFound => Lookup::NotFound,
+            Refusal::Forbidden => Lookup::Forbidden,
+        }
+    }
+}
+
 /// The segments of a decoded path, or the reason it names nothing servable.
-fn segments(decoded: &[u8], dotfiles: bool) -> Result<Vec<&OsStr>, Lookup> {
+fn segments(decoded: &[u8], dotfiles: bool) -> Result<Vec<&OsStr>, Refusal> {
     let mut parts = Vec::new();
     for segment in decoded.split(|&b| b == b'/') {
         match segment {
             b"" | b"." => continue,
-            b".." => return Err(Lookup::Forbidden),
-            s if s[0] == b'.' && !dotfiles => return Err(Lookup::NotFound),
+            b".." => return Err(Refusal::Forbidden),
+            s if s[0] == b'.' && !dotfiles => return Err(Refusal::NotFound),
             s => parts.push(OsStr::from_bytes(s)),
         }
     }
     Ok(parts)
 }
 
-fn io_failure(kind: ErrorKind) -> Lookup {
+fn io_failure(kind: ErrorKind) -> Refusal {
     if kind == ErrorKind::PermissionDenied {
-        Lookup::Forbidden
+        Refusal::Forbidden
     } else {
-        Lookup::NotFound
+        Refusal::NotFound
     }
 }
 
 /// The canonical form of `candidate` when it is below `root` (and, unless `dotfiles`,
 /// reached through no dot-name: a symlink may point at one).
-fn contained(root: &Path, candidate: &Path, dotfiles: bool) -> Result<PathBuf, Lookup> {
-    let canonical = candidate
-        .canonicalize()
-        .map_err(|e| io_failure(e.kind()))?;
+fn contained(root: &Path, candidate: &Path, dotfiles: bool) -> Result<PathBuf, Refusal> {
+    let canonical = candidate.canonicalize().map_err(|e| io_failure(e.kind()))?;
     let Ok(below) = canonical.strip_prefix(root) else {
-        return Err(Lookup::NotFound);
+        return Err(Refusal::NotFound);
     };
     if !dotfiles
         && below.components().any(|c| match c {
@@ -109,7 +126,7 @@ fn contained(root: &Path, candidate: &Path, dotfiles: bool) -> Result<PathBuf, L
             _ => false,
         })
     {
-        return Err(Lookup::NotFound);
+        return Err(Refusal::NotFound);
     }
     Ok(canonical)
 }
@@ -145,17 +162,17 @@ fn find(root: &Path, raw: &str, decoded: Option<Vec<u8>>, options: &DirOptions) 
     };
     let parts = match segments(&decoded, options.dotfiles) {
         Ok(parts) => parts,
-        Err(outcome) => return outcome,
+        Err(refusal) => return refusal.into(),
     };
     let mut candidate = root.to_path_buf();
     candidate.extend(parts);
     let canonical = match contained(root, &candidate, options.dotfiles) {
         Ok(path) => path,
-        Err(outcome) => return outcome,
+        Err(refusal) => return refusal.into(),
     };
     let meta = match std::fs::metadata(&canonical) {
         Ok(meta) => meta,
-        Err(e) => return io_failure(e.kind()),
+        Err(e) => return io_failure(e.kind()).into(),
     };
     if meta.is_file() {
         if raw.ends_with('/') {
@@ -171,11 +188,15 @@ fn find(root: &Path, raw: &str, decoded: Option<Vec<u8>>, options: &DirOptions) 
         // FIFOs, sockets and devices are never served.
         return Lookup::NotFound;
     }
-    let index = options.index.as_deref().filter(|i| !i.is_empty()).and_then(|name| {
-        let path = contained(root, &canonical.join(name), options.dotfiles).ok()?;
-        let meta = std::fs::metadata(&path).ok()?;
-        meta.is_file().then_some((path, meta))
-    });
+    let index = options
+        .index
+        .as_deref()
+        .filter(|i| !i.is_empty())
+        .and_then(|name| {
+            let path = contained(root, &canonical.join(name), options.dotfiles).ok()?;
+            let meta = std::fs::metadata(&path).ok()?;
+            meta.is_file().then_some((path, meta))
+        });
     if index.is_none() && !options.listing {
         return Lookup::NotFound;
     }
@@ -242,7 +263,10 @@ mod tests {
     fn files_and_index_files_are_found() {
         let t = tree();
         let o = opts(Some("index.html"));
-        assert_eq!(file_name(&lookup(&t.root, "/a.txt", &o)).as_deref(), Some("a.txt"));
+        assert_eq!(
+            file_name(&lookup(&t.root, "/a.txt", &o)).as_deref(),
+            Some("a.txt")
+        );
         assert_eq!(
             file_name(&lookup(&t.root, "/sp%20ace.txt", &o)).as_deref(),
             Some("sp ace.txt")
@@ -269,7 +293,10 @@ mod tests {
             listing: true,
             ..Default::default()
         };
-        assert!(matches!(lookup(&t.root, "/empty/", &o), Lookup::Directory(_)));
+        assert!(matches!(
+            lookup(&t.root, "/empty/", &o),
+            Lookup::Directory(_)
+        ));
         assert!(matches!(lookup(&t.root, "/empty", &o), Lookup::AddSlash));
         assert!(matches!(lookup(&t.root, "", &o), Lookup::AddSlash));
         assert!(matches!(lookup(&t.root, "/", &o), Lookup::Directory(_)));
@@ -279,8 +306,15 @@ mod tests {
     fn traversal_is_refused() {
         let t = tree();
         let o = opts(None);
-        for raw in ["/../outside.txt", "/%2e%2e/outside.txt", "/sub/%2E%2E/%2e%2e/outside.txt"] {
-            assert!(matches!(lookup(&t.root, raw, &o), Lookup::Forbidden), "{raw}");
+        for raw in [
+            "/../outside.txt",
+            "/%2e%2e/outside.txt",
+            "/sub/%2E%2E/%2e%2e/outside.txt",
+        ] {
+            assert!(
+                matches!(lookup(&t.root, raw, &o), Lookup::Forbidden),
+                "{raw}"
+            );
         }
         for raw in [
             "/..%2foutside.txt",
@@ -301,7 +335,10 @@ mod tests {
         let abs = format!("/{}", t.outside.display());
         assert!(matches!(lookup(&t.root, &abs, &o), Lookup::NotFound));
         // A symlink that stays inside is followed.
-        assert_eq!(file_name(&lookup(&t.root, "/link-in", &o)).as_deref(), Some("a.txt"));
+        assert_eq!(
+            file_name(&lookup(&t.root, "/link-in", &o)).as_deref(),
+            Some("a.txt")
+        );
     }
 
     #[test]
@@ -319,7 +356,10 @@ mod tests {
             dotfiles: true,
             ..Default::default()
         };
-        assert!(matches!(lookup(&t.root, "/.secret", &allow), Lookup::File { .. }));
+        assert!(matches!(
+            lookup(&t.root, "/.secret", &allow),
+            Lookup::File { .. }
+        ));
     }
 
     #[test]
@@ -327,9 +367,9 @@ mod tests {
         // Root may read anything, so only the mapping is checked here.
         assert!(matches!(
             io_failure(ErrorKind::PermissionDenied),
-            Lookup::Forbidden
+            Refusal::Forbidden
         ));
-        assert!(matches!(io_failure(ErrorKind::NotFound), Lookup::NotFound));
+        assert!(matches!(io_failure(ErrorKind::NotFound), Refusal::NotFound));
     }
 
     #[test]
@@ -349,7 +389,10 @@ mod tests {
             Lookup::Forbidden
         ));
         for bad in ["/..%2Foutside.txt", "/..%5coutside.txt", "/a.txt\0"] {
-            assert!(matches!(lookup_decoded(&t.root, bad, &o), Lookup::NotFound), "{bad}");
+            assert!(
+                matches!(lookup_decoded(&t.root, bad, &o), Lookup::NotFound),
+                "{bad}"
+            );
         }
     }
 

@@ -103,7 +103,10 @@ mod tests {
         assert_eq!(parse("bytes=90-", 100), Ranges::Partial(vec![(90, 100)]));
         assert_eq!(parse("bytes=-10", 100), Ranges::Partial(vec![(90, 100)]));
         assert_eq!(parse("bytes=-1000", 100), Ranges::Partial(vec![(0, 100)]));
-        assert_eq!(parse("bytes=50-1000", 100), Ranges::Partial(vec![(50, 100)]));
+        assert_eq!(
+            parse("bytes=50-1000", 100),
+            Ranges::Partial(vec![(50, 100)])
+        );
         assert_eq!(parse("Bytes = 0-0", 100), Ranges::Partial(vec![(0, 1)]));
         assert_eq!(
             parse("bytes=0-99999999999999999999999", 100),

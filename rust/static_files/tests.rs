@@ -73,11 +73,17 @@ fn conditional_requests() {
     assert!(r.body.is_empty());
     assert_eq!(r.headers["etag"], tag.as_str());
     assert!(!r.headers.contains_key("content-length"));
-    let r = get(&e, &[("if-modified-since", "Tue, 02 Jan 2024 03:04:05 GMT")]);
+    let r = get(
+        &e,
+        &[("if-modified-since", "Tue, 02 Jan 2024 03:04:05 GMT")],
+    );
     assert_eq!(r.status, 304);
     let r = get(&e, &[("if-match", "\"nope\"")]);
     assert_eq!(r.status, 412);
-    let r = get(&e, &[("if-unmodified-since", "Mon, 01 Jan 2024 00:00:00 GMT")]);
+    let r = get(
+        &e,
+        &[("if-unmodified-since", "Mon, 01 Jan 2024 00:00:00 GMT")],
+    );
     assert_eq!(r.status, 412);
 }
 
@@ -97,7 +103,11 @@ async fn single_and_multiple_ranges() {
         .strip_prefix("multipart/byteranges; boundary=")
         .unwrap()
         .to_string();
-    let declared: usize = r.headers["content-length"].to_str().unwrap().parse().unwrap();
+    let declared: usize = r.headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let b = body(r).await;
     assert_eq!(b.len(), declared);
     let expected = format!(
