@@ -183,6 +183,9 @@ def test_demo_serves(procs: list[Proc]) -> None:
     status, body = get(port, "/wsgi/hello?x=1")
     assert status == 200
     assert b'"SCRIPT_NAME": "/wsgi", "PATH_INFO": "/hello", "QUERY_STRING": "x=1"' in body
+    status, body = get(port, "/static/hello.txt")
+    assert status == 200 and body.startswith(b"A static file")
+    assert get(port, "/download") == (status, body)
     proc.popen.send_signal(signal.SIGTERM)
     assert proc.popen.wait(timeout=15) == 0
 

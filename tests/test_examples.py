@@ -49,3 +49,17 @@ def test_forms_and_errors(note: str) -> None:
         assert note.encode() in live.get("/")[2]
         assert live.request("POST", "/add", body=b"note=+", headers=form)[0] == 400
         assert live.get("/add?note=x")[0] == 405
+
+
+def test_static_files() -> None:
+    module = load("static_files.py")
+    with serve(module["Root"](), "", module["CONFIG"]) as live:
+        status, headers, body = live.get("/files/hello.py")
+        assert status == 200 and b"Run with:" in body
+        assert headers["Cache-Control"] == "max-age=60"
+        assert live.get("/readme")[2] == body
+        assert live.get("/files/hello.py", headers={"Range": "bytes=0-2"})[2] == b'"""'
+        assert live.get("/source")[1]["Content-Type"].startswith("text/plain")
+        assert live.get("/download")[1]["Content-Disposition"] == (
+            'attachment; filename="hello.py"'
+        )
