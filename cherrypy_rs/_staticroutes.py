@@ -249,7 +249,8 @@ def compile_routes(
 ) -> tuple[list[tuple[Any, int | None]], list[tuple[str, int]]]:
     """``(statics, sections)`` for ``_core.Server.set_mounts``, from the tree's mounts
     in router order."""
-    from ._tree import Application, StaticDirectory
+    from . import _core
+    from ._tree import FAVICON, Application, DefaultFavicon, StaticDirectory
 
     names = [name for name, _ in ordered]
     statics: list[tuple[Any, int | None]] = []
@@ -261,6 +262,16 @@ def compile_routes(
         if not isinstance(app, Application):
             continue
         rust_prefixes: list[str] = []
+        if script_name == "" and isinstance(getattr(app.root, "favicon_ico", None), DefaultFavicon):
+            icon = _core.StaticRoute(
+                "/favicon.ico",
+                filename=FAVICON,
+                content_types={"ico": "image/x-icon"},
+                headers=_headers({}),
+                what="the default /favicon.ico",
+            )
+            if "/favicon.ico" not in app.config:
+                statics.append((icon, index))
         for section in _sections(app):
             prefix = script_name + ("" if section == "/" else section.rstrip("/"))
             if any(

@@ -7,6 +7,7 @@ Rust core.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from ._config import merge_app_config
@@ -79,6 +80,22 @@ class Application:
         return default
 
 
+#: The icon served at /favicon.ico by applications mounted at the root.
+FAVICON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "favicon.ico")
+
+
+class DefaultFavicon:
+    """``root.favicon_ico`` of an application mounted at "" (CherryPy gives it a
+    ``tools.staticfile`` handler); the Rust router serves the file itself."""
+
+    exposed = True
+
+    def __call__(self) -> Any:
+        from .lib.static import serve_file
+
+        return serve_file(FAVICON, "image/x-icon")
+
+
 class StaticDirectory:
     """A directory served by Rust alone at a script name (``tree.serve_dir``; the
     ``cherrypy-rs static`` command): no application behind it, so what is not there
@@ -95,8 +112,6 @@ class StaticDirectory:
         cache_valid: float = 1.0,
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        import os
-
         if not os.path.isdir(directory):
             raise ValueError(f"{directory!r} is not an existing directory")
         self.directory = os.path.abspath(directory)
@@ -150,6 +165,9 @@ class Tree:
                 app.merge(config)
         else:
             app = Application(root, script_name, config)
+            if script_name == "" and root is not None and not hasattr(root, "favicon_ico"):
+                # As CherryPy: an application at the root answers /favicon.ico.
+                root.favicon_ico = DefaultFavicon()
         from ._staticroutes import check_application
 
         check_application(app, script_name, self.global_config())

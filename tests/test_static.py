@@ -161,6 +161,21 @@ def test_config_headers_and_access_log(
     assert poll(lambda: log.exists() and line in log.read_text()), log.read_text()
 
 
+def test_default_favicon_at_the_root(serve_app: Any, python_calls: list[str]) -> None:
+    live = serve_app(Root())
+    status, headers, body = live.get("/favicon.ico")
+    assert status == 200 and headers["Content-Type"] == "image/x-icon"
+    assert body.startswith(b"\x00\x00\x01\x00")  # an ICO file
+
+    class Own:
+        @cherrypy.expose
+        def favicon_ico(self) -> str:
+            return "mine"
+
+    assert serve_app(Own()).get("/favicon.ico")[2] == b"mine"
+    assert serve_app(Root(), "/app").get("/app/favicon.ico")[0] == 404
+
+
 def test_content_types(live: Any) -> None:
     assert live.get("/static/style.css")[1]["Content-Type"] == "text/css"
     assert live.get("/static/data.mine")[1]["Content-Type"] == "application/x-mine"
@@ -393,7 +408,7 @@ def test_sections_with_other_tools_go_through_python(
     conf["/static/plain"] = {"tools.staticdir.on": False}
     live = serve_app(Root(), "", conf)
     statics, sections = _staticroutes.compile_routes(live.tree.ordered(), cherrypy.config)
-    assert sorted(route.prefix for route, _ in statics) == ["/one", "/static"]
+    assert sorted(route.prefix for route, _ in statics) == ["/favicon.ico", "/one", "/static"]
     assert sorted(prefix for prefix, _ in sections) == ["/static/plain", "/static/private"]
     (site / "private").mkdir()
     (site / "private" / "p.txt").write_text("private")
