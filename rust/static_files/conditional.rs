@@ -5,10 +5,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::header::{self, HeaderMap};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 
-/// A representation's validators.
+/// A representation's validators, with their header values made once.
 #[derive(Debug, Clone)]
 pub struct Validators {
     /// The entity tag, quoted (`"5f3a-1c"`); strong: it changes with the content's
@@ -16,6 +16,8 @@ pub struct Validators {
     pub etag: String,
     /// Last modification, truncated to whole seconds (what an HTTP-date can carry).
     pub modified: SystemTime,
+    pub etag_header: HeaderValue,
+    pub last_modified_header: HeaderValue,
 }
 
 impl Validators {
@@ -26,12 +28,20 @@ impl Validators {
         let secs = modified
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let etag = format!("\"{nanos:x}-{len:x}{tag}\"");
+        let modified = UNIX_EPOCH + Duration::from_secs(secs);
+        let last_modified = httpdate::fmt_http_date(modified);
         Validators {
-            etag: format!("\"{nanos:x}-{len:x}{tag}\""),
-            modified: UNIX_EPOCH + Duration::from_secs(secs),
+            etag_header: HeaderValue::from_str(&etag)
+                .unwrap_or_else(|_| HeaderValue::from_static("\"0\"")),
+            last_modified_header: HeaderValue::from_str(&last_modified)
+                .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+            etag,
+            modified,
         }
     }
 
+    #[cfg(test)]
     pub fn last_modified(&self) -> String {
         httpdate::fmt_http_date(self.modified)
     }

@@ -268,7 +268,7 @@ fn value(text: String) -> Option<HeaderValue> {
 /// The response to a GET or HEAD of `entity`: preconditions (304/412), ranges
 /// (206/416), the precompressed sibling the client accepts, and no body for HEAD.
 pub fn respond(entity: &Entity, req: &RequestHead<'_>) -> StaticReply {
-    let mut headers = HeaderMap::new();
+    let mut headers = HeaderMap::with_capacity(12);
     let varies = entity.br.is_some() || entity.gzip.is_some();
     let (rep, coding) = match (&entity.br, &entity.gzip) {
         (Some(br), _) if accepts(req.headers, "br") => (br, Some("br")),
@@ -279,12 +279,8 @@ pub fn respond(entity: &Entity, req: &RequestHead<'_>) -> StaticReply {
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if let Some(v) = &rep.validators {
-        if let Some(lm) = value(v.last_modified()) {
-            headers.insert(header::LAST_MODIFIED, lm);
-        }
-        if let Some(tag) = value(v.etag.clone()) {
-            headers.insert(header::ETAG, tag);
-        }
+        headers.insert(header::LAST_MODIFIED, v.last_modified_header.clone());
+        headers.insert(header::ETAG, v.etag_header.clone());
         match conditional::evaluate(req.method, req.headers, v) {
             Precondition::Proceed => {}
             Precondition::NotModified => {
