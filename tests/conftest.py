@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,12 @@ def restore_config() -> Iterator[None]:
     cherrypy.config.reset()
     cherrypy.config.update(snapshot)
     cherrypy.log.screen = screen
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Any]]:
+    """Processes a test starts (anything with ``stop()``), stopped when it ends."""
+    started: list[Any] = []
+    yield started
+    for proc in started:
+        proc.stop()

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,14 +59,6 @@ class Proc:
         self.reader.join(timeout=5)
         if self.popen.stderr is not None:
             self.popen.stderr.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def get(port: int, path: str = "/") -> tuple[int, bytes]:

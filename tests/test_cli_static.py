@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,14 +27,6 @@ def tree(tmp_path: Path) -> Path:
     (root / ".git" / "config").write_text("[core]")
     (tmp_path / "outside.txt").write_text("OUTSIDE-CONTENT")
     return root
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def start(procs: list[Proc], *args: str, prefix: tuple[str, ...] = ()) -> tuple[Proc, int]:

@@ -11,6 +11,8 @@ use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+use crate::uri::hex;
+
 /// What a request path names below a root.
 #[derive(Debug)]
 pub enum Lookup {
@@ -37,15 +39,6 @@ pub struct DirOptions {
     pub dotfiles: bool,
     /// A directory without an index is listed rather than not found.
     pub listing: bool,
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// The decoded bytes of a raw path, or None when it holds an encoded separator (`%2F`,
