@@ -143,6 +143,9 @@ class Config(dict):
                 )
             for key, value in self.environments[env].items():
                 config.setdefault(key, value)
+        if "tools.staticdir.dir" in config:
+            # As CherryPy: a global staticdir serves below each application's root.
+            config["tools.staticdir.section"] = "global"
         dict.update(self, config)
         self._dispatch(config)
         self._changed()

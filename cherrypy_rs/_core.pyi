@@ -66,9 +66,63 @@ class FileBody:
         ``length`` bytes (to the end when None) from ``offset``, then calls
         ``closer.close()`` on the worker thread."""
 
+class StaticFile:
+    """A response body Rust serves from a file or bytes: it answers conditional requests
+    (304/412), ranges (206, multipart/byteranges, 416) and HEAD, and reads the file off
+    the interpreter. Returned by ``lib.static.serve_file``/``serve_fileobj``."""
+
+    def __init__(self, path: str) -> None:
+        """The file at ``path``, opened when the response is sent."""
+    @staticmethod
+    def from_fd(fd: int) -> StaticFile:
+        """The open file behind ``fd`` (the caller keeps and closes its own)."""
+    @staticmethod
+    def from_bytes(data: bytes) -> StaticFile:
+        """Bytes held in memory (a file-like object without a descriptor)."""
+
+class StaticRoute:
+    """A directory (or one file) served by Rust at ``prefix`` and below; mounted with
+    ``Server.set_mounts``. A missing directory raises ValueError naming ``what``."""
+
+    def __init__(
+        self,
+        prefix: str,
+        *,
+        strip: int | None = None,
+        directory: str | None = None,
+        filename: str | None = None,
+        index: str | None = None,
+        content_types: dict[str, str] = ...,
+        listing: bool = False,
+        dotfiles: bool = False,
+        precompressed: bool = False,
+        headers: list[tuple[str, str]] = ...,
+        cache_valid: float = 1.0,
+        cache_entries: int = 1024,
+        cache_bytes: int = 67108864,
+        what: str = "static route",
+    ) -> None:
+        """Exactly one of ``directory``/``filename``. The file's path is the request
+        path after its first ``strip`` bytes (default ``len(prefix)``);
+        ``content_types`` maps extensions (no dot) to types; ``headers`` are added to
+        every response; a cached file goes ``cache_valid`` seconds unchecked."""
+    @property
+    def prefix(self) -> str: ...
+
+def lookup_static(
+    root: str, path: str, index: str | None = None, dotfiles: bool = True, decoded: bool = False
+) -> tuple[str, str | None]:
+    """What ``path`` (below the section; percent-encoded, or decoded like ``path_info``
+    when ``decoded``) names under ``root``: ("file", path), ("dir", path),
+    ("redirect", None), ("notfound", None) or ("forbidden", None)."""
+
+def range_unsatisfiable(value: str, length: int) -> bool:
+    """Whether a Range header value is valid but names no byte of the file (416)."""
+
 Handler = Callable[[Request], tuple[int, str | None, list[tuple[str, str]], Any]]
-"""Returns (status, reason or None, headers, body); body is bytes, None, a FileBody, or
-an iterable of bytes/str chunks (streamed; its close() is called once at the end)."""
+"""Returns (status, reason or None, headers, body); body is bytes, None, a FileBody, a
+StaticFile, or an iterable of bytes/str chunks (streamed; its close() is called once at
+the end)."""
 
 class Server:
     """The Rust HTTP server. Configure, ``set_mounts``, ``start``, then call
@@ -106,8 +160,16 @@ class Server:
         ``ssl_client_ca``). ``http2``: None offers HTTP/2 over TLS only (ALPN), True
         also accepts h2c with prior knowledge on plain TCP, False never speaks it.
         ``debug_log`` writes one line to stderr per connection dropped before HTTP."""
-    def set_mounts(self, script_names: list[str]) -> None:
-        """Application i serves script_names[i] and below (longest prefix wins)."""
+    def set_mounts(
+        self,
+        script_names: list[str],
+        statics: list[tuple[StaticRoute, int | None]] = ...,
+        sections: list[tuple[str, int]] = ...,
+    ) -> None:
+        """Application i serves script_names[i] and below (longest prefix wins); each
+        (route, app) of ``statics`` serves its prefix, handing what it does not serve
+        to application ``app`` (None: it answers 404 itself); each (prefix, app) of
+        ``sections`` is a prefix application ``app`` answers."""
     def start(self) -> tuple[str, int]:
         """Bind and serve; returns the bound (host, port). OSError names host and port."""
     @property

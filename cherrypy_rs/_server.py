@@ -11,7 +11,8 @@ import threading
 from typing import Any
 
 from . import _core
-from ._tree import Application
+from ._staticroutes import compile_routes
+from ._tree import Application, StaticDirectory
 from .serving import RequestHandler
 from .wsgi import WSGIGateway
 
@@ -245,7 +246,7 @@ class Server:
             access_log_file=self.access_log_file or None,
             **self._tls_arguments(),
         )
-        core.set_mounts([name for name, _app in self.tree.ordered()])
+        self._set_mounts(core)
         self.handler = AppRouter(self._handlers())
         try:
             self.bound_addr = core.start()
@@ -263,10 +264,13 @@ class Server:
         if self.bus is not None:
             self.bus.log(f"Serving on {self.describe()}")
         self.tree.listeners.append(self.remount)
-        # A global config change must reach the per-path dispatch cache of this tree.
+        # A global config change must reach the per-path dispatch cache of this tree,
+        # and the static routes compiled from the merged config.
         listeners = getattr(self.global_config, "listeners", None)
         if listeners is not None and self.tree.clear_caches not in listeners:
             listeners.append(self.tree.clear_caches)
+        if listeners is not None and self.remount not in listeners:
+            listeners.append(self.remount)
         for i in range(core.thread_pool):
             t = threading.Thread(
                 target=core.run_worker,
@@ -276,6 +280,13 @@ class Server:
             )
             t.start()
             self.threads.append(t)
+
+    def _set_mounts(self, core: Any) -> None:
+        """Give the Rust router the mount points and the static routes compiled from
+        the applications' config."""
+        ordered = self.tree.ordered()
+        statics, sections = compile_routes(ordered, self.global_config)
+        core.set_mounts([name for name, _app in ordered], statics, sections)
 
     def _tls_arguments(self) -> dict[str, Any]:
         """The ``_core.Server`` keyword arguments for TLS and HTTP/2."""
@@ -319,20 +330,23 @@ class Server:
 
     def _handlers(self) -> list[Any]:
         """One request handler per mount, in the Rust router's order: the native path
-        for CherryPy applications, the WSGI gateway for grafts."""
+        for CherryPy applications, the WSGI gateway for grafts (a static directory
+        never reaches Python)."""
         ordered = self.tree.ordered()
         native = RequestHandler([app for _n, app in ordered], self.global_config, self.log_error)
         return [
-            native if isinstance(app, Application) else WSGIGateway(app, self.log_error)
+            native
+            if isinstance(app, (Application, StaticDirectory))
+            else WSGIGateway(app, self.log_error)
             for _name, app in ordered
         ]
 
     def remount(self) -> None:
-        """Rebuild the routes after ``tree.mount`` while running."""
+        """Rebuild the routes after ``tree.mount`` or a config change while running."""
         if self.core is None or self.handler is None:
             return
         self.handler.handlers = self._handlers()
-        self.core.set_mounts([name for name, _app in self.tree.ordered()])
+        self._set_mounts(self.core)
 
     def _report(self, message: str, exc: BaseException | None) -> None:
         if exc is not None:
@@ -355,6 +369,8 @@ class Server:
         listeners = getattr(self.global_config, "listeners", None)
         if listeners is not None and self.tree.clear_caches in listeners:
             listeners.remove(self.tree.clear_caches)
+        if listeners is not None and self.remount in listeners:
+            listeners.remove(self.remount)
         self.core = None
         self.handler = None
         self.bound_addr = None

@@ -7,6 +7,7 @@ Rust core.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from ._config import merge_app_config
@@ -79,6 +80,52 @@ class Application:
         return default
 
 
+#: The icon served at /favicon.ico by applications mounted at the root.
+FAVICON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "favicon.ico")
+
+
+class DefaultFavicon:
+    """``root.favicon_ico`` of an application mounted at "" (CherryPy gives it a
+    ``tools.staticfile`` handler); the Rust router serves the file itself."""
+
+    exposed = True
+
+    def __call__(self) -> Any:
+        from .lib.static import serve_file
+
+        return serve_file(FAVICON, "image/x-icon")
+
+
+class StaticDirectory:
+    """A directory served by Rust alone at a script name (``tree.serve_dir``; the
+    ``cherrypy-rs static`` command): no application behind it, so what is not there
+    gets a plain 404 from Rust."""
+
+    def __init__(
+        self,
+        directory: str,
+        *,
+        index: str | None = None,
+        listing: bool = False,
+        dotfiles: bool = False,
+        precompressed: bool = False,
+        cache_valid: float = 1.0,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        if not os.path.isdir(directory):
+            raise ValueError(f"{directory!r} is not an existing directory")
+        self.directory = os.path.abspath(directory)
+        self.index = index
+        self.listing = listing
+        self.dotfiles = dotfiles
+        self.precompressed = precompressed
+        self.cache_valid = cache_valid
+        self.headers = list(headers or [])
+
+    def __repr__(self) -> str:
+        return f"StaticDirectory({self.directory!r})"
+
+
 def normalize_script_name(script_name: str | None) -> str:
     """ "/" and "" both mean the root; other names lose their trailing slash."""
     if script_name is None:
@@ -118,9 +165,29 @@ class Tree:
                 app.merge(config)
         else:
             app = Application(root, script_name, config)
+            if script_name == "" and root is not None and not hasattr(root, "favicon_ico"):
+                # As CherryPy: an application at the root answers /favicon.ico.
+                root.favicon_ico = DefaultFavicon()
+        from ._staticroutes import check_application
+
+        check_application(app, script_name, self.global_config())
         self.apps[script_name] = app
         self._changed()
         return app
+
+    @staticmethod
+    def global_config() -> dict[str, Any]:
+        """The process-wide config the applications' sections are merged onto."""
+        import cherrypy_rs
+
+        return cherrypy_rs.config
+
+    def serve_dir(self, directory: str, script_name: str = "", **options: Any) -> None:
+        """Serve ``directory`` at ``script_name`` from Rust, with no application
+        behind it (options: ``index``, ``listing``, ``dotfiles``, ``precompressed``,
+        ``cache_valid``, ``headers``; see ``StaticDirectory``)."""
+        self.apps[normalize_script_name(script_name)] = StaticDirectory(directory, **options)
+        self._changed()
 
     def graft(self, wsgi_callable: Callable[..., Any], script_name: str = "") -> None:
         """Serve a WSGI application (Flask, Django...) at ``script_name`` and below."""
@@ -145,6 +212,9 @@ class Tree:
         app = self.apps[name]
         if isinstance(app, Application):
             return serve_wsgi(app.wsgi_handler(), environ, start_response)
+        if isinstance(app, StaticDirectory):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not Found: static directories are served by the cherrypy_rs server"]
         return app(environ, start_response)
 
     def script_name(self, path: str | None = None) -> str | None:

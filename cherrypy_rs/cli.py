@@ -2,6 +2,7 @@
 
     cherrypy-rs run module:attr [--bind HOST:PORT] [--threads N] [--config FILE]
     cherrypy-rs wsgi module:app [--bind HOST:PORT] [--threads N] [--root-path /prefix]
+    cherrypy-rs static DIR [--bind HOST:PORT] [--index index.html] [--listing] [--threads N]
     cherrypy-rs demo [--bind HOST:PORT]
 
 Every command takes the TLS options: ``--certfile FILE --keyfile FILE`` serve HTTPS
@@ -12,7 +13,8 @@ Every command takes the TLS options: ``--certfile FILE --keyfile FILE`` serve HT
 ``run`` quickstarts an object (``attr`` may be a class, instantiated without arguments,
 or an instance) the way ``cherrypy.quickstart`` does; ``wsgi`` serves any WSGI
 application (``module:app``, ``module:create_app()``, or ``module`` holding
-``application`` or ``app``, as gunicorn accepts); ``demo`` serves the demo site.
+``application`` or ``app``, as gunicorn accepts); ``static`` serves a directory from
+Rust alone; ``demo`` serves the demo site.
 """
 
 from __future__ import annotations
@@ -124,6 +126,42 @@ def _serve_wsgi(app: Any, args: argparse.Namespace) -> int:
     return _run_engine()
 
 
+def _serve_static(args: argparse.Namespace) -> int:
+    """A production static-file server: no Python runs per request."""
+    import cherrypy_rs
+
+    if not os.path.isdir(args.directory):
+        raise CLIError(f"{args.directory!r} is not a directory")
+    if args.cache_valid < 0:
+        raise CLIError("--cache-valid must be a number of seconds >= 0")
+    if args.config:
+        cherrypy_rs.config.update(args.config)
+    cherrypy_rs.server.access_log_screen = args.access_log == "-"
+    if args.access_log == "-":
+        args.access_log = None
+    threads, args.threads = args.threads, None
+    _apply_server_args(args)
+    settings: dict[str, Any] = {"server.thread_pool": 1}
+    if threads is not None:
+        if threads < 1:
+            raise CLIError("--threads must be at least 1")
+        settings["server.io_threads"] = threads
+    cherrypy_rs.config.update(settings)
+    headers = [("Server", f"cherrypy-rs/{cherrypy_rs.__version__}")]
+    cherrypy_rs.tree.serve_dir(
+        args.directory,
+        args.prefix,
+        index=args.index or None,
+        listing=args.listing,
+        dotfiles=args.dotfiles,
+        precompressed=args.precompressed,
+        cache_valid=args.cache_valid,
+        headers=headers,
+    )
+    cherrypy_rs.engine.signals.subscribe()
+    return _run_engine()
+
+
 def _run_engine() -> int:
     import cherrypy_rs
 
@@ -188,14 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser, default_bind: str | None, mount: str) -> None:
+    def common(
+        p: argparse.ArgumentParser,
+        default_bind: str | None,
+        mount: str,
+        threads_help: str = "Python worker threads (server.thread_pool)",
+    ) -> None:
         p.add_argument(
             "--bind",
             "-b",
             default=default_bind,
             help="HOST:PORT to listen on (default: server.socket_host/port, 127.0.0.1:8080)",
         )
-        p.add_argument("--threads", type=int, help="Python worker threads (server.thread_pool)")
+        p.add_argument("--threads", type=int, help=threads_help)
         p.add_argument("--config", "-c", help="a CherryPy config file (INI with Python literals)")
         p.add_argument(
             "--access-log", help="append the access log to this file ('-': standard output)"
@@ -233,6 +276,31 @@ def build_parser() -> argparse.ArgumentParser:
     wsgi = sub.add_parser("wsgi", help="serve a WSGI application (Flask, Django, ...)")
     wsgi.add_argument("target", help="module:app, module:create_app() or module")
     common(wsgi, None, "--root-path")
+    static = sub.add_parser("static", help="serve a directory (Rust only, no Python per request)")
+    static.add_argument("directory", help="the directory to serve")
+    common(static, None, "--prefix", "I/O threads serving requests (server.io_threads)")
+    static.add_argument(
+        "--index",
+        default="index.html",
+        help="file served for a directory (default: index.html; '' for none)",
+    )
+    static.add_argument(
+        "--listing", action="store_true", help="list directories that have no index file"
+    )
+    static.add_argument(
+        "--dotfiles", action="store_true", help="serve names starting with '.' (off: 404)"
+    )
+    static.add_argument(
+        "--precompressed",
+        action="store_true",
+        help="serve X.br / X.gz next to X to clients that accept them",
+    )
+    static.add_argument(
+        "--cache-valid",
+        type=float,
+        default=1.0,
+        help="seconds a cached file is served before it is checked on disk again (default 1)",
+    )
     demo = sub.add_parser("demo", help="serve the demo site on 127.0.0.1:8080")
     common(demo, "127.0.0.1:8080", "--script-name")
     return parser
@@ -246,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(load_object(args.target), args)
         if args.command == "wsgi":
             return _serve_wsgi(load_wsgi(args.target), args)
+        if args.command == "static":
+            return _serve_static(args)
         import cherrypy_rs
 
         from .demo import DemoRoot, demo_config, wsgi_app

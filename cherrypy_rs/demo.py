@@ -1,17 +1,20 @@
 """The demo site served by ``cherrypy-rs demo``: one page per feature of the
-framework. Later features (static files, a grafted WSGI app) add their pages here."""
+framework (dispatch, forms, streaming, errors, static files served by Rust, a grafted
+WSGI app)."""
 
 from __future__ import annotations
 
 import html
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import cherrypy_rs as cherrypy
 
 _PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>cherrypy_rs demo</title></head>
+<html><head><meta charset="utf-8"><title>cherrypy_rs demo</title>
+<link rel="stylesheet" href="/static/style.css"></head>
 <body>
 <h1>cherrypy_rs demo</h1>
 <p>CherryPy's programming model on a Rust HTTP server.</p>
@@ -25,9 +28,16 @@ _PAGE = """<!DOCTYPE html>
 <li><a href="/missing">/missing</a>: CherryPy's 404 page</li>
 <li><a href="/boom">/boom</a>: an exception in a handler (500, server keeps serving)</li>
 <li><a href="/wsgi/hello">/wsgi/hello</a>: a plain WSGI application grafted at /wsgi</li>
+<li><a href="/static/hello.txt">/static/hello.txt</a>: a static file (tools.staticdir),
+served by Rust with no Python call</li>
+<li><a href="/download">/download</a>: lib.static.serve_download from a handler</li>
 </ul>
 </body></html>
 """
+
+
+#: The files of the demo's /static section.
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_static")
 
 
 class Api:
@@ -78,6 +88,12 @@ class DemoRoot:
         raise cherrypy.HTTPRedirect("/greet?name=redirected")
 
     @cherrypy.expose
+    def download(self) -> Any:
+        from cherrypy_rs.lib.static import serve_download
+
+        return serve_download(os.path.join(STATIC_DIR, "hello.txt"))
+
+    @cherrypy.expose
     def boom(self) -> None:
         raise RuntimeError("this handler fails on purpose")
 
@@ -98,4 +114,7 @@ def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 def demo_config() -> dict[str, Any]:
     """The demo's application config."""
-    return {"/": {"request.show_tracebacks": False}}
+    return {
+        "/": {"request.show_tracebacks": False},
+        "/static": {"tools.staticdir.on": True, "tools.staticdir.dir": STATIC_DIR},
+    }

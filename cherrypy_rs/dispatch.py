@@ -44,6 +44,7 @@ class Resolution:
         "request_attrs",
         "response_attrs",
         "response_headers",
+        "static",
         "vpath",
     )
 
@@ -79,6 +80,19 @@ class Resolution:
         if error_pages:
             # CherryPy's "error_page" namespace fills request.error_page.
             self.request_attrs.append(("error_page", error_pages))
+        #: ("staticdir" | "staticfile", keyword arguments) when the config turns one of
+        #: them on: served before the page handler, as CherryPy's handler tools are.
+        self.static: tuple[str, dict[str, Any]] | None = None
+        for tool in ("staticdir", "staticfile"):
+            if config.get(f"tools.{tool}.on"):
+                prefix = f"tools.{tool}."
+                kwargs = {
+                    k[len(prefix) :]: v
+                    for k, v in config.items()
+                    if k.startswith(prefix) and k != prefix + "on"
+                }
+                self.static = (tool, kwargs)
+                break
 
 
 class Dispatcher:

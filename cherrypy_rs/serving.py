@@ -21,6 +21,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Callable
 
 from . import dispatch
+from ._core import StaticFile
 from .errors import (
     CHERRYPY_VERSION,
     HTTPError,
@@ -489,7 +490,7 @@ def _encode_output(output: Any, request: Request, response: Response) -> Any:
         return output
     if isinstance(output, str):
         return output.encode(encoding)
-    if output is None or isinstance(output, bytes):
+    if output is None or isinstance(output, (bytes, StaticFile)):
         return output
     if isinstance(output, (list, tuple)):
         return [c.encode(encoding) if isinstance(c, str) else c for c in output]
@@ -518,6 +519,13 @@ def trailing_slash(
             raise HTTPRedirect(url(pi + "/", request.query_string), status=status or 301)
     elif request.is_index is False and extra and pi.endswith("/") and pi != "/":
         raise HTTPRedirect(url(pi[:-1], request.query_string), status=status or 301)
+
+
+def _serve_static(tool: str, kwargs: dict[str, Any]) -> bool:
+    from .lib import static
+
+    serve = static.staticdir if tool == "staticdir" else static.staticfile
+    return bool(serve(**kwargs))
 
 
 def _uri(path: str, query_string: str) -> str:
@@ -626,6 +634,9 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+        if resolution.static is not None and _serve_static(*resolution.static):
+            # Served by tools.staticdir/staticfile: the page handler does not run.
+            return
         handler = resolution.handler
         if handler is None:
             raise NotFound()
@@ -668,10 +679,10 @@ class RequestHandler:
                 body = [body]
         elif status < 200 or status in (204, 205, 304):
             dict.pop(headers, "Content-Length", None)
-            if body is not None and not isinstance(body, (bytes, str)):
+            if body is not None and not isinstance(body, (bytes, str, StaticFile)):
                 _as_bytes(body)
             body = b""
-        else:
+        elif body.__class__ is not StaticFile:
             try:
                 body = _as_bytes(body)
             except ValueError:

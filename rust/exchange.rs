@@ -100,6 +100,9 @@ pub enum ReplyBody {
     Full(Bytes),
     /// Chunks produced by a Python thread through a bounded channel.
     Stream(mpsc::Receiver<StreamItem>),
+    /// A static file body (`lib.static.serve_file`), read by the tokio side; its
+    /// Content-Length is in the headers already (also for HEAD, where it is empty).
+    Static(crate::static_files::StaticBody),
 }
 
 /// What the application answered, as plain data.

@@ -9,6 +9,7 @@ mod exchange;
 mod pool;
 mod router;
 mod server;
+mod static_files;
 mod tls;
 mod uri;
 

@@ -3,7 +3,8 @@
 //! slash never splits a path segment; the bytes are then read as UTF-8, or as ISO-8859-1
 //! when they are not valid UTF-8 (PEP 3333).
 
-fn hex(b: u8) -> Option<u8> {
+/// The value of one hexadecimal digit.
+pub fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -66,3 +66,12 @@ class TLSFiles:
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     return TLSFiles(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Any]]:
+    """Processes a test starts (anything with ``stop()``), stopped when it ends."""
+    started: list[Any] = []
+    yield started
+    for proc in started:
+        proc.stop()

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,9 @@ SERVING = re.compile(r"Serving on http://127\.0\.0\.1:(\d+)")
 class Proc:
     """A cherrypy-rs process whose stderr is collected by a thread."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, prefix: tuple[str, ...] = ()) -> None:
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "cherrypy_rs", *args],
+            [*prefix, sys.executable, "-m", "cherrypy_rs", *args],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -60,14 +59,6 @@ class Proc:
         self.reader.join(timeout=5)
         if self.popen.stderr is not None:
             self.popen.stderr.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def get(port: int, path: str = "/") -> tuple[int, bytes]:
@@ -183,6 +174,9 @@ def test_demo_serves(procs: list[Proc]) -> None:
     status, body = get(port, "/wsgi/hello?x=1")
     assert status == 200
     assert b'"SCRIPT_NAME": "/wsgi", "PATH_INFO": "/hello", "QUERY_STRING": "x=1"' in body
+    status, body = get(port, "/static/hello.txt")
+    assert status == 200 and body.startswith(b"A static file")
+    assert get(port, "/download") == (status, body)
     proc.popen.send_signal(signal.SIGTERM)
     assert proc.popen.wait(timeout=15) == 0
 

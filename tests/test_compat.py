@@ -537,7 +537,7 @@ def _summary(resp: Response) -> str:
 KNOWN_DIFFERENCES: dict[str, str] = {
     "no_host_http11": "the Rust server rejects it before the app: plain-text 400, not "
     "CherryPy's HTML page (same status)",
-    "favicon": "CherryPy's built-in /favicon.ico needs static files (issue 3)",
+    "favicon": "cherrypy_rs ships its own icon: same status and headers, other bytes",
     "double_slash_leading": "cheroot reads '//x' as an authority; cherrypy_rs keeps it as a path",
     "double_slash_reqinfo": "cheroot reads '//x' as an authority; cherrypy_rs keeps it as a path",
     "stream_head": "cheroot closes the connection after HEAD of a streamed response; "

@@ -59,3 +59,17 @@ def test_https(tls_files: Any) -> None:
         with httpx.Client(verify=tls_files.client_context(), http2=True) as client:
             body = client.get(live.url("/")).text
     assert body.startswith("GET / HTTP/2.0 via https, TLSv1.3 TLS_")
+
+
+def test_static_files() -> None:
+    module = load("static_files.py")
+    with serve(module["Root"](), "", module["CONFIG"]) as live:
+        status, headers, body = live.get("/files/hello.py")
+        assert status == 200 and b"Run with:" in body
+        assert headers["Cache-Control"] == "max-age=60"
+        assert live.get("/readme")[2] == body
+        assert live.get("/files/hello.py", headers={"Range": "bytes=0-2"})[2] == b'"""'
+        assert live.get("/source")[1]["Content-Type"].startswith("text/plain")
+        assert live.get("/download")[1]["Content-Disposition"] == (
+            'attachment; filename="hello.py"'
+        )

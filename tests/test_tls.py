@@ -157,6 +157,23 @@ def test_wsgi_graft_over_https(https: LiveServer) -> None:
     assert info["SERVER_PROTOCOL"] == "HTTP/1.1"
 
 
+def test_static_files_over_https_and_http2(tls_files: TLSFiles, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 1000
+    (tmp_path / "big.bin").write_bytes(data)
+    config = {"/static": {"tools.staticdir.on": True, "tools.staticdir.dir": str(tmp_path)}}
+    with serve(Root(), "", config, **tls_files.settings()) as live:
+        for http2 in (False, True):
+            with httpx.Client(verify=tls_files.client_context(), http2=http2) as client:
+                resp = client.get(live.url("/static/big.bin"))
+                assert resp.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+                assert (resp.status_code, resp.content) == (200, data)
+                part = client.get(live.url("/static/big.bin"), headers={"Range": "bytes=10-19"})
+                assert (part.status_code, part.content) == (206, data[10:20])
+                etag = resp.headers["etag"]
+                again = client.get(live.url("/static/big.bin"), headers={"If-None-Match": etag})
+                assert again.status_code == 304
+
+
 def test_http1_over_tls_keeps_the_http1_behaviour(https: LiveServer) -> None:
     """Title-case header names, keep-alive: the same HTTP/1 as on plain TCP."""
     ctx = https.client_context

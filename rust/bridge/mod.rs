@@ -4,6 +4,7 @@
 mod file_body;
 mod request;
 mod server;
+mod static_files;
 mod worker;
 
 use pyo3::prelude::*;
@@ -13,5 +14,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::PyServer>()?;
     m.add_class::<request::PyRequest>()?;
     m.add_class::<file_body::PyFileBody>()?;
+    m.add_class::<static_files::PyStaticRoute>()?;
+    m.add_class::<static_files::PyStaticFile>()?;
+    m.add_function(wrap_pyfunction!(static_files::lookup_static, m)?)?;
+    m.add_function(wrap_pyfunction!(static_files::range_unsatisfiable, m)?)?;
     Ok(())
 }

@@ -17,6 +17,10 @@ impl PyRequest {
     pub fn new(data: RequestData) -> Self {
         PyRequest { data }
     }
+
+    pub fn data(&self) -> &RequestData {
+        &self.data
+    }
 }
 
 #[pymethods]

@@ -7,14 +7,16 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+use super::static_files::PyStaticRoute;
 use super::worker;
 use crate::access_log::AccessLog;
 use crate::config::{seconds, ServerConfig, TlsSettings, VerifyClient};
 use crate::errors::Error;
 use crate::exchange::Job;
 use crate::pool::Pool;
-use crate::router::{Router, Target};
+use crate::router::{Mount, Router, Target};
 use crate::server::RunningServer;
+use crate::static_files::{Fallback, StaticRoute};
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
@@ -26,10 +28,19 @@ impl From<Error> for PyErr {
     }
 }
 
+/// The mount table as Python described it; the router is built from it at start and
+/// on every change.
+#[derive(Default)]
+struct Mounts {
+    apps: Vec<String>,
+    statics: Vec<(Py<PyStaticRoute>, Option<usize>)>,
+    sections: Vec<(String, usize)>,
+}
+
 struct State {
     running: Option<RunningServer>,
     pool: Arc<Pool<Job>>,
-    mounts: Vec<String>,
+    mounts: Mounts,
     warnings: Vec<String>,
 }
 
@@ -41,13 +52,62 @@ pub struct PyServer {
     state: Mutex<State>,
 }
 
-fn router(mounts: &[String]) -> PyResult<Arc<Router>> {
-    let table = mounts
+fn app_name(mounts: &Mounts, app: usize) -> PyResult<String> {
+    mounts.apps.get(app).cloned().ok_or_else(|| {
+        PyValueError::new_err(format!("application {app} is not in the mount table"))
+    })
+}
+
+/// Applications at their script names; a static route at an application's own prefix
+/// takes its place (and falls back to it); sections are prefixes of their own that an
+/// application answers.
+fn router(py: Python<'_>, mounts: &Mounts) -> PyResult<Arc<Router>> {
+    let mut table: Vec<Mount> = mounts
+        .apps
         .iter()
         .enumerate()
-        .map(|(i, prefix)| (prefix.clone(), Target::App(i)))
+        .map(|(i, prefix)| Mount::app(prefix, i))
         .collect();
-    Router::new(table)
+    let mut statics = Vec::with_capacity(mounts.statics.len());
+    for (route, app) in &mounts.statics {
+        let spec = route.bind(py).get();
+        let fallback = match app {
+            Some(i) => Some(Fallback {
+                app: *i,
+                script_name: app_name(mounts, *i)?,
+            }),
+            None => None,
+        };
+        let index = statics.len();
+        statics.push(Arc::new(StaticRoute::new(
+            spec.source.clone(),
+            spec.strip,
+            spec.options.clone(),
+            fallback.clone(),
+        )));
+        // At an application's own prefix the route takes the application's place: the
+        // application it falls back to, or (the static server) the placeholder it fills.
+        let replaced = match &fallback {
+            Some(f) => (f.script_name == spec.prefix).then_some(f.app),
+            None => mounts.apps.iter().position(|a| a == &spec.prefix),
+        };
+        match replaced {
+            Some(i) => table[i].target = Target::Static(index),
+            None => table.push(Mount {
+                prefix: spec.prefix.clone(),
+                target: Target::Static(index),
+                script_name: fallback.map(|f| f.script_name).unwrap_or_default(),
+            }),
+        }
+    }
+    for (prefix, app) in &mounts.sections {
+        table.push(Mount {
+            prefix: prefix.clone(),
+            target: Target::App(*app),
+            script_name: app_name(mounts, *app)?,
+        });
+    }
+    Router::with_statics(table, statics)
         .map(Arc::new)
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
@@ -148,20 +208,35 @@ impl PyServer {
             state: Mutex::new(State {
                 running: None,
                 pool: Arc::new(Pool::new(accepted_queue_size)),
-                mounts: Vec::new(),
+                mounts: Mounts::default(),
                 warnings: Vec::new(),
             }),
         })
     }
 
-    /// The mount table: application `i` serves `script_names[i]` and below.
-    fn set_mounts(&self, script_names: Vec<String>) -> PyResult<()> {
-        let table = router(&script_names)?;
+    /// The mount table: application `i` serves `script_names[i]` and below; each
+    /// `(route, app)` of `statics` serves its prefix (handing what it does not serve to
+    /// application `app`, or answering 404 itself when `app` is None); each
+    /// `(prefix, app)` of `sections` is a prefix application `app` answers.
+    #[pyo3(signature = (script_names, statics = Vec::new(), sections = Vec::new()))]
+    fn set_mounts(
+        &self,
+        py: Python<'_>,
+        script_names: Vec<String>,
+        statics: Vec<(Py<PyStaticRoute>, Option<usize>)>,
+        sections: Vec<(String, usize)>,
+    ) -> PyResult<()> {
+        let mounts = Mounts {
+            apps: script_names,
+            statics,
+            sections,
+        };
+        let table = router(py, &mounts)?;
         let mut state = self.state.lock();
         if let Some(running) = &state.running {
             running.set_router(table);
         }
-        state.mounts = script_names;
+        state.mounts = mounts;
         Ok(())
     }
 
@@ -171,7 +246,7 @@ impl PyServer {
         if state.running.is_some() {
             return Err(Error::State("the server is already started").into());
         }
-        let table = router(&state.mounts)?;
+        let table = router(py, &state.mounts)?;
         let pool = Arc::new(Pool::new(self.config.queue_size));
         let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref())?;
         let config = self.config.clone();

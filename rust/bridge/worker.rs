@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::file_body::PyFileBody;
 use super::request::PyRequest;
+use super::static_files::{decided_by_static, default_content_type, PyStaticFile};
 use crate::exchange::{Job, Reply, ReplyBody, StreamAborted};
 use crate::pool::{Pool, Worker};
 
@@ -62,12 +63,31 @@ pub fn run(
 
 fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Bound<'_, PyAny>) {
     let Job { request, reply, .. } = job;
-    let result = Py::new(py, PyRequest::new(request))
-        .and_then(|req| handler.call1((req,)))
+    let request = match Py::new(py, PyRequest::new(request)) {
+        Ok(request) => request,
+        Err(err) => {
+            report(
+                py,
+                on_error,
+                "the request could not be handed to Python",
+                err,
+            );
+            let _ = reply.send(internal_error());
+            return;
+        }
+    };
+    let result = handler
+        .call1((request.clone_ref(py),))
         .and_then(|result| convert(&result));
     match result {
         Ok((head, Body::Full(bytes))) => {
             let _ = reply.send(head.with_body(ReplyBody::Full(bytes)));
+        }
+        Ok((head, Body::Static(file))) => {
+            let file = file.get();
+            let request = request.get();
+            let answer = py.detach(|| static_reply(file, request, head));
+            let _ = reply.send(answer);
         }
         Ok((head, Body::File(file_body))) => {
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
@@ -98,6 +118,45 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
             report(py, on_error, "the response could not be sent", err);
             let _ = reply.send(internal_error());
         }
+    }
+}
+
+/// A `StaticFile` body: the file is opened and the request's validators and ranges are
+/// evaluated here, off the interpreter; the body itself is read by the tokio side.
+fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
+    let data = request.data();
+    let req = crate::static_files::RequestHead {
+        method: &data.method,
+        version: data.version,
+        headers: &data.headers,
+    };
+    let content_type = head
+        .headers
+        .iter()
+        .find(|(name, _)| name == http::header::CONTENT_TYPE)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(default_content_type);
+    let answer = file.reply(&req, head.status, content_type);
+    let mut headers: Vec<(HeaderName, HeaderValue)> = head
+        .headers
+        .into_iter()
+        .filter(|(name, _)| !decided_by_static(name) && !answer.headers.contains_key(name))
+        .collect();
+    headers.extend(
+        answer
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    Reply {
+        status: answer.status,
+        reason: if answer.status == head.status {
+            head.reason
+        } else {
+            None
+        },
+        headers,
+        body: ReplyBody::Static(answer.body),
     }
 }
 
@@ -213,6 +272,7 @@ impl Head {
 enum Body<'py> {
     Full(Bytes),
     File(Bound<'py, PyFileBody>),
+    Static(Bound<'py, PyStaticFile>),
     Iter(Bound<'py, PyAny>),
 }
 
@@ -247,6 +307,8 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
         Body::Full(Bytes::new())
     } else if let Ok(bytes) = body_obj.cast::<PyBytes>() {
         Body::Full(Bytes::copy_from_slice(bytes.as_bytes()))
+    } else if let Ok(file) = body_obj.cast::<PyStaticFile>() {
+        Body::Static(file.clone())
     } else if let Ok(file) = body_obj.cast::<PyFileBody>() {
         Body::File(file.clone())
     } else {

@@ -1,5 +1,5 @@
-//! The response body type hyper writes: a whole buffer or chunks from a bounded channel
-//! fed by a Python worker thread.
+//! The response body type hyper writes: a whole buffer, chunks from a bounded channel
+//! fed by a Python worker thread, or a static file body read by Rust.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,6 +9,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
 use crate::exchange::{StreamAborted, StreamItem};
+use crate::static_files::StaticBody;
 
 /// What hyper sends after the head.
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub enum ResponseBody {
         declared: Option<u64>,
         sent: u64,
     },
+    /// Bytes of a file (and multipart framing), read off the tokio threads.
+    Static(StaticBody),
     /// The producer failed: the error is reported on the next poll, so that hyper first
     /// flushes the chunks already written (it drops unflushed output when a body fails).
     Failing,
@@ -47,6 +50,7 @@ impl ResponseBody {
     pub fn exact_len(&self) -> Option<u64> {
         match self {
             ResponseBody::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ResponseBody::Static(body) => Some(body.len()),
             ResponseBody::Stream { .. } | ResponseBody::Failing => None,
         }
     }
@@ -85,12 +89,22 @@ impl Body for ResponseBody {
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },
+            ResponseBody::Static(body) => match Pin::new(body).poll_frame(cx) {
+                // A file that cannot be read (or shrank) after its length was sent: the
+                // connection must be cut.
+                Poll::Ready(Some(Err(_))) => fail(this, cx),
+                other => other.map_err(|_| StreamAborted),
+            },
             ResponseBody::Failing => Poll::Ready(Some(Err(StreamAborted))),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, ResponseBody::Full(None))
+        match self {
+            ResponseBody::Full(None) => true,
+            ResponseBody::Static(body) => body.is_end_stream(),
+            _ => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -21,6 +21,7 @@ use crate::errors::Reject;
 use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
 use crate::pool::{Claim, SubmitError};
 use crate::router::Target;
+use crate::static_files::{Outcome, RequestHead, StaticReply};
 
 /// The service hyper calls per request; it never fails (errors become responses).
 pub async fn handle(
@@ -62,11 +63,27 @@ async fn respond(
         "*" => "/*",
         path => path,
     };
-    let (app, script_name) = {
-        let router = shared.router.read().clone();
-        let route = router.route(path).ok_or(Reject::NoApp)?;
-        match route.target {
-            Target::App(index) => (*index, route.script_name.to_string()),
+    let router = shared.router.read().clone();
+    let route = router.route(path).ok_or(Reject::NoApp)?;
+    let (app, script_name) = match route.target {
+        Target::App(index) => (*index, route.script_name.to_string()),
+        Target::Static(index) => {
+            let static_route = router.static_route(*index).ok_or(Reject::NoApp)?;
+            let head = RequestHead {
+                method: &parts.method,
+                version: parts.version,
+                headers: &parts.headers,
+            };
+            match static_route.serve(&head, path, parts.uri.query()).await {
+                Outcome::Reply(reply) => {
+                    let mut response = static_response(reply);
+                    if announce_keep_alive {
+                        keep_alive_timeout(&mut response, shared);
+                    }
+                    return Ok(response);
+                }
+                Outcome::Fallback(fallback) => (fallback.app, fallback.script_name),
+            }
         }
     };
     let body = read_body(body, &parts.headers, &shared.config).await?;
@@ -87,17 +104,32 @@ async fn respond(
     };
     let reply = dispatch(shared, request).await?;
     let mut response = into_response(reply);
-    if announce_keep_alive && !response.headers().contains_key(header::CONNECTION) {
-        // RFC 2068 §19.7.1: tell an HTTP/1.0 keep-alive client how long the connection
-        // stays open, as cheroot does (hyper adds `Connection: keep-alive` itself).
-        if let Ok(value) = HeaderValue::from_str(&format!(
-            "timeout={}",
-            shared.config.socket_timeout.as_secs().max(1)
-        )) {
-            response.headers_mut().insert("keep-alive", value);
-        }
+    if announce_keep_alive {
+        keep_alive_timeout(&mut response, shared);
     }
     Ok(response)
+}
+
+/// RFC 2068 §19.7.1: tell an HTTP/1.0 keep-alive client how long the connection stays
+/// open, as cheroot does (hyper adds `Connection: keep-alive` itself).
+fn keep_alive_timeout(response: &mut Response<ResponseBody>, shared: &Shared) {
+    if response.headers().contains_key(header::CONNECTION) {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "timeout={}",
+        shared.config.socket_timeout.as_secs().max(1)
+    )) {
+        response.headers_mut().insert("keep-alive", value);
+    }
+}
+
+/// A response the static file service produced without Python.
+fn static_response(reply: StaticReply) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::Static(reply.body));
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    response
 }
 
 /// Whether an HTTP/1.0 request asked to keep the connection open.
@@ -283,8 +315,11 @@ fn into_response(reply: Reply) -> Response<ResponseBody> {
                 .and_then(|(_, v)| v.to_str().ok()?.trim().parse().ok());
             ResponseBody::stream(rx, declared)
         }
+        ReplyBody::Static(body) => ResponseBody::Static(body),
     };
-    let whole = body.exact_len().is_some();
+    // A static body's Content-Length is decided with it (and stays for HEAD, whose body
+    // is empty); another whole body's is recomputed by hyper.
+    let whole = body.exact_len().is_some() && !matches!(body, ResponseBody::Static(_));
     let mut response = Response::new(body);
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();

@@ -1,0 +1,291 @@
+"""Compiling ``tools.staticdir`` / ``tools.staticfile`` config into Rust routes.
+
+When the server starts (and whenever the tree or the global config changes), each
+config section of each mounted application that turns one of the tools on becomes a
+``_core.StaticRoute``: Rust then serves its files without calling Python, and hands
+back to the application what it does not serve (other methods, missing files,
+directories to redirect), as CherryPy's tools "fall through" to the page handler.
+
+A section stays on the Python path, never silently losing behaviour, when its merged
+config turns on anything that must see the request: another tool, a hook, a custom
+dispatcher, ``request.*``/``response.*`` settings other than headers, or a ``match``
+pattern (a Python regular expression). Sub-sections of a Rust route that do not serve
+files are mounted as prefixes the application answers.
+
+``check_application`` is run by ``tree.mount``: a static section without a usable
+directory fails there, naming the section.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from typing import Any
+
+#: Tools whose work on a static response is done by the Rust route itself, or that only
+#: act when a request fails (which the Python path handles).
+RUST_TOOLS = frozenset(
+    {
+        "staticdir",
+        "staticfile",
+        "encode",
+        "decode",
+        "trailing_slash",
+        "log_tracebacks",
+        "log_headers",
+    }
+)
+
+#: Namespaces that configure the process or error pages, not how a file is answered.
+PASSIVE_NAMESPACES = frozenset(
+    {"log", "server", "engine", "checker", "environment", "tree", "error_page", "autoreload"}
+)
+
+#: request.* / response.* keys that change nothing for a file served by Rust.
+PASSIVE_KEYS = frozenset(
+    {
+        "request.show_tracebacks",
+        "request.show_mismatched_params",
+        "request.throw_errors",
+        "request.query_string_encoding",
+        "request.process_request_body",
+        "request.methods_with_bodies",
+        "response.stream",
+        "response.timeout",
+    }
+)
+
+#: A path segment no object tree is expected to have: the section's own config is read
+#: by dispatching a path below it.
+PROBE = "cherrypy_rs-static-probe"
+
+#: Seconds a file served from the cache goes unchecked on disk.
+DEFAULT_CACHE_VALID = 1.0
+
+
+def python_only_keys(config: dict[str, Any]) -> list[str]:
+    """The keys of a merged config that need the request to go through Python."""
+    found = []
+    for key, value in config.items():
+        namespace, _, rest = key.partition(".")
+        if namespace == "tools":
+            name, _, attr = rest.partition(".")
+            if name in RUST_TOOLS:
+                if name in ("staticdir", "staticfile") and attr == "match" and value:
+                    found.append(key)
+                continue
+            if attr == "on" and value:
+                found.append(key)
+        elif namespace in ("hooks", "wsgi"):
+            found.append(key)
+        elif namespace in ("request", "response"):
+            if key in PASSIVE_KEYS or key.startswith("response.headers."):
+                continue
+            found.append(key)
+    return found
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/") or prefix == ""
+
+
+def _section_config(app: Any, section: str, global_config: dict[str, Any]) -> Any:
+    """The merged config a request below ``section`` gets, or None when it cannot be
+    known without a request (a ``_cp_dispatch`` on the way, a failing attribute)."""
+    probe = section.rstrip("/") + "/" + PROBE
+    try:
+        resolution = app.dispatcher.resolve(app, probe, global_config)
+    except Exception:
+        return None
+    if not resolution.cacheable:
+        return None
+    return resolution.config
+
+
+def _absolute(path: Any, root: Any, what: str) -> str:
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{what} is on but has no path: set it to the path to serve")
+    path = os.path.expanduser(path)
+    if not os.path.isabs(path):
+        if not root:
+            raise ValueError(
+                f"{what} {path!r} is relative: make it absolute or set the tool's root"
+            )
+        path = os.path.join(root, path)
+    return path
+
+
+def _content_types(configured: Any, what: str) -> dict[str, str]:
+    """Python's mimetypes (as CherryPy uses them), then the section's own table."""
+    from .lib import static  # noqa: F401  (CherryPy's additions to mimetypes)
+
+    table = {ext[1:]: ctype for ext, ctype in mimetypes.types_map.items()}
+    if configured:
+        if not isinstance(configured, dict):
+            raise ValueError(f"{what}.content_types must be a dict of extension -> type")
+        table.update({str(k): str(v) for k, v in configured.items()})
+    return table
+
+
+def _headers(config: dict[str, Any]) -> list[tuple[str, str]]:
+    from .serving import SERVER_HEADER
+
+    headers = [("Server", SERVER_HEADER)]
+    for key, value in config.items():
+        if key.startswith("response.headers.") and isinstance(value, str):
+            headers.append((key[len("response.headers.") :], value))
+    return headers
+
+
+def static_kind(config: dict[str, Any]) -> str | None:
+    """ "staticdir", "staticfile" or None: which tool the config turns on."""
+    if config.get("tools.staticdir.on"):
+        return "staticdir"
+    if config.get("tools.staticfile.on"):
+        return "staticfile"
+    return None
+
+
+def _label(script_name: str, section: str, key: str) -> str:
+    where = f"{script_name} " if script_name else ""
+    return f"[{where}{section}] {key}"
+
+
+def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
+    """The Rust route for a section whose merged config is ``config``, or None when it
+    serves no files or must stay on the Python path."""
+    from . import _core
+
+    kind = static_kind(config)
+    if kind is None or python_only_keys(config):
+        return None
+    prefix = script_name + ("" if section == "/" else section.rstrip("/"))
+    common: dict[str, Any] = {
+        "headers": _headers(config),
+        "cache_valid": float(config.get(f"tools.{kind}.cache_valid", DEFAULT_CACHE_VALID)),
+    }
+    if kind == "staticdir":
+        what = _label(script_name, section, "tools.staticdir.dir")
+        directory = _absolute(
+            config.get("tools.staticdir.dir"), config.get("tools.staticdir.root"), what
+        )
+        home = str(config.get("tools.staticdir.section", section))
+        home = "" if home in ("global", "/") else home.rstrip("/")
+        return _core.StaticRoute(
+            prefix,
+            strip=len(script_name + home),
+            directory=directory,
+            index=config.get("tools.staticdir.index") or None,
+            content_types=_content_types(config.get("tools.staticdir.content_types"), what),
+            dotfiles=bool(config.get("tools.staticdir.dotfiles", True)),
+            precompressed=bool(config.get("tools.staticdir.precompressed", False)),
+            what=what,
+            **common,
+        )
+    what = _label(script_name, section, "tools.staticfile.filename")
+    filename = _absolute(
+        config.get("tools.staticfile.filename"), config.get("tools.staticfile.root"), what
+    )
+    return _core.StaticRoute(
+        prefix,
+        filename=filename,
+        content_types=_content_types(config.get("tools.staticfile.content_types"), what),
+        precompressed=bool(config.get("tools.staticfile.precompressed", False)),
+        what=what,
+        **common,
+    )
+
+
+def _directory_route(app: Any, script_name: str) -> Any:
+    """The Rust route of a ``StaticDirectory`` (no application behind it)."""
+    from . import _core
+
+    return _core.StaticRoute(
+        script_name,
+        directory=app.directory,
+        index=app.index,
+        listing=app.listing,
+        dotfiles=app.dotfiles,
+        precompressed=app.precompressed,
+        cache_valid=app.cache_valid,
+        headers=app.headers,
+        what=f"static directory {app.directory!r}",
+    )
+
+
+def _sections(app: Any) -> list[str]:
+    """The application's path sections, parents first ("/" always)."""
+    names = {"/"} | {s for s in app.config if s.startswith("/")}
+    return sorted(names, key=lambda s: (s.rstrip("/").count("/"), s))
+
+
+def check_application(app: Any, script_name: str, global_config: dict[str, Any]) -> None:
+    """Raise ValueError, naming the section, for a static section whose directory or
+    file setting is missing, relative without a root, or (for a directory) absent."""
+    for section in _sections(app):
+        own = app.config.get(section, {})
+        if not (own.get("tools.staticdir.on") or own.get("tools.staticfile.on")):
+            continue
+        config = _section_config(app, section, global_config) or dict(own)
+        kind = static_kind(config)
+        if kind == "staticdir":
+            what = _label(script_name, section, "tools.staticdir.dir")
+            directory = _absolute(
+                config.get("tools.staticdir.dir"), config.get("tools.staticdir.root"), what
+            )
+            if not os.path.isdir(directory):
+                raise ValueError(f"{what} {directory!r} is not an existing directory")
+        elif kind == "staticfile":
+            what = _label(script_name, section, "tools.staticfile.filename")
+            _absolute(
+                config.get("tools.staticfile.filename"),
+                config.get("tools.staticfile.root"),
+                what,
+            )
+
+
+def compile_routes(
+    ordered: list[tuple[str, Any]], global_config: dict[str, Any]
+) -> tuple[list[tuple[Any, int | None]], list[tuple[str, int]]]:
+    """``(statics, sections)`` for ``_core.Server.set_mounts``, from the tree's mounts
+    in router order."""
+    from . import _core
+    from ._tree import FAVICON, Application, DefaultFavicon, StaticDirectory
+
+    names = [name for name, _ in ordered]
+    statics: list[tuple[Any, int | None]] = []
+    sections: list[tuple[str, int]] = []
+    for index, (script_name, app) in enumerate(ordered):
+        if isinstance(app, StaticDirectory):
+            statics.append((_directory_route(app, script_name), None))
+            continue
+        if not isinstance(app, Application):
+            continue
+        rust_prefixes: list[str] = []
+        if script_name == "" and isinstance(getattr(app.root, "favicon_ico", None), DefaultFavicon):
+            icon = _core.StaticRoute(
+                "/favicon.ico",
+                filename=FAVICON,
+                content_types={"ico": "image/x-icon"},
+                headers=_headers({}),
+                what="the default /favicon.ico",
+            )
+            if "/favicon.ico" not in app.config:
+                statics.append((icon, index))
+        for section in _sections(app):
+            prefix = script_name + ("" if section == "/" else section.rstrip("/"))
+            if any(
+                len(other) > len(script_name) and _under(prefix, other)
+                for other in names
+                if other != script_name
+            ):
+                # Another application owns these URLs (the longest script name wins).
+                continue
+            config = _section_config(app, section, global_config)
+            route = _route(script_name, section, config) if config is not None else None
+            if route is not None:
+                statics.append((route, index))
+                rust_prefixes.append(prefix)
+            elif prefix != script_name and any(_under(prefix, p) for p in rust_prefixes):
+                sections.append((prefix, index))
+    return statics, sections

@@ -1,0 +1,230 @@
+use super::*;
+use http_body_util::BodyExt;
+use std::time::UNIX_EPOCH;
+
+fn entity(data: &'static [u8]) -> Entity {
+    let modified = UNIX_EPOCH + Duration::from_secs(1_704_164_645);
+    Entity::new(
+        HeaderValue::from_static("text/plain"),
+        Representation::from_bytes(Bytes::from_static(data), Some(modified)),
+    )
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut m = HeaderMap::new();
+    for (k, v) in pairs {
+        m.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    m
+}
+
+fn run(e: &Entity, method: Method, version: Version, pairs: &[(&str, &str)]) -> StaticReply {
+    let h = headers(pairs);
+    respond(
+        e,
+        &RequestHead {
+            method: &method,
+            version,
+            headers: &h,
+        },
+    )
+}
+
+async fn body(reply: StaticReply) -> Vec<u8> {
+    reply.body.collect().await.unwrap().to_bytes().to_vec()
+}
+
+fn get(e: &Entity, pairs: &[(&str, &str)]) -> StaticReply {
+    run(e, Method::GET, Version::HTTP_11, pairs)
+}
+
+#[tokio::test]
+async fn whole_file_with_validators() {
+    let e = entity(b"0123456789");
+    let r = get(&e, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-length"], "10");
+    assert_eq!(r.headers["content-type"], "text/plain");
+    assert_eq!(r.headers["accept-ranges"], "bytes");
+    assert_eq!(r.headers["last-modified"], "Tue, 02 Jan 2024 03:04:05 GMT");
+    assert!(r.headers.contains_key("etag"));
+    assert!(!r.headers.contains_key("vary"));
+    assert_eq!(body(r).await, b"0123456789");
+}
+
+#[tokio::test]
+async fn head_has_the_headers_and_no_body() {
+    let e = entity(b"0123456789");
+    let r = run(&e, Method::HEAD, Version::HTTP_11, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-length"], "10");
+    assert!(r.body.is_empty());
+}
+
+#[test]
+fn conditional_requests() {
+    let e = entity(b"0123456789");
+    let tag = get(&e, &[]).headers["etag"].to_str().unwrap().to_string();
+    let r = get(&e, &[("if-none-match", &tag)]);
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(r.headers["etag"], tag.as_str());
+    assert!(!r.headers.contains_key("content-length"));
+    let r = get(
+        &e,
+        &[("if-modified-since", "Tue, 02 Jan 2024 03:04:05 GMT")],
+    );
+    assert_eq!(r.status, 304);
+    let r = get(&e, &[("if-match", "\"nope\"")]);
+    assert_eq!(r.status, 412);
+    let r = get(
+        &e,
+        &[("if-unmodified-since", "Mon, 01 Jan 2024 00:00:00 GMT")],
+    );
+    assert_eq!(r.status, 412);
+}
+
+#[tokio::test]
+async fn single_and_multiple_ranges() {
+    let e = entity(b"0123456789");
+    let r = get(&e, &[("range", "bytes=2-4")]);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.headers["content-range"], "bytes 2-4/10");
+    assert_eq!(r.headers["content-length"], "3");
+    assert_eq!(body(r).await, b"234");
+
+    let r = get(&e, &[("range", "bytes=0-1,-2")]);
+    assert_eq!(r.status, 206);
+    let ctype = r.headers["content-type"].to_str().unwrap().to_string();
+    let boundary = ctype
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap()
+        .to_string();
+    let declared: usize = r.headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let b = body(r).await;
+    assert_eq!(b.len(), declared);
+    let expected = format!(
+        "\r\n--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01\
+         \r\n--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 8-9/10\r\n\r\n89\
+         \r\n--{boundary}--\r\n"
+    );
+    assert_eq!(String::from_utf8(b).unwrap(), expected);
+}
+
+#[tokio::test]
+async fn unsatisfiable_and_if_range() {
+    let e = entity(b"0123456789");
+    let r = get(&e, &[("range", "bytes=10-")]);
+    assert_eq!(r.status, 416);
+    assert_eq!(r.headers["content-range"], "bytes */10");
+    let tag = get(&e, &[]).headers["etag"].to_str().unwrap().to_string();
+    let r = get(&e, &[("range", "bytes=0-0"), ("if-range", &tag)]);
+    assert_eq!(r.status, 206);
+    let r = get(&e, &[("range", "bytes=0-0"), ("if-range", "\"old\"")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(body(r).await, b"0123456789");
+}
+
+#[test]
+fn http10_gets_no_ranges() {
+    let e = entity(b"0123456789");
+    let r = run(&e, Method::GET, Version::HTTP_10, &[("range", "bytes=0-0")]);
+    assert_eq!(r.status, 200);
+    assert!(!r.headers.contains_key("accept-ranges"));
+}
+
+#[tokio::test]
+async fn precompressed_siblings_follow_accept_encoding() {
+    let mut e = entity(b"plain");
+    e.gzip = Some(Representation::from_bytes(Bytes::from_static(b"GZ"), None));
+    e.br = Some(Representation::from_bytes(Bytes::from_static(b"BR"), None));
+    let r = get(&e, &[("accept-encoding", "gzip, br")]);
+    assert_eq!(r.headers["content-encoding"], "br");
+    assert_eq!(r.headers["vary"], "Accept-Encoding");
+    assert_eq!(r.headers["content-type"], "text/plain");
+    assert_eq!(body(r).await, b"BR");
+    let r = get(&e, &[("accept-encoding", "gzip, br;q=0")]);
+    assert_eq!(r.headers["content-encoding"], "gzip");
+    let r = get(&e, &[("accept-encoding", "identity")]);
+    assert!(!r.headers.contains_key("content-encoding"));
+    assert_eq!(r.headers["vary"], "Accept-Encoding");
+    assert_eq!(body(r).await, b"plain");
+    let r = get(&e, &[("accept-encoding", "*")]);
+    assert_eq!(r.headers["content-encoding"], "br");
+    let r = get(&e, &[]);
+    assert!(!r.headers.contains_key("content-encoding"));
+}
+
+#[test]
+fn content_types() {
+    let mut table = HashMap::new();
+    table.insert("txt".to_string(), "text/x-mine".to_string());
+    assert_eq!(content_type(Path::new("/a/b.TXT"), &table), "text/x-mine");
+    assert_eq!(content_type(Path::new("/a/b.css"), &table), "text/css");
+    assert_eq!(
+        content_type(Path::new("/a/b"), &table),
+        "application/octet-stream"
+    );
+    assert_eq!(
+        content_type(Path::new("/a/b.zzzz"), &table),
+        "application/octet-stream"
+    );
+}
+
+#[tokio::test]
+async fn routes_serve_cache_and_revalidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::write(root.join("a.txt"), "one").unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    let route = Arc::new(StaticRoute::new(
+        Source::Dir {
+            root: root.clone(),
+            options: DirOptions::default(),
+        },
+        "/static".len(),
+        RouteOptions::default(),
+        None,
+    ));
+    let h = HeaderMap::new();
+    let head = RequestHead {
+        method: &Method::GET,
+        version: Version::HTTP_11,
+        headers: &h,
+    };
+    let Outcome::Reply(r) = route.serve(&head, "/static/a.txt", None).await else {
+        panic!("not served")
+    };
+    assert_eq!(body(r).await, b"one");
+    // cache_valid is zero: a change is seen at once.
+    std::fs::write(root.join("a.txt"), "second").unwrap();
+    let Outcome::Reply(r) = route.serve(&head, "/static/a.txt", None).await else {
+        panic!("not served")
+    };
+    assert_eq!(body(r).await, b"second");
+    let Outcome::Reply(r) = route.serve(&head, "/static/missing", None).await else {
+        panic!("not served")
+    };
+    assert_eq!(r.status, 404);
+    let Outcome::Reply(r) = route.serve(&head, "/static/../x", None).await else {
+        panic!("not served")
+    };
+    assert_eq!(r.status, 403);
+    let post = RequestHead {
+        method: &Method::POST,
+        version: Version::HTTP_11,
+        headers: &h,
+    };
+    let Outcome::Reply(r) = route.serve(&post, "/static/a.txt", None).await else {
+        panic!("not served")
+    };
+    assert_eq!(r.status, 405);
+    assert_eq!(r.headers["allow"], "GET, HEAD");
+}

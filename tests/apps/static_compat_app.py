@@ -1,0 +1,54 @@
+"""The static-file app of tests/test_static_compat.py, for CherryPy or cherrypy_rs.
+
+Usage: python tests/apps/static_compat_app.py <cherrypy|cherrypy_rs> PORT SITE_DIR
+
+With ``cherrypy_rs`` the module is installed as ``sys.modules['cherrypy']`` first, so
+the same ``import cherrypy`` program runs on both.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    impl, port, site = argv[1], int(argv[2]), argv[3]
+    if impl == "cherrypy_rs":
+        import cherrypy_rs
+
+        sys.modules["cherrypy"] = cherrypy_rs
+    import cherrypy
+
+    class Root:
+        @cherrypy.expose
+        def index(self) -> str:
+            return "root"
+
+    cherrypy.config.update(
+        {
+            "server.socket_host": "127.0.0.1",
+            "server.socket_port": port,
+            "engine.autoreload.on": False,
+            "checker.on": False,
+            "log.screen": False,
+            "environment": "production",
+        }
+    )
+    config = {
+        "/static": {
+            "tools.staticdir.on": True,
+            "tools.staticdir.dir": site,
+            "tools.staticdir.index": "index.html",
+            "tools.staticdir.content_types": {"mine": "application/x-mine"},
+        },
+        "/one": {
+            "tools.staticfile.on": True,
+            "tools.staticfile.filename": site + "/a.txt",
+        },
+    }
+    cherrypy.quickstart(Root(), "/", config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
