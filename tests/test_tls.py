@@ -667,7 +667,7 @@ def test_reload_swaps_the_certificate_without_dropping_connections(tmp_path: Pat
 
 
 def test_cli_flags_set_the_server_keys(restore_config: None) -> None:
-    for command, target in (("run", "m:Root"), ("wsgi", "m:app"), ("demo", None)):
+    for command, target in (("run", "m:Root"), ("wsgi", "m:app"), ("static", "."), ("demo", None)):
         argv = [command, *([target] if target else [])]
         argv += ["--certfile", "c.pem", "--keyfile", "k.pem", "--ca-certs", "chain.pem"]
         argv += ["--client-ca", "ca.pem", "--verify-client", "optional", "--http2"]
