@@ -590,6 +590,18 @@ def test_ssl_module_names_are_accepted(tls_files: TLSFiles) -> None:
             assert tls_get(live.port, tls_files.client_context()) == (200, b"hello")
 
 
+def test_ssl_ciphers_is_ignored_with_a_warning(
+    tls_files: TLSFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cherrypy_rs._server import Server
+
+    logged: list[str] = []
+    monkeypatch.setattr(Server, "_warn", lambda self, message: logged.append(message))
+    with serve(Root(), ssl_ciphers="HIGH:!aNULL", **tls_files.settings()) as live:
+        assert tls_get(live.port, tls_files.client_context()) == (200, b"hello")
+    assert any("server.ssl_ciphers is ignored" in m for m in logged), logged
+
+
 def write_leaf(directory: Path, ca: trustme.CA, **kwargs: Any) -> dict[str, str]:
     leaf = ca.issue_cert("127.0.0.1", "localhost", **kwargs)
     (directory / "s.pem").write_bytes(leaf.cert_chain_pems[0].bytes())
