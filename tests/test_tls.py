@@ -9,6 +9,7 @@ and ``rawhttp.poll``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import http.client
 import re
@@ -523,6 +524,44 @@ def test_garbage_client_hello_is_dropped(https: LiveServer, garbage: bytes) -> N
         assert data == b"" or data[0] == 21
     assert poll(lambda: stats(https)["handshake_failures"] == 1)
     assert tls_get(https.port, https.client_context or insecure_context()) == (200, b"hello")
+
+
+@pytest.fixture
+def debug_log() -> Iterator[None]:
+    """The error log at DEBUG level (setLevel, which also clears logging's cache)."""
+    import logging
+
+    logger = logging.getLogger("cherrypy.error")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield
+    logger.setLevel(level)
+
+
+def test_dropped_connections_are_one_debug_line(
+    tls_files: TLSFiles, capfd: pytest.CaptureFixture[str], debug_log: None
+) -> None:
+    with serve(Root(), **tls_files.settings()) as live:
+        with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
+            sock.sendall(b"\x00garbage")
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(1) == b""
+        assert poll(lambda: stats(live)["handshake_failures"] == 1)
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if "TLS:" in line]
+    assert len(lines) == 1, err
+    assert re.fullmatch(
+        r"\[.+\] TLS: 127\.0\.0\.1:\d+ sent 0x00, not a TLS handshake; closed", lines[0]
+    )
+    assert "Traceback" not in err
+
+
+def test_no_debug_lines_by_default(tls_files: TLSFiles, capfd: pytest.CaptureFixture[str]) -> None:
+    with serve(Root(), **tls_files.settings()) as live:
+        with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
+            sock.sendall(b"\x00garbage")
+        assert poll(lambda: stats(live)["handshake_failures"] == 1)
+    assert "TLS:" not in capfd.readouterr().err
 
 
 def test_reset_mid_handshake(https: LiveServer) -> None:
