@@ -7,11 +7,15 @@ the Rust side installs no signal handler of its own.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import traceback
 from typing import Any, Callable
+
+#: The working directory at import, where a re-exec (``bus.restart()``) starts again.
+_startup_cwd = os.getcwd()
 
 
 class _State:
@@ -64,6 +68,7 @@ class Bus:
     states = states
 
     def __init__(self) -> None:
+        self.execv = False
         self.state: _State = states.STOPPED
         self.listeners: dict[str, set[Callable[..., Any]]] = {
             c: set() for c in ("start", "stop", "exit", "graceful", "log", "main")
@@ -155,6 +160,12 @@ class Bus:
         self._set_state(states.STOPPED)
         self.log("Bus STOPPED")
 
+    def restart(self) -> None:
+        """Stop the bus and re-execute the process: the main thread, in ``block()``,
+        calls ``os.execv`` once every other thread has finished."""
+        self.execv = True
+        self.exit()
+
     def graceful(self) -> None:
         """Advise all services to reload."""
         self.log("Bus graceful")
@@ -202,15 +213,36 @@ class Bus:
             ):
                 self.log(f"Waiting for thread {t.name}.")
                 t.join()
+        if self.execv:
+            self._do_execv()
+
+    def _do_execv(self) -> None:
+        """Re-execute the current process with the same interpreter and arguments."""
+        args = [sys.executable, *_interpreter_flags(), *_true_argv()]
+        self.log(f"Re-spawning {' '.join(args)}")
+        path = os.environ.get("PYTHONPATH", "")
+        cwd = _startup_cwd
+        if sys.path and sys.path[0] == "" and cwd not in path.split(os.pathsep):
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, path) if p)
+        os.chdir(_startup_cwd)
+        # Python opens files and sockets non-inheritable, Rust with O_CLOEXEC: nothing
+        # leaks into the new process.
+        os.execv(sys.executable, args)
 
     def start_with_callback(
         self, func: Callable[..., Any], args: Any = None, kwargs: Any = None
     ) -> threading.Thread:
-        """Start the bus, then run ``func`` in a new thread."""
-        thread = threading.Thread(target=func, args=args or (), kwargs=kwargs or {})
+        """Start ``func`` in a new thread that waits for the STARTED state, then start
+        the bus; returns the thread."""
+
+        def callback() -> None:
+            self.wait(states.STARTED)
+            func(*(args or ()), **(kwargs or {}))
+
+        thread = threading.Thread(target=callback)
         thread.name = f"Bus Callback {thread.name}"
-        self.start()
         thread.start()
+        self.start()
         return thread
 
     def log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
@@ -218,6 +250,29 @@ class Bus:
         if traceback:
             msg += "\n" + "".join(_format_current())
         self.publish("log", msg, level)
+
+
+def _interpreter_flags() -> list[str]:
+    """The interpreter options the process was started with (``-X``, ``-W``...)."""
+    import subprocess
+
+    return subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+
+
+def _true_argv() -> list[str]:
+    """``sys.argv`` as the process was started: ``-m module`` restored."""
+    orig = getattr(sys, "orig_argv", None)
+    if orig and len(orig) > 1:
+        # orig_argv[0] is the interpreter; drop the flags we add back ourselves.
+        rest = list(orig[1:])
+        out: list[str] = []
+        while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c"):
+            flag = rest.pop(0)
+            if flag in ("-X", "-W") and rest:
+                rest.pop(0)
+        out.extend(rest)
+        return out
+    return list(sys.argv)
 
 
 def _instances(exc: BaseException) -> list[BaseException]:
@@ -230,65 +285,50 @@ def _format_current() -> list[str]:
     return traceback.format_exception(*sys.exc_info())
 
 
-class SignalHandler:
-    """Map SIGTERM and SIGHUP to bus exit and SIGINT to KeyboardInterrupt (the default)."""
-
-    def __init__(self, bus: Bus) -> None:
-        self.bus = bus
-        self.handlers: dict[str, Callable[..., Any]] = {
-            "SIGTERM": self.handle_SIGTERM,
-            "SIGHUP": self.handle_SIGHUP,
-        }
-        self._previous: dict[int, Any] = {}
-
-    def subscribe(self) -> None:
-        """Install the handlers (main thread only) and uninstall them at exit."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for name, handler in self.handlers.items():
-            signum = getattr(signal, name, None)
-            if signum is None or handler is None:
-                continue
-            self._previous[signum] = signal.signal(signum, handler)
-            self.bus.log(f"Listening for {name}.")
-        self.bus.subscribe("exit", self.unsubscribe)
-
-    def unsubscribe(self) -> None:
-        """Restore the previous handlers."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        self._previous.clear()
-
-    def handle_SIGTERM(self, signum: int, frame: Any) -> None:
-        self.bus.log("SIGTERM received: shutting down gracefully")
-        raise SystemExit(0)
-
-    def handle_SIGHUP(self, signum: int, frame: Any) -> None:
-        self.bus.log("SIGHUP received: reloading")
-        self.bus.graceful()
-
-
 class Engine(Bus):
-    """``cherrypy.engine``: the bus plus its signal handler."""
+    """``cherrypy.engine``: the bus with CherryPy's default plugins: ``signal_handler``
+    (subscribed by ``quickstart``), ``autoreload`` (off unless ``engine.autoreload.on``)
+    and ``thread_manager`` (subscribed)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.signal_handler = SignalHandler(self)
-        self.autoreload_on = False
+        from .process import plugins
+
+        for channel in ("start_thread", "stop_thread", "acquire_thread", "release_thread"):
+            self.listeners.setdefault(channel, set())
+        self.signal_handler = plugins.SignalHandler(self)
+        self.autoreload = plugins.Autoreloader(self)
+        self.thread_manager = plugins.ThreadManager(self)
+        self.thread_manager.subscribe()
 
     @property
-    def signals(self) -> SignalHandler:
+    def signals(self) -> Any:
         return self.signal_handler
 
+    @property
+    def autoreload_on(self) -> bool:
+        return self.autoreload.subscribed
+
     def apply(self, key: str, value: Any) -> None:
-        """The ``engine`` config namespace handler."""
+        """The ``engine`` config namespace handler, as CherryPy's: ``SIGHUP``/``SIGTERM``
+        name a listener for that signal; ``<plugin>.on`` subscribes or unsubscribes
+        the plugin ``engine.<plugin>``; ``<plugin>.<attr>`` sets an attribute on it."""
         if key in ("SIGHUP", "SIGTERM"):
-            self.signal_handler.handlers[key] = value
-        elif key == "autoreload.on":
-            # Reloading lands with the process model; until then it stays off.
-            self.autoreload_on = bool(value)
+            self.signal_handler.set_handler(key, value)
+        elif "." in key:
+            name, attr = key.split(".", 1)
+            plugin = getattr(self, name, None)
+            if plugin is None:
+                raise ValueError(
+                    f"engine.{key}: the engine has no plugin {name!r} (set "
+                    f"engine.{name} = plugin first, or check the spelling)"
+                )
+            if attr == "on":
+                if value and hasattr(plugin, "subscribe"):
+                    plugin.subscribe()
+                elif not value and hasattr(plugin, "unsubscribe"):
+                    plugin.unsubscribe()
+            else:
+                setattr(plugin, attr, value)
         else:
-            # Plugin keys (engine.<plugin>.<attr>) are kept in the config for the plugins.
-            pass
+            setattr(self, key, value)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from . import _core
 from ._staticroutes import compile_routes
 from ._tree import Application, StaticDirectory
+from .process.servers import ServerAdapter
 from .serving import RequestHandler
 from .wsgi import WSGIGateway
 
@@ -27,6 +29,32 @@ class AppRouter:
 
     def __call__(self, core: Any) -> Any:
         return self.handlers[core.app](core)
+
+
+class TimedAppRouter(AppRouter):
+    """An AppRouter that records when each thread's current request started, for the
+    worker-process heartbeat (``--timeout``). Used only when a timeout is set, so the
+    default path pays nothing."""
+
+    __slots__ = ("busy",)
+
+    def __init__(self, handlers: list[Any]) -> None:
+        super().__init__(handlers)
+        #: thread ident -> monotonic start of the request it is running.
+        self.busy: dict[int, float] = {}
+
+    def __call__(self, core: Any) -> Any:
+        ident = threading.get_ident()
+        self.busy[ident] = time.monotonic()
+        try:
+            return self.handlers[core.app](core)
+        finally:
+            self.busy.pop(ident, None)
+
+    def stuck(self, threads: int, timeout: float) -> bool:
+        """Whether all ``threads`` are busy on requests older than ``timeout`` seconds."""
+        started = list(self.busy.values())
+        return len(started) >= threads and time.monotonic() - max(started) > timeout
 
 
 #: server.* keys cherrypy_rs implements, with CherryPy's defaults.
@@ -85,8 +113,11 @@ UNSUPPORTED: dict[str, str] = {
 #: CherryPy server keys that need a feature that is not there yet.
 NOT_YET: dict[str, str] = {
     "socket_file": "Unix sockets",
-    "workers": "worker processes",
 }
+
+#: server.* keys read by the process model (``cherrypy-rs ... --workers``), not by the
+#: HTTP server itself.
+PROCESS_KEYS: dict[str, Any] = {"workers": 1}
 
 
 class ConfigError(ValueError):
@@ -102,8 +133,10 @@ class StartError(OSError):
     quiet = True
 
 
-class Server:
-    """``cherrypy.server``: owns the Rust server and its Python worker threads."""
+class Server(ServerAdapter):
+    """``cherrypy.server``: owns the Rust server and its Python worker threads; a
+    ``ServerAdapter`` on the engine. Keys ``server.<name>.<key>`` configure an extra
+    server ``<name>`` (``extras``; another port, HTTPS next to HTTP...)."""
 
     def __init__(self) -> None:
         self.settings: dict[str, Any] = dict(SERVER_DEFAULTS)
@@ -118,6 +151,15 @@ class Server:
         self.global_config: dict[str, Any] = {}
         self.log_error: Any = None
         self.bus: Any = None
+        #: A ``_core.Listener`` bound by the master process: served instead of binding.
+        self.listener: Any = None
+        #: True in a worker process of a master with more than one worker.
+        self.multiprocess = False
+        #: ``--timeout``: record request start times (see TimedAppRouter).
+        self.track_busy = False
+        self.process: dict[str, Any] = dict(PROCESS_KEYS)
+        #: Extra servers configured as ``server.<name>.*``, by name.
+        self.extras: dict[str, Server] = {}
 
     # -- CherryPy's attribute names ----------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -133,6 +175,30 @@ class Server:
         else:
             object.__setattr__(self, name, value)
 
+    def extra(self, name: str) -> Server:
+        """The extra server ``name`` (created, and subscribed to the engine, on first use)."""
+        server = self.extras.get(name)
+        if server is None:
+            server = Server()
+            server.tree = self.tree
+            server.global_config = self.global_config
+            server.log_error = self.log_error
+            server.access_log_screen = self.access_log_screen
+            server.access_log_file = self.access_log_file
+            self.extras[name] = server
+            if self.bus is not None:
+                server.subscribe(self.bus)
+        return server
+
+    @property
+    def httpserver(self) -> Any:
+        """The Rust server while running (``_core.Server``)."""
+        return self.core
+
+    @property
+    def description(self) -> str:
+        return self.describe()
+
     @property
     def bind_addr(self) -> tuple[str, int]:
         """(host, port) as configured (the bound address once started: ``bound_addr``)."""
@@ -146,6 +212,11 @@ class Server:
         """The ``server`` config namespace handler: records each key."""
         if key in SERVER_DEFAULTS:
             self.settings[key] = value
+        elif "." in key:
+            name, sub = key.split(".", 1)
+            self.extra(name).apply(sub, value)
+        elif key in PROCESS_KEYS:
+            self.process[key] = value
         else:
             self.unknown[key] = value
 
@@ -244,10 +315,11 @@ class Server:
             max_headers=int(s["max_headers"]),
             access_log_screen=bool(self.access_log_screen),
             access_log_file=self.access_log_file or None,
+            listener=self.listener,
             **self._tls_arguments(),
         )
         self._set_mounts(core)
-        self.handler = AppRouter(self._handlers())
+        self.handler = (TimedAppRouter if self.track_busy else AppRouter)(self._handlers())
         try:
             self.bound_addr = core.start()
         except OSError as exc:
@@ -273,13 +345,28 @@ class Server:
             listeners.append(self.remount)
         for i in range(core.thread_pool):
             t = threading.Thread(
-                target=core.run_worker,
-                args=(self.handler, self._report),
+                target=self._thread_main,
+                args=(core, self.handler),
                 name=f"CP Server Thread-{i}",
                 daemon=True,
             )
             t.start()
             self.threads.append(t)
+
+    def _thread_main(self, core: Any, handler: AppRouter) -> None:
+        """A worker thread's life: ``acquire_thread`` once, serve, ``release_thread``
+        (CherryPy publishes them around requests; once per thread costs nothing)."""
+        bus = self.bus
+        if bus is not None:
+            try:
+                bus.publish("acquire_thread")
+            except Exception:
+                pass  # the bus has logged the listener's error; serve anyway
+        try:
+            core.run_worker(handler, self._report)
+        finally:
+            if bus is not None:
+                bus.publish("release_thread")
 
     def _set_mounts(self, core: Any) -> None:
         """Give the Rust router the mount points and the static routes compiled from
@@ -337,7 +424,7 @@ class Server:
         return [
             native
             if isinstance(app, (Application, StaticDirectory))
-            else WSGIGateway(app, self.log_error)
+            else WSGIGateway(app, self.log_error, self.multiprocess)
             for _name, app in ordered
         ]
 
@@ -375,12 +462,20 @@ class Server:
         self.handler = None
         self.bound_addr = None
 
-    def subscribe(self, bus: Any) -> None:
-        """Serve while ``bus`` is started."""
+    def subscribe(self, bus: Any = None) -> None:
+        """Serve while ``bus`` (by default the engine it was given before) is started."""
+        if bus is None:
+            bus = self.bus
         self.bus = bus
         bus.subscribe("start", self.start, priority=75)
         bus.subscribe("stop", self.stop, priority=25)
         bus.subscribe("graceful", self.graceful)
+
+    def unsubscribe(self) -> None:
+        if self.bus is not None:
+            for channel, cb in (("start", self.start), ("stop", self.stop)):
+                self.bus.unsubscribe(channel, cb)
+            self.bus.unsubscribe("graceful", self.graceful)
 
     def describe(self) -> str:
         host, port = self.bound_addr or self.bind_addr

@@ -23,6 +23,7 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -110,7 +111,7 @@ def _check_wsgi(obj: Any, spec: str) -> Any:
     return obj
 
 
-def _serve_wsgi(app: Any, args: argparse.Namespace) -> int:
+def _configure_wsgi(args: argparse.Namespace) -> None:
     import cherrypy_rs
 
     if args.config:
@@ -121,12 +122,9 @@ def _serve_wsgi(app: Any, args: argparse.Namespace) -> int:
     if args.access_log == "-":
         args.access_log = None
     _apply_server_args(args)
-    cherrypy_rs.tree.graft(app, args.root_path)
-    cherrypy_rs.engine.signals.subscribe()
-    return _run_engine()
 
 
-def _serve_static(args: argparse.Namespace) -> int:
+def _configure_static(args: argparse.Namespace) -> None:
     """A production static-file server: no Python runs per request."""
     import cherrypy_rs
 
@@ -158,14 +156,13 @@ def _serve_static(args: argparse.Namespace) -> int:
         cache_valid=args.cache_valid,
         headers=headers,
     )
-    cherrypy_rs.engine.signals.subscribe()
-    return _run_engine()
 
 
 def _run_engine() -> int:
     import cherrypy_rs
 
     engine = cherrypy_rs.engine
+    engine.signals.subscribe()
     try:
         engine.start()
         engine.block()
@@ -176,6 +173,11 @@ def _run_engine() -> int:
     except KeyboardInterrupt:
         engine.log("Keyboard Interrupt: shutting down bus")
         engine.exit()
+    except SystemExit:
+        # SIGTERM before block() took over: the same graceful stop.
+        if engine.state not in (engine.states.EXITING, engine.states.STOPPED):
+            engine.exit()
+        raise
     return 0
 
 
@@ -183,10 +185,19 @@ def _apply_server_args(args: argparse.Namespace) -> None:
     import cherrypy_rs
 
     settings: dict[str, Any] = {}
-    if args.bind:
-        host, port = parse_bind(args.bind)
-        settings["server.socket_host"] = host
-        settings["server.socket_port"] = port
+    binds = args.bind or []
+    if isinstance(binds, str):
+        binds = [binds]
+    for i, bind in enumerate(binds):
+        if bind.startswith("unix:"):
+            raise CLIError(
+                f"--bind {bind!r}: Unix sockets are not supported yet; bind a TCP address "
+                "(e.g. 127.0.0.1:8080) and point the proxy at it"
+            )
+        host, port = parse_bind(bind)
+        prefix = "server." if i == 0 else f"server.bind{i}."
+        settings[prefix + "socket_host"] = host
+        settings[prefix + "socket_port"] = port
     if args.threads is not None:
         if args.threads < 1:
             raise CLIError("--threads must be at least 1")
@@ -206,18 +217,125 @@ def _apply_server_args(args: argparse.Namespace) -> None:
     if getattr(args, "http2", False):
         settings["server.http2"] = True
     cherrypy_rs.config.update(settings)
+    server = cherrypy_rs.server
+    for extra in server.extras.values():
+        # Extra --bind addresses serve like the first one.
+        for key, value in server.settings.items():
+            if key not in ("socket_host", "socket_port"):
+                extra.settings[key] = value
 
 
-def _serve(root: Any, args: argparse.Namespace, app_config: Any = None) -> int:
-    """Apply the command-line settings over the config, then quickstart ``root``."""
+def _configure_run(args: argparse.Namespace, app_config: Any = None) -> Any:
+    """Apply the config file and the command-line settings; returns the app config."""
     import cherrypy_rs
 
+    if app_config:
+        cherrypy_rs.config.update(app_config)
     if args.config:
         cherrypy_rs.config.update(args.config)
         app_config = args.config
     _apply_server_args(args)
-    cherrypy_rs.quickstart(root, args.script_name, app_config)
-    return 0
+    return app_config
+
+
+def _plan(args: argparse.Namespace) -> Callable[[], None]:
+    """Configure the server from the arguments and return the function that imports
+    and mounts the application (run in each worker, or in the master with --preload)."""
+    import cherrypy_rs
+
+    if args.command == "run":
+        app_config = _configure_run(args)
+
+        def load() -> None:
+            cherrypy_rs.tree.mount(load_object(args.target), args.script_name, app_config)
+
+        return load
+    if args.command == "wsgi":
+        _configure_wsgi(args)
+
+        def load_graft() -> None:
+            cherrypy_rs.tree.graft(load_wsgi(args.target), args.root_path)
+
+        return load_graft
+    if args.command == "static":
+        _configure_static(args)
+        return lambda: None
+    from .demo import DemoRoot, demo_config, wsgi_app
+
+    config = demo_config()
+    config = _configure_run(args, config)
+
+    def load_demo() -> None:
+        cherrypy_rs.tree.graft(wsgi_app, "/wsgi")
+        cherrypy_rs.tree.mount(DemoRoot(), args.script_name, config)
+
+    return load_demo
+
+
+def _process_arguments(p: argparse.ArgumentParser) -> None:
+    """The process-model flags, with gunicorn's names."""
+    g = p.add_argument_group("processes (gunicorn's flag names)")
+    g.add_argument(
+        "--workers",
+        "-w",
+        type=int,
+        help="run a master and N worker processes (server.workers; default: one process)",
+    )
+    g.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        help="seconds in-flight requests may take to finish at stop or reload (default 30)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        help="replace a worker whose Python threads are all busy for longer than S "
+        "seconds (default 0: never)",
+    )
+    g.add_argument(
+        "--max-requests", type=int, default=0, help="replace a worker after N requests"
+    )
+    g.add_argument(
+        "--max-requests-jitter",
+        type=int,
+        default=0,
+        help="add a random 0..J to --max-requests, per worker",
+    )
+    g.add_argument(
+        "--max-lifetime", type=float, default=0.0, help="replace a worker after S seconds"
+    )
+    g.add_argument(
+        "--max-lifetime-jitter",
+        type=float,
+        default=0.0,
+        help="add a random 0..J seconds to --max-lifetime, per worker",
+    )
+    g.add_argument(
+        "--preload",
+        action="store_true",
+        help="import the application in the master before forking (workers share memory)",
+    )
+    g.add_argument("--pid", help="write the master's PID to this file")
+    g.add_argument(
+        "--daemon", "-D", action="store_true", help="detach from the terminal (implies a master)"
+    )
+    g.add_argument("--user", "-u", help="run workers as this user (name or uid)")
+    g.add_argument("--group", "-g", help="run workers as this group (name or gid)")
+    g.add_argument("--umask", help="file mode creation mask, e.g. 0o022 or 18")
+    g.add_argument("--chdir", help="change to this directory before loading the application")
+    g.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart (reload the workers) when an imported module or the config changes",
+    )
+    g.add_argument("--error-log", help="append the error log to this file ('-': stderr)")
+    g.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error", "critical"),
+        help="the error log's level (default: info)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,8 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--bind",
             "-b",
-            default=default_bind,
-            help="HOST:PORT to listen on (default: server.socket_host/port, 127.0.0.1:8080)",
+            action="append",
+            default=[default_bind] if default_bind else None,
+            help="HOST:PORT to listen on (default: server.socket_host/port, 127.0.0.1:8080); "
+            "repeat it to listen on several addresses",
         )
         p.add_argument("--threads", type=int, help=threads_help)
         p.add_argument("--config", "-c", help="a CherryPy config file (INI with Python literals)")
@@ -244,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--access-log", help="append the access log to this file ('-': standard output)"
         )
         p.add_argument(mount, default="", help="serve under this prefix (default: the root)")
+        _process_arguments(p)
         tls = p.add_argument_group("TLS and HTTP/2")
         tls.add_argument(
             "--certfile", help="serve HTTPS with this PEM certificate (server.ssl_certificate)"
@@ -306,25 +427,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The subcommands; anything else first on the command line is cherryd's options.
+SUBCOMMANDS = ("run", "wsgi", "static", "demo")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``cherrypy-rs`` console script."""
+    """Entry point of the ``cherrypy-rs`` console script (and ``python -m cherrypy_rs``:
+    without a subcommand, the arguments are cherryd's)."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help"):
+        if argv and argv[0] not in ("-h", "--help"):
+            from .cherryd import main as cherryd_main
+
+            return cherryd_main(argv)
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _serve(load_object(args.target), args)
-        if args.command == "wsgi":
-            return _serve_wsgi(load_wsgi(args.target), args)
-        if args.command == "static":
-            return _serve_static(args)
-        import cherrypy_rs
-
-        from .demo import DemoRoot, demo_config, wsgi_app
-
-        cherrypy_rs.tree.graft(wsgi_app, "/wsgi")
-        return _serve(DemoRoot(), args, demo_config())
+        return _main(args)
     except CLIError as exc:
         print(f"cherrypy-rs: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    from . import master
+
+    options = master.options_from_args(args)
+    load = _plan(args)
+    options.finish_config()
+    if options.multiprocess:
+        return master.run(options, load)
+    load()
+    options.single_process_plugins()
+    return _run_engine()
 
 
 if __name__ == "__main__":  # pragma: no cover

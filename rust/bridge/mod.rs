@@ -2,6 +2,7 @@
 //! handlers, and the worker loop that turns a handler's result into plain Rust data.
 
 mod file_body;
+mod listener;
 mod request;
 mod server;
 mod static_files;
@@ -12,6 +13,7 @@ use pyo3::prelude::*;
 /// Adds the bridge's classes to `cherrypy_rs._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::PyServer>()?;
+    m.add_class::<listener::PyListener>()?;
     m.add_class::<request::PyRequest>()?;
     m.add_class::<file_body::PyFileBody>()?;
     m.add_class::<static_files::PyStaticRoute>()?;

@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+use super::listener::PyListener;
 use super::static_files::PyStaticRoute;
 use super::worker;
 use crate::access_log::AccessLog;
@@ -49,6 +50,8 @@ pub struct PyServer {
     config: ServerConfig,
     access_screen: bool,
     access_file: Option<String>,
+    /// A socket bound by the master process, served instead of binding host:port.
+    listener: Option<Py<PyListener>>,
     state: Mutex<State>,
 }
 
@@ -139,6 +142,7 @@ impl PyServer {
         http2 = None,
         http2_max_concurrent_streams = 100,
         debug_log = false,
+        listener = None,
     ))]
     fn new(
         host: String,
@@ -163,6 +167,7 @@ impl PyServer {
         http2: Option<bool>,
         http2_max_concurrent_streams: u32,
         debug_log: bool,
+        listener: Option<Py<PyListener>>,
     ) -> PyResult<Self> {
         let verify_client = VerifyClient::parse(&ssl_verify_client)?;
         let tls = match ssl_certificate {
@@ -205,6 +210,7 @@ impl PyServer {
             config,
             access_screen: access_log_screen,
             access_file: access_log_file,
+            listener,
             state: Mutex::new(State {
                 running: None,
                 pool: Arc::new(Pool::new(accepted_queue_size)),
@@ -250,8 +256,13 @@ impl PyServer {
         let pool = Arc::new(Pool::new(self.config.queue_size));
         let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref())?;
         let config = self.config.clone();
-        let running =
-            py.detach(|| RunningServer::start(config, table, pool.clone(), access_log))?;
+        let inherited = match &self.listener {
+            Some(listener) => Some(listener.bind(py).get().duplicate()?),
+            None => None,
+        };
+        let running = py.detach(|| {
+            RunningServer::start(config, table, pool.clone(), access_log, inherited.as_ref())
+        })?;
         let addr = running.local_addr();
         state.warnings = running.warnings().to_vec();
         state.pool = pool;
@@ -277,6 +288,16 @@ impl PyServer {
             .running
             .as_ref()
             .map_or(0, |r| r.connections())
+    }
+
+    /// Requests answered since start (static files included; 0 when not started).
+    #[getter]
+    fn requests_served(&self) -> u64 {
+        self.state
+            .lock()
+            .running
+            .as_ref()
+            .map_or(0, |r| r.requests_served())
     }
 
     /// Requests waiting for a worker thread.

@@ -12,20 +12,38 @@ use super::{conn, Shared};
 use crate::config::ServerConfig;
 use crate::errors::Error;
 
-/// Binds `host:port` with SO_REUSEADDR (so a restart does not wait for TIME_WAIT).
-pub fn bind(config: &ServerConfig) -> Result<StdListener, Error> {
+/// Binds `host:port` as configured, or takes a clone of the listening socket the
+/// server was given (a worker process serving the socket its master bound).
+pub fn bind(config: &ServerConfig, inherited: Option<&StdListener>) -> Result<StdListener, Error> {
+    match inherited {
+        Some(listener) => {
+            // A duplicate of the descriptor: closing ours at stop leaves the socket open
+            // in the master and the other workers, whose queue keeps the connections.
+            let ours = listener.try_clone().map_err(|source| Error::Io {
+                what: "cannot duplicate the inherited listening socket".into(),
+                source,
+            })?;
+            ours.set_nonblocking(true).map_err(|source| Error::Io {
+                what: "cannot make the inherited listening socket non-blocking".into(),
+                source,
+            })?;
+            Ok(ours)
+        }
+        None => bind_tcp(&config.host, config.port, config.backlog),
+    }
+}
+
+/// Binds `host:port` with SO_REUSEADDR (so a restart does not wait for TIME_WAIT) and
+/// listens with `backlog`.
+pub fn bind_tcp(host: &str, port: u16, backlog: i32) -> Result<StdListener, Error> {
     let fail = |source: std::io::Error| Error::Bind {
-        host: config.host.clone(),
-        port: config.port,
+        host: host.to_string(),
+        port,
         source,
     };
     // CherryPy accepts "" and "0.0.0.0" for every IPv4 address.
-    let host = if config.host.is_empty() {
-        "0.0.0.0"
-    } else {
-        config.host.as_str()
-    };
-    let addr: SocketAddr = (host, config.port)
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let addr: SocketAddr = (host, port)
         .to_socket_addrs()
         .map_err(fail)?
         .next()
@@ -43,7 +61,7 @@ pub fn bind(config: &ServerConfig) -> Result<StdListener, Error> {
     }
     socket.set_nodelay(true).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
-    socket.listen(config.backlog).map_err(fail)?;
+    socket.listen(backlog).map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
     Ok(socket.into())
 }

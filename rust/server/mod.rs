@@ -9,6 +9,8 @@ mod io;
 mod listener;
 mod service;
 
+pub use listener::bind_tcp;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct Shared {
     /// TLS termination, when `server.ssl_certificate` is set.
     pub tls: Option<Terminator>,
     pub stats: ConnStats,
+    /// Requests answered (static ones included), for `--max-requests`.
+    pub requests: AtomicU64,
 }
 
 /// Counters of what happened before HTTP started, for `_core.Server.tls_stats`.
@@ -93,6 +97,7 @@ impl RunningServer {
         router: Arc<Router>,
         pool: Arc<Pool<Job>>,
         access_log: AccessLog,
+        inherited: Option<&std::net::TcpListener>,
     ) -> Result<Self, Error> {
         config.validate()?;
         let (tls, warnings) = match &config.tls {
@@ -111,7 +116,7 @@ impl RunningServer {
                 what: "cannot start the I/O runtime".into(),
                 source,
             })?;
-        let std_listener = listener::bind(&config)?;
+        let std_listener = listener::bind(&config, inherited)?;
         let local = std_listener.local_addr().map_err(|source| Error::Io {
             what: "cannot read the bound address".into(),
             source,
@@ -132,6 +137,7 @@ impl RunningServer {
             shutdown: CancellationToken::new(),
             tls,
             stats: ConnStats::default(),
+            requests: AtomicU64::new(0),
         });
         let tracker = TaskTracker::new();
         {
@@ -167,6 +173,11 @@ impl RunningServer {
     /// Counters of handshakes and of connections dropped before HTTP.
     pub fn stats(&self) -> Vec<(&'static str, u64)> {
         self.shared.stats.snapshot()
+    }
+
+    /// Requests answered since start.
+    pub fn requests_served(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -46,6 +46,9 @@ pub async fn handle(
     if let Some(fields) = log_line {
         fields.write(&shared, &response);
     }
+    shared
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(response)
 }
 

@@ -1,0 +1,23 @@
+"""``cherrypy.process``: the engine's bus (``wspbus``), its plugins (``plugins``) and
+the adapter that runs HTTP servers on it (``servers``).
+
+``bus`` is the process-wide engine, ``cherrypy_rs.engine``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import plugins, servers, wspbus
+
+__all__ = ["bus", "plugins", "servers", "wspbus"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``bus`` is the engine, created by the package: imported lazily, because the
+    # engine itself imports this package for its plugins.
+    if name == "bus":
+        import cherrypy_rs
+
+        return cherrypy_rs.engine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
