@@ -115,6 +115,12 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
     """
     if config:
         globals()["config"].update(config)
+    workers = server.process.get("workers", 1)
+    if workers not in (None, 1):
+        # server.workers: a master forks that many workers serving this application.
+        from .master import quickstart_workers
+
+        raise SystemExit(quickstart_workers(lambda: tree.mount(root, script_name, config)))
     tree.mount(root, script_name, config)
     engine.signals.subscribe()
     try:

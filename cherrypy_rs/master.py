@@ -232,3 +232,15 @@ def run(options: Options, load: Callable[[], None]) -> int:
 
     arbiter = Arbiter(settings, boot, _master_log, on_exit, reload=options.reload)
     return arbiter.run()
+
+
+def quickstart_workers(load: Callable[[], None]) -> int:
+    """``quickstart()`` with ``server.workers`` > 1: the application is already
+    imported, so it is mounted in the master (as --preload) and the workers fork."""
+    options = Options(settings=Settings(), preload=True)
+    try:
+        options.finish_config()
+        return run(options, load)
+    except CLIError as exc:
+        print(f"cherrypy_rs: error: {exc}", file=sys.stderr)
+        return 2
