@@ -8,7 +8,6 @@ the Rust side installs no signal handler of its own.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import traceback

@@ -238,12 +238,6 @@ class Server(ServerAdapter):
                 )
             known = ", ".join(f"server.{k}" for k in sorted(SERVER_DEFAULTS))
             raise ConfigError(f"unknown config key server.{key}; known keys: {known}")
-        workers = self.process.get("workers", 1)
-        if workers not in (None, 1) and self.listener is None:
-            raise ConfigError(
-                f"server.workers = {workers!r}: worker processes are started by a master "
-                "process, by quickstart() or the cherrypy-rs command, not by engine.start()"
-            )
         s = self.settings
         module = s["ssl_module"]
         if module not in (None, "", *SSL_MODULES):
@@ -304,6 +298,12 @@ class Server(ServerAdapter):
         """Bind, start the Rust server and the worker threads."""
         if self.core is not None:
             return
+        workers = self.process.get("workers", 1)
+        if workers not in (None, 1) and self.listener is None:
+            raise ConfigError(
+                f"server.workers = {workers!r}: worker processes are started by a master "
+                "process, by quickstart() or the cherrypy-rs command, not by engine.start()"
+            )
         self.validate()
         s = self.settings
         core = _core.Server(

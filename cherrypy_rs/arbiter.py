@@ -360,7 +360,9 @@ class Arbiter:
     def _spawn(self) -> None:
         s = self.settings
         self.numbers += 1
-        lifetime = s.max_lifetime + random.uniform(0, s.max_lifetime_jitter) if s.max_lifetime else 0
+        lifetime = (
+            s.max_lifetime + random.uniform(0, s.max_lifetime_jitter) if s.max_lifetime else 0
+        )
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker
@@ -412,7 +414,6 @@ class Arbiter:
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 0
         return 0
-
 
     def notify(self, message: bytes) -> None:
         """In a worker: send ``message`` to the master (``b"H"``: reload everyone)."""

@@ -294,9 +294,7 @@ def _process_arguments(p: argparse.ArgumentParser) -> None:
         help="replace a worker whose Python threads are all busy for longer than S "
         "seconds (default 0: never)",
     )
-    g.add_argument(
-        "--max-requests", type=int, default=0, help="replace a worker after N requests"
-    )
+    g.add_argument("--max-requests", type=int, default=0, help="replace a worker after N requests")
     g.add_argument(
         "--max-requests-jitter",
         type=int,

@@ -161,6 +161,7 @@ def run(options: Options, load: Callable[[], None]) -> int:
     """Bind, (preload,) daemonize, write the PID file, then fork and supervise the
     workers until stopped; returns the exit status."""
     import cherrypy_rs
+
     from . import _core
     from ._server import ConfigError
 

@@ -175,14 +175,21 @@ def check_pidfile(path: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"PID file {path!r}: the directory {directory!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise ValueError(f"PID file {path!r}: the directory {directory!r} is not writable")
     pid = read_pidfile(path)
     if pid is not None and pid != os.getpid() and _alive(pid):
         raise ValueError(
             f"PID file {path!r} names process {pid}, which is running: another server "
             "uses this PID file; stop it or choose another file"
         )
+    existed = os.path.exists(path)
+    try:
+        # Really try: access() says yes to root on a filesystem that refuses writes.
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"PID file {path!r} cannot be written: {exc.strerror}") from None
+    if not existed:
+        os.remove(path)
 
 
 def read_pidfile(path: str) -> int | None:
@@ -220,7 +227,9 @@ def remove_pidfile(path: str) -> None:
             pass
 
 
-def daemonize(stdin: str = "/dev/null", stdout: str = "/dev/null", stderr: str = "/dev/null") -> None:
+def daemonize(
+    stdin: str = "/dev/null", stdout: str = "/dev/null", stderr: str = "/dev/null"
+) -> None:
     """Detach from the terminal: fork, setsid, fork, redirect the standard streams."""
     sys.stdout.flush()
     sys.stderr.flush()
