@@ -1,0 +1,74 @@
+"""``python -m cherrypy_rs [options]``: CherryPy's ``cherryd`` — import modules that
+mount applications, apply config files, optionally daemonize and write a PID file,
+then run the engine.
+
+    python -m cherrypy_rs -i myapp -c site.conf [-e production] [-d] [-p PIDFILE] [-P DIR]
+
+The Python modules named by ``-i`` mount their applications on ``cherrypy_rs.tree``
+when imported (as with cherryd). ``-f``/``-s`` (FastCGI, SCGI) are not offered: the
+server is the Rust HTTP server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .process import plugins
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m cherrypy_rs",
+        description="Run CherryPy applications like cherryd (or use a subcommand: "
+        "run, wsgi, static, demo).",
+    )
+    p.add_argument("-c", "--config", action="append", default=[], help="a config file (repeatable)")
+    p.add_argument("-d", action="store_true", dest="daemonize", help="run as a daemon")
+    p.add_argument("-e", "--environment", help="apply the given config environment")
+    p.add_argument(
+        "-i", "--import", action="append", default=[], dest="imports", help="a module to import"
+    )
+    p.add_argument("-p", "--pidfile", help="store the process id in this file")
+    p.add_argument(
+        "-P", "--Path", action="append", default=[], dest="paths", help="add to sys.path"
+    )
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Parse cherryd's options and serve until the engine exits."""
+    args = build_parser().parse_args(argv)
+    import cherrypy_rs
+
+    sys.path[:0] = [*args.paths, ""]
+    try:
+        for name in args.imports:
+            importlib.import_module(name)
+        for filename in args.config:
+            cherrypy_rs.config.update(filename)
+            # With one application mounted, its config is the file too (as cherryd).
+            apps = list(cherrypy_rs.tree.apps.values())
+            if len(apps) == 1 and hasattr(apps[0], "merge"):
+                apps[0].merge(filename)
+        if args.environment is not None:
+            cherrypy_rs.config.update({"environment": args.environment})
+        engine = cherrypy_rs.engine
+        if args.daemonize:
+            cherrypy_rs.config.update({"log.screen": False})
+            plugins.Daemonizer(engine).subscribe()
+        if args.pidfile:
+            plugins.check_pidfile(args.pidfile)
+            plugins.PIDFile(engine, args.pidfile).subscribe()
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"cherryd: error: {exc}", file=sys.stderr)
+        return 2
+    engine.signal_handler.subscribe()
+    try:
+        engine.start()
+    except Exception:
+        # The engine has logged it.
+        return 1
+    engine.block()
+    return 0
