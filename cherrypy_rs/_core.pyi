@@ -124,6 +124,21 @@ Handler = Callable[[Request], tuple[int, str | None, list[tuple[str, str]], Any]
 StaticFile, or an iterable of bytes/str chunks (streamed; its close() is called once at
 the end)."""
 
+class Listener:
+    """A listening TCP socket, bound (SO_REUSEADDR) before any thread or runtime
+    exists, so that a master can fork workers that all serve it. The socket stays in
+    Rust: a forked child owns the same object; ``Server(listener=...)`` duplicates it."""
+
+    def __init__(self, host: str, port: int, backlog: int = 1024) -> None:
+        """Bind and listen; port 0 picks a free port. OSError names host and port."""
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+    def fileno(self) -> int:
+        """The file descriptor (-1 once closed)."""
+    def close(self) -> None:
+        """Close this process's descriptor; started servers keep their duplicates."""
+
 class Server:
     """The Rust HTTP server. Configure, ``set_mounts``, ``start``, then call
     ``run_worker`` from each Python worker thread; ``stop`` is graceful."""
@@ -153,8 +168,11 @@ class Server:
         http2: bool | None = None,
         http2_max_concurrent_streams: int = 100,
         debug_log: bool = False,
+        listener: Listener | None = None,
     ) -> None:
-        """With ``ssl_certificate`` the server speaks TLS (the PEM files are read at
+        """With ``listener`` the server serves that socket (a duplicate of it) instead
+        of binding host and port: the workers of a master process serve the socket the
+        master bound. With ``ssl_certificate`` the server speaks TLS (the PEM files are read at
         ``start``; a file that cannot be used raises ValueError naming it).
         ``ssl_verify_client`` is 'none', 'optional' or 'required' (needs
         ``ssl_client_ca``). ``http2``: None offers HTTP/2 over TLS only (ALPN), True
@@ -178,6 +196,9 @@ class Server:
     def connections(self) -> int: ...
     @property
     def queued(self) -> int: ...
+    @property
+    def requests_served(self) -> int:
+        """Requests answered since start, static files included (``--max-requests``)."""
     @property
     def thread_pool(self) -> int: ...
     @property

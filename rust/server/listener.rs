@@ -93,3 +93,30 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tracker: Ta
     }
     // Dropping the listener here closes the port before in-flight requests finish.
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inherited_listener_is_served_through_a_duplicate() {
+        let master = bind_tcp("127.0.0.1", 0, 16).expect("bind 127.0.0.1:0");
+        let addr = master.local_addr().expect("bound address");
+        let ours = bind(&ServerConfig::default(), Some(&master)).expect("duplicate");
+        assert_eq!(ours.local_addr().expect("address"), addr);
+        drop(ours);
+        // The master's socket still accepts once the worker's duplicate is closed.
+        let client = std::net::TcpStream::connect(addr).expect("connect");
+        master.set_nonblocking(false).expect("blocking");
+        let (_conn, peer) = master.accept().expect("accept");
+        assert_eq!(peer, client.local_addr().expect("client address"));
+    }
+
+    #[test]
+    fn a_port_in_use_names_host_and_port() {
+        let first = bind_tcp("127.0.0.1", 0, 16).expect("bind");
+        let port = first.local_addr().expect("address").port();
+        let err = bind_tcp("127.0.0.1", port, 16).expect_err("port in use");
+        assert!(err.to_string().contains(&format!("port {port}")), "{err}");
+    }
+}
