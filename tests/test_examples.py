@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cherrypy_rs.testing import serve
+from tests.test_cli import get
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -73,3 +74,23 @@ def test_static_files() -> None:
         assert live.get("/download")[1]["Content-Disposition"] == (
             'attachment; filename="hello.py"'
         )
+
+
+def test_workers(procs: list[Any]) -> None:
+    import cherrypy_rs
+
+    module = load("workers.py")
+    try:
+        with serve(module["Root"]()) as live:
+            assert live.get("/")[2].startswith(b"Hello from worker ")
+    finally:
+        cherrypy_rs.engine.ticker.unsubscribe()
+    from tests.test_workers import Master
+
+    proc = Master(
+        "run", "workers:Root", "--chdir", str(EXAMPLES), "--bind", "127.0.0.1:0", "--workers", "2"
+    )
+    procs.append(proc)
+    workers = proc.wait_serving(2)
+    body = get(proc.port(), "/")[1].decode()
+    assert int(body.split()[3]) in workers
