@@ -74,6 +74,17 @@ class Root:
         return cherrypy.request.body.read()
 
     @cherrypy.expose
+    def stream(self, n: str = "3") -> Iterator[bytes]:
+        for i in range(int(n)):
+            yield b"chunk %d\n" % i
+
+    stream._cp_config = {"response.stream": True}
+
+    @cherrypy.expose
+    def boom(self) -> str:
+        raise ValueError("handler failure")
+
+    @cherrypy.expose
     def hop(self) -> str:
         h = cherrypy.response.headers
         h["Connection"] = "keep-alive"
@@ -170,6 +181,9 @@ def test_static_files_over_https_and_http2(tls_files: TLSFiles, tmp_path: Path) 
                 assert (resp.status_code, resp.content) == (200, data)
                 part = client.get(live.url("/static/big.bin"), headers={"Range": "bytes=10-19"})
                 assert (part.status_code, part.content) == (206, data[10:20])
+                head = client.head(live.url("/static/big.bin"))
+                assert (head.status_code, head.content) == (200, b"")
+                assert head.headers["content-length"] == str(len(data))
                 etag = resp.headers["etag"]
                 again = client.get(live.url("/static/big.bin"), headers={"If-None-Match": etag})
                 assert again.status_code == 304
@@ -336,6 +350,21 @@ def test_h2c_prior_knowledge_and_http1_on_one_port() -> None:
             for b in b"GET / HTTP/1.1\r\nHost: x\r\n\r\n":
                 raw.send(bytes([b]))
             assert raw.response().status == 200
+
+
+def test_http2_edges_streaming_errors_limits() -> None:
+    with serve(Root(), http2=True, max_request_body_size=1000) as live:
+        with httpx.Client(http1=False, http2=True) as client:
+            streamed = client.get(live.url("/stream?n=500"))
+            assert streamed.http_version == "HTTP/2"
+            assert streamed.text == "".join(f"chunk {i}\n" for i in range(500))
+            assert client.head(live.url("/")).status_code == 200
+            failed = client.get(live.url("/boom"))
+            assert failed.status_code == 500 and "handler failure" in failed.text
+            assert client.post(live.url("/echo"), content=b"x" * 5000).status_code == 413
+            assert client.get(live.url("/nowhere")).status_code == 404
+            # The connection survives all of that.
+            assert client.get(live.url("/")).text == "hello"
 
 
 def test_h2c_is_off_by_default() -> None:

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -228,6 +228,7 @@ where
             req.extensions_mut().insert(info.clone());
         }
         async move {
+            let head = req.method() == Method::HEAD;
             let too_many = req.headers().len() > shared.config.max_headers;
             let mut response = if too_many {
                 headers_too_large()
@@ -238,6 +239,11 @@ where
                     .unwrap_or_else(|never| match never {})
             };
             strip_connection_headers(response.headers_mut());
+            if head {
+                // RFC 9110 §9.3.2: no content in a response to HEAD. hyper's HTTP/1 side
+                // drops it; its HTTP/2 side would send it. Content-Length stays.
+                *response.body_mut() = ResponseBody::full(Bytes::new());
+            }
             drop(in_flight);
             Ok::<_, std::convert::Infallible>(response)
         }
