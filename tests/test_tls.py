@@ -327,13 +327,16 @@ def test_http2_streams_are_multiplexed(https: LiveServer) -> None:
     assert stats(https)["handshakes"] == 1
 
 
-def test_http2_header_count_limit(tls_files: TLSFiles) -> None:
+def test_http2_header_limits(tls_files: TLSFiles) -> None:
     ctx = tls_files.client_context()
-    with serve(Root(), max_headers=20, **tls_files.settings()) as live:
+    settings = dict(tls_files.settings(), max_headers=20, max_request_header_size=4096)
+    with serve(Root(), **settings) as live:
         with httpx.Client(verify=ctx, http2=True) as client:
             many = {f"x-h{i}": "v" for i in range(30)}
             resp = client.get(live.url("/"), headers=many)
             assert (resp.http_version, resp.status_code) == ("HTTP/2", 431)
+            big = client.get(live.url("/"), headers={"x-big": "a" * 8000})
+            assert (big.http_version, big.status_code) == ("HTTP/2", 431)
             assert client.get(live.url("/")).status_code == 200
 
 
