@@ -531,6 +531,40 @@ def test_a_silent_client_is_dropped_after_the_timeout(tls_files: TLSFiles) -> No
         assert poll(lambda: stats(live)["handshake_timeouts"] == 2)
 
 
+@pytest.mark.parametrize("kind", ["tls-silent", "tls-half-hello", "h2c-silent", "h2-silent"])
+def test_stop_does_not_wait_for_silent_clients(tls_files: TLSFiles, kind: str) -> None:
+    """A client in the handshake, or an HTTP/2 client that never answers the GOAWAY's
+    PING, does not hold the graceful stop for server.shutdown_timeout."""
+    settings: dict[str, Any] = {"http2": True} if kind == "h2c-silent" else tls_files.settings()
+    with serve(Root(), **settings) as live:
+        sock = socket.create_connection(("127.0.0.1", live.port), timeout=5)
+        try:
+            if kind == "tls-half-hello":
+                hello = client_hello()
+                sock.sendall(hello[: len(hello) // 2])
+            elif kind == "h2c-silent":
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+                conn.initiate_connection()
+                sock.sendall(conn.data_to_send())
+                assert sock.recv(65535)  # the server's SETTINGS; then silence
+            elif kind == "h2-silent":
+                ctx = tls_files.client_context()
+                ctx.set_alpn_protocols(["h2"])
+                sock = ctx.wrap_socket(sock, server_hostname="localhost")
+                assert sock.selected_alpn_protocol() == "h2"
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+                conn.initiate_connection()
+                sock.sendall(conn.data_to_send())
+                assert sock.recv(65535)
+            assert poll(lambda: live.server.core.connections == 1)
+            started = time.monotonic()
+            assert live.server.core.stop() is True, "every connection finished in time"
+            # shutdown_timeout is 5 s; the HTTP/2 drain grace is 1 s.
+            assert time.monotonic() - started < 3
+        finally:
+            sock.close()
+
+
 @pytest.mark.parametrize(
     "garbage",
     [
