@@ -74,6 +74,17 @@ class Root:
         return cherrypy.request.body.read()
 
     @cherrypy.expose
+    def stream(self, n: str = "3") -> Iterator[bytes]:
+        for i in range(int(n)):
+            yield b"chunk %d\n" % i
+
+    stream._cp_config = {"response.stream": True}
+
+    @cherrypy.expose
+    def boom(self) -> str:
+        raise ValueError("handler failure")
+
+    @cherrypy.expose
     def hop(self) -> str:
         h = cherrypy.response.headers
         h["Connection"] = "keep-alive"
@@ -170,6 +181,9 @@ def test_static_files_over_https_and_http2(tls_files: TLSFiles, tmp_path: Path) 
                 assert (resp.status_code, resp.content) == (200, data)
                 part = client.get(live.url("/static/big.bin"), headers={"Range": "bytes=10-19"})
                 assert (part.status_code, part.content) == (206, data[10:20])
+                head = client.head(live.url("/static/big.bin"))
+                assert (head.status_code, head.content) == (200, b"")
+                assert head.headers["content-length"] == str(len(data))
                 etag = resp.headers["etag"]
                 again = client.get(live.url("/static/big.bin"), headers={"If-None-Match": etag})
                 assert again.status_code == 304
@@ -313,13 +327,16 @@ def test_http2_streams_are_multiplexed(https: LiveServer) -> None:
     assert stats(https)["handshakes"] == 1
 
 
-def test_http2_header_count_limit(tls_files: TLSFiles) -> None:
+def test_http2_header_limits(tls_files: TLSFiles) -> None:
     ctx = tls_files.client_context()
-    with serve(Root(), max_headers=20, **tls_files.settings()) as live:
+    settings = dict(tls_files.settings(), max_headers=20, max_request_header_size=4096)
+    with serve(Root(), **settings) as live:
         with httpx.Client(verify=ctx, http2=True) as client:
             many = {f"x-h{i}": "v" for i in range(30)}
             resp = client.get(live.url("/"), headers=many)
             assert (resp.http_version, resp.status_code) == ("HTTP/2", 431)
+            big = client.get(live.url("/"), headers={"x-big": "a" * 8000})
+            assert (big.http_version, big.status_code) == ("HTTP/2", 431)
             assert client.get(live.url("/")).status_code == 200
 
 
@@ -336,6 +353,21 @@ def test_h2c_prior_knowledge_and_http1_on_one_port() -> None:
             for b in b"GET / HTTP/1.1\r\nHost: x\r\n\r\n":
                 raw.send(bytes([b]))
             assert raw.response().status == 200
+
+
+def test_http2_edges_streaming_errors_limits() -> None:
+    with serve(Root(), http2=True, max_request_body_size=1000) as live:
+        with httpx.Client(http1=False, http2=True) as client:
+            streamed = client.get(live.url("/stream?n=500"))
+            assert streamed.http_version == "HTTP/2"
+            assert streamed.text == "".join(f"chunk {i}\n" for i in range(500))
+            assert client.head(live.url("/")).status_code == 200
+            failed = client.get(live.url("/boom"))
+            assert failed.status_code == 500 and "handler failure" in failed.text
+            assert client.post(live.url("/echo"), content=b"x" * 5000).status_code == 413
+            assert client.get(live.url("/nowhere")).status_code == 404
+            # The connection survives all of that.
+            assert client.get(live.url("/")).text == "hello"
 
 
 def test_h2c_is_off_by_default() -> None:
@@ -497,6 +529,40 @@ def test_a_silent_client_is_dropped_after_the_timeout(tls_files: TLSFiles) -> No
             sock.sendall(client_hello()[:20])
             assert sock.recv(1) == b""
         assert poll(lambda: stats(live)["handshake_timeouts"] == 2)
+
+
+@pytest.mark.parametrize("kind", ["tls-silent", "tls-half-hello", "h2c-silent", "h2-silent"])
+def test_stop_does_not_wait_for_silent_clients(tls_files: TLSFiles, kind: str) -> None:
+    """A client in the handshake, or an HTTP/2 client that never answers the GOAWAY's
+    PING, does not hold the graceful stop for server.shutdown_timeout."""
+    settings: dict[str, Any] = {"http2": True} if kind == "h2c-silent" else tls_files.settings()
+    with serve(Root(), **settings) as live:
+        sock = socket.create_connection(("127.0.0.1", live.port), timeout=5)
+        try:
+            if kind == "tls-half-hello":
+                hello = client_hello()
+                sock.sendall(hello[: len(hello) // 2])
+            elif kind == "h2c-silent":
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+                conn.initiate_connection()
+                sock.sendall(conn.data_to_send())
+                assert sock.recv(65535)  # the server's SETTINGS; then silence
+            elif kind == "h2-silent":
+                ctx = tls_files.client_context()
+                ctx.set_alpn_protocols(["h2"])
+                sock = ctx.wrap_socket(sock, server_hostname="localhost")
+                assert sock.selected_alpn_protocol() == "h2"
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+                conn.initiate_connection()
+                sock.sendall(conn.data_to_send())
+                assert sock.recv(65535)
+            assert poll(lambda: live.server.core.connections == 1)
+            started = time.monotonic()
+            assert live.server.core.stop() is True, "every connection finished in time"
+            # shutdown_timeout is 5 s; the HTTP/2 drain grace is 1 s.
+            assert time.monotonic() - started < 3
+        finally:
+            sock.close()
 
 
 @pytest.mark.parametrize(

@@ -206,7 +206,7 @@ impl PyRequest {
         }
         if let Some(tls) = &d.tls {
             for (key, value) in &tls.environ {
-                env.set_item(key, value)?;
+                env.set_item(PyString::intern(py, key), value)?;
             }
         }
         if !env.contains(intern!(py, "CONTENT_LENGTH"))? && d.body.len() > 0 {
@@ -224,7 +224,7 @@ impl PyRequest {
         };
         let env = PyDict::new(py);
         for (key, value) in &tls.environ {
-            env.set_item(key, value)?;
+            env.set_item(PyString::intern(py, key), value)?;
         }
         Ok(Some(env))
     }

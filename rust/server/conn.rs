@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -21,15 +21,40 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
-use super::io::{Activity, Rewind, Tracked};
+use super::io::{Activity, Counted, Rewind, Tracked};
 use super::{service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
 
 /// RFC 9113 §3.4: what an HTTP/2 client with prior knowledge sends first.
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// How long an HTTP/2 connection with nothing in flight may take to close at stop.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// RFC 8446 §5.1: the content type of a TLS handshake record (a ClientHello).
 const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Why a phase before HTTP ended without its result.
+enum Halt {
+    /// The deadline (`server.socket_timeout`) passed.
+    TimedOut,
+    /// The server is stopping: nothing was in flight on this connection, so it goes.
+    Stopping,
+}
+
+/// `fut`, unless the deadline passes or the server stops first (a client that is still
+/// in the handshake must not hold the graceful stop for `shutdown_timeout`).
+async fn before_http<F: std::future::Future>(
+    shared: &Shared,
+    deadline: Instant,
+    fut: F,
+) -> Result<F::Output, Halt> {
+    tokio::select! {
+        biased;
+        _ = shared.shutdown.cancelled() => Err(Halt::Stopping),
+        done = timeout_at(deadline, fut) => done.map_err(|_| Halt::TimedOut),
+    }
+}
 
 /// Serves one connection until the client closes it, a limit closes it, or the server
 /// stops (then the request in flight finishes first).
@@ -51,8 +76,9 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
     };
     let deadline = Instant::now() + shared.config.socket_timeout;
     let mut first = [0u8; 1];
-    match timeout_at(deadline, stream.peek(&mut first)).await {
-        Err(_) => {
+    match before_http(&shared, deadline, stream.peek(&mut first)).await {
+        Err(Halt::Stopping) => return,
+        Err(Halt::TimedOut) => {
             shared
                 .stats
                 .handshake_timeouts
@@ -71,7 +97,7 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
             shared.debug(format_args!(
                 "TLS: {remote} sent plain HTTP to the HTTPS port; answered 400"
             ));
-            let _ = timeout_at(deadline, refuse_plain_http(&mut stream)).await;
+            let _ = before_http(&shared, deadline, refuse_plain_http(&mut stream)).await;
         } else {
             shared
                 .stats
@@ -85,8 +111,9 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
         return;
     }
     let acceptor = tokio_rustls::TlsAcceptor::from(terminator.config());
-    let tls_stream = match timeout_at(deadline, acceptor.accept(stream)).await {
-        Err(_) => {
+    let tls_stream = match before_http(&shared, deadline, acceptor.accept(stream)).await {
+        Err(Halt::Stopping) => return,
+        Err(Halt::TimedOut) => {
             shared
                 .stats
                 .handshake_timeouts
@@ -140,8 +167,9 @@ async fn serve_h2c(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
     let deadline = Instant::now() + shared.config.socket_timeout;
     let is_h2 = loop {
         let want = PREFACE.len() - seen.len();
-        let n = match timeout_at(deadline, stream.read(&mut buf[..want])).await {
-            Err(_) => {
+        let n = match before_http(&shared, deadline, stream.read(&mut buf[..want])).await {
+            Err(Halt::Stopping) => return,
+            Err(Halt::TimedOut) => {
                 shared.debug(format_args!(
                     "h2c: {remote} sent no request within server.socket_timeout; closed"
                 ));
@@ -228,6 +256,7 @@ where
             req.extensions_mut().insert(info.clone());
         }
         async move {
+            let head = req.method() == Method::HEAD;
             let too_many = req.headers().len() > shared.config.max_headers;
             let mut response = if too_many {
                 headers_too_large()
@@ -238,8 +267,12 @@ where
                     .unwrap_or_else(|never| match never {})
             };
             strip_connection_headers(response.headers_mut());
-            drop(in_flight);
-            Ok::<_, std::convert::Infallible>(response)
+            if head {
+                // RFC 9110 §9.3.2: no content in a response to HEAD. hyper's HTTP/1 side
+                // drops it; its HTTP/2 side would send it. Content-Length stays.
+                *response.body_mut() = ResponseBody::full(Bytes::new());
+            }
+            Ok::<_, std::convert::Infallible>(response.map(|body| Counted::new(body, in_flight)))
         }
     });
     let conn = builder.serve_connection(TokioIo::new(Tracked::new(io, activity.clone())), svc);
@@ -254,7 +287,14 @@ where
             _ = conn.as_mut() => return,
             _ = shared.shutdown.cancelled() => {
                 conn.as_mut().graceful_shutdown();
-                let _ = conn.await;
+                // The streams in flight finish (stop() bounds them by shutdown_timeout);
+                // then the connection gets a moment to flush and close, but a client that
+                // never answers the GOAWAY's PING is not waited for.
+                tokio::select! {
+                    _ = conn.as_mut() => return,
+                    _ = activity.quiet() => {}
+                }
+                let _ = timeout(DRAIN_GRACE, conn).await;
                 return;
             }
             _ = tokio::time::sleep_until(idle_at) => {

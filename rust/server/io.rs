@@ -80,11 +80,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
     }
 }
 
-/// When a connection last moved bytes, and how many of its requests are being handled.
+/// When a connection last moved bytes, and how many of its requests are being handled
+/// (from the head's arrival until the last byte of the response body is handed over).
 pub struct Activity {
     start: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// Signalled when `in_flight` drops to zero.
+    quiet: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -93,6 +96,7 @@ impl Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            quiet: tokio::sync::Notify::new(),
         })
     }
 
@@ -111,6 +115,20 @@ impl Activity {
         self.in_flight.load(Ordering::Acquire) == 0 && Instant::now() >= self.idle_at(timeout)
     }
 
+    /// Waits until no request is in flight.
+    pub async fn quiet(&self) {
+        loop {
+            let notified = self.quiet.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a drop to zero in between is not missed.
+            notified.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Counts a request as in flight until the guard is dropped.
     pub fn enter(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -124,7 +142,9 @@ pub struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.quiet.notify_waiters();
+        }
     }
 }
 
@@ -196,6 +216,42 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     }
 }
 
+/// A response body that keeps its request counted as in flight until hyper has taken
+/// its last frame (or dropped it).
+pub struct Counted<B> {
+    body: B,
+    _in_flight: InFlight,
+}
+
+impl<B> Counted<B> {
+    pub fn new(body: B, in_flight: InFlight) -> Self {
+        Counted {
+            body,
+            _in_flight: in_flight,
+        }
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Counted<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +278,20 @@ mod tests {
         assert!(!a.is_idle(t), "finishing a request counts as activity");
         tokio::time::advance(Duration::from_secs(2)).await;
         assert!(a.is_idle(t));
+    }
+
+    #[tokio::test]
+    async fn quiet_waits_for_the_last_request() {
+        let a = Activity::new();
+        a.quiet().await;
+        let guard = a.enter();
+        let waiter = tokio::spawn({
+            let a = a.clone();
+            async move { a.quiet().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(guard);
+        waiter.await.unwrap();
     }
 }

@@ -305,8 +305,10 @@ pub fn respond(entity: &Entity, req: &RequestHead<'_>) -> StaticReply {
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     let ranges = match req.headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        // RFC 9110 §14.2: range handling is defined for GET only (HEAD ignores Range).
         Some(text)
             if ranged
+                && req.method == Method::GET
                 && rep
                     .validators
                     .as_ref()

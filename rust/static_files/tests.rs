@@ -62,6 +62,15 @@ async fn head_has_the_headers_and_no_body() {
     assert_eq!(r.status, 200);
     assert_eq!(r.headers["content-length"], "10");
     assert!(r.body.is_empty());
+    // Range handling is defined for GET only.
+    let r = run(
+        &e,
+        Method::HEAD,
+        Version::HTTP_11,
+        &[("range", "bytes=0-1")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-length"], "10");
 }
 
 #[test]
