@@ -497,3 +497,32 @@ def test_an_app_that_fails_to_import_stops_the_master(procs: list) -> None:
     assert until(lambda: not proc.leftovers(), 5)
     # One failure is enough: the master does not spin respawning.
     assert len(proc.started()) <= 3
+
+
+def test_a_reload_with_code_that_fails_to_import_keeps_the_old_workers(
+    procs: list, tmp_path: Path
+) -> None:
+    module = tmp_path / "reloaded_app.py"
+    module.write_text(_reloaded_app("one"))
+    proc = Master(
+        "wsgi",
+        "reloaded_app:app",
+        "--bind",
+        "127.0.0.1:0",
+        "--chdir",
+        str(tmp_path),
+        "--workers",
+        "2",
+    )
+    procs.append(proc)
+    before = proc.wait_serving(2)
+    port = proc.port()
+    module.write_text("raise RuntimeError('the new code is broken')\n")
+    proc.popen.send_signal(signal.SIGHUP)
+    until(lambda: "the reload is cancelled" in proc.output())
+    until(
+        lambda: len(proc.started()) >= 4 and not any(alive(p) for p in set(proc.started()) - before)
+    )
+    assert proc.serving() == before
+    assert get(port) == (200, b"one")
+    assert proc.popen.poll() is None
