@@ -7,6 +7,7 @@ It subscribes to the engine: the server binds on "start" and stops gracefully on
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -61,6 +62,8 @@ class TimedAppRouter(AppRouter):
 SERVER_DEFAULTS: dict[str, Any] = {
     "socket_host": "127.0.0.1",
     "socket_port": 8080,
+    # A Unix socket to listen on instead of host:port (plain HTTP/1.1, for a proxy).
+    "socket_file": None,
     "socket_timeout": 10.0,
     "max_request_header_size": 500 * 1024,
     "max_request_body_size": 100 * 1024 * 1024,
@@ -111,9 +114,7 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 #: CherryPy server keys that need a feature that is not there yet.
-NOT_YET: dict[str, str] = {
-    "socket_file": "Unix sockets",
-}
+NOT_YET: dict[str, str] = {}
 
 #: server.* keys read by the process model (``cherrypy-rs ... --workers``), not by the
 #: HTTP server itself.
@@ -322,6 +323,7 @@ class Server(ServerAdapter):
             access_log_screen=bool(self.access_log_screen),
             access_log_file=self.access_log_file or None,
             listener=self.listener,
+            socket_file=str(s["socket_file"]) if s["socket_file"] else None,
             **self._tls_arguments(),
         )
         self._set_mounts(core)
@@ -467,6 +469,13 @@ class Server(ServerAdapter):
         self.core = None
         self.handler = None
         self.bound_addr = None
+        socket_file = self.settings["socket_file"]
+        if socket_file and self.listener is None:
+            # Ours alone (a master's workers share the master's): remove it.
+            try:
+                os.remove(socket_file)
+            except OSError:
+                pass
 
     def subscribe(self, bus: Any = None) -> None:
         """Serve while ``bus`` (by default the engine it was given before) is started."""
@@ -484,6 +493,8 @@ class Server(ServerAdapter):
             self.bus.unsubscribe("graceful", self.graceful)
 
     def describe(self) -> str:
+        if self.settings["socket_file"]:
+            return f"unix:{self.settings['socket_file']}"
         host, port = self.bound_addr or self.bind_addr
         if ":" in host:
             host = f"[{host}]"

@@ -189,13 +189,14 @@ def _apply_server_args(args: argparse.Namespace) -> None:
     if isinstance(binds, str):
         binds = [binds]
     for i, bind in enumerate(binds):
-        if bind.startswith("unix:"):
-            raise CLIError(
-                f"--bind {bind!r}: Unix sockets are not supported yet; bind a TCP address "
-                "(e.g. 127.0.0.1:8080) and point the proxy at it"
-            )
-        host, port = parse_bind(bind)
         prefix = "server." if i == 0 else f"server.bind{i}."
+        if bind.startswith("unix:"):
+            path = bind[len("unix:") :]
+            if not path:
+                raise CLIError(f"--bind {bind!r}: expected unix:PATH, e.g. unix:/run/app.sock")
+            settings[prefix + "socket_file"] = os.path.abspath(path)
+            continue
+        host, port = parse_bind(bind)
         settings[prefix + "socket_host"] = host
         settings[prefix + "socket_port"] = port
     if args.threads is not None:
@@ -221,7 +222,7 @@ def _apply_server_args(args: argparse.Namespace) -> None:
     for extra in server.extras.values():
         # Extra --bind addresses serve like the first one.
         for key, value in server.settings.items():
-            if key not in ("socket_host", "socket_port"):
+            if key not in ("socket_host", "socket_port", "socket_file"):
                 extra.settings[key] = value
 
 

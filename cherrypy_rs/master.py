@@ -177,8 +177,12 @@ def run(options: Options, load: Callable[[], None]) -> int:
     for srv in servers:
         host, port = srv.bind_addr
         try:
+            socket_file = srv.settings["socket_file"]
             srv.listener = _core.Listener(
-                str(host), int(port), int(srv.settings["socket_queue_size"])
+                str(host),
+                int(port),
+                int(srv.settings["socket_queue_size"]),
+                socket_file=str(socket_file) if socket_file else None,
             )
         except OSError as exc:
             for other in servers:
@@ -228,6 +232,11 @@ def run(options: Options, load: Callable[[], None]) -> int:
         for srv in servers:
             if srv.listener is not None:
                 srv.listener.close()
+                if srv.listener.socket_file:
+                    try:
+                        os.remove(srv.listener.socket_file)
+                    except OSError:
+                        pass
         if options.pid:
             plugins.remove_pidfile(options.pid)
 

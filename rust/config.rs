@@ -13,6 +13,8 @@ pub struct ServerConfig {
     pub host: String,
     /// `server.socket_port` (0 picks a free port).
     pub port: u16,
+    /// `server.socket_file`: listen on this Unix socket instead of host:port.
+    pub socket_file: Option<PathBuf>,
     /// `server.socket_timeout`: time to receive a request head (and each body read),
     /// and how long an idle keep-alive connection is kept.
     pub socket_timeout: Duration,
@@ -92,6 +94,7 @@ impl Default for ServerConfig {
         ServerConfig {
             host: "127.0.0.1".to_string(),
             port: 8080,
+            socket_file: None,
             socket_timeout: Duration::from_secs(10),
             max_header_size: 500 * 1024,
             max_body_size: 100 * 1024 * 1024,
@@ -145,6 +148,13 @@ impl ServerConfig {
         }
         if self.http2_max_streams == 0 {
             return bad("server.http2_max_concurrent_streams", "must be at least 1");
+        }
+        if self.socket_file.is_some() && (self.tls.is_some() || self.http2 == Some(true)) {
+            return bad(
+                "server.socket_file",
+                "serves plain HTTP/1.1 (to a proxy on the same machine): TLS and h2c need \
+                 a TCP socket (server.socket_host/socket_port)",
+            );
         }
         if let Some(tls) = &self.tls {
             if tls.verify_client != VerifyClient::None && tls.client_ca.is_none() {

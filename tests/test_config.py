@@ -382,11 +382,6 @@ def test_unknown_server_key_fails_at_start(serve_app: ServeApp) -> None:
         serve_app(Root(), socket_hots="127.0.0.1")
 
 
-def test_unsupported_server_key_fails_at_start(serve_app: ServeApp) -> None:
-    with pytest.raises(ValueError, match=r"server\.socket_file needs Unix sockets"):
-        serve_app(Root(), socket_file="/tmp/x.sock")
-
-
 def test_workers_need_a_master_process(serve_app: ServeApp) -> None:
     with pytest.raises(ValueError, match=r"server\.workers = 2: worker processes are started"):
         serve_app(Root(), workers=2)

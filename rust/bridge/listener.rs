@@ -4,23 +4,24 @@
 //! descriptor ever crosses the boundary: a forked child owns the same object and the
 //! server duplicates it (`try_clone`) when it starts.
 
-use std::net::TcpListener;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 
 use crate::errors::Error;
-use crate::server::bind_tcp;
+use crate::server::{bind_tcp, bind_unix, Bound};
 
 #[pyclass(name = "Listener", module = "cherrypy_rs._core", frozen)]
 pub struct PyListener {
-    socket: Mutex<Option<TcpListener>>,
+    socket: Mutex<Option<Bound>>,
+    socket_file: Option<PathBuf>,
 }
 
 impl PyListener {
     /// A duplicate of the socket for a server to own, or an error once closed.
-    pub fn duplicate(&self) -> Result<TcpListener, Error> {
+    pub fn duplicate(&self) -> Result<Bound, Error> {
         match self.socket.lock().as_ref() {
             Some(socket) => socket.try_clone().map_err(|source| Error::Io {
                 what: "cannot duplicate the listening socket".into(),
@@ -33,14 +34,25 @@ impl PyListener {
 
 #[pymethods]
 impl PyListener {
-    /// Binds `host:port` (port 0 picks a free port) with SO_REUSEADDR and listens.
-    /// OSError names the host and port (a port in use says so).
+    /// Binds `host:port` (port 0 picks a free port) with SO_REUSEADDR and listens, or
+    /// the Unix socket `socket_file` when given. OSError names the host and port (a
+    /// port in use says so) or the file.
     #[new]
-    #[pyo3(signature = (host, port, backlog = 1024))]
-    fn new(py: Python<'_>, host: String, port: u16, backlog: i32) -> PyResult<Self> {
-        let socket = py.detach(|| bind_tcp(&host, port, backlog))?;
+    #[pyo3(signature = (host, port, backlog = 1024, socket_file = None))]
+    fn new(
+        py: Python<'_>,
+        host: String,
+        port: u16,
+        backlog: i32,
+        socket_file: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let socket = py.detach(|| match &socket_file {
+            Some(path) => bind_unix(path, backlog).map(Bound::Unix),
+            None => bind_tcp(&host, port, backlog).map(Bound::Tcp),
+        })?;
         Ok(PyListener {
             socket: Mutex::new(Some(socket)),
+            socket_file,
         })
     }
 
@@ -60,7 +72,16 @@ impl PyListener {
 
     /// The file descriptor (-1 once closed).
     fn fileno(&self) -> i32 {
-        self.socket.lock().as_ref().map_or(-1, |s| s.as_raw_fd())
+        self.socket.lock().as_ref().map_or(-1, |s| match s {
+            Bound::Tcp(l) => l.as_raw_fd(),
+            Bound::Unix(l) => l.as_raw_fd(),
+        })
+    }
+
+    /// The Unix socket's path, or None for TCP.
+    #[getter]
+    fn socket_file(&self) -> Option<PathBuf> {
+        self.socket_file.clone()
     }
 
     /// Closes this process's descriptor (servers started from it keep theirs).

@@ -143,6 +143,7 @@ impl PyServer {
         http2_max_concurrent_streams = 100,
         debug_log = false,
         listener = None,
+        socket_file = None,
     ))]
     fn new(
         host: String,
@@ -168,6 +169,7 @@ impl PyServer {
         http2_max_concurrent_streams: u32,
         debug_log: bool,
         listener: Option<Py<PyListener>>,
+        socket_file: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let verify_client = VerifyClient::parse(&ssl_verify_client)?;
         let tls = match ssl_certificate {
@@ -190,6 +192,7 @@ impl PyServer {
         let config = ServerConfig {
             host,
             port,
+            socket_file,
             socket_timeout: seconds("server.socket_timeout", socket_timeout)?,
             max_header_size: max_request_header_size,
             max_body_size: max_request_body_size,

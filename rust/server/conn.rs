@@ -68,6 +68,13 @@ pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
     }
 }
 
+/// Serves one connection accepted on a Unix socket (`server.socket_file`): plain
+/// HTTP/1.1, the remote address unknown (`0.0.0.0:0`).
+pub async fn serve_unix(stream: tokio::net::UnixStream, shared: Arc<Shared>) {
+    let remote = SocketAddr::from(([0, 0, 0, 0], 0));
+    serve_http1(stream, remote, shared, None).await;
+}
+
 /// The handshake, under one deadline, then HTTP/2 or HTTP/1.1 as ALPN agreed
 /// (RFC 9113 §3.2: HTTP/2 over TLS only through ALPN).
 async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {

@@ -9,7 +9,7 @@ mod io;
 mod listener;
 mod service;
 
-pub use listener::bind_tcp;
+pub use listener::{bind_tcp, bind_unix, Bound};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,7 +97,7 @@ impl RunningServer {
         router: Arc<Router>,
         pool: Arc<Pool<Job>>,
         access_log: AccessLog,
-        inherited: Option<&std::net::TcpListener>,
+        inherited: Option<&Bound>,
     ) -> Result<Self, Error> {
         config.validate()?;
         let (tls, warnings) = match &config.tls {
@@ -123,7 +123,7 @@ impl RunningServer {
         })?;
         let listener = {
             let _guard = runtime.enter();
-            tokio::net::TcpListener::from_std(std_listener).map_err(|source| Error::Io {
+            listener::Listening::new(std_listener).map_err(|source| Error::Io {
                 what: "cannot register the listener".into(),
                 source,
             })?
