@@ -28,7 +28,8 @@ Design:
 
 Signals (as gunicorn): SIGTERM graceful stop (in-flight requests finish within
 ``--graceful-timeout``), SIGINT/SIGQUIT quick stop, SIGHUP rolling reload,
-SIGTTIN/SIGTTOU one worker more/less. The master never starts a thread or a runtime
+SIGTTIN/SIGTTOU one worker more/less; SIGUSR1 is passed on to the workers, whose
+engines run ``graceful()`` (the TLS certificate is re-read). The master never starts a thread or a runtime
 of its own, and never serves a request.
 """
 
@@ -130,9 +131,11 @@ class Arbiter:
             signal.SIGHUP,
             signal.SIGTTIN,
             signal.SIGTTOU,
+            signal.SIGUSR1,
             signal.SIGCHLD,
         ):
             signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
         self.log(f"Master {self.pid} starting {self.target} worker(s)", 20)
         try:
             while self.exit_code is None:
@@ -195,7 +198,9 @@ class Arbiter:
         if b"M" in data and not worker.stale:
             self.log(f"Worker {worker.pid} reached --max-requests: replacing it", 20)
             worker.stale = True
-        if b"H" in data:
+        if b"H" in data and not worker.stale:
+            # Every worker watches the same files: the first to tell makes the others
+            # stale, and what they say after that is not news.
             self.log("A watched file changed: reloading the workers", 20)
             self._reload()
 
@@ -214,6 +219,11 @@ class Arbiter:
             elif signum == signal.SIGHUP:
                 self.log(f"{name}: reloading the workers", 20)
                 self._reload()
+            elif signum == signal.SIGUSR1:
+                self.log(f"{name}: engine.graceful() in every worker", 20)
+                for worker in self.workers.values():
+                    if not worker.retiring:
+                        self._kill(worker.pid, signal.SIGUSR1)
             elif signum == signal.SIGTTIN:
                 self.target += 1
                 self.log(f"{name}: {self.target} worker(s)", 20)
@@ -393,7 +403,13 @@ class Arbiter:
         for other in self.workers.values():
             os.close(other.pipe)
         self.workers = {}
-        for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTTIN, signal.SIGTTOU):
+        for signum in (
+            signal.SIGHUP,
+            signal.SIGINT,
+            signal.SIGTTIN,
+            signal.SIGTTOU,
+            signal.SIGUSR1,
+        ):
             signal.signal(signum, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGQUIT, _quick_exit)
@@ -403,6 +419,8 @@ class Arbiter:
         master = self.pid
         s = self.settings
         engine, server = self.boot()
+        # SIGUSR1 from the master: engine.graceful() (the TLS certificate is re-read).
+        signal.signal(signal.SIGUSR1, lambda signum, frame: engine.graceful())
         limit = 0
         if s.max_requests:
             limit = s.max_requests + random.randint(0, max(0, s.max_requests_jitter))

@@ -223,8 +223,10 @@ def run(options: Options, load: Callable[[], None]) -> int:
             if all(getattr(e, "quiet", False) for e in exc.get_instances()):
                 raise SystemExit(1) from None
             raise
+        # A worker never re-executes itself: a changed file (--reload, or
+        # engine.autoreload.on in the config) asks the master for a rolling reload.
+        engine.autoreload.on_change = lambda filename: arbiter.notify(b"H")
         if options.reload:
-            engine.autoreload.on_change = lambda filename: arbiter.notify(b"H")
             engine.autoreload.subscribe()
         return engine, server
 

@@ -526,3 +526,12 @@ def test_a_reload_with_code_that_fails_to_import_keeps_the_old_workers(
     assert proc.serving() == before
     assert get(port) == (200, b"one")
     assert proc.popen.poll() is None
+
+
+def test_sigusr1_runs_engine_graceful_in_every_worker(procs: list) -> None:
+    proc = master(procs, "--workers", "2")
+    before = proc.wait_serving(2)
+    proc.popen.send_signal(signal.SIGUSR1)
+    until(lambda: proc.output().count("ENGINE Bus graceful") == 2)
+    assert proc.serving() == before
+    assert get(proc.port())[0] == 200
