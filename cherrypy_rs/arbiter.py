@@ -29,8 +29,8 @@ Design:
 Signals (as gunicorn): SIGTERM graceful stop (in-flight requests finish within
 ``--graceful-timeout``), SIGINT/SIGQUIT quick stop, SIGHUP rolling reload,
 SIGTTIN/SIGTTOU one worker more/less; SIGUSR1 is passed on to the workers, whose
-engines run ``graceful()`` (the TLS certificate is re-read). The master never starts a thread or a runtime
-of its own, and never serves a request.
+engines run ``graceful()`` (the TLS certificate is re-read). The master never starts
+a thread or a runtime of its own, and never serves a request.
 """
 
 from __future__ import annotations
