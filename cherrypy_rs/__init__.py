@@ -156,4 +156,9 @@ for _alias, _module in {
     sys.modules[f"{__name__}.{_alias}"] = _module
 del _alias, _module
 
+from . import _aliases  # noqa: E402
+from . import process  # noqa: E402
+
+_aliases.install()
+
 __cherrypy_version__ = CHERRYPY_VERSION

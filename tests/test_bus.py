@@ -357,3 +357,23 @@ def test_cherryd_options(procs: list, tmp_path: Path) -> None:
     proc.popen.send_signal(signal.SIGTERM)
     assert proc.popen.wait(timeout=10) == 0
     assert not pidfile.exists()
+
+
+def test_cherrypy_alias_gives_the_same_modules() -> None:
+    # In a fresh interpreter: sys.modules is process-wide.
+    code = (
+        "import sys, cherrypy_rs\n"
+        "sys.modules['cherrypy'] = cherrypy_rs\n"
+        "import cherrypy.process.plugins, cherrypy.process.wspbus, cherrypy.process.servers\n"
+        "from cherrypy.process import plugins\n"
+        "assert plugins is cherrypy_rs.process.plugins\n"
+        "assert isinstance(cherrypy_rs.engine, cherrypy.process.wspbus.Bus)\n"
+        "assert isinstance(cherrypy_rs.server, cherrypy.process.servers.ServerAdapter)\n"
+        "assert cherrypy.process.plugins.__spec__.name == 'cherrypy_rs.process.plugins'\n"
+        "import threading; assert threading.active_count() == 1\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
