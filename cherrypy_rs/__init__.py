@@ -156,8 +156,10 @@ for _alias, _module in {
     sys.modules[f"{__name__}.{_alias}"] = _module
 del _alias, _module
 
-from . import _aliases  # noqa: E402
-from . import process  # noqa: E402
+from . import (
+    _aliases,
+    process,
+)
 
 _aliases.install()
 
