@@ -58,6 +58,7 @@ __all__ = [
     "lib",
     "log",
     "popargs",
+    "process",
     "quickstart",
     "request",
     "response",
@@ -156,10 +157,7 @@ for _alias, _module in {
     sys.modules[f"{__name__}.{_alias}"] = _module
 del _alias, _module
 
-from . import (
-    _aliases,
-    process,
-)
+from . import _aliases, process  # noqa: E402
 
 _aliases.install()
 
