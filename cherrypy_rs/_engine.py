@@ -310,10 +310,10 @@ class Engine(Bus):
 
     def apply(self, key: str, value: Any) -> None:
         """The ``engine`` config namespace handler, as CherryPy's: ``SIGHUP``/``SIGTERM``
-        name a listener for that signal; ``<plugin>.on`` subscribes or unsubscribes
+        name the listener for that signal (None: leave the signal alone); ``<plugin>.on`` subscribes or unsubscribes
         the plugin ``engine.<plugin>``; ``<plugin>.<attr>`` sets an attribute on it."""
         if key in ("SIGHUP", "SIGTERM"):
-            self.signal_handler.set_handler(key, value)
+            self.signal_handler.replace(key, value)
         elif "." in key:
             name, attr = key.split(".", 1)
             plugin = getattr(self, name, None)

@@ -67,6 +67,11 @@ def main(argv: list[str]) -> int:
     engine.signal_handler.subscribe()
     try:
         engine.start()
+    except SystemExit:
+        # SIGTERM while starting: the same graceful stop as once started.
+        if engine.state not in (engine.states.EXITING, engine.states.STOPPED):
+            engine.exit()
+        raise
     except Exception:
         # The engine has logged it.
         return 1

@@ -377,3 +377,26 @@ def test_cherrypy_alias_gives_the_same_modules() -> None:
 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
+
+
+def test_engine_sighup_config_replaces_the_listener(procs: list, tmp_path: Path) -> None:
+    (tmp_path / "hup_app.py").write_text(
+        "import cherrypy_rs as cherrypy\n"
+        "def on_hup():\n"
+        "    cherrypy.log('custom SIGHUP listener')\n"
+        "class Root:\n"
+        "    @cherrypy.expose\n"
+        "    def index(self):\n"
+        "        return 'hup'\n"
+        "cherrypy.config.update({'engine.SIGHUP': on_hup})\n"
+    )
+    proc = Proc("run", "hup_app:Root", "--bind", "127.0.0.1:0", "--chdir", str(tmp_path))
+    procs.append(proc)
+    port = proc.wait_port()
+    proc.popen.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while "custom SIGHUP listener" not in proc.output():
+        assert time.monotonic() < deadline, proc.output()
+        time.sleep(0.02)
+    assert "Bus graceful" not in proc.output()
+    assert get(port) == (200, b"hup")

@@ -61,7 +61,8 @@ class SignalHandler:
         self._previous: dict[int, Any] = {}
 
     def subscribe(self) -> None:
-        """Install a handler for each signal of ``handlers`` (main thread only)."""
+        """Install a handler for each signal of ``handlers`` (main thread only): the
+        signal publishes the channel of its name, to which the listener is subscribed."""
         if threading.current_thread() is not threading.main_thread():
             return
         for name, listener in self.handlers.items():
@@ -77,9 +78,23 @@ class SignalHandler:
             _signal.signal(signum, previous if previous is not None else _signal.SIG_DFL)
         self._previous.clear()
 
+    def replace(self, name: str, listener: Callable[[], Any] | None) -> None:
+        """``engine.SIGHUP`` / ``engine.SIGTERM`` config: ``listener`` handles the
+        signal instead of the default (None: the signal is left alone)."""
+        old = self.handlers.get(name)
+        if old is not None:
+            self.bus.unsubscribe(name, old)
+        self.handlers[name] = listener
+        signum = getattr(_signal, name, None)
+        if isinstance(signum, int) and signum in self._previous:
+            if listener is None:
+                _signal.signal(signum, self._previous.pop(signum) or _signal.SIG_DFL)
+            else:
+                self.bus.subscribe(name, listener)
+
     def set_handler(self, name: str | int, listener: Callable[[], Any] | None = None) -> None:
-        """Publish the bus channel named after the signal when it arrives; subscribe
-        ``listener`` to that channel."""
+        """Publish the bus channel named after the signal when it arrives (installed
+        now, main thread only); subscribe ``listener`` to that channel."""
         if isinstance(name, int):
             signum, name = name, self.signals[name]
         else:
@@ -87,10 +102,6 @@ class SignalHandler:
             if not isinstance(signum, int):
                 raise ValueError(f"{name!r} is not a signal name on this platform")
         if listener is not None:
-            old = self.handlers.get(name)
-            if old is not None and old is not listener:
-                self.bus.unsubscribe(name, old)
-            self.handlers[name] = listener
             self.bus.subscribe(name, listener)
         if threading.current_thread() is not threading.main_thread():
             return
