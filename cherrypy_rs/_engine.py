@@ -309,9 +309,10 @@ class Engine(Bus):
         return self.autoreload.subscribed
 
     def apply(self, key: str, value: Any) -> None:
-        """The ``engine`` config namespace handler, as CherryPy's: ``SIGHUP``/``SIGTERM``
-        name the listener for that signal (None: leave the signal alone); ``<plugin>.on`` subscribes or unsubscribes
-        the plugin ``engine.<plugin>``; ``<plugin>.<attr>`` sets an attribute on it."""
+        """The ``engine`` config namespace handler: ``SIGHUP``/``SIGTERM`` name the
+        listener for that signal (None: leave the signal alone); as in CherryPy,
+        ``<plugin>.on`` subscribes or unsubscribes the plugin ``engine.<plugin>`` and
+        ``<plugin>.<attr>`` sets an attribute on it."""
         if key in ("SIGHUP", "SIGTERM"):
             self.signal_handler.replace(key, value)
         elif "." in key:
