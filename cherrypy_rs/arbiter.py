@@ -248,6 +248,13 @@ class Arbiter:
         while self.workers and time.monotonic() < deadline:
             self._wait(0.05)
             self._reap()
+            if graceful and any(s in (signal.SIGINT, signal.SIGQUIT) for s in self.signals):
+                # Ctrl-C during a graceful stop: do not wait for the requests.
+                self.log("Quick stop requested: workers stop at once", 20)
+                graceful = False
+                for worker in self.workers.values():
+                    self._kill(worker.pid, signal.SIGQUIT)
+                deadline = min(deadline, time.monotonic() + 2.0)
         for worker in list(self.workers.values()):
             self.log(f"Worker {worker.pid} did not stop in {limit:g} s: killing it", 30)
             self._kill(worker.pid, signal.SIGKILL)

@@ -535,3 +535,26 @@ def test_sigusr1_runs_engine_graceful_in_every_worker(procs: list) -> None:
     until(lambda: proc.output().count("ENGINE Bus graceful") == 2)
     assert proc.serving() == before
     assert get(proc.port())[0] == 200
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_one_process_drops_privileges_after_binding(procs: list) -> None:
+    proc = Proc("wsgi", WSGI, "--bind", "127.0.0.1:0", "--user", "nobody", "--umask", "0o027")
+    procs.append(proc)
+    port = proc.wait_port()
+    assert get(port)[1].split()[2] == b"65534"
+    assert "Running as uid 65534" in proc.output()
+
+
+def test_sigint_during_a_graceful_stop_makes_it_quick(procs: list) -> None:
+    proc = master(procs, "--workers", "1", "--threads", "2")
+    proc.wait_serving(1)
+    port = proc.port()
+    hung = threading.Thread(target=lambda: _ignore(lambda: get(port, "/slow?20")), daemon=True)
+    hung.start()
+    time.sleep(0.3)
+    proc.popen.send_signal(signal.SIGTERM)
+    until(lambda: "stopping gracefully" in proc.output())
+    proc.popen.send_signal(signal.SIGINT)
+    assert proc.popen.wait(timeout=5) == 0
+    assert until(lambda: not proc.leftovers(), 5)
