@@ -400,3 +400,32 @@ def test_engine_sighup_config_replaces_the_listener(procs: list, tmp_path: Path)
         time.sleep(0.02)
     assert "Bus graceful" not in proc.output()
     assert get(port) == (200, b"hup")
+
+
+def test_cherryd_daemonizes_with_a_pid_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.test_cli import ROOT
+    from tests.test_workers import _free_port, _try_get, alive, until
+
+    port = _free_port()
+    conf = tmp_path / "site.conf"
+    conf.write_text(f"[global]\nserver.socket_host = '127.0.0.1'\nserver.socket_port = {port}\n")
+    pidfile = tmp_path / "daemon.pid"
+    cherryd = ["-P", "tests/apps", "-i", "cherryd_app", "-c", str(conf), "-d"]
+    done = subprocess.run(
+        [sys.executable, "-m", "cherrypy_rs", *cherryd, "-p", str(pidfile)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    pid = int(until(lambda: pidfile.exists() and pidfile.read_text().strip()))
+    try:
+        until(lambda: _try_get(port))
+        assert os.getsid(pid) != os.getsid(0)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    until(lambda: not alive(pid))
+    assert not pidfile.exists()

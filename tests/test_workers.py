@@ -558,3 +558,12 @@ def test_sigint_during_a_graceful_stop_makes_it_quick(procs: list) -> None:
     proc.popen.send_signal(signal.SIGINT)
     assert proc.popen.wait(timeout=5) == 0
     assert until(lambda: not proc.leftovers(), 5)
+
+
+def test_workers_of_a_killed_master_exit_by_themselves(procs: list) -> None:
+    proc = master(procs, "--workers", "2")
+    workers = proc.wait_serving(2)
+    proc.popen.kill()
+    proc.popen.wait(timeout=5)
+    # Each worker sees its master gone within a second and stops gracefully.
+    until(lambda: not any(alive(p) for p in workers), timeout=5)
