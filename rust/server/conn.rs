@@ -221,7 +221,10 @@ where
         .keep_alive(true)
         .half_close(false);
     let svc_shared = shared.clone();
+    let first = Arc::new(FirstRequest::default());
+    let seen = first.clone();
     let svc = service_fn(move |mut req: Request<Incoming>| {
+        seen.arrived();
         if let Some(info) = &tls {
             req.extensions_mut().insert(info.clone());
         }
@@ -232,8 +235,38 @@ where
     tokio::select! {
         _ = conn.as_mut() => {}
         _ = shared.shutdown.cancelled() => {
+            if !first.seen.load(Ordering::Relaxed) {
+                // Accepted just before the stop, its request not read yet: hyper would
+                // close it at once and lose a request the client has sent. With worker
+                // processes the socket's queue is shared and other workers go on
+                // serving, so a reload must not drop it: wait briefly for it.
+                tokio::select! {
+                    _ = conn.as_mut() => return,
+                    _ = first.notify.notified() => {}
+                    _ = tokio::time::sleep(FIRST_REQUEST_GRACE) => {}
+                }
+            }
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
+        }
+    }
+}
+
+/// How long a connection that has not sent its first request yet is kept at stop.
+const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a connection has started its first request (set once, then only read).
+#[derive(Default)]
+struct FirstRequest {
+    seen: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl FirstRequest {
+    fn arrived(&self) {
+        if !self.seen.load(Ordering::Relaxed) {
+            self.seen.store(true, Ordering::Relaxed);
+            self.notify.notify_one();
         }
     }
 }
