@@ -559,8 +559,9 @@ def test_stop_does_not_wait_for_silent_clients(tls_files: TLSFiles, kind: str) -
             assert poll(lambda: live.server.core.connections == 1)
             started = time.monotonic()
             assert live.server.core.stop() is True, "every connection finished in time"
-            # shutdown_timeout is 5 s; the HTTP/2 drain grace is 1 s.
-            assert time.monotonic() - started < 3
+            # shutdown_timeout is 5 s (what a waiting stop would take); the HTTP/2 drain
+            # grace is 1 s.
+            assert time.monotonic() - started < 4
         finally:
             sock.close()
 
