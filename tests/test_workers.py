@@ -86,6 +86,22 @@ class Master(Proc):
         return [pid for pid in self.started() if alive(pid)]
 
 
+class ScriptMaster(Master):
+    """A master started by a Python script (``quickstart`` with ``server.workers``)."""
+
+    def __init__(self, script: str) -> None:
+        self.popen = subprocess.Popen(
+            [sys.executable, script],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+
 def master(procs: list, *args: str) -> Master:
     proc = Master("wsgi", WSGI, "--bind", "127.0.0.1:0", *args)
     procs.append(proc)
@@ -567,3 +583,25 @@ def test_workers_of_a_killed_master_exit_by_themselves(procs: list) -> None:
     proc.popen.wait(timeout=5)
     # Each worker sees its master gone within a second and stops gracefully.
     until(lambda: not any(alive(p) for p in workers), timeout=5)
+
+
+def test_quickstart_with_server_workers_forks_a_master(procs: list, tmp_path: Path) -> None:
+    port = _free_port()
+    script = tmp_path / "qs.py"
+    script.write_text(
+        "import os\n"
+        "import cherrypy_rs as cherrypy\n"
+        "class Root:\n"
+        "    @cherrypy.expose\n"
+        "    def index(self):\n"
+        "        return str(os.getpid())\n"
+        "cherrypy.quickstart(Root(), '/', {'global': {'server.workers': 2,\n"
+        f"    'server.socket_host': '127.0.0.1', 'server.socket_port': {port}}}}})\n"
+    )
+    proc = ScriptMaster(str(script))
+    procs.append(proc)
+    workers = proc.wait_serving(2)
+    assert int(get(port)[1]) in workers
+    proc.popen.send_signal(signal.SIGTERM)
+    assert proc.popen.wait(timeout=15) == 0
+    assert until(lambda: not proc.leftovers(), 5)
