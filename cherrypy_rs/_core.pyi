@@ -129,8 +129,22 @@ class Listener:
     exists, so that a master can fork workers that all serve it. The socket stays in
     Rust: a forked child owns the same object; ``Server(listener=...)`` duplicates it."""
 
-    def __init__(self, host: str, port: int, backlog: int = 1024) -> None:
-        """Bind and listen; port 0 picks a free port. OSError names host and port."""
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        backlog: int = 1024,
+        socket_file: str | None = None,
+        *,
+        reuse_port: bool = False,
+        listen: bool = True,
+    ) -> None:
+        """Bind and listen; port 0 picks a free port; ``socket_file``: a Unix socket
+        instead. ``reuse_port`` sets SO_REUSEPORT; ``listen=False`` only reserves the
+        port (no connection is queued on it). OSError names host and port, or the file."""
+    @property
+    def socket_file(self) -> str | None:
+        """The Unix socket's path, or None for TCP."""
     @property
     def address(self) -> tuple[str, int]:
         """The bound (host, port)."""

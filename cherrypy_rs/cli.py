@@ -316,6 +316,13 @@ def _process_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="import the application in the master before forking (workers share memory)",
     )
+    g.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="each worker listens on its own SO_REUSEPORT socket (Linux) instead of "
+        "sharing the master's; a reload then resets the connections queued on a worker "
+        "that exits unless net.ipv4.tcp_migrate_req=1",
+    )
     g.add_argument("--pid", help="write the master's PID to this file")
     g.add_argument(
         "--daemon", "-D", action="store_true", help="detach from the terminal (implies a master)"

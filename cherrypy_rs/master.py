@@ -38,6 +38,7 @@ class Options:
     umask: int | None = None
     reload: bool = False
     error_log: str | None = None
+    reuse_port: bool = False
 
     @property
     def multiprocess(self) -> bool:
@@ -48,6 +49,7 @@ class Options:
             self.workers is not None
             or self.daemon
             or self.preload
+            or self.reuse_port
             or bool(s.timeout or s.max_requests or s.max_lifetime)
         )
 
@@ -114,6 +116,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         pid=os.path.abspath(args.pid) if args.pid else None,
         daemon=args.daemon,
         reload=args.reload,
+        reuse_port=args.reuse_port,
     )
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers {args.workers}: the number of workers must be at least 1")
@@ -178,11 +181,16 @@ def run(options: Options, load: Callable[[], None]) -> int:
         host, port = srv.bind_addr
         try:
             socket_file = srv.settings["socket_file"]
+            # With --reuse-port the master only reserves the port (a socket that does
+            # not listen gets no connection); each worker listens on its own.
+            per_worker = options.reuse_port and not socket_file
             srv.listener = _core.Listener(
                 str(host),
                 int(port),
                 int(srv.settings["socket_queue_size"]),
                 socket_file=str(socket_file) if socket_file else None,
+                reuse_port=per_worker,
+                listen=not per_worker,
             )
         except OSError as exc:
             for other in servers:
@@ -209,6 +217,19 @@ def run(options: Options, load: Callable[[], None]) -> int:
             raise CLIError(str(exc)) from None
 
     def boot() -> Any:
+        if options.reuse_port:
+            # Before dropping privileges: SO_REUSEPORT sockets must share an owner.
+            for srv in servers:
+                if srv.listener is not None and not srv.listener.socket_file:
+                    reserved = srv.listener
+                    host, port = reserved.address
+                    srv.listener = _core.Listener(
+                        host,
+                        port,
+                        int(srv.settings["socket_queue_size"]),
+                        reuse_port=True,
+                    )
+                    reserved.close()
         plugins.drop_privileges(options.uid, options.gid, None)
         if not options.preload:
             try:

@@ -605,3 +605,47 @@ def test_quickstart_with_server_workers_forks_a_master(procs: list, tmp_path: Pa
     proc.popen.send_signal(signal.SIGTERM)
     assert proc.popen.wait(timeout=15) == 0
     assert until(lambda: not proc.leftovers(), 5)
+
+
+def test_reuse_port_gives_each_worker_its_own_socket(procs: list) -> None:
+    proc = master(procs, "--workers", "2", "--reuse-port")
+    workers = proc.wait_serving(2)
+    port = proc.port()
+    seen: set[int] = set()
+    for _ in range(200):
+        seen.add(int(get(port)[1].split()[0]))
+        if seen == workers:
+            break
+    # The kernel spreads new connections over the workers' sockets by their addresses.
+    assert seen == workers
+    for pid in workers:
+        listening = [
+            link
+            for link in (
+                os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")
+            )
+            if link.startswith("socket:")
+        ]
+        assert listening
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    until(lambda: len(proc.serving() - workers) == 1)
+    assert get(port)[0] == 200
+
+
+def _listening_sockets(port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on 127.0.0.1:port (from /proc/net/tcp)."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.split(":")[1], 16) == port:
+                inodes.add(inode)
+    return inodes
+
+
+def test_without_reuse_port_the_workers_share_one_socket(procs: list) -> None:
+    proc = master(procs, "--workers", "2")
+    proc.wait_serving(2)
+    assert len(_listening_sockets(proc.port())) == 1

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 
 use crate::errors::Error;
-use crate::server::{bind_tcp, bind_unix, Bound};
+use crate::server::{bind_tcp_with, bind_unix, Bound};
 
 #[pyclass(name = "Listener", module = "cherrypy_rs._core", frozen)]
 pub struct PyListener {
@@ -35,20 +35,28 @@ impl PyListener {
 #[pymethods]
 impl PyListener {
     /// Binds `host:port` (port 0 picks a free port) with SO_REUSEADDR and listens, or
-    /// the Unix socket `socket_file` when given. OSError names the host and port (a
-    /// port in use says so) or the file.
+    /// the Unix socket `socket_file` when given. `reuse_port` adds SO_REUSEPORT;
+    /// `listen=False` only reserves the port. OSError names the host and port (a port
+    /// in use says so) or the file.
     #[new]
-    #[pyo3(signature = (host, port, backlog = 1024, socket_file = None))]
+    #[pyo3(signature = (
+        host, port, backlog = 1024, socket_file = None, *, reuse_port = false, listen = true
+    ))]
     fn new(
         py: Python<'_>,
         host: String,
         port: u16,
         backlog: i32,
         socket_file: Option<PathBuf>,
+        reuse_port: bool,
+        listen: bool,
     ) -> PyResult<Self> {
         let socket = py.detach(|| match &socket_file {
             Some(path) => bind_unix(path, backlog).map(Bound::Unix),
-            None => bind_tcp(&host, port, backlog).map(Bound::Tcp),
+            None => {
+                let backlog = listen.then_some(backlog);
+                bind_tcp_with(&host, port, backlog, reuse_port).map(Bound::Tcp)
+            }
         })?;
         Ok(PyListener {
             socket: Mutex::new(Some(socket)),

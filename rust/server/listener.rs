@@ -103,6 +103,19 @@ pub fn bind_unix(path: &Path, backlog: i32) -> Result<StdUnixListener, Error> {
 /// Binds `host:port` with SO_REUSEADDR (so a restart does not wait for TIME_WAIT) and
 /// listens with `backlog`.
 pub fn bind_tcp(host: &str, port: u16, backlog: i32) -> Result<StdListener, Error> {
+    bind_tcp_with(host, port, Some(backlog), false)
+}
+
+/// `bind_tcp`, with SO_REUSEPORT when `reuse_port` (each worker process listens on a
+/// socket of its own, the kernel spreads connections over them), listening only when a
+/// backlog is given (`None` reserves the port: a bound socket that does not listen
+/// receives no connection).
+pub fn bind_tcp_with(
+    host: &str,
+    port: u16,
+    backlog: Option<i32>,
+    reuse_port: bool,
+) -> Result<StdListener, Error> {
     let fail = |source: std::io::Error| Error::Bind {
         host: host.to_string(),
         port,
@@ -122,13 +135,18 @@ pub fn bind_tcp(host: &str, port: u16, backlog: i32) -> Result<StdListener, Erro
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
     socket.set_reuse_address(true).map_err(fail)?;
+    if reuse_port {
+        socket.set_reuse_port(true).map_err(fail)?;
+    }
     if addr.is_ipv6() {
         // "::" serves IPv4 too, as CherryPy's dual-stack sockets do.
         let _ = socket.set_only_v6(false);
     }
     socket.set_nodelay(true).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
-    socket.listen(backlog).map_err(fail)?;
+    if let Some(backlog) = backlog {
+        socket.listen(backlog).map_err(fail)?;
+    }
     socket.set_nonblocking(true).map_err(fail)?;
     Ok(socket.into())
 }
@@ -241,6 +259,20 @@ mod tests {
         let err = bind_unix(&other, 16).expect_err("not a socket");
         assert!(err.to_string().contains("not a socket"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn reuse_port_sockets_share_a_reserved_port() {
+        let reserved = bind_tcp_with("127.0.0.1", 0, None, true).expect("reserve");
+        let port = reserved.local_addr().expect("address").port();
+        let a = bind_tcp_with("127.0.0.1", port, Some(16), true).expect("first worker");
+        let b = bind_tcp_with("127.0.0.1", port, Some(16), true).expect("second worker");
+        assert_eq!(
+            a.local_addr().expect("a").port(),
+            b.local_addr().expect("b").port()
+        );
+        // Without SO_REUSEPORT the port is taken.
+        assert!(bind_tcp("127.0.0.1", port, 16).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod io;
 mod listener;
 mod service;
 
-pub use listener::{bind_tcp, bind_unix, Bound};
+pub use listener::{bind_tcp_with, bind_unix, Bound};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
