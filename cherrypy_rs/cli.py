@@ -346,7 +346,10 @@ def _process_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cherrypy-rs", description="CherryPy applications on a Rust HTTP server."
+        prog="cherrypy-rs",
+        description="CherryPy applications on a Rust HTTP server.",
+        epilog="Without a subcommand, python -m cherrypy_rs takes cherryd's options: "
+        "-c CONFIG, -d, -e ENVIRONMENT, -i MODULE, -p PIDFILE, -P PATH (see -c x --help).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
