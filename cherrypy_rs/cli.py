@@ -219,8 +219,10 @@ def _apply_server_args(args: argparse.Namespace) -> None:
         settings["server.http2"] = True
     cherrypy_rs.config.update(settings)
     server = cherrypy_rs.server
-    for extra in server.extras.values():
-        # Extra --bind addresses serve like the first one.
+    for i in range(1, len(binds)):
+        # Extra --bind addresses serve like the first one (server.<name>.* sections of
+        # the config keep their own keys).
+        extra = server.extra(f"bind{i}")
         for key, value in server.settings.items():
             if key not in ("socket_host", "socket_port", "socket_file"):
                 extra.settings[key] = value

@@ -429,3 +429,28 @@ def test_cherryd_daemonizes_with_a_pid_file(tmp_path: Path) -> None:
         os.kill(pid, signal.SIGTERM)
     until(lambda: not alive(pid))
     assert not pidfile.exists()
+
+
+def test_an_extra_https_server_next_to_http(procs: list, tmp_path: Path, tls_files: Any) -> None:
+    import ssl
+    import urllib.request
+
+    conf = tmp_path / "both.conf"
+    conf.write_text(
+        "[global]\n"
+        "server.https.socket_host = '127.0.0.1'\n"
+        "server.https.socket_port = 0\n"
+        f"server.https.ssl_certificate = {tls_files.cert!r}\n"
+        f"server.https.ssl_private_key = {tls_files.key!r}\n"
+    )
+    proc = Proc("run", "tests.apps.cli_app:Root", "--bind", "127.0.0.1:0", "--config", str(conf))
+    procs.append(proc)
+    http_port = proc.wait_port()
+    deadline = time.monotonic() + 10
+    while not (match := re.search(r"Serving on https://127\.0\.0\.1:(\d+)", proc.output())):
+        assert time.monotonic() < deadline, proc.output()
+        time.sleep(0.02)
+    assert get(http_port) == (200, b"cli app")
+    context = ssl.create_default_context(cafile=tls_files.ca_file)
+    with urllib.request.urlopen(f"https://127.0.0.1:{match.group(1)}/", context=context) as r:
+        assert r.read() == b"cli app"
