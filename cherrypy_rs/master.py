@@ -231,13 +231,19 @@ def run(options: Options, load: Callable[[], None]) -> int:
                     )
                     reserved.close()
         plugins.drop_privileges(options.uid, options.gid, None)
+        # The engine's lines say which worker wrote them.
+        engine = cherrypy_rs.engine
+        context = f"ENGINE {os.getpid()}"
+        engine.unsubscribe("log", cherrypy_rs._log_engine)
+        engine.subscribe(
+            "log", lambda msg, level=20: cherrypy_rs.log.error(msg, context, severity=level)
+        )
         if not options.preload:
             try:
                 load()
             except CLIError as exc:
                 print(f"cherrypy-rs: error: {exc}", file=sys.stderr)
                 raise SystemExit(2) from None
-        engine = cherrypy_rs.engine
         try:
             engine.start()
         except cherrypy_rs.ChannelFailures as exc:

@@ -548,7 +548,7 @@ def test_sigusr1_runs_engine_graceful_in_every_worker(procs: list) -> None:
     proc = master(procs, "--workers", "2")
     before = proc.wait_serving(2)
     proc.popen.send_signal(signal.SIGUSR1)
-    until(lambda: proc.output().count("ENGINE Bus graceful") == 2)
+    until(lambda: len(re.findall(r"ENGINE \d+ Bus graceful", proc.output())) == 2)
     assert proc.serving() == before
     assert get(proc.port())[0] == 200
 
