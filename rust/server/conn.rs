@@ -43,17 +43,24 @@ enum Halt {
 }
 
 /// `fut`, unless the deadline passes or the server stops first (a client that is still
-/// in the handshake must not hold the graceful stop for `shutdown_timeout`).
+/// in the handshake must not hold the graceful stop for `shutdown_timeout`: it gets
+/// `DRAIN_GRACE` more).
 async fn before_http<F: std::future::Future>(
     shared: &Shared,
     deadline: Instant,
     fut: F,
 ) -> Result<F::Output, Halt> {
+    tokio::pin!(fut);
     tokio::select! {
         biased;
-        _ = shared.shutdown.cancelled() => Err(Halt::Stopping),
-        done = timeout_at(deadline, fut) => done.map_err(|_| Halt::TimedOut),
+        _ = shared.shutdown.cancelled() => {}
+        done = timeout_at(deadline, &mut fut) => return done.map_err(|_| Halt::TimedOut),
     }
+    // Stopping. A client accepted just before (a worker process replaced under load:
+    // the accept queue is shared and the other workers go on serving) is on its way
+    // and gets DRAIN_GRACE to finish this phase; a silent one does not hold the stop.
+    let grace = std::cmp::min(deadline, Instant::now() + DRAIN_GRACE);
+    timeout_at(grace, fut).await.map_err(|_| Halt::Stopping)
 }
 
 /// Serves one connection until the client closes it, a limit closes it, or the server
