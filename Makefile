@@ -52,6 +52,14 @@ bench: build-prod ## Hello-world benchmark vs CherryPy and granian (needs wrk)
 	$(VPY) -m pip install -q cherrypy granian
 	$(VPY) benchmarks/bench_hello.py
 
+.PHONY: bench-static
+bench-static: build-prod ## Static-file benchmark vs CherryPy and nginx (needs wrk, nginx)
+	$(VPY) -m pip install -q cherrypy
+	@command -v wrk >/dev/null || echo "wrk not found: apt-get update && apt-get install -y wrk"
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		echo "nginx not found: apt-get update && apt-get install -y nginx (the nginx targets will fail to start)"
+	$(VPY) benchmarks/bench_static.py
+
 .PHONY: clean
 clean: ## Remove build products
 	cargo clean

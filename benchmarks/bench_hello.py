@@ -182,14 +182,22 @@ def probe(port: int, timeout: float = 1.0) -> bool:
         conn.close()
 
 
-def wait_ready(proc: subprocess.Popen[bytes], port: int, timeout: float) -> str | None:
-    """Poll until the server answers; return None if ready, else a reason."""
+def wait_ready(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    timeout: float,
+    check: Callable[[int], bool] = probe,
+) -> str | None:
+    """Poll ``check(port)`` (default :func:`probe`) until it passes.
+
+    Return None if the server is ready, else a reason.
+    """
     deadline = time.monotonic() + timeout
     max_polls = int(timeout / 0.1) + 10
     for _ in range(max_polls):
         if proc.poll() is not None:
             return f"process exited with code {proc.returncode}"
-        if probe(port):
+        if check(port):
             return None
         if time.monotonic() >= deadline:
             break
@@ -309,15 +317,28 @@ def parse_wrk(output: str) -> WrkRun:
     return run
 
 
-def run_wrk(wrk: str, port: int, threads: int, conns: int, secs: float) -> WrkRun:
-    """Run wrk once against 127.0.0.1:port and return the parsed result."""
+def run_wrk(
+    wrk: str,
+    port: int,
+    threads: int,
+    conns: int,
+    secs: float,
+    *,
+    path: str = "/",
+    extra_args: Sequence[str] = (),
+) -> WrkRun:
+    """Run wrk once against http://127.0.0.1:port{path} and return the parsed result.
+
+    ``extra_args`` are further wrk options (e.g. ``("--timeout", "10s")``).
+    """
     cmd = [
         wrk,
         f"-t{threads}",
         f"-c{conns}",
         f"-d{secs:g}s",
         "--latency",
-        f"http://{HOST}:{port}/",
+        *extra_args,
+        f"http://{HOST}:{port}{path}",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 60, check=False)
     if out.returncode != 0:

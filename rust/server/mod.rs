@@ -30,6 +30,9 @@ use crate::pool::Pool;
 use crate::router::Router;
 use crate::tls::Terminator;
 
+/// Threads of tokio's blocking pool (tokio's default is 512).
+const BLOCKING_THREADS: usize = 16;
+
 /// State every connection task shares.
 pub struct Shared {
     pub config: ServerConfig,
@@ -109,6 +112,10 @@ impl RunningServer {
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.io_threads)
+            // File reads (static files, spooled bodies) run on the blocking pool, one
+            // chunk at a time: a small pool bounds the threads (and their allocator
+            // heaps) that many concurrent large downloads would otherwise create.
+            .max_blocking_threads(BLOCKING_THREADS)
             .thread_name("cherrypy_rs-io")
             .enable_all()
             .build()
