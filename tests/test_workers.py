@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -641,3 +642,31 @@ def test_without_reuse_port_the_workers_share_one_socket(procs: list) -> None:
     proc = master(procs, "--workers", "2")
     proc.wait_serving(2)
     assert len(_listening_sockets(proc.port())) == 1
+
+
+def test_max_requests_counts_static_files_served_by_rust(procs: list, tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("static")
+    proc = Master(
+        "static", str(tmp_path), "--bind", "127.0.0.1:0", "--workers", "1", "--max-requests", "5"
+    )
+    procs.append(proc)
+    first = proc.wait_serving(1)
+    port = proc.port()
+    for _ in range(8):
+        assert get(port) == (200, b"static")
+    until(lambda: proc.serving() - first)
+    assert "reached --max-requests" in proc.output()
+
+
+def test_requests_served_counts_every_answer(serve_app: Any) -> None:
+    import cherrypy_rs
+
+    class Root:
+        @cherrypy_rs.expose
+        def index(self) -> str:
+            return "x"
+
+    live = serve_app(Root())
+    for path in ("/", "/", "/missing"):
+        live.get(path)
+    assert live.server.core.requests_served == 3
