@@ -559,8 +559,9 @@ def test_one_process_drops_privileges_after_binding(procs: list) -> None:
     proc = Proc("wsgi", WSGI, "--bind", "127.0.0.1:0", "--user", "nobody", "--umask", "0o027")
     procs.append(proc)
     port = proc.wait_port()
+    # The engine drops privileges after the server has bound (and logged "Serving on").
+    until(lambda: "Running as uid 65534" in proc.output())
     assert get(port)[1].split()[2] == b"65534"
-    assert "Running as uid 65534" in proc.output()
 
 
 def test_sigint_during_a_graceful_stop_makes_it_quick(procs: list) -> None:
