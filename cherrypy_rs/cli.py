@@ -185,7 +185,7 @@ def _apply_server_args(args: argparse.Namespace) -> None:
     import cherrypy_rs
 
     settings: dict[str, Any] = {}
-    binds = args.bind or []
+    binds = args.bind or ([args.default_bind] if getattr(args, "default_bind", None) else [])
     if isinstance(binds, str):
         binds = [binds]
     for i, bind in enumerate(binds):
@@ -361,14 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
         mount: str,
         threads_help: str = "Python worker threads (server.thread_pool)",
     ) -> None:
+        # No default list here: argparse's "append" adds to a default, so a default of
+        # [8080] plus --bind 8080 would bind 8080 twice; the default applies only when
+        # no --bind is given (see _apply_server_args).
         p.add_argument(
             "--bind",
             "-b",
             action="append",
-            default=[default_bind] if default_bind else None,
-            help="HOST:PORT to listen on (default: server.socket_host/port, 127.0.0.1:8080); "
-            "repeat it to listen on several addresses",
+            default=None,
+            help="HOST:PORT to listen on (default: "
+            + (default_bind or "server.socket_host/port, 127.0.0.1:8080")
+            + "); repeat it to listen on several addresses",
         )
+        p.set_defaults(default_bind=default_bind)
         p.add_argument("--threads", type=int, help=threads_help)
         p.add_argument("--config", "-c", help="a CherryPy config file (INI with Python literals)")
         p.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +211,86 @@ def test_wsgi_bad_targets(procs: list[Proc], target: str, message: str) -> None:
     assert proc.popen.wait(timeout=15) == 2
     proc.reader.join(timeout=5)
     assert message in proc.output()
+
+
+def _listening_addresses(pid: int) -> set[tuple[str, int]]:
+    """The (ip, port) pairs process ``pid`` listens on over TCP (Linux /proc)."""
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state != "0A" or inode not in inodes:
+                continue
+            hexip, hexport = local.split(":")
+            raw = bytes.fromhex(hexip)
+            # /proc prints the address as host-order 32-bit words.
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add((socket.inet_ntop(family, raw), int(hexport, 16)))
+    return found
+
+
+def _makefile_demo_args() -> list[str]:
+    """The arguments the Makefile's `demo` target (the README's first command) passes."""
+    recipe = re.search(r"^demo:.*\n\t(.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe, "the Makefile has no demo target"
+    words = recipe.group(1).split()
+    assert words[0].endswith("/cherrypy-rs"), words
+    return words[1:]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("with_bind", [True, False], ids=["make-demo", "no-bind"])
+def test_demo_binds_exactly_8080(procs: list[Proc], with_bind: bool) -> None:
+    """`make demo` (and `cherrypy-rs demo` alone) listen on 127.0.0.1:8080 and nothing else."""
+    if not _port_free(8080):
+        pytest.skip("127.0.0.1:8080 is in use on this machine")
+    args = _makefile_demo_args() if with_bind else ["demo"]
+    proc = Proc(*args)
+    procs.append(proc)
+    assert proc.wait_port() == 8080
+    assert _listening_addresses(proc.popen.pid) == {("127.0.0.1", 8080)}
+    assert get(8080)[0] == 200
+    proc.popen.send_signal(signal.SIGTERM)
+    assert proc.popen.wait(timeout=15) == 0
+
+
+def test_demo_bind_replaces_the_default(procs: list[Proc], tls_files: Any) -> None:
+    """--bind OTHER listens on OTHER only (8080 stays closed), over HTTPS too."""
+    proc = Proc(
+        "demo", "--bind", "127.0.0.1:0", "--certfile", tls_files.cert, "--keyfile", tls_files.key
+    )
+    procs.append(proc)
+    deadline = time.monotonic() + 15
+    port = None
+    while time.monotonic() < deadline and port is None:
+        match = re.search(r"Serving on https://127\.0\.0\.1:(\d+)", proc.output())
+        port = int(match.group(1)) if match else None
+        if proc.popen.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert port, proc.output()
+    assert _listening_addresses(proc.popen.pid) == {("127.0.0.1", port)}
+    proc.popen.send_signal(signal.SIGTERM)
+    assert proc.popen.wait(timeout=15) == 0
