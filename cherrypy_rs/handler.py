@@ -271,6 +271,10 @@ class RequestHandler:
                 output = encode_output(output, response, **pc.encode)
             response.body = output
         request.stage = "before_finalize"
+        hooks = request.__dict__.get("hooks")
+        if hooks is not None:
+            # Hooks the handler attached (request.hooks.attach) run from here on.
+            hooks.run("before_finalize")
         response.finalize()
 
     def run_with_hooks(self, request: Request, response: Response, pc: PathConfig) -> None:
