@@ -67,7 +67,8 @@ def _default_error_response() -> None:
 class Request:
     """``cherrypy.request``: the request being handled, with CherryPy's attributes."""
 
-    #: The hook points' callbacks (see ``hooks.HookMap``).
+    #: The hook points' callbacks (see ``hooks.HookMap``); hooks attached to the class
+    #: (``Request.hooks.attach``) run for every request.
     hooks = _RequestHooks()
     #: Exceptions that propagate out of the request instead of becoming a 500.
     throws: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, InternalRedirect)
@@ -365,3 +366,7 @@ def as_bytes(body: Any) -> bytes:
         if close is not None:
             close()
     return b"".join(chunks)
+
+
+#: The class-level hook map every request starts from.
+CLASS_HOOKS: HookMap = Request.hooks
