@@ -6,12 +6,15 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use super::listener::PyListener;
 use super::static_files::PyStaticRoute;
 use super::worker;
 use crate::access_log::AccessLog;
-use crate::config::{seconds, ServerConfig, TlsSettings, VerifyClient};
+use crate::config::{
+    defaults, seconds, DefaultValue, ServerConfig, TlsSettings, VerifyClient, SERVER_DEFAULTS,
+};
 use crate::errors::Error;
 use crate::exchange::Job;
 use crate::pool::Pool;
@@ -47,6 +50,20 @@ pub struct PyServer {
     state: Mutex<State>,
 }
 
+/// `_core.SERVER_DEFAULTS`: every `server.*` key with its default (`config::defaults`).
+pub fn server_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    for (key, value) in SERVER_DEFAULTS {
+        match value {
+            DefaultValue::None => dict.set_item(key, py.None())?,
+            DefaultValue::Text(text) => dict.set_item(key, text)?,
+            DefaultValue::Int(n) => dict.set_item(key, n)?,
+            DefaultValue::Float(x) => dict.set_item(key, x)?,
+        }
+    }
+    Ok(dict)
+}
+
 fn router(mounts: &MountTable) -> PyResult<Arc<Router>> {
     mounts
         .router()
@@ -58,28 +75,28 @@ fn router(mounts: &MountTable) -> PyResult<Arc<Router>> {
 impl PyServer {
     #[new]
     #[pyo3(signature = (
-        host = "127.0.0.1".to_string(),
-        port = 8080,
+        host = defaults::SOCKET_HOST.to_string(),
+        port = defaults::SOCKET_PORT,
         *,
-        socket_timeout = 10.0,
-        max_request_header_size = 500 * 1024,
-        max_request_body_size = 100 * 1024 * 1024,
-        shutdown_timeout = 5.0,
-        thread_pool = 10,
-        accepted_queue_size = 1024,
-        accepted_queue_timeout = 10.0,
-        socket_queue_size = 1024,
-        io_threads = 1,
-        max_headers = 100,
+        socket_timeout = defaults::SOCKET_TIMEOUT,
+        max_request_header_size = defaults::MAX_REQUEST_HEADER_SIZE,
+        max_request_body_size = defaults::MAX_REQUEST_BODY_SIZE,
+        shutdown_timeout = defaults::SHUTDOWN_TIMEOUT,
+        thread_pool = defaults::THREAD_POOL,
+        accepted_queue_size = defaults::ACCEPTED_QUEUE_SIZE,
+        accepted_queue_timeout = defaults::ACCEPTED_QUEUE_TIMEOUT,
+        socket_queue_size = defaults::SOCKET_QUEUE_SIZE,
+        io_threads = defaults::IO_THREADS,
+        max_headers = defaults::MAX_HEADERS,
         access_log_screen = false,
         access_log_file = None,
         ssl_certificate = None,
         ssl_private_key = None,
         ssl_certificate_chain = None,
         ssl_client_ca = None,
-        ssl_verify_client = "none".to_string(),
+        ssl_verify_client = defaults::SSL_VERIFY_CLIENT.to_string(),
         http2 = None,
-        http2_max_concurrent_streams = 100,
+        http2_max_concurrent_streams = defaults::HTTP2_MAX_CONCURRENT_STREAMS,
         debug_log = false,
         listener = None,
         socket_file = None,
