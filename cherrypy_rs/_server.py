@@ -267,8 +267,9 @@ class Server(ServerAdapter):
             f"{self.scheme}://{host}" if port == default_port else f"{self.scheme}://{host}:{port}"
         )
 
+    # ServerAdapter keeps ``running`` as an attribute; here the Rust server says.
     @property
-    def running(self) -> bool:
+    def running(self) -> bool:  # type: ignore[override]
         return self.core is not None
 
     def start(self) -> None:

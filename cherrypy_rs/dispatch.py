@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import string
-import sys
 from typing import Any, Callable
 
 from .errors import CherryPyException, HTTPError
@@ -283,8 +282,7 @@ def call_handler(func: Callable[..., Any], args: list[str], request: Any) -> Any
     kwargs = request.params
     try:
         return func(*args, **kwargs)
-    except TypeError:
-        original = sys.exc_info()[1]
+    except TypeError as original:
         try:
             check_callable_spec(func, tuple(args), kwargs, request)
         except HTTPError:

@@ -235,7 +235,7 @@ def staticdir(
         raise HTTPError(403)
     if kind == "redirect":
         raise HTTPRedirect(url(request.path_info + "/", request.query_string), 301)
-    if kind != "file":
+    if kind != "file" or found is None:
         return False
     if index and branch.endswith("/"):
         request.is_index = True
