@@ -30,6 +30,7 @@ from ._server import Server
 from ._staticroutes import check_application
 from ._tree import Application, Tree
 from .context import _ContextProxy
+from .default_tools import tools
 from .errors import (
     CHERRYPY_VERSION,
     CherryPyException,
@@ -40,6 +41,7 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
+from .toolbox import Tool
 
 if TYPE_CHECKING:
     from .objects import Request, Response
@@ -54,6 +56,7 @@ __all__ = [
     "InternalRedirect",
     "NotFound",
     "TimeoutError",
+    "Tool",
     "__version__",
     "config",
     "dispatch",
@@ -68,6 +71,7 @@ __all__ = [
     "response",
     "server",
     "serving",
+    "tools",
     "tree",
     "url",
 ]
