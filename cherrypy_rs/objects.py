@@ -78,7 +78,8 @@ class Request:
     hooks = _RequestHooks()
     #: Exceptions that propagate out of the request instead of becoming a 500.
     throws: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, InternalRedirect)
-    error_response: Callable[[], None] = staticmethod(_default_error_response)
+    #: Builds the error page; None skips it (CherryPy tests it for truth, as handler.py does).
+    error_response: Callable[[], None] | None = staticmethod(_default_error_response)
 
     prev: Request | None = None
     show_tracebacks = True
