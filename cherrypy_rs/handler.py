@@ -207,7 +207,7 @@ class RequestHandler:
             if hooks is None:
                 # No hook machinery on this path: the default error tools run inline.
                 if pc is None or pc.log_tracebacks is not None:
-                    cptools.log_traceback(**(pc.log_tracebacks if pc else {}))
+                    cptools.log_traceback(**((pc.log_tracebacks or {}) if pc else {}))
                 if pc is not None and pc.log_headers is not None:
                     cptools.log_request_headers()
             else:
