@@ -6,11 +6,15 @@
 //! the TLS handshake, and the h2c preface check (hyper-util's auto builder waits for the
 //! preface forever, hyper#3756), so a silent client holds one socket and nothing else.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -20,7 +24,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
+use tokio_util::task::TaskTracker;
 
+use super::idle::{ConnIo, IdleWatch, Park, PARK_AFTER};
 use super::io::{Activity, Counted, Rewind, Tracked};
 use super::{service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
@@ -63,15 +69,17 @@ async fn before_http<F: std::future::Future>(
     timeout_at(grace, fut).await.map_err(|_| Halt::Stopping)
 }
 
-/// Serves one connection until the client closes it, a limit closes it, or the server
-/// stops (then the request in flight finishes first).
-pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
+/// Serves one connection, in a task of its own, until the client closes it, a limit
+/// closes it, or the server stops (then the request in flight finishes first). Each
+/// kind of connection is a future type of its own, so that the task of a plain HTTP/1
+/// connection (the memory an idle one costs) is not sized for TLS or HTTP/2.
+pub fn spawn(tracker: &TaskTracker, stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
     if shared.tls.is_some() {
-        serve_tls(stream, remote, shared).await;
+        tracker.spawn(serve_tls(stream, remote, shared));
     } else if shared.config.h2c() {
-        serve_h2c(stream, remote, shared).await;
+        tracker.spawn(serve_h2c(stream, remote, shared));
     } else {
-        serve_http1(stream, remote, shared, None).await;
+        tracker.spawn(serve_http1(stream, Bytes::new(), remote, shared, None));
     }
 }
 
@@ -79,7 +87,7 @@ pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
 /// HTTP/1.1, the remote address unknown (`0.0.0.0:0`).
 pub async fn serve_unix(stream: tokio::net::UnixStream, shared: Arc<Shared>) {
     let remote = SocketAddr::from(([0, 0, 0, 0], 0));
-    serve_http1(stream, remote, shared, None).await;
+    serve_http1(stream, Bytes::new(), remote, shared, None).await;
 }
 
 /// The handshake, under one deadline, then HTTP/2 or HTTP/1.1 as ALPN agreed
@@ -125,7 +133,9 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
         return;
     }
     let acceptor = tokio_rustls::TlsAcceptor::from(terminator.config());
-    let tls_stream = match before_http(&shared, deadline, acceptor.accept(stream)).await {
+    // Boxed: the handshake's state is freed once done, not kept in the task.
+    let handshake = Box::pin(acceptor.accept(stream));
+    let tls_stream = match before_http(&shared, deadline, handshake).await {
         Err(Halt::Stopping) => return,
         Err(Halt::TimedOut) => {
             shared
@@ -150,9 +160,9 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
     shared.stats.handshakes.fetch_add(1, Ordering::Relaxed);
     let info = Arc::new(crate::tls::connection_info(tls_stream.get_ref().1));
     if info.alpn.as_deref() == Some(b"h2") {
-        serve_http2(tls_stream, remote, shared, Some(info)).await;
+        Box::pin(serve_http2(tls_stream, remote, shared, Some(info))).await;
     } else {
-        serve_http1(tls_stream, remote, shared, Some(info)).await;
+        serve_http1(tls_stream, Bytes::new(), remote, shared, Some(info)).await;
     }
 }
 
@@ -200,25 +210,96 @@ async fn serve_h2c(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
             break true;
         }
     };
-    let io = Rewind::new(seen, stream);
     if is_h2 {
-        serve_http2(io, remote, shared, None).await;
+        Box::pin(serve_http2(Rewind::new(seen, stream), remote, shared, None)).await;
     } else {
-        serve_http1(io, remote, shared, None).await;
+        serve_http1(stream, Bytes::from(seen), remote, shared, None).await;
     }
 }
 
-/// HTTP/1.x on any byte stream, with the limits of the plain-TCP server.
-async fn serve_http1<I>(io: I, remote: SocketAddr, shared: Arc<Shared>, tls: Option<Arc<TlsInfo>>)
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+/// HTTP/1.x on a byte stream, with the limits of the plain-TCP server: hyper
+/// connections one after another (`http1_round`), the connection parked in between
+/// while it is idle (`idle.rs`), and closed after `server.socket_timeout` idle.
+async fn serve_http1<I: Park>(
+    mut io: I,
+    mut prefix: Bytes,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+    tls: Option<Arc<TlsInfo>>,
+) {
+    let watch = IdleWatch::new();
+    loop {
+        let between_messages = prefix.is_empty() && !io.buffered();
+        // Boxed: the task keeps only the socket while it is parked.
+        let round = Box::pin(http1_round(
+            io,
+            prefix,
+            remote,
+            &shared,
+            &tls,
+            &watch,
+            between_messages,
+        ));
+        let Some((back, read_ahead)) = round.await else {
+            return;
+        };
+        io = back;
+        prefix = read_ahead;
+        if !prefix.is_empty() || io.buffered() {
+            continue;
+        }
+        let deadline = watch.last_idle() + shared.config.socket_timeout;
+        if !park(&io, &shared, deadline, !watch.served()).await {
+            // Idle for server.socket_timeout, or the server stops: close (for TLS, with
+            // a close_notify, as hyper would).
+            let _ = timeout(DRAIN_GRACE, io.shutdown()).await;
+            return;
+        }
+    }
+}
+
+/// Waits, holding no buffer, until an idle connection has something to read. False
+/// when `deadline` passes first, or the server stops (a connection that has not sent
+/// its first request yet gets `FIRST_REQUEST_GRACE` to send it).
+async fn park<I: Park>(io: &I, shared: &Shared, deadline: Instant, fresh: bool) -> bool {
+    tokio::select! {
+        biased;
+        ready = timeout_at(deadline, io.readable()) => matches!(ready, Ok(Ok(()))),
+        _ = shared.shutdown.cancelled() => {
+            fresh && matches!(timeout(FIRST_REQUEST_GRACE, io.readable()).await, Ok(Ok(())))
+        }
+    }
+}
+
+/// What ended a round of hyper on a connection.
+enum Event {
+    /// hyper closed the connection.
+    Closed,
+    /// The server stops.
+    Stop,
+    /// Idle for `PARK_AFTER`.
+    Idle,
+}
+
+/// One hyper HTTP/1 connection on the socket, until hyper closes it (`None`) or the
+/// connection has been idle for `PARK_AFTER`: then the socket and the bytes hyper read
+/// ahead are handed back.
+async fn http1_round<I: Park>(
+    io: I,
+    prefix: Bytes,
+    remote: SocketAddr,
+    shared: &Arc<Shared>,
+    tls: &Option<Arc<TlsInfo>>,
+    watch: &Arc<IdleWatch>,
+    between_messages: bool,
+) -> Option<(I, Bytes)> {
+    watch.begin_round(between_messages);
     let config = &shared.config;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         // Starts when hyper waits for a request head, so it bounds both a slow head
-        // (slowloris) and an idle keep-alive connection.
+        // (slowloris) and an idle keep-alive connection that is not parked yet.
         .header_read_timeout(config.socket_timeout)
         .max_header_size(config.max_header_size)
         .max_buf_size(config.read_buffer_size())
@@ -228,55 +309,103 @@ where
         .keep_alive(true)
         .half_close(false);
     let svc_shared = shared.clone();
-    let first = Arc::new(FirstRequest::default());
-    let seen = first.clone();
+    let svc_watch = watch.clone();
+    let tls = tls.clone();
     let svc = service_fn(move |mut req: Request<Incoming>| {
-        seen.arrived();
+        svc_watch.request_started();
+        let done = svc_watch.response_guard();
         if let Some(info) = &tls {
             req.extensions_mut().insert(info.clone());
         }
-        service::handle(svc_shared.clone(), remote, req)
+        let response = service::handle(svc_shared.clone(), remote, req);
+        // Boxed so that hyper hands the connection back (`poll_without_shutdown`).
+        Box::pin(async move {
+            let response = response.await?;
+            Ok::<_, Infallible>(response.map(|body| Counted::new(body, done)))
+        })
     });
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = shared.shutdown.cancelled() => {
-            if !first.seen.load(Ordering::Relaxed) {
-                // Accepted just before the stop, its request not read yet: hyper would
-                // close it at once and lose a request the client has sent. With worker
-                // processes the socket's queue is shared and other workers go on
-                // serving, so a reload must not drop it: wait briefly for it.
+    let io = ConnIo::new(prefix, io, watch.clone());
+    let mut conn = builder.serve_connection(TokioIo::new(io), svc);
+    let stopping = shared.shutdown.cancelled();
+    tokio::pin!(stopping);
+    // Armed lazily: a busy connection re-arms it at most once per PARK_AFTER.
+    let timer = tokio::time::sleep(PARK_AFTER);
+    tokio::pin!(timer);
+    let mut timer_set = false;
+    let event = std::future::poll_fn(|cx| {
+        if Pin::new(&mut conn).poll(cx).is_ready() {
+            return Poll::Ready(Event::Closed);
+        }
+        if stopping.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Event::Stop);
+        }
+        while let Some(since) = watch.idle_since() {
+            let due = since + PARK_AFTER;
+            if Instant::now() >= due {
+                return Poll::Ready(Event::Idle);
+            }
+            if !timer_set {
+                timer.as_mut().reset(due);
+                timer_set = true;
+            }
+            if timer.as_mut().poll(cx).is_pending() {
+                break;
+            }
+            timer_set = false;
+        }
+        Poll::Pending
+    })
+    .await;
+    match event {
+        Event::Closed => None,
+        Event::Stop => {
+            if !watch.started() {
+                // Accepted (or woken) just before the stop, its request not read yet:
+                // hyper would close it at once and lose a request the client has sent.
+                // With worker processes the socket's queue is shared and other workers
+                // go on serving, so a reload must not drop it: wait briefly for it.
                 tokio::select! {
-                    _ = conn.as_mut() => return,
-                    _ = first.notify.notified() => {}
+                    _ = &mut conn => return None,
+                    _ = watch.arrived() => {}
                     _ = tokio::time::sleep(FIRST_REQUEST_GRACE) => {}
                 }
             }
-            conn.as_mut().graceful_shutdown();
+            Pin::new(&mut conn).graceful_shutdown();
             let _ = conn.await;
+            None
+        }
+        Event::Idle => {
+            // Between messages hyper closes at once, without shutting the socket down.
+            Pin::new(&mut conn).graceful_shutdown();
+            match std::future::poll_fn(|cx| Poll::Ready(conn.poll_without_shutdown(cx))).await {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return None,
+                Poll::Pending => {
+                    // Mid-message after all (a request body still being drained): hyper
+                    // finishes it and closes, as it now must.
+                    let _ = conn.await;
+                    return None;
+                }
+            }
+            let parts = conn.into_parts();
+            let (unread, io) = parts.io.into_inner().into_parts();
+            // Bytes hyper read ahead (a pipelined request) come first; copied, so that
+            // hyper's read buffer is freed.
+            let read_ahead = if parts.read_buf.is_empty() {
+                unread
+            } else {
+                let mut all = BytesMut::with_capacity(parts.read_buf.len() + unread.len());
+                all.extend_from_slice(&parts.read_buf);
+                all.extend_from_slice(&unread);
+                all.freeze()
+            };
+            Some((io, read_ahead))
         }
     }
 }
 
 /// How long a connection that has not sent its first request yet is kept at stop.
 const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Whether a connection has started its first request (set once, then only read).
-#[derive(Default)]
-struct FirstRequest {
-    seen: std::sync::atomic::AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl FirstRequest {
-    fn arrived(&self) {
-        if !self.seen.load(Ordering::Relaxed) {
-            self.seen.store(true, Ordering::Relaxed);
-            self.notify.notify_one();
-        }
-    }
-}
 
 /// HTTP/2 (RFC 9113) on any byte stream: the same request path as HTTP/1, stream and
 /// header-list limits, connection-specific headers never sent (§8.2.2), and the idle

@@ -1,5 +1,5 @@
 //! Byte-stream adapters under hyper: `Rewind` gives back the bytes read while detecting
-//! the protocol, `Tracked` notes when bytes last moved (the HTTP/2 idle timeout).
+//! HTTP/2, `Tracked` notes when bytes last moved (the HTTP/2 idle timeout).
 
 use std::io;
 use std::pin::Pin;
@@ -216,23 +216,23 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     }
 }
 
-/// A response body that keeps its request counted as in flight until hyper has taken
-/// its last frame (or dropped it).
-pub struct Counted<B> {
+/// A response body that keeps its request counted as in flight (`InFlight` for HTTP/2,
+/// `idle::ResponseDone` for HTTP/1) until hyper has taken its last frame (or dropped it).
+pub struct Counted<B, G> {
     body: B,
-    _in_flight: InFlight,
+    _guard: G,
 }
 
-impl<B> Counted<B> {
-    pub fn new(body: B, in_flight: InFlight) -> Self {
+impl<B, G> Counted<B, G> {
+    pub fn new(body: B, guard: G) -> Self {
         Counted {
             body,
-            _in_flight: in_flight,
+            _guard: guard,
         }
     }
 }
 
-impl<B: http_body::Body + Unpin> http_body::Body for Counted<B> {
+impl<B: http_body::Body + Unpin, G: Unpin> http_body::Body for Counted<B, G> {
     type Data = B::Data;
     type Error = B::Error;
 

@@ -202,7 +202,7 @@ async fn accept_tcp(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTra
         match accepted {
             Ok((stream, remote)) => {
                 let _ = stream.set_nodelay(true);
-                tracker.spawn(conn::serve(stream, remote, shared.clone()));
+                conn::spawn(&tracker, stream, remote, shared.clone());
             }
             Err(e) => {
                 // Out of file descriptors or a connection reset before accept: back off

@@ -5,6 +5,7 @@
 
 mod body;
 mod conn;
+mod idle;
 mod io;
 mod listener;
 mod service;
