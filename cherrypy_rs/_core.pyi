@@ -236,6 +236,9 @@ class Server:
     @property
     def connections(self) -> int: ...
     @property
+    def parked_connections(self) -> int:
+        """Idle keep-alive connections holding no HTTP state or buffers (of ``connections``)."""
+    @property
     def queued(self) -> int: ...
     @property
     def requests_served(self) -> int:

@@ -14,6 +14,7 @@ import traceback
 from typing import Any
 
 from . import _core
+from ._limits import open_files_needed, open_files_warning
 from ._staticroutes import compile_routes
 from ._tree import Application, StaticDirectory
 from .handler import RequestHandler
@@ -284,6 +285,11 @@ class Server(ServerAdapter):
             )
         self.validate()
         s = self.settings
+        shortfall = open_files_warning(
+            open_files_needed(
+                int(s["socket_queue_size"]), int(s["accepted_queue_size"]), int(s["thread_pool"])
+            )
+        )
         core = _core.Server(
             str(s["socket_host"]),
             int(s["socket_port"]),
@@ -313,6 +319,8 @@ class Server(ServerAdapter):
             # A TLS file that cannot be used: the message names the key and the file.
             raise ConfigError(str(exc)) from None
         self.core = core
+        if shortfall is not None:
+            self._warn(shortfall)
         for key, why in IGNORED_WITH_WARNING.items():
             if self.unknown.get(key):
                 self._warn(f"server.{key} is ignored: {why}")

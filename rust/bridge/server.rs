@@ -251,6 +251,17 @@ impl PyServer {
             .map_or(0, |r| r.connections())
     }
 
+    /// Idle keep-alive connections holding no HTTP state or buffers (part of
+    /// `connections`).
+    #[getter]
+    fn parked_connections(&self) -> usize {
+        self.state
+            .lock()
+            .running
+            .as_ref()
+            .map_or(0, |r| r.parked_connections())
+    }
+
     /// Requests answered since start (static files included; 0 when not started).
     #[getter]
     fn requests_served(&self) -> u64 {

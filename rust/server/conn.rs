@@ -262,12 +262,29 @@ async fn serve_http1<I: Park>(
 /// when `deadline` passes first, or the server stops (a connection that has not sent
 /// its first request yet gets `FIRST_REQUEST_GRACE` to send it).
 async fn park<I: Park>(io: &I, shared: &Shared, deadline: Instant, fresh: bool) -> bool {
+    let _parked = Parked::count(shared);
     tokio::select! {
         biased;
         ready = timeout_at(deadline, io.readable()) => matches!(ready, Ok(Ok(()))),
         _ = shared.shutdown.cancelled() => {
             fresh && matches!(timeout(FIRST_REQUEST_GRACE, io.readable()).await, Ok(Ok(())))
         }
+    }
+}
+
+/// Counts a connection in `Shared::parked` while it lives.
+struct Parked<'a>(&'a Shared);
+
+impl<'a> Parked<'a> {
+    fn count(shared: &'a Shared) -> Self {
+        shared.parked.fetch_add(1, Ordering::Relaxed);
+        Parked(shared)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.parked.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

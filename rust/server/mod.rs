@@ -13,7 +13,7 @@ mod service;
 pub use listener::{bind_tcp_with, bind_unix, Bound};
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -47,6 +47,8 @@ pub struct Shared {
     pub stats: ConnStats,
     /// Requests answered (static ones included), for `--max-requests`.
     pub requests: AtomicU64,
+    /// Idle HTTP/1 connections parked without buffers (see `idle.rs`).
+    pub parked: AtomicUsize,
 }
 
 /// Counters of what happened before HTTP started, for `_core.Server.tls_stats`.
@@ -146,6 +148,7 @@ impl RunningServer {
             tls,
             stats: ConnStats::default(),
             requests: AtomicU64::new(0),
+            parked: AtomicUsize::new(0),
         });
         let tracker = TaskTracker::new();
         {
@@ -201,6 +204,11 @@ impl RunningServer {
     pub fn connections(&self) -> usize {
         // The accept loop is one tracked task.
         self.tracker.len().saturating_sub(1)
+    }
+
+    /// Idle keep-alive connections parked without HTTP state or buffers.
+    pub fn parked_connections(&self) -> usize {
+        self.shared.parked.load(Ordering::Relaxed)
     }
 
     /// Graceful stop; blocks the calling thread (never a tokio thread). Returns whether
