@@ -3,8 +3,6 @@ read before the handler runs, and ``Part`` for each field of a multipart body.""
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import io
 from collections.abc import Iterator
 from typing import Any, cast
@@ -138,6 +136,10 @@ class Part:
 
 def _parse_multipart(content_type: str, data: bytes, charsets: tuple[str, ...]) -> dict[str, Any]:
     """Fields of a multipart/form-data body: str for plain fields, Part for files."""
+    # Lazy: the email package costs ~2 MiB in every process; only multipart bodies use it.
+    import email.parser
+    import email.policy
+
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + data)
     if not message.is_multipart():

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import inspect
 import time
-import urllib.request
 from typing import Any, Callable
 
 from .. import context
@@ -129,6 +128,10 @@ class HttpDigestAuthorization:
             raise ValueError('Authorization scheme is not "Digest"')
         self.auth_header = _recode(auth_header, accept_charset)
         _scheme, _, params = self.auth_header.partition(" ")
+        # Lazy: urllib.request imports http.client, email and ssl (~9 MiB in every
+        # process); only a Digest Authorization header needs its list parsers.
+        import urllib.request
+
         try:
             fields = urllib.request.parse_keqv_list(urllib.request.parse_http_list(params))
         except (ValueError, IndexError):

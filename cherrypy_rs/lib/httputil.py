@@ -7,10 +7,14 @@ import email.utils
 import re
 import urllib.parse
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler
+from http import HTTPStatus
 from typing import Any, NamedTuple
 
-response_codes: dict[int, tuple[str, str]] = dict(BaseHTTPRequestHandler.responses)
+# http.server's BaseHTTPRequestHandler.responses, built the same way without importing
+# http.server (it pulls in http.client, email and socketserver).
+response_codes: dict[int, tuple[str, str]] = {
+    status: (status.phrase, status.description) for status in HTTPStatus
+}
 # CherryPy's own wording for these two (cherrypy/cherrypy#361).
 response_codes[500] = (
     "Internal Server Error",
