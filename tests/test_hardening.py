@@ -170,3 +170,60 @@ def test_slow_reader_over_http2_is_cut() -> None:
             assert root.closed.wait(10)
         status, _, body = live.get("/")
         assert (status, body) == (200, b"hello")
+
+
+# -- 2. bounded shutdown -----------------------------------------------------------------
+
+
+def start_app(tmp_path: Any, procs: list[Any], threads: int = 2) -> tuple[Any, int]:
+    from test_cli import Proc
+
+    conf = tmp_path / "site.conf"
+    conf.write_text("[global]\nserver.shutdown_timeout = 1\n")
+    proc = Proc(
+        "run",
+        "tests.apps.hardening_app:Root",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        str(threads),
+        "--config",
+        str(conf),
+    )
+    procs.append(proc)
+    return proc, proc.wait_port()
+
+
+def test_sigterm_with_every_worker_blocked_exits_in_time(tmp_path: Any, procs: list[Any]) -> None:
+    import signal
+    import time
+
+    proc, port = start_app(tmp_path, procs)
+    clients = [Client(port, timeout=70) for _ in range(2)]
+    try:
+        for c in clients:
+            c.send(get("/slow?seconds=60"))
+        assert poll(lambda: proc.output().count("slow handler started") == 2, timeout=10)
+        started = time.monotonic()
+        proc.popen.send_signal(signal.SIGTERM)
+        # shutdown_timeout (1 s) + 1 s, plus room for the interpreter's own exit.
+        assert proc.popen.wait(timeout=10) == 0
+        elapsed = time.monotonic() - started
+        assert elapsed < 1 + 1 + 2, f"{elapsed:.1f} s\n{proc.output()}"
+        # The cut requests are named in the log, and their connections closed.
+        assert poll(lambda: "cut 2 request(s) still in a handler" in proc.output())
+        assert proc.output().count("GET /slow?seconds=60 from 127.0.0.1:") == 2
+        for c in clients:
+            assert c.closed()
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_engine_exit_from_a_handler_answers_then_exits(tmp_path: Any, procs: list[Any]) -> None:
+    proc, port = start_app(tmp_path, procs)
+    with Client(port) as c:
+        resp = c.get("/exit")
+        assert (resp.status, resp.body) == (200, b"bye")
+    assert proc.popen.wait(timeout=10) == 0, proc.output()
+    assert "Bus EXITED" in proc.output()

@@ -89,6 +89,7 @@ async fn respond(
             }
         }
     };
+    let _in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
     let body = read_body(body, &parts.headers, &shared.config).await?;
     let request = RequestData {
         method: parts.method,
