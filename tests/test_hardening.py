@@ -62,6 +62,42 @@ class Root:
 
     stream._cp_config = {"response.stream": True}  # type: ignore[attr-defined]
 
+    @cherrypy.expose
+    def info(self) -> str:
+        self._count("info")
+        req = cherrypy.request
+        return f"{req.base} {req.headers.get('Host')}"
+
+    @cherrypy.expose
+    def cookies(self) -> str:
+        jar = cherrypy.request.cookie
+        return " ".join(f"{k}={jar[k].value}" for k in sorted(jar))
+
+    @cherrypy.expose
+    def accept(self) -> str:
+        return cherrypy.request.headers.get("Accept", "")
+
+    @cherrypy.expose
+    def redirect(self) -> None:
+        raise cherrypy.HTTPRedirect("/a\r\nSet-Cookie: evil=1")
+
+    @cherrypy.expose
+    def location(self) -> str:
+        cherrypy.response.headers["Location"] = "/a\r\nSet-Cookie: evil=1"
+        return "moved"
+
+
+def environ_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A WSGI app that shows the environ keys the header tests read."""
+    keys = ("HTTP_HOST", "SERVER_NAME", "HTTP_COOKIE", "HTTP_ACCEPT")
+    body = "\n".join(f"{k}={environ.get(k)}" for k in keys).encode("latin-1")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+
+
+def environ_of(body: bytes) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in body.decode("latin-1").splitlines())
+
 
 @contextlib.contextmanager
 def debug_log() -> Iterator[None]:
@@ -227,3 +263,137 @@ def test_engine_exit_from_a_handler_answers_then_exits(tmp_path: Any, procs: lis
         assert (resp.status, resp.body) == (200, b"bye")
     assert proc.popen.wait(timeout=10) == 0, proc.output()
     assert "Bus EXITED" in proc.output()
+
+
+# -- 3. request target and Host ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [b"a b", b"a/b", b"user@a", b"a\x01b", b"a:1:2", b"a:http", b"[::1"],
+    ids=["space", "slash", "userinfo", "control", "two-ports", "port-not-digits", "bracket"],
+)
+def test_invalid_host_is_400(host: bytes) -> None:
+    root = Root()
+    with serve(root) as live, Client(live.port) as c:
+        c.send(b"GET /info HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        resp = c.response()
+        assert resp.status == 400
+        assert resp.header("Connection") == "close"
+        assert c.closed()
+    assert root.calls == {}
+
+
+def test_absolute_form_target_names_the_host() -> None:
+    root = Root()
+    with serve(root, apps={"/wsgi": environ_app}) as live, Client(live.port) as c:
+        c.send(b"GET http://target.test:8080/info HTTP/1.1\r\nHost: header.test\r\n\r\n")
+        resp = c.response()
+        assert (resp.status, resp.body) == (200, b"http://target.test:8080 target.test:8080")
+        c.send(b"GET http://target.test/wsgi/ HTTP/1.1\r\nHost: header.test:81\r\n\r\n")
+        env = environ_of(c.response().body)
+        assert (env["HTTP_HOST"], env["SERVER_NAME"]) == ("target.test", "target.test")
+
+
+def test_absolute_form_with_userinfo_and_authority_form_are_400() -> None:
+    root = Root()
+    with serve(root) as live:
+        for target in (b"http://user@target.test/info", b"target.test:80"):
+            with Client(live.port) as c:
+                c.send(b"GET " + target + b" HTTP/1.1\r\nHost: test\r\n\r\n")
+                assert c.response().status == 400
+                assert c.closed()
+    assert root.calls == {}
+
+
+def test_connect_is_405_and_never_routed() -> None:
+    root = Root()
+    with serve(root) as live, Client(live.port) as c:
+        c.send(b"CONNECT info:443 HTTP/1.1\r\nHost: info:443\r\n\r\n")
+        resp = c.response()
+        assert resp.status == 405
+        assert c.closed()
+    assert root.calls == {}
+
+
+# -- 4. repeated header fields -----------------------------------------------------------
+
+
+def test_repeated_cookie_lines_are_one_cookie_string() -> None:
+    with serve(Root(), apps={"/wsgi": environ_app}) as live, Client(live.port) as c:
+        lines = b"Cookie: a=1\r\nAccept: text/html\r\nCookie: b=2\r\nAccept: text/plain\r\n"
+        c.send(b"GET /cookies HTTP/1.1\r\nHost: test\r\n" + lines + b"\r\n")
+        assert c.response().body == b"a=1 b=2"
+        c.send(b"GET /accept HTTP/1.1\r\nHost: test\r\n" + lines + b"\r\n")
+        assert c.response().body == b"text/html, text/plain"
+        c.send(b"GET /wsgi/ HTTP/1.1\r\nHost: test\r\n" + lines + b"\r\n")
+        env = environ_of(c.response().body)
+        assert env["HTTP_COOKIE"] == "a=1; b=2"
+        assert env["HTTP_ACCEPT"] == "text/html, text/plain"
+
+
+# -- 5. Transfer-Encoding edge cases -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "encodings",
+    [
+        b"Transfer-Encoding: chunked, chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    ],
+    ids=["one-line", "two-lines"],
+)
+def test_chunked_twice_is_400(encodings: bytes) -> None:
+    root = Root()
+    with serve(root) as live, Client(live.port) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: test\r\n" + encodings + b"\r\n0\r\n\r\n")
+        resp = c.response()
+        assert resp.status == 400
+        assert resp.header("Connection") == "close"
+        assert c.closed()
+
+
+def test_empty_transfer_coding_elements_are_ignored() -> None:
+    with serve(Root()) as live, Client(live.port) as c:
+        c.send(
+            b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: ,chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n\r\n"
+        )
+        resp = c.response()
+        assert (resp.status, resp.body) == (200, b"hello")
+        c.send(get("/"))
+        assert c.response().body == b"hello"
+
+
+def test_trailers_over_the_header_limit_close_the_connection() -> None:
+    root = Root()
+    with serve(root, max_request_header_size=2048) as live, Client(live.port) as c:
+        trailers = b"".join(b"X-T%d: %s\r\n" % (i, b"v" * 100) for i in range(40))
+        c.send(
+            b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n" + trailers + b"\r\n" + get("/secret")
+        )
+        resp = c.response()
+        assert resp.status in (400, 431)
+        assert resp.header("Connection") == "close"
+        assert c.closed()
+    assert root.calls == {}
+
+
+# -- 8. redirect targets -----------------------------------------------------------------
+
+
+def test_crlf_in_a_redirect_target_is_percent_encoded() -> None:
+    with serve(Root()) as live, Client(live.port) as c:
+        resp = c.get("/redirect")
+        assert resp.status == 303
+        assert resp.header("Location") == "http://test/a%0D%0ASet-Cookie: evil=1"
+        assert resp.header("Set-Cookie") is None
+
+
+def test_crlf_in_a_location_header_is_a_500() -> None:
+    with serve(Root()) as live, Client(live.port) as c:
+        resp = c.get("/location")
+        assert resp.status == 500
+        assert resp.header("Set-Cookie") is None
+        assert resp.header("Location") is None

@@ -131,12 +131,13 @@ impl PyRequest {
         Ok(list)
     }
 
-    /// One header's value (the first, if repeated), or None.
+    /// One header's value (repeated fields joined as in ``environ``), or None.
     fn header(&self, name: &str) -> Option<String> {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
         self.data
             .headers
-            .get(name)
-            .map(|v| uri::latin1(v.as_bytes()))
+            .contains_key(&name)
+            .then(|| uri::latin1(&joined(&self.data.headers, &name)))
     }
 
     /// Number of bytes in the body.
@@ -148,7 +149,8 @@ impl PyRequest {
     /// The CGI part of a PEP 3333 environ, as a new dict: REQUEST_METHOD, SCRIPT_NAME,
     /// PATH_INFO (percent-decoded except %2F, as ISO-8859-1 text), QUERY_STRING,
     /// CONTENT_TYPE, CONTENT_LENGTH, SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL,
-    /// REMOTE_ADDR, REMOTE_PORT, HTTP_* (repeated headers joined with ",") and, over
+    /// REMOTE_ADDR, REMOTE_PORT, HTTP_* (repeated fields joined with ", ", Cookie with
+    /// "; ") and, over
     /// TLS, the SSL_* keys of `ssl_environ`. Header
     /// names containing "_" are dropped: they would be indistinguishable from "-" once
     /// in the environ (a header-spoofing vector). The wsgi.* keys are the caller's.
@@ -182,14 +184,7 @@ impl PyRequest {
             if key.contains('_') {
                 continue;
             }
-            let mut joined: Vec<u8> = Vec::new();
-            for (i, value) in d.headers.get_all(name).iter().enumerate() {
-                if i > 0 {
-                    joined.push(b',');
-                }
-                joined.extend_from_slice(value.as_bytes());
-            }
-            let value = uri::latin1(&joined);
+            let value = uri::latin1(&joined(&d.headers, name));
             match key {
                 "content-type" => env.set_item(intern!(py, "CONTENT_TYPE"), value)?,
                 "content-length" => env.set_item(intern!(py, "CONTENT_LENGTH"), value)?,
@@ -234,6 +229,27 @@ impl PyRequest {
     }
 }
 
+/// The values of a repeated field as one: joined with ", " (RFC 9110 §5.3), except
+/// Cookie, joined with "; " (RFC 6265 §5.4: one cookie-string, which a parser splitting
+/// on "," would misread).
+pub fn joined(headers: &http::HeaderMap, name: &http::HeaderName) -> Vec<u8> {
+    let separator: &[u8] = if name == http::header::COOKIE {
+        b"; "
+    } else {
+        b", "
+    };
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Vec::new();
+    };
+    let mut out = first.as_bytes().to_vec();
+    for value in values {
+        out.extend_from_slice(separator);
+        out.extend_from_slice(value.as_bytes());
+    }
+    out
+}
+
 /// "example.com:8080" → "example.com", "[::1]:80" → "[::1]".
 fn host_without_port(host: &str) -> &str {
     if let Some(end) = host.rfind(']') {
@@ -262,7 +278,20 @@ fn title_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{host_without_port, title_case};
+    use super::{host_without_port, joined, title_case};
+
+    #[test]
+    fn repeated_fields_are_joined() {
+        let mut h = http::HeaderMap::new();
+        h.append("accept", "text/html".parse().unwrap());
+        h.append("accept", "text/plain".parse().unwrap());
+        h.append("cookie", "a=1".parse().unwrap());
+        h.append("cookie", "b=2".parse().unwrap());
+        h.append("host", "x".parse().unwrap());
+        assert_eq!(joined(&h, &http::header::ACCEPT), b"text/html, text/plain");
+        assert_eq!(joined(&h, &http::header::COOKIE), b"a=1; b=2");
+        assert_eq!(joined(&h, &http::header::HOST), b"x");
+    }
 
     #[test]
     fn server_name_drops_the_port() {
