@@ -82,7 +82,9 @@ class HTTPRedirect(CherryPyException):
         self.urls = [
             urllib.parse.urljoin(
                 base,
-                _escape_controls(u.decode(encoding or self.encoding) if isinstance(u, bytes) else u),
+                _escape_controls(
+                    u.decode(encoding or self.encoding) if isinstance(u, bytes) else u
+                ),
             )
             for u in urls
         ]

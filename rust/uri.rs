@@ -97,7 +97,10 @@ fn valid_reg_name(name: &[u8]) -> bool {
     while i < name.len() {
         let b = name[i];
         if b == b'%' {
-            match (name.get(i + 1).copied().and_then(hex), name.get(i + 2).copied().and_then(hex)) {
+            match (
+                name.get(i + 1).copied().and_then(hex),
+                name.get(i + 2).copied().and_then(hex),
+            ) {
                 (Some(_), Some(_)) => i += 3,
                 _ => return false,
             }

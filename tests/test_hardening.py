@@ -178,8 +178,12 @@ def test_slow_reader_over_http2_is_cut() -> None:
             sock.sendall(conn.data_to_send())
             conn.send_headers(
                 1,
-                [(":method", "GET"), (":path", "/stream"), (":scheme", "http"),
-                 (":authority", "test")],
+                [
+                    (":method", "GET"),
+                    (":path", "/stream"),
+                    (":scheme", "http"),
+                    (":authority", "test"),
+                ],
                 end_stream=True,
             )
             sock.sendall(conn.data_to_send())
@@ -397,3 +401,123 @@ def test_crlf_in_a_location_header_is_a_500() -> None:
         assert resp.status == 500
         assert resp.header("Set-Cookie") is None
         assert resp.header("Location") is None
+
+
+# -- 6. files that change while served ---------------------------------------------------
+
+
+def static_config(site: Any) -> dict[str, Any]:
+    return {
+        "/static": {
+            "tools.staticdir.on": True,
+            "tools.staticdir.dir": str(site),
+            "tools.staticdir.cache_valid": 0.0,
+        }
+    }
+
+
+BIG = 32 << 20
+
+
+def test_a_file_that_shrinks_in_flight_ends_with_a_close(tmp_path: Any) -> None:
+    (tmp_path / "big.bin").write_bytes(b"b" * BIG)
+    with serve(Root(), "", static_config(tmp_path)) as live:
+        sock = socket.socket()
+        small_receive_buffer(sock)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", live.port))
+        with sock:
+            sock.sendall(get("/static/big.bin"))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(4096)
+                assert chunk
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert f"Content-Length: {BIG}".encode() in head
+            with open(tmp_path / "big.bin", "r+b") as f:
+                f.truncate(1 << 20)
+            received = len(body)
+            try:
+                while chunk := sock.recv(1 << 20):
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+            # The promised length was not delivered, and the connection is gone.
+            assert received < BIG
+
+
+@pytest.mark.parametrize("how", ["truncated", "replaced"])
+def test_the_next_get_serves_the_current_file(tmp_path: Any, how: str) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"1" * (3 << 20))
+    with serve(Root(), "", static_config(tmp_path)) as live, Client(live.port) as c:
+        resp = c.get("/static/f.bin")
+        assert (resp.status, len(resp.body)) == (200, 3 << 20)
+        if how == "truncated":
+            with open(path, "r+b") as f:
+                f.truncate(1000)
+        else:
+            (tmp_path / "new.bin").write_bytes(b"2" * 5000)
+            (tmp_path / "new.bin").rename(path)
+        resp = c.get("/static/f.bin")
+        expected = b"1" * 1000 if how == "truncated" else b"2" * 5000
+        assert resp.status == 200
+        assert resp.header("Content-Length") == str(len(expected))
+        assert resp.body == expected
+        # The connection is still in step.
+        assert c.get("/").body == b"hello"
+
+
+# -- 7. memory per body ------------------------------------------------------------------
+
+
+def status_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def read_discarding(port: int, path: str) -> int:
+    """GETs ``path`` and reads the body without keeping it; returns its length."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(get(path))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        got = len(rest)
+        buf = bytearray(1 << 20)
+        while got < length:
+            n = sock.recv_into(buf)
+            assert n
+            got += n
+        return got
+
+
+@pytest.mark.parametrize(
+    "command,target",
+    [("run", "tests.apps.hardening_app:Big"), ("wsgi", "tests.apps.hardening_app:wsgi_big")],
+)
+def test_a_large_bytes_body_is_not_copied(procs: list[Any], command: str, target: str) -> None:
+    from test_cli import Proc
+
+    big = 64 << 20
+    proc = Proc(command, target, "--bind", "127.0.0.1:0", "--threads", "1")
+    procs.append(proc)
+    port = proc.wait_port()
+    pid = proc.popen.pid
+    # Warm up (imports, first request), then reset the peak (Linux: clear_refs 5).
+    read_discarding(port, "/nothing")
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+    before = status_kib(pid, "VmRSS")
+    assert read_discarding(port, "/") == big
+    peak = status_kib(pid, "VmHWM")
+    grown = (peak - before) * 1024
+    assert grown <= 1.5 * big, f"peak RSS grew by {grown / big:.2f}x the body"

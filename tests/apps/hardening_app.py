@@ -20,3 +20,18 @@ class Root:
     def exit(self):
         cherrypy.engine.exit()
         return "bye"
+
+
+#: The size of /big's body (64 MiB).
+BIG = 64 << 20
+
+
+class Big:
+    @cherrypy.expose
+    def index(self):
+        return b"b" * BIG
+
+
+def wsgi_big(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return [b"w" * BIG]
