@@ -10,14 +10,15 @@ import logging
 import os
 import threading
 import time
+import traceback
 from typing import Any
 
 from . import _core
-from ._engine import SERVING_ATTR
 from ._staticroutes import compile_routes
 from ._tree import Application, StaticDirectory
+from .handler import RequestHandler
 from .process.servers import ServerAdapter
-from .serving import RequestHandler
+from .process.wspbus import SERVING_ATTR
 from .wsgi import WSGIGateway
 
 
@@ -447,8 +448,6 @@ class Server(ServerAdapter):
 
     def _report(self, message: str, exc: BaseException | None) -> None:
         if exc is not None:
-            import traceback
-
             message += "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.log_error(message, severity=40)
 
