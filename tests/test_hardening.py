@@ -266,7 +266,7 @@ def test_engine_exit_from_a_handler_answers_then_exits(tmp_path: Any, procs: lis
         resp = c.get("/exit")
         assert (resp.status, resp.body) == (200, b"bye")
     assert proc.popen.wait(timeout=10) == 0, proc.output()
-    assert "Bus EXITED" in proc.output()
+    assert poll(lambda: "Bus EXITED" in proc.output()), proc.output()
 
 
 # -- 3. request target and Host ----------------------------------------------------------
