@@ -5,7 +5,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::exchange::{RequestBody, RequestData};
+use crate::exchange::{joined, RequestBody, RequestData};
 use crate::uri;
 
 #[pyclass(name = "Request", module = "cherrypy_rs._core", frozen)]
@@ -229,27 +229,6 @@ impl PyRequest {
     }
 }
 
-/// The values of a repeated field as one: joined with ", " (RFC 9110 §5.3), except
-/// Cookie, joined with "; " (RFC 6265 §5.4: one cookie-string, which a parser splitting
-/// on "," would misread).
-pub fn joined(headers: &http::HeaderMap, name: &http::HeaderName) -> Vec<u8> {
-    let separator: &[u8] = if name == http::header::COOKIE {
-        b"; "
-    } else {
-        b", "
-    };
-    let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else {
-        return Vec::new();
-    };
-    let mut out = first.as_bytes().to_vec();
-    for value in values {
-        out.extend_from_slice(separator);
-        out.extend_from_slice(value.as_bytes());
-    }
-    out
-}
-
 /// "example.com:8080" → "example.com", "[::1]:80" → "[::1]".
 fn host_without_port(host: &str) -> &str {
     if let Some(end) = host.rfind(']') {
@@ -278,20 +257,7 @@ fn title_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{host_without_port, joined, title_case};
-
-    #[test]
-    fn repeated_fields_are_joined() {
-        let mut h = http::HeaderMap::new();
-        h.append("accept", "text/html".parse().unwrap());
-        h.append("accept", "text/plain".parse().unwrap());
-        h.append("cookie", "a=1".parse().unwrap());
-        h.append("cookie", "b=2".parse().unwrap());
-        h.append("host", "x".parse().unwrap());
-        assert_eq!(joined(&h, &http::header::ACCEPT), b"text/html, text/plain");
-        assert_eq!(joined(&h, &http::header::COOKIE), b"a=1; b=2");
-        assert_eq!(joined(&h, &http::header::HOST), b"x");
-    }
+    use super::{host_without_port, title_case};
 
     #[test]
     fn server_name_drops_the_port() {

@@ -33,6 +33,11 @@ use body::Segment;
 use cache::FileCache;
 use conditional::{Precondition, Validators};
 pub use range::{parse as parse_range, Ranges};
+/// What the fuzz targets call (`crate::fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod fuzz_api {
+    pub use super::conditional::{evaluate, range_allowed, Validators};
+}
 
 /// Files up to this size are held in memory by the cache; larger ones are read per
 /// request from a descriptor the cache keeps open.
