@@ -55,7 +55,10 @@ fn static_root() -> &'static PathBuf {
             .and_then(|()| std::fs::write(base.join("root2").join("secret"), b"s"))
             .and_then(|()| std::fs::write(base.join("secret"), b"s"));
         if let Err(e) = made {
-            panic!("cannot create the fuzzing root under {}: {e}", base.display());
+            panic!(
+                "cannot create the fuzzing root under {}: {e}",
+                base.display()
+            );
         }
         match root.canonicalize() {
             Ok(root) => root,
@@ -67,7 +70,11 @@ fn static_root() -> &'static PathBuf {
 fn check_contained(root: &Path, found: &Lookup) {
     match found {
         Lookup::File { path, .. } | Lookup::Directory(path) => {
-            assert!(path.starts_with(root), "{} escaped the root", path.display());
+            assert!(
+                path.starts_with(root),
+                "{} escaped the root",
+                path.display()
+            );
             let rest = path.strip_prefix(root).unwrap_or(path);
             assert!(
                 !rest
@@ -170,7 +177,14 @@ pub fn header_join(data: &[u8]) {
         headers.append(name, value);
     }
     for (name, values) in expected {
-        let separator: &[u8] = if name == http::header::COOKIE { b"; " } else { b", " };
-        assert_eq!(crate::exchange::joined(&headers, &name), values.join(separator));
+        let separator: &[u8] = if name == http::header::COOKIE {
+            b"; "
+        } else {
+            b", "
+        };
+        assert_eq!(
+            crate::exchange::joined(&headers, &name),
+            values.join(separator)
+        );
     }
 }

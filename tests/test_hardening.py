@@ -521,3 +521,20 @@ def test_a_large_bytes_body_is_not_copied(procs: list[Any], command: str, target
     peak = status_kib(pid, "VmHWM")
     grown = (peak - before) * 1024
     assert grown <= 1.5 * big, f"peak RSS grew by {grown / big:.2f}x the body"
+
+
+def test_a_streamed_body_stays_flat(procs: list[Any]) -> None:
+    from test_cli import Proc
+
+    proc = Proc("run", "tests.apps.hardening_app:Big", "--bind", "127.0.0.1:0", "--threads", "1")
+    procs.append(proc)
+    port = proc.wait_port()
+    pid = proc.popen.pid
+    read_discarding(port, "/nothing")
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+    before = status_kib(pid, "VmRSS")
+    assert read_discarding(port, "/stream") == 256 << 20
+    grown = (status_kib(pid, "VmHWM") - before) * 1024
+    # A few chunks in flight (the channel holds 8), never the body.
+    assert grown <= 32 << 20, f"peak RSS grew by {grown >> 20} MiB for a 256 MiB stream"

@@ -31,6 +31,19 @@ class Big:
     def index(self):
         return b"b" * BIG
 
+    @cherrypy.expose
+    def stream(self):
+        """256 MiB in 1 MiB chunks, each a new object."""
+        cherrypy.response.headers["Content-Length"] = str(256 << 20)
+
+        def chunks():
+            for _ in range(256):
+                yield b"s" * (1 << 20)
+
+        return chunks()
+
+    stream._cp_config = {"response.stream": True}
+
 
 def wsgi_big(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
