@@ -6,9 +6,10 @@ Invariants, for every input:
 
 - each valid request before the refused one gets exactly one response, in order, from
   the application (which saw the right body);
-- the refused request gets at most one response, a 4xx, then the connection closes with
+- the refused request gets at most one response, a 4xx (501 for a transfer coding we
+  do not implement), then the connection closes with
   nothing more; the application never sees it or anything after it;
-- the server itself never answers 5xx;
+- the server itself never answers another 5xx;
 - without a refused request the connection is still usable afterwards.
 
 ``HYPOTHESIS_EXAMPLES`` sets the number of inputs (default 100).
@@ -60,10 +61,12 @@ _ids = itertools.count()
 
 @dataclass
 class Spec:
-    rid: str
+    #: The request's bytes, with ``{rid}`` where its unique id goes (assigned when the
+    #: test runs: generated data must not depend on state outside hypothesis).
     data: bytes
-    #: The request the server must refuse (None for a valid one).
+    #: The request the server must refuse.
     refused: bool = False
+    rid: str = ""
 
 
 def _case(draw: Any, name: str) -> str:
@@ -76,7 +79,6 @@ _ows = st.sampled_from(["", " ", "  ", "\t", " \t"])
 
 @st.composite
 def valid_request(draw: Any) -> Spec:
-    rid = f"v{next(_ids)}"
     method = draw(st.sampled_from(["GET", "POST"]))
     body = draw(st.binary(max_size=300)) if method == "POST" else b""
     fields = [("Host", "test"), ("X-Noise", draw(st.text("abc-_ ;=", max_size=20)).strip())]
@@ -89,7 +91,7 @@ def valid_request(draw: Any) -> Spec:
         else:
             fields.append(("Content-Length", str(len(body))))
     fields = draw(st.permutations(fields))
-    head = f"{method} /r/{rid} HTTP/1.1\r\n"
+    head = f"{method} /r/{{rid}} HTTP/1.1\r\n"
     for name, value in fields:
         head += f"{_case(draw, name)}:{draw(_ows)}{value}{draw(_ows)}\r\n"
     data = head.encode("latin-1") + b"\r\n"
@@ -102,7 +104,7 @@ def valid_request(draw: Any) -> Spec:
         data += b"0\r\n\r\n"
     else:
         data += body
-    return Spec(rid, data)
+    return Spec(data)
 
 
 REFUSED = [
@@ -123,9 +125,7 @@ REFUSED = [
 
 @st.composite
 def refused_request(draw: Any) -> Spec:
-    rid = f"x{next(_ids)}"
-    template = draw(st.sampled_from(REFUSED))
-    return Spec(rid, template.replace(b"{rid}", rid.encode()), refused=True)
+    return Spec(draw(st.sampled_from(REFUSED)), refused=True)
 
 
 @st.composite
@@ -155,6 +155,9 @@ def test_pipelined_mutated_requests_keep_the_invariants(
     root, port = live
     specs, cuts = case
     RAN["inputs"] += 1
+    for spec in specs:
+        spec.rid = f"{'x' if spec.refused else 'v'}{next(_ids)}"
+        spec.data = spec.data.replace(b"{rid}", spec.rid.encode())
     data = b"".join(s.data for s in specs)
     with Client(port, timeout=5) as c:
         c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -174,9 +177,12 @@ def test_pipelined_mutated_requests_keep_the_invariants(
                 resp = c.response()
             except Truncated as exc:
                 # Closed (or reset) before a complete answer: allowed, nothing else is.
-                assert exc.partial == b"" or exc.partial.startswith(b"HTTP/1.1 4")
+                assert exc.partial == b"" or exc.partial.startswith(
+                    (b"HTTP/1.1 4", b"HTTP/1.1 501")
+                )
             else:
-                assert 400 <= resp.status < 500, resp
+                # 501 is the answer to a transfer coding we do not implement.
+                assert 400 <= resp.status < 500 or resp.status == 501, resp
             assert c.closed()
         if not specs[-1].refused:
             c.send(b"GET /r/final HTTP/1.1\r\nHost: test\r\n\r\n")
