@@ -30,7 +30,9 @@ def _handed_off(method: Callable[[], None]) -> bool:
     its response is sent while the bus stops. True when handed off."""
     if not getattr(threading.current_thread(), SERVING_ATTR, False):
         return False
-    threading.Thread(target=method, name=f"Bus {method.__name__}").start()
+    # Not a daemon (a thread inherits that from the worker that starts it): block()
+    # in the main thread waits for it, so the "exit" channel runs to its end.
+    threading.Thread(target=method, name=f"Bus {method.__name__}", daemon=False).start()
     return True
 
 
