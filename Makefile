@@ -46,7 +46,7 @@ lint: build-dev ## cargo fmt --check, clippy -D warnings, ruff, stubtest (_core.
 
 .PHONY: test
 test: build-dev ## Build, then run the Rust unit tests and the pytest suite
-	cargo test --quiet
+	cargo test --quiet --all-features
 	$(VPY) -m pytest -q -p no:cacheprovider
 
 # cargo fuzz targets (fuzz/fuzz_targets, entry points in rust/fuzzing.rs); each runs for
