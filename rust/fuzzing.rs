@@ -191,12 +191,15 @@ pub fn header_join(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    /// A fuzz target's entry point.
+    type Target = fn(&[u8]);
+
     /// Replays the committed corpus of each target (`fuzz/corpus/<target>`), so that
     /// `cargo test --features fuzzing` (and CI) catches a regression on any input the
     /// fuzzers have found interesting, without nightly or cargo-fuzz.
     #[test]
     fn the_committed_corpora_replay_cleanly() {
-        let targets: [(&str, fn(&[u8])); 6] = [
+        let targets: [(&str, Target); 6] = [
             ("uri", super::uri),
             ("static_path", super::static_path),
             ("range", super::range),
