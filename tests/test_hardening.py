@@ -260,6 +260,38 @@ def test_sigterm_with_every_worker_blocked_exits_in_time(tmp_path: Any, procs: l
             c.close()
 
 
+def test_sigterm_to_the_master_bounds_a_blocked_worker(procs: list[Any]) -> None:
+    import signal
+    import time
+
+    from test_cli import Proc
+
+    proc = Proc(
+        "run",
+        "tests.apps.hardening_app:Root",
+        "--bind",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--graceful-timeout",
+        "1",
+    )
+    procs.append(proc)
+    port = proc.wait_port()
+    with Client(port, timeout=70) as c:
+        c.send(get("/slow?seconds=60"))
+        assert poll(lambda: "slow handler started" in proc.output(), timeout=10)
+        started = time.monotonic()
+        proc.popen.send_signal(signal.SIGTERM)
+        assert proc.popen.wait(timeout=15) == 0
+        elapsed = time.monotonic() - started
+        assert elapsed < 1 + 1 + 3, f"{elapsed:.1f} s\n{proc.output()}"
+        assert poll(lambda: "GET /slow?seconds=60 from 127.0.0.1:" in proc.output())
+        assert c.closed()
+
+
 def test_engine_exit_from_a_handler_answers_then_exits(tmp_path: Any, procs: list[Any]) -> None:
     proc, port = start_app(tmp_path, procs)
     with Client(port) as c:
