@@ -69,6 +69,15 @@ def _quote_attribute(value: str) -> str:
     return f'"{value}"'
 
 
+#: Characters urljoin would silently delete (turning "/a\r\nb" into "/ab") or that a
+#: header value cannot hold: percent-encoded in redirect targets instead.
+_URL_CONTROLS = str.maketrans({"\r": "%0D", "\n": "%0A", "\t": "%09", "\x00": "%00"})
+
+
+def _escape_controls(url: str) -> str:
+    return url.translate(_URL_CONTROLS)
+
+
 class HTTPRedirect(CherryPyException):
     """Redirect the client to one or more URLs.
 
@@ -84,7 +93,10 @@ class HTTPRedirect(CherryPyException):
         base = current_url()
         self.urls = [
             urllib.parse.urljoin(
-                base, u.decode(encoding or self.encoding) if isinstance(u, bytes) else u
+                base,
+                _escape_controls(
+                    u.decode(encoding or self.encoding) if isinstance(u, bytes) else u
+                ),
             )
             for u in urls
         ]

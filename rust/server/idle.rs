@@ -164,6 +164,39 @@ impl Drop for ResponseDone {
     }
 }
 
+/// A response body that marks its response finished (`ResponseDone`) when hyper drops
+/// it, after its last frame or when it gives up on it.
+pub struct Finished<B> {
+    body: B,
+    _done: ResponseDone,
+}
+
+impl<B> Finished<B> {
+    pub fn new(body: B, done: ResponseDone) -> Self {
+        Finished { body, _done: done }
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Finished<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// The byte stream under one hyper round: bytes read ahead by the previous round first,
 /// then the socket; reads and writes are reported to the `IdleWatch`.
 pub struct ConnIo<I> {
