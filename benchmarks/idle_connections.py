@@ -192,9 +192,7 @@ def main() -> int:
     parser.add_argument("--targets", default="cherrypy_rs,cherrypy,granian")
     parser.add_argument("--timeout", type=float, default=120.0, help="to open and serve all")
     parser.add_argument("--tls", action="store_true", help="HTTPS (HTTP/1.1 over TLS)")
-    parser.add_argument(
-        "--no-request", action="store_true", help="connect (and shake hands) only"
-    )
+    parser.add_argument("--no-request", action="store_true", help="connect (and shake hands) only")
     parser.add_argument("--socket-timeout", type=float, default=300.0)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

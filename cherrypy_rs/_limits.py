@@ -50,7 +50,7 @@ def open_files_needed(socket_queue_size: int, accepted_queue_size: int, thread_p
 
 def open_files_warning(needed: int) -> str | None:
     """Raises the limit; returns what to log when it stays below ``needed``."""
-    soft, hard = raise_open_files_limit()
+    soft, _hard = raise_open_files_limit()
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return None
     return (

@@ -84,7 +84,9 @@ def test_a_request_head_split_across_packets_after_parking() -> None:
         assert parked(live)
         c.send(b"GET /path/split HTTP/1.1\r\n")
         # The head is incomplete: hyper holds the bytes, the connection is not parked.
-        assert poll(lambda: live.server.core is not None and live.server.core.parked_connections == 0)
+        assert poll(
+            lambda: live.server.core is not None and live.server.core.parked_connections == 0
+        )
         c.send(b"Host: test\r\n\r\n")
         ok(c, b"split")
 

@@ -329,7 +329,10 @@ mod tests {
     fn idle_only_between_messages_with_everything_flushed() {
         let w = IdleWatch::new();
         w.begin_round(true);
-        assert!(w.idle_since().is_some(), "a round with nothing buffered starts idle");
+        assert!(
+            w.idle_since().is_some(),
+            "a round with nothing buffered starts idle"
+        );
         w.request_started();
         assert!(w.idle_since().is_none());
         assert!(w.started() && w.served());
@@ -342,7 +345,10 @@ mod tests {
         w.bytes_read();
         assert!(w.idle_since().is_none(), "bytes of a next request arrived");
         w.begin_round(false);
-        assert!(w.idle_since().is_none(), "a round with a prefix starts busy");
+        assert!(
+            w.idle_since().is_none(),
+            "a round with a prefix starts busy"
+        );
         assert!(!w.started() && w.served());
     }
 
