@@ -22,6 +22,7 @@ closed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import selectors
 import socket
@@ -84,10 +85,12 @@ class Client:
 
 
 def open_idle(
-    client: Client, count: int, deadline: float, request: bool
+    client: Client, count: int, deadline: float, request: bool, hold: bool = False
 ) -> tuple[list[socket.socket], int]:
     """Open ``count`` connections, send one keep-alive request on each (unless not
-    ``request``), and count the answers."""
+    ``request``), and count the answers. With ``hold``, each answered connection then
+    sends the first line of a next request head and stops there: the server must keep
+    that connection's HTTP state and buffers until the head completes."""
     head = f"GET / HTTP/1.1\r\nHost: {HOST}:{client.port}\r\n\r\n".encode()
     socks: list[socket.socket] = []
     sel = selectors.DefaultSelector()
@@ -118,6 +121,9 @@ def open_idle(
                 data = b""
             if data.startswith(b"HTTP/1.1 200"):
                 answered += 1
+                if hold:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b"GET / HTTP/1.1\r\n")
             sel.unregister(sock)
             pending -= 1
     sel.close()
@@ -193,6 +199,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="to open and serve all")
     parser.add_argument("--tls", action="store_true", help="HTTPS (HTTP/1.1 over TLS)")
     parser.add_argument("--no-request", action="store_true", help="connect (and shake hands) only")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after its answer, each connection sends half a request head (the server "
+        "keeps its HTTP state and buffers: the cost of a connection that is not idle)",
+    )
     parser.add_argument("--socket-timeout", type=float, default=300.0)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -227,7 +239,11 @@ def main() -> int:
                 time.sleep(0.5)
                 before = tree_rss_kib(proc.pid)
                 socks, served = open_idle(
-                    client, args.conns, time.monotonic() + args.timeout, not args.no_request
+                    client,
+                    args.conns,
+                    time.monotonic() + args.timeout,
+                    not args.no_request,
+                    args.hold,
                 )
                 time.sleep(SETTLE)
                 after = tree_rss_kib(proc.pid)
