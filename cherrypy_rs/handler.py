@@ -268,7 +268,7 @@ class RequestHandler:
             request.stage = "handler"
             output = request.handler()
             if pc.encode is not None:
-                output = encode_output(output, response, **pc.encode)
+                output = encode_output(output, response, request=request, **pc.encode)
             response.body = output
         request.stage = "before_finalize"
         hooks = request.__dict__.get("hooks")
