@@ -24,11 +24,11 @@ def set_vary_header(response: Any, header_name: str) -> None:
     response.headers["Vary"] = ", ".join(varies)
 
 
-class file_generator:  # noqa: N801 - CherryPy's name
+class file_generator:
     """Yield a file object's contents in chunks (64 KiB by default), closing it at the
     end."""
 
-    def __init__(self, input: Any, chunkSize: int = 65536) -> None:  # noqa: N803
+    def __init__(self, input: Any, chunkSize: int = 65536) -> None:
         self.input = input
         self.chunkSize = chunkSize
 

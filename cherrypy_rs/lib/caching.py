@@ -306,9 +306,9 @@ def tee_output() -> None:
     cache = _package()._cache
 
     def tee(body: Any) -> Any:
-        if "no-cache" in response.headers.values(
-            "Pragma"
-        ) or "no-store" in response.headers.values("Cache-Control"):
+        if "no-cache" in response.headers.values("Pragma") or "no-store" in response.headers.values(
+            "Cache-Control"
+        ):
             abandon = getattr(cache, "abandon", None)
             if abandon is not None:
                 abandon()
@@ -324,7 +324,10 @@ def tee_output() -> None:
         else:
             cache.put((response.status, response.headers or {}, data, response.time), len(data))
 
-    response.body = tee(response.body)
+    body = response.body
+    if isinstance(body, bytes):
+        body = [body]
+    response.body = tee(body)
 
 
 def expires(secs: Any = 0, force: bool = False, debug: bool = False) -> None:
@@ -334,9 +337,7 @@ def expires(secs: Any = 0, force: bool = False, debug: bool = False) -> None:
     on any response with ``force``. ``secs`` may be a ``datetime.timedelta``."""
     response = context.response_or_raise()
     headers = response.headers
-    if not force and not any(
-        h in headers for h in ("Etag", "Last-Modified", "Age", "Expires")
-    ):
+    if not force and not any(h in headers for h in ("Etag", "Last-Modified", "Age", "Expires")):
         return
     if isinstance(secs, datetime.timedelta):
         secs = 86400 * secs.days + secs.seconds

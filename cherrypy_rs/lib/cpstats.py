@@ -260,7 +260,7 @@ class StatsPage:
     #: hides the key.
     formatting: dict[str, dict[str, Any]] = {
         "CherryPy Applications": {
-            "Enabled": lambda v: v and "Yes" or "No",
+            "Enabled": lambda v: (v and "Yes") or "No",
             "Bytes Read/Request": "%.3f",
             "Bytes Read/Second": "%.3f",
             "Bytes Written/Request": "%.3f",
@@ -281,8 +281,13 @@ class StatsPage:
                 "Min": "%.3f",
                 "Sum": "%.3f",
             },
-            "Requests": {"Bytes Read": "%s", "Bytes Written": "%s", "End Time": None,
-                         "Processing Time": "%.3f", "Start Time": None},
+            "Requests": {
+                "Bytes Read": "%s",
+                "Bytes Written": "%s",
+                "End Time": None,
+                "Processing Time": "%.3f",
+                "Start Time": None,
+            },
         },
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,7 +185,8 @@ def flatten(debug: bool = False) -> None:
                 yield chunk
 
     response = context.response_or_raise()
-    response.body = flattener(response.body)
+    body = response.body
+    response.body = flattener([body] if isinstance(body, (bytes, str)) else body or [])
 
 
 def accept(media: Any = None, debug: bool = False) -> str | None:
@@ -270,9 +272,22 @@ def convert_params(exception: Any = ValueError, error: int = 400) -> None:
     n: int)``); a conversion that raises ``exception`` is a ``error`` (400)."""
     request = context.request_or_raise()
     handler = request.handler
-    func = getattr(handler, "callable", handler)
-    types = getattr(func, "__annotations__", None) or {}
+    types = _annotations(getattr(handler, "callable", handler))
     params = request.params
     with HTTPError.handle(exception, error):
         for key in set(types).intersection(params):
             params[key] = types[key](params[key])
+
+
+def _annotations(func: Any) -> dict[str, Any]:
+    """The parameter annotations of ``func``, evaluated when they are strings (a
+    module with ``from __future__ import annotations``)."""
+    raw = getattr(func, "__annotations__", None)
+    if not raw:
+        return {}
+    if not any(isinstance(v, str) for v in raw.values()):
+        return dict(raw)
+    try:
+        return typing.get_type_hints(func)
+    except Exception:
+        return {k: v for k, v in raw.items() if not isinstance(v, str)}
