@@ -4,7 +4,8 @@ cherrypy_rs (``tests/test_tools_compat.py`` compares the two on the wire).
 Usage: python tests/apps/tools_compat_app.py <cherrypy|cherrypy_rs> PORT
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": tools.params converts with the annotation
+# objects (CherryPy cannot call string annotations; cherrypy_rs evaluates them).
 
 import sys
 from collections.abc import Iterator
