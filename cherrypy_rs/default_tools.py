@@ -47,6 +47,7 @@ INLINE = {
         "log_headers",
         "trailing_slash",
         "encode",
+        "json_out",
         "staticdir",
         "staticfile",
     )

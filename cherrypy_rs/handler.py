@@ -27,7 +27,7 @@ from .errors import (
     bare_error,
     format_exc,
 )
-from .lib import cptools, static
+from .lib import cptools, jsontools, static
 from .lib.encoding import encode_output
 from .objects import Request, Response
 from .pathconfig import PathConfig, compile_path, toolboxes_of
@@ -260,6 +260,10 @@ class RequestHandler:
         request.params  # noqa: B018 - parsed (and its errors raised) before the body
         self.process_body(request)
         request.stage = "before_handler"
+        if pc.json_out is not None:
+            # tools.json_out (priority 30, before the static tools' 50): it wraps the
+            # handler and sets the content type, as it does as a hook.
+            jsontools.json_out(**pc.json_out)
         if pc.static is not None and _serve_static(*pc.static):
             request.handler = None
         if pc.trailing_slash is not None:
@@ -289,8 +293,12 @@ class RequestHandler:
             hooks[point].append(hook)
         for namespace_handler, items in pc.custom:
             _apply_namespace(namespace_handler, items)
-        for tool in pc.all_setups:
-            tool._setup()
+        for step in pc.plan:
+            if step.__class__ is tuple:
+                # A plain tool: the hook its _setup() would attach, built once per path.
+                hooks[step[0]].append(step[1])
+            else:
+                step._setup()
         request.stage = "on_start_resource"
         hooks.run("on_start_resource")
         request.stage = "process_query_string"

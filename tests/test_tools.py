@@ -612,3 +612,28 @@ def test_every_builtin_tool_names_its_arguments() -> None:
         names, anything = getattr(cherrypy.tools, name).arguments()
         assert args <= names and {"on", "priority"} <= names, name
         assert not anything, name
+
+
+def test_json_out_runs_inline_without_a_hook_map() -> None:
+    """json_out is as cheap as the default tools: no hook map for its path; given its
+    own priority it runs as a hook, with the same result."""
+    seen: list[bool] = []
+
+    class Root:
+        @cherrypy.expose
+        @cherrypy.tools.json_out()
+        def fast(self) -> Any:
+            seen.append("hooks" in vars(cherrypy.serving.request))
+            return [1]
+
+        @cherrypy.expose
+        @cherrypy.tools.json_out(priority=31)
+        def hooked(self) -> Any:
+            seen.append("hooks" in vars(cherrypy.serving.request))
+            return [1]
+
+    with serve(Root()) as live:
+        for path in ("/fast", "/hooked"):
+            status, headers, body = live.get(path)
+            assert (status, headers["Content-Type"], body) == (200, "application/json", b"[1]")
+    assert seen == [False, True]

@@ -199,20 +199,22 @@ def encode_output(
     ctype = dict.get(headers, "Content-Type")
     if not ctype:
         return output
-    ctype = str(ctype)
-    if text_only and not ctype[:5].lower() == "text/":
+    if ctype.__class__ is not str:
+        ctype = str(ctype)
+    if text_only and not (ctype.startswith("text/") or ctype[:5].lower() == "text/"):
         return output
     if request is None:
         request = context.request_or_raise()
     stream = bool(response.stream)
-    if not stream and "Content-Length" in headers:
-        del headers["Content-Length"]
-    if (
-        output.__class__ is str
-        and encoding is None
-        and errors == "strict"
-        and _accept_charset(request) is None
-    ):
+    if not stream:
+        dict.pop(headers, "Content-Length", None)
+    parsed = request.__dict__.get("headers")
+    accept = (
+        request._core.header("Accept-Charset")
+        if parsed is None and hasattr(request, "_core")
+        else request.headers.get("Accept-Charset")
+    )
+    if accept is None and encoding is None and errors == "strict" and output.__class__ is str:
         # The common case: one str, no Accept-Charset, the default charset.
         try:
             body: Any = output.encode(default_encoding)
@@ -221,7 +223,7 @@ def encode_output(
                 500, f"Response body could not be encoded with {default_encoding!r}."
             ) from None
         charset = default_encoding
-    elif output.__class__ is bytes and _accept_charset(request) is None and encoding is None:
+    elif accept is None and encoding is None and output.__class__ is bytes:
         body, charset = output, default_encoding
     elif isinstance(output, StaticFile):
         return output
@@ -229,15 +231,17 @@ def encode_output(
         neg = _Negotiation(prepare_iter(output), errors, stream)
         charset = find_acceptable_charset(neg, request, encoding, default_encoding)
         body = neg.body
-    dict.__setitem__(headers, "Content-Type", _with_charset(ctype, charset))
+    if ";" in ctype:
+        ctype = _with_charset(ctype, charset)
+    else:
+        ctype = f"{ctype};charset={charset}"
+    dict.__setitem__(headers, "Content-Type", ctype)
     return body
 
 
 def _with_charset(ctype: str, charset: str) -> str:
     """``ctype`` with its charset parameter set to ``charset`` (CherryPy replaces one
     the handler set)."""
-    if ";" not in ctype:
-        return f"{ctype};charset={charset}"
     element = HeaderElement.parse(ctype)
     params = {k: v for k, v in element.params.items() if k.lower() != "charset"}
     params["charset"] = charset
