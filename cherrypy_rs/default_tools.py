@@ -6,7 +6,18 @@ The order of a point's hooks comes from the priorities given here (as in CherryP
 
 from __future__ import annotations
 
-from .lib import caching, cpstats, cptools, encoding, jsontools, static, xmlrpcutil
+from .lib import (
+    auth_basic,
+    auth_digest,
+    caching,
+    cpstats,
+    cptools,
+    encoding,
+    jsontools,
+    proxy,
+    static,
+    xmlrpcutil,
+)
 from .toolbox import ErrorTool, HandlerTool, Tool, Toolbox
 
 tools = Toolbox("tools")
@@ -37,6 +48,9 @@ tools.json_in = Tool("before_request_body", jsontools.json_in, priority=30)
 tools.json_out = Tool("before_handler", jsontools.json_out, priority=30)
 tools.params = Tool("before_handler", cptools.convert_params, priority=15)
 tools.cpstats = cpstats.StatsTool()
+tools.proxy = Tool("before_request_body", proxy.proxy, priority=30)
+tools.auth_basic = Tool("before_handler", auth_basic.basic_auth, priority=1)
+tools.auth_digest = Tool("before_handler", auth_digest.digest_auth, priority=1)
 
 #: The built-in tools that the request path runs inline (no hook machinery) while they
 #: are the objects registered above; replacing one in the toolbox makes it a hook.
