@@ -32,7 +32,7 @@ def decode(encoding: Any = None, default_encoding: Any = "utf-8", debug: bool = 
     """``tools.decode`` (``before_request_body``): the charsets tried to decode the
     request entity. ``encoding`` (a name or a list) replaces them, even over the one the
     request's Content-Type names; otherwise ``default_encoding`` is added to them."""
-    body = context.request_or_raise().body
+    body: Any = context.request_or_raise().body
     if encoding is not None:
         body.attempt_charsets = list(encoding) if isinstance(encoding, list) else [encoding]
     elif default_encoding:
@@ -261,7 +261,7 @@ class ResponseEncoder:
         add_charset: bool = True,
         debug: bool = False,
     ) -> None:
-        self.options = {
+        self.options: dict[str, Any] = {
             "encoding": encoding,
             "default_encoding": default_encoding,
             "errors": errors,

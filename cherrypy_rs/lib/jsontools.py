@@ -36,7 +36,7 @@ def json_in(
     request = context.request_or_raise()
     if isinstance(content_type, (str, bytes)):
         content_type = [content_type]
-    body = request.body
+    body: Any = request.body  # processors/default_proc: see bodies.RequestBody
     if force:
         body.processors.clear()
         body.default_proc = HTTPError(
