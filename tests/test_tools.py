@@ -18,7 +18,7 @@ from rawhttp import Client
 
 import cherrypy_rs as cherrypy
 from cherrypy_rs.bodies import RequestBody
-from cherrypy_rs.lib import caching, cpstats, encoding, httputil
+from cherrypy_rs.lib import caching, cpstats, encoding, httputil, profiler
 from cherrypy_rs.lib.xmlrpcutil import XMLRPCController
 from cherrypy_rs.testing import serve
 
@@ -637,3 +637,19 @@ def test_json_out_runs_inline_without_a_hook_map() -> None:
             status, headers, body = live.get(path)
             assert (status, headers["Content-Type"], body) == (200, "application/json", b"[1]")
     assert seen == [False, True]
+
+
+def test_profiler_records_and_reports(tmp_path: Any) -> None:
+    prof = profiler.Profiler(str(tmp_path))
+    assert prof.run(sum, [1, 2, 3]) == 6
+    (name,) = prof.statfiles()
+
+    class Root:
+        profile = prof
+
+    with serve(Root()) as live:
+        assert name.encode() in live.get("/profile/menu")[2]
+        status, headers, body = live.get(f"/profile/report?filename={name}")
+        assert (status, headers["Content-Type"]) == (200, "text/plain;charset=utf-8")
+        assert b"function calls" in body
+        assert live.get("/profile/report?filename=../../etc/passwd")[0] == 500
