@@ -163,7 +163,7 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
         raise
 
 
-from . import _aliases, process  # noqa: E402
+from . import _aliases, _cprequest, _cptools, process  # noqa: E402
 
 _aliases.install()
 

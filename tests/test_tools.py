@@ -653,3 +653,16 @@ def test_profiler_records_and_reports(tmp_path: Any) -> None:
         assert (status, headers["Content-Type"]) == (200, "text/plain;charset=utf-8")
         assert b"function calls" in body
         assert live.get("/profile/report?filename=../../etc/passwd")[0] == 500
+
+
+def test_a_tool_with_its_own_setup_takes_any_argument() -> None:
+    """CherryPy's docs subclass Tool and read their own arguments in _setup (the
+    config checker cannot know them)."""
+
+    class MapTool(cherrypy.Tool):
+        def _setup(self) -> None:
+            self._merged_args().get("map")
+
+    names, anything = MapTool("before_finalize", lambda: None).arguments()
+    assert anything and {"on", "priority"} <= names
+    assert cherrypy.tools.gzip.arguments()[1] is False

@@ -22,7 +22,6 @@ from .. import context
 from .._core import StaticFile
 from ..errors import HTTPError
 from . import is_closable_iterator, set_vary_header
-from .httputil import HeaderElement
 
 _LEVEL_FAST = 1
 _LEVEL_BEST = 9
@@ -242,10 +241,9 @@ def encode_output(
 def _with_charset(ctype: str, charset: str) -> str:
     """``ctype`` with its charset parameter set to ``charset`` (CherryPy replaces one
     the handler set)."""
-    element = HeaderElement.parse(ctype)
-    params = {k: v for k, v in element.params.items() if k.lower() != "charset"}
-    params["charset"] = charset
-    return str(HeaderElement(element.value, params))
+    value, *params = (atom.strip() for atom in ctype.split(";"))
+    kept = [p for p in params if p and p.partition("=")[0].strip().lower() != "charset"]
+    return ";".join([value, *kept, f"charset={charset}"])
 
 
 class ResponseEncoder:
