@@ -320,7 +320,12 @@ class RequestHandler:
         hooks.run("before_handler")
         if request.handler is not None:
             request.stage = "handler"
-            response.body = request.handler()
+            body = request.handler()
+            if body.__class__ is bytes:
+                # As CherryPy's response.body: an iterable of chunks for the hooks that
+                # follow (tools iterate it).
+                body = [body] if body else []
+            response.body = body
         request.stage = "before_finalize"
         hooks.run("before_finalize")
         response.finalize()

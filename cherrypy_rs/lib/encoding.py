@@ -275,7 +275,9 @@ class ResponseEncoder:
         assert self.oldhandler is not None
         body = self.oldhandler(*args, **kwargs)
         response = context.response_or_raise()
-        return encode_output(body, response, **self.options)
+        body = encode_output(body, response, **self.options)
+        # The hooks that follow get an iterable of chunks, as from CherryPy's.
+        return prepare_iter(body) if body.__class__ in (bytes, str) or body is None else body
 
 
 #: ``tools.encode``'s callable name in CherryPy 3.1 and earlier.
