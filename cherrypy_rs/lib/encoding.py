@@ -225,7 +225,12 @@ def encode_output(
     elif accept is None and encoding is None and output.__class__ is bytes:
         body, charset = output, default_encoding
     elif isinstance(output, StaticFile):
-        return output
+        # Bytes sent by Rust: nothing to encode, but the charset is named as for
+        # any other bytes body.
+        charset = find_acceptable_charset(
+            _Negotiation([], errors, stream), request, encoding, default_encoding
+        )
+        body = output
     else:
         neg = _Negotiation(prepare_iter(output), errors, stream)
         charset = find_acceptable_charset(neg, request, encoding, default_encoding)
