@@ -666,3 +666,13 @@ def test_a_tool_with_its_own_setup_takes_any_argument() -> None:
     names, anything = MapTool("before_finalize", lambda: None).arguments()
     assert anything and {"on", "priority"} <= names
     assert cherrypy.tools.gzip.arguments()[1] is False
+
+
+def test_unknown_tool_argument_is_an_error_at_start() -> None:
+    config_check = pytest.importorskip(
+        "cherrypy_rs.config_check", reason="the strict config checker is not on this branch yet"
+    )
+    config = {"/": {"tools.gzip.on": True, "tools.gzip.compress_levle": 5}}
+    with pytest.raises(config_check.ConfigError, match=r"tools\.gzip\.compress_levle"):
+        with serve(GzipRoot(), "", config):
+            pass
