@@ -676,3 +676,32 @@ def test_unknown_tool_argument_is_an_error_at_start() -> None:
     with pytest.raises(config_check.ConfigError, match=r"tools\.gzip\.compress_levle"):
         with serve(GzipRoot(), "", config):
             pass
+
+
+def test_gzip_and_caching_of_a_static_file(tmp_path: Any) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    static = {
+        "tools.gzip.on": True,
+        "tools.staticdir.on": True,
+        "tools.staticdir.dir": str(tmp_path),
+    }
+    config = {"/cached": {**static, "tools.caching.on": True}, "/plain": static}
+    gz = {"Accept-Encoding": "gzip"}
+    with serve(None, "", config) as live:
+        for _ in range(2):
+            status, headers, body = live.get("/cached/page.html", headers=gz)
+            assert (status, headers["Content-Encoding"]) == (200, "gzip")
+            assert gzip.decompress(body) == PAGE
+        assert cherrypy._cache.tot_hist >= 1
+        status, headers, body = live.get("/cached/page.html")
+        assert (status, headers["Content-Encoding"], body) == (200, None, PAGE)
+        status, headers, body = live.get("/plain/page.html", headers=gz)
+        assert (status, headers["Content-Encoding"]) == (200, "gzip")
+        assert gzip.decompress(body) == PAGE
+        # Conditional and range requests are answered by Rust, uncompressed.
+        lastmod = headers["Last-Modified"]
+        since = {**gz, "If-Modified-Since": lastmod}
+        assert live.get("/plain/page.html", headers=since)[0] == 304
+        status, headers, body = live.get("/plain/page.html", headers={**gz, "Range": "bytes=0-9"})
+        assert (status, headers["Content-Encoding"], body) == (206, None, PAGE[:10])

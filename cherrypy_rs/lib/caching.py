@@ -21,10 +21,12 @@ import time
 from typing import Any
 
 from .. import context
+from .._core import StaticFile
 from ..errors import HTTPError, HTTPRedirect
 from ..helper import url
 from ..toolbox import Tool
 from . import cptools, httputil
+from .encoding import _FILE_CONDITIONS
 
 
 class Cache:
@@ -327,6 +329,16 @@ def tee_output() -> None:
     body = response.body
     if isinstance(body, bytes):
         body = [body]
+    elif isinstance(body, StaticFile):
+        # A file sent by Rust: stored as bytes when small enough and not asked for
+        # conditionally or by range (Rust answers those); else sent and not stored.
+        data = None
+        if not any(name in request.headers for name in _FILE_CONDITIONS):
+            data = body.read(max(0, int(getattr(cache, "maxobj_size", 0)) - 1))
+        if data is None:
+            _abandon()
+            return
+        body = [data]
     response.body = tee(body)
 
 

@@ -349,6 +349,28 @@ def _mime_matches(ctype: str, mime_types: Any) -> bool:
     return False
 
 
+#: The largest file body ``tools.gzip`` reads into memory to compress.
+GZIP_FILE_LIMIT = 16 * 1024 * 1024
+#: Request headers whose answer (304, 412, 206) Rust gives for a file body: a file
+#: asked for with one of them is sent as it is, uncompressed.
+_FILE_CONDITIONS = (
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Match",
+    "If-Unmodified-Since",
+    "Range",
+)
+
+
+def _file_to_compress(request: Any, body: Any) -> bytes | None:
+    """The content of a file body to compress, or None to send the file as it is
+    (a conditional or range request, which Rust answers; a file over the limit)."""
+    headers = request.headers
+    if any(name in headers for name in _FILE_CONDITIONS):
+        return None
+    return body.read(GZIP_FILE_LIMIT)  # type: ignore[no-any-return]
+
+
 def gzip(
     compress_level: int = 5,
     mime_types: Any = ("text/html", "text/plain"),
@@ -363,8 +385,7 @@ def gzip(
     set_vary_header(response, "Accept-Encoding")
     if not response.body:
         return
-    if getattr(request, "cached", False) or isinstance(response.body, StaticFile):
-        # A file body is sent by Rust (ranges, validators) as it is on disk.
+    if getattr(request, "cached", False):
         return
     acceptable = request.headers.elements("Accept-Encoding")
     if not acceptable:
@@ -377,8 +398,13 @@ def gzip(
         if coding.value in ("gzip", "x-gzip"):
             if q == 0 or not _mime_matches(ctype, mime_types):
                 return
-            response.headers["Content-Encoding"] = "gzip"
             body = response.body
+            if isinstance(body, StaticFile):
+                data = _file_to_compress(request, body)
+                if data is None:
+                    return
+                body = data
+            response.headers["Content-Encoding"] = "gzip"
             if isinstance(body, list) and not response.stream:
                 body = b"".join(body)
             if isinstance(body, bytes):
