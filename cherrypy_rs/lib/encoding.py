@@ -204,14 +204,13 @@ def encode_output(
         return output
     if request is None:
         request = context.request_or_raise()
-    stream = bool(response.stream)
+    stream = response.stream
     if not stream:
         dict.pop(headers, "Content-Length", None)
     parsed = request.__dict__.get("headers")
+    # Without building the header map when nothing has yet.
     accept = (
-        request._core.header("Accept-Charset")
-        if parsed is None and hasattr(request, "_core")
-        else request.headers.get("Accept-Charset")
+        request._core.header("Accept-Charset") if parsed is None else parsed.get("Accept-Charset")
     )
     if accept is None and encoding is None and errors == "strict" and output.__class__ is str:
         # The common case: one str, no Accept-Charset, the default charset.
