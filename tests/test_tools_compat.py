@@ -124,6 +124,17 @@ CASES: list[Any] = [
     Case("redirect", "/moved"),
     Case("autovary", "/vary", headers=(("Accept-Language", "fr"),)),
     Case("flatten", "/nested"),
+    # In this order: the cache's state is the same on both sides.
+    Case("cache_first", "/cached/"),
+    Case("cache_hit", "/cached/"),
+    Case("cache_head", "/cached/", method="HEAD"),
+    Case("cache_no_cache", "/cached/", headers=(("Pragma", "no-cache"),)),
+    Case("cache_post", "/cached/", method="POST"),
+    Case("cache_after_post", "/cached/"),
+    Case("cache_bad_max_age", "/cached/", headers=(("Cache-Control", "max-age=x"),)),
+    Case("cache_stream_first", "/cached/stream"),
+    Case("cache_stream_hit", "/cached/stream"),
+    Case("text_stream_latin1", "/gzip/stream", headers=(("Accept-Charset", "iso-8859-1"),)),
 ]
 
 

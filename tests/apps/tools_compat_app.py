@@ -71,9 +71,30 @@ class Gzip:
         return ""
 
 
+class Cached:
+    _cp_config = {"tools.caching.on": True}
+
+    def __init__(self) -> None:
+        self.visits = 0
+
+    @cherrypy.expose
+    def index(self) -> str:
+        self.visits += 1
+        return f"visit #{self.visits}"
+
+    @cherrypy.expose
+    def stream(self) -> Iterator[str]:
+        self.visits += 1
+        yield "streamed "
+        yield f"#{self.visits}"
+
+    stream._cp_config = {"response.stream": True}
+
+
 class Root:
     json = Json()
     gzip = Gzip()
+    cached = Cached()
 
     @cherrypy.expose
     def index(self) -> str:
