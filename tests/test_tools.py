@@ -18,7 +18,7 @@ from rawhttp import Client
 
 import cherrypy_rs as cherrypy
 from cherrypy_rs.bodies import RequestBody
-from cherrypy_rs.lib import caching, cpstats, encoding, httputil, profiler
+from cherrypy_rs.lib import caching, cpstats, encoding, gctools, httputil, profiler
 from cherrypy_rs.lib.xmlrpcutil import XMLRPCController
 from cherrypy_rs.testing import serve
 
@@ -705,3 +705,29 @@ def test_gzip_and_caching_of_a_static_file(tmp_path: Any) -> None:
         assert live.get("/plain/page.html", headers=since)[0] == 304
         status, headers, body = live.get("/plain/page.html", headers={**gz, "Range": "bytes=0-9"})
         assert (status, headers["Content-Encoding"], body) == (206, None, PAGE[:10])
+
+
+def test_gc_root_reports_no_leak_after_requests() -> None:
+    class Root:
+        gc = gctools.GCRoot()
+
+        @cherrypy.expose
+        @cherrypy.tools.gzip()
+        @cherrypy.tools.json_out()
+        def index(self) -> Any:
+            return {"ok": True}
+
+    with serve(Root()) as live:
+        for _ in range(5):
+            assert live.get("/", headers={"Accept-Encoding": "gzip"})[0] == 200
+        status, _, body = live.get("/gc/stats")
+    assert (status, body) == (200, b"Statistics:")
+
+
+def test_referrer_tree_names_the_holder() -> None:
+    held = [object()]
+    holder = {"key": held}
+    tree = gctools.ReferrerTree(maxdepth=1)
+    lines = tree.format(tree.ascend(held))
+    assert any("'key'" in line for line in lines), lines
+    assert holder["key"] is held
