@@ -183,6 +183,9 @@ class Server:
         http2_max_concurrent_streams: int = 100,
         debug_log: bool = False,
         listener: Listener | None = None,
+        socket_file: str | None = None,
+        forwarded_allow_ips: str = "127.0.0.1,::1",
+        proxy_protocol: bool = False,
     ) -> None:
         """With ``listener`` the server serves that socket (a duplicate of it) instead
         of binding host and port: the workers of a master process serve the socket the
@@ -191,7 +194,11 @@ class Server:
         ``ssl_verify_client`` is 'none', 'optional' or 'required' (needs
         ``ssl_client_ca``). ``http2``: None offers HTTP/2 over TLS only (ALPN), True
         also accepts h2c with prior knowledge on plain TCP, False never speaks it.
-        ``debug_log`` writes one line to stderr per connection dropped before HTTP."""
+        ``debug_log`` writes one line to stderr per connection dropped before HTTP.
+        ``forwarded_allow_ips`` (comma-separated addresses, networks, or ``*``) names the
+        peers whose Forwarded / X-Forwarded-* headers set the remote address, scheme and
+        Host; with ``proxy_protocol`` those peers open each connection with a HAProxy
+        PROXY header (v1 or v2)."""
     def set_mounts(
         self,
         script_names: list[str],

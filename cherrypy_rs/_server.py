@@ -85,7 +85,25 @@ SERVER_DEFAULTS: dict[str, Any] = {
     # None: HTTP/2 over TLS (ALPN) only; True: also h2c on plain TCP; False: never.
     "http2": None,
     "http2_max_concurrent_streams": 100,
+    # Behind a reverse proxy (cherrypy_rs keys, gunicorn's model): the peers whose
+    # Forwarded / X-Forwarded-* headers are believed ("*" for all; None: the
+    # FORWARDED_ALLOW_IPS environment variable, else "127.0.0.1,::1"), and whether
+    # those peers open each connection with a HAProxy PROXY header.
+    "forwarded_allow_ips": None,
+    "proxy_protocol": False,
 }
+
+#: server.forwarded_allow_ips when neither the config nor FORWARDED_ALLOW_IPS set it.
+FORWARDED_ALLOW_IPS_DEFAULT = "127.0.0.1,::1"
+
+
+def forwarded_allow_ips(value: Any) -> str:
+    """The trusted proxies as the Rust server reads them: a comma-separated string."""
+    if value is None:
+        return os.environ.get("FORWARDED_ALLOW_IPS", FORWARDED_ALLOW_IPS_DEFAULT)
+    if isinstance(value, (list, tuple, set)):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 #: server.ssl_module values: CherryPy's default name and the real one.
 SSL_MODULES = ("builtin", "rustls")
@@ -324,6 +342,8 @@ class Server(ServerAdapter):
             access_log_file=self.access_log_file or None,
             listener=self.listener,
             socket_file=str(s["socket_file"]) if s["socket_file"] else None,
+            forwarded_allow_ips=forwarded_allow_ips(s["forwarded_allow_ips"]),
+            proxy_protocol=bool(s["proxy_protocol"]),
             **self._tls_arguments(),
         )
         self._set_mounts(core)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::errors::Error;
+pub use crate::server::Trusted;
 
 /// Everything the Rust server needs to know, with CherryPy's defaults.
 #[derive(Debug, Clone)]
@@ -45,6 +46,12 @@ pub struct ServerConfig {
     pub http2_max_streams: u32,
     /// Write one-line debug messages (dropped handshakes...) to stderr.
     pub debug_log: bool,
+    /// `server.forwarded_allow_ips`: the proxies whose forwarding headers (and PROXY
+    /// headers) describe the client (a cherrypy_rs key, gunicorn's option).
+    pub forwarded: Trusted,
+    /// `server.proxy_protocol`: trusted peers open each connection with a HAProxy
+    /// PROXY header (a cherrypy_rs key).
+    pub proxy_protocol: bool,
 }
 
 /// `server.ssl_verify_client`: whether to ask for a client certificate (mTLS).
@@ -109,6 +116,8 @@ impl Default for ServerConfig {
             http2: None,
             http2_max_streams: 100,
             debug_log: false,
+            forwarded: Trusted::default(),
+            proxy_protocol: false,
         }
     }
 }
@@ -154,6 +163,13 @@ impl ServerConfig {
                 "server.socket_file",
                 "serves plain HTTP/1.1 (to a proxy on the same machine): TLS and h2c need \
                  a TCP socket (server.socket_host/socket_port)",
+            );
+        }
+        if self.proxy_protocol && self.socket_file.is_some() {
+            return bad(
+                "server.proxy_protocol",
+                "is for TCP load balancers: a Unix socket (server.socket_file) has no \
+                 PROXY header to read",
             );
         }
         if let Some(tls) = &self.tls {

@@ -11,7 +11,7 @@ use super::listener::PyListener;
 use super::static_files::PyStaticRoute;
 use super::worker;
 use crate::access_log::AccessLog;
-use crate::config::{seconds, ServerConfig, TlsSettings, VerifyClient};
+use crate::config::{seconds, ServerConfig, TlsSettings, Trusted, VerifyClient};
 use crate::errors::Error;
 use crate::exchange::Job;
 use crate::pool::Pool;
@@ -144,6 +144,8 @@ impl PyServer {
         debug_log = false,
         listener = None,
         socket_file = None,
+        forwarded_allow_ips = "127.0.0.1,::1".to_string(),
+        proxy_protocol = false,
     ))]
     fn new(
         host: String,
@@ -170,7 +172,13 @@ impl PyServer {
         debug_log: bool,
         listener: Option<Py<PyListener>>,
         socket_file: Option<std::path::PathBuf>,
+        forwarded_allow_ips: String,
+        proxy_protocol: bool,
     ) -> PyResult<Self> {
+        let forwarded = Trusted::parse(&forwarded_allow_ips).map_err(|message| Error::Config {
+            key: "server.forwarded_allow_ips",
+            message,
+        })?;
         let verify_client = VerifyClient::parse(&ssl_verify_client)?;
         let tls = match ssl_certificate {
             Some(certificate) => Some(TlsSettings {
@@ -207,6 +215,8 @@ impl PyServer {
             http2,
             http2_max_streams: http2_max_concurrent_streams,
             debug_log,
+            forwarded,
+            proxy_protocol,
         };
         config.validate()?;
         Ok(PyServer {

@@ -5,10 +5,13 @@
 
 mod body;
 mod conn;
+mod forwarded;
 mod io;
 mod listener;
+mod proxy_protocol;
 mod service;
 
+pub use forwarded::Trusted;
 pub use listener::{bind_tcp_with, bind_unix, Bound};
 
 use std::net::SocketAddr;

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
-use super::{ResponseBody, Shared};
+use super::{forwarded, ResponseBody, Shared};
 use crate::access_log::Entry;
 use crate::errors::Reject;
 use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
@@ -27,15 +27,23 @@ use crate::static_files::{Outcome, RequestHead, StaticReply};
 pub async fn handle(
     shared: Arc<Shared>,
     remote: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    // A trusted proxy's forwarding headers name the client, its scheme and host.
+    let client = forwarded::apply(
+        &shared.config.forwarded,
+        shared.config.socket_file.is_some(),
+        remote,
+        req.headers_mut(),
+    );
+    let remote = client.remote;
     let log_line = shared
         .access_log
         .enabled()
         .then(|| LogFields::from(&req, remote));
     // A panic while handling one request answers 500 instead of dropping the
     // connection (Cargo.toml keeps panic = "unwind" for this).
-    let outcome = AssertUnwindSafe(respond(&shared, remote, req))
+    let outcome = AssertUnwindSafe(respond(&shared, remote, client.scheme, req))
         .catch_unwind()
         .await;
     let response = match outcome {
@@ -55,6 +63,7 @@ pub async fn handle(
 async fn respond(
     shared: &Arc<Shared>,
     remote: SocketAddr,
+    forwarded_scheme: Option<&'static str>,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Reject> {
     check_framing(&req)?;
@@ -100,7 +109,8 @@ async fn respond(
         remote,
         local: shared.local,
         // conn.rs tags requests that arrived over TLS with the connection's details.
-        scheme: if tls.is_some() { "https" } else { "http" },
+        // (A trusted proxy's scheme first.)
+        scheme: forwarded_scheme.unwrap_or(if tls.is_some() { "https" } else { "http" }),
         tls,
         script_name,
         app,
