@@ -105,6 +105,7 @@ def forwarded_allow_ips(value: Any) -> str:
         return ",".join(str(v) for v in value)
     return str(value)
 
+
 #: server.ssl_module values: CherryPy's default name and the real one.
 SSL_MODULES = ("builtin", "rustls")
 
