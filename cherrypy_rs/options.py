@@ -371,7 +371,7 @@ class Options:
         servers = [server, *server.extras.values()]
         for srv in servers:
             try:
-                srv.validate()
+                srv.check()
             except ConfigError as exc:
                 raise CLIError(str(exc)) from None
         return servers

@@ -23,10 +23,13 @@ SERVING = re.compile(r"Serving on http://127\.0\.0\.1:(\d+)")
 class Proc:
     """A cherrypy-rs process whose stderr is collected by a thread."""
 
-    def __init__(self, *args: str, prefix: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, *args: str, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None
+    ) -> None:
         self.popen = subprocess.Popen(
             [*prefix, sys.executable, "-m", "cherrypy_rs", *args],
             cwd=ROOT,
+            env={**os.environ, **env} if env else None,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
