@@ -356,6 +356,11 @@ def test_daemon_and_pid_file(tmp_path: Path) -> None:
     log = (tmp_path / "error.log").read_text()
     workers = [int(p) for p in STARTED.findall(log)]
     assert workers and not any(alive(p) for p in workers)
+    # Each line once (the log file is also the daemon's stderr), the first one with the
+    # daemon's own PID (not the one it had before forking).
+    lines = log.splitlines()
+    assert len(lines) == len(set(lines)), log
+    assert lines[0].endswith(f"(master {pid})"), lines[0]
 
 
 def _try_get(port: int) -> bool:
