@@ -559,17 +559,18 @@ def run(options: Options, load: Callable[[], None]) -> int:
             except CLIError as exc:
                 print(f"cherrypy-rs: error: {exc}", file=sys.stderr)
                 raise SystemExit(2) from None
+        # A worker never re-executes itself: a changed file (--reload, or
+        # engine.autoreload.on in the config) asks the master for a rolling reload.
+        # Subscribed before the start, so the files are watched once it serves.
+        engine.autoreload.on_change = lambda filename: arbiter.notify(b"H")
+        if options.reload:
+            engine.autoreload.subscribe()
         try:
             engine.start()
         except cherrypy_rs.ChannelFailures as exc:
             if all(getattr(e, "quiet", False) for e in exc.get_instances()):
                 raise SystemExit(1) from None
             raise
-        # A worker never re-executes itself: a changed file (--reload, or
-        # engine.autoreload.on in the config) asks the master for a rolling reload.
-        engine.autoreload.on_change = lambda filename: arbiter.notify(b"H")
-        if options.reload:
-            engine.autoreload.subscribe()
         return engine, server
 
     def on_exit() -> None:

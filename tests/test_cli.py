@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.apps.cli_app import SLOW_STARTED
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = re.compile(r"Serving on http://127\.0\.0\.1:(\d+)")
 
@@ -57,6 +59,14 @@ class Proc:
             time.sleep(0.02)
         raise AssertionError(f"the server did not start:\n{self.output()}")
 
+    def wait_for(self, text: str, count: int = 1, timeout: float = 15.0) -> None:
+        """Wait until ``text`` has appeared ``count`` times on stderr."""
+        deadline = time.monotonic() + timeout
+        while self.output().count(text) < count:
+            if time.monotonic() > deadline or self.popen.poll() is not None:
+                raise AssertionError(f"{text!r} x{count} never came:\n{self.output()}")
+            time.sleep(0.01)
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             self.popen.kill()
@@ -94,26 +104,12 @@ def test_sigterm_lets_the_request_in_flight_finish(procs: list[Proc]) -> None:
     result: list[tuple[int, bytes]] = []
     client = threading.Thread(target=lambda: result.append(get(port, "/slow?seconds=1")))
     client.start()
-    # The request is in flight once the access log has not seen it yet but a
-    # connection is open: give the client a moment to send it.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not _connected(port):
-        time.sleep(0.01)
-    time.sleep(0.2)
+    # In flight once the handler has logged that it started.
+    proc.wait_for(SLOW_STARTED)
     proc.popen.send_signal(signal.SIGTERM)
     client.join(timeout=15)
     assert result == [(200, b"slow done")]
     assert proc.popen.wait(timeout=15) == 0
-
-
-def _connected(port: int) -> bool:
-    # /proc/net/tcp lists established connections to our port (Linux).
-    hexport = f"{port:04X}"
-    try:
-        text = Path("/proc/net/tcp").read_text()
-    except OSError:
-        return True
-    return any(f":{hexport} " in line and " 01 " in line for line in text.splitlines()[1:])
 
 
 def test_sigint_stops_gracefully(procs: list[Proc]) -> None:
