@@ -6,6 +6,7 @@ those of docs/deployment.md. A peer is made untrusted by trusting another addres
 from __future__ import annotations
 
 import json
+import re
 import socket
 import struct
 from typing import Any
@@ -171,3 +172,37 @@ def test_a_bad_allow_list_is_one_line(procs: list[Proc]) -> None:
     proc.reader.join(timeout=5)
     out = proc.output()
     assert out.count("\n") == 1 and "server.forwarded_allow_ips" in out, out
+
+
+def test_haproxy_header_then_tls(procs: list[Proc], tls_files: Any) -> None:
+    """docs/deployment.md's HAProxy command terminates TLS itself: the PROXY header
+    comes first, then the TLS handshake."""
+    proc = Proc(
+        "wsgi",
+        "tests.apps.proxy_app:app",
+        "--bind",
+        "127.0.0.1:0",
+        "--proxy-protocol",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "--certfile",
+        tls_files.cert,
+        "--keyfile",
+        tls_files.key,
+    )
+    procs.append(proc)
+    proc.wait_for("Serving on https://")
+    match = re.search(r"Serving on https://127\.0\.0\.1:(\d+)", proc.output())
+    assert match
+    port = int(match.group(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(proxy_v2("198.51.100.30", 5151))
+        with tls_files.client_context().wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(request({}))
+            chunks = []
+            while chunk := tls.recv(65536):
+                chunks.append(chunk)
+    status, env = answer(b"".join(chunks))
+    assert status == 200
+    assert env["REMOTE_ADDR"] == "198.51.100.30"
+    assert env["wsgi.url_scheme"] == "https"
