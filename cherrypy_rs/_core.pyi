@@ -186,6 +186,8 @@ class Server:
         socket_file: str | None = None,
         forwarded_allow_ips: str = "127.0.0.1,::1",
         proxy_protocol: bool = False,
+        max_request_line: int = 0,
+        access_log_handler: Callable[[str], object] | None = None,
     ) -> None:
         """With ``listener`` the server serves that socket (a duplicate of it) instead
         of binding host and port: the workers of a master process serve the socket the
@@ -198,7 +200,9 @@ class Server:
         ``forwarded_allow_ips`` (comma-separated addresses, networks, or ``*``) names the
         peers whose Forwarded / X-Forwarded-* headers set the remote address, scheme and
         Host; with ``proxy_protocol`` those peers open each connection with a HAProxy
-        PROXY header (v1 or v2)."""
+        PROXY header (v1 or v2). ``max_request_line``: bytes of the request line, 414
+        beyond (0: no limit of its own). ``access_log_handler`` is called with each
+        batch of access-log lines (newline-terminated) on the access log's own thread."""
     def set_mounts(
         self,
         script_names: list[str],

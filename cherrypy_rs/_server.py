@@ -21,6 +21,21 @@ from .serving import RequestHandler
 from .wsgi import WSGIGateway
 
 
+def access_log_handler() -> Any:
+    """When handlers are attached to ``cherrypy.log.access_log`` (the "cherrypy.access"
+    logger), the function Rust hands the access lines to (at INFO, as CherryPy logs
+    them); None otherwise: Rust writes the screen/file outputs alone."""
+    logger = logging.getLogger("cherrypy.access")
+    if not any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
+        return None
+
+    def emit(batch: str) -> None:
+        for line in batch.splitlines():
+            logger.info(line)
+
+    return emit
+
+
 class AppRouter:
     """What the Rust workers call: hands each request to its mount's handler."""
 
@@ -75,6 +90,9 @@ SERVER_DEFAULTS: dict[str, Any] = {
     "socket_queue_size": 1024,
     "io_threads": 1,
     "max_headers": 100,
+    # Bytes of the request line → 414 (cherrypy_rs; gunicorn's --limit-request-line);
+    # 0: only server.max_request_header_size bounds it.
+    "max_request_line": 0,
     # TLS (CherryPy's keys; rustls underneath). PEM file names.
     "ssl_module": "builtin",
     "ssl_certificate": None,
@@ -351,6 +369,8 @@ class Server(ServerAdapter):
                 socket_queue_size=int(s["socket_queue_size"]),
                 io_threads=int(s["io_threads"]),
                 max_headers=int(s["max_headers"]),
+                max_request_line=int(s["max_request_line"]),
+                access_log_handler=access_log_handler(),
                 access_log_screen=bool(self.access_log_screen),
                 access_log_file=self.access_log_file or None,
                 listener=self.listener,

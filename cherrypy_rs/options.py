@@ -98,6 +98,13 @@ def add_server_arguments(
         help="bytes a request head may take (server.max_request_header_size; 431 beyond)",
     )
     limits.add_argument(
+        "--limit-request-line",
+        dest="max_request_line",
+        type=int,
+        help="bytes of the request line, 414 beyond (server.max_request_line; default 0: "
+        "only the head's size limit)",
+    )
+    limits.add_argument(
         "--limit-request-fields",
         dest="max_headers",
         type=int,
@@ -258,6 +265,7 @@ def apply_server_args(args: argparse.Namespace) -> None:
         ("socket_timeout", "server.socket_timeout"),
         ("max_header_size", "server.max_request_header_size"),
         ("max_headers", "server.max_headers"),
+        ("max_request_line", "server.max_request_line"),
         ("max_body_size", "server.max_request_body_size"),
         ("certfile", "server.ssl_certificate"),
         ("keyfile", "server.ssl_private_key"),

@@ -37,6 +37,10 @@ pub struct ServerConfig {
     pub io_threads: usize,
     /// `server.max_headers`: how many header lines a request may carry (a cherrypy_rs key).
     pub max_headers: usize,
+    /// `server.max_request_line`: bytes of the request line (method, target, version)
+    /// → 414 beyond it; 0 leaves it to `max_header_size` (a cherrypy_rs key, gunicorn's
+    /// `--limit-request-line`).
+    pub max_request_line: usize,
     /// `server.ssl_*`: TLS on the listening socket, when set.
     pub tls: Option<TlsSettings>,
     /// `server.http2`: `None` offers HTTP/2 over TLS (ALPN) only; `Some(true)` also
@@ -112,6 +116,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             io_threads: 1,
             max_headers: 100,
+            max_request_line: 0,
             tls: None,
             http2: None,
             http2_max_streams: 100,

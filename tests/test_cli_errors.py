@@ -7,10 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import cherrypy_rs
+from tests.test_cli import Proc, get
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = str(Path(sys.executable).parent / "cherrypy-rs")
@@ -118,3 +120,13 @@ def test_a_bad_value_for_a_gunicorn_flag_names_its_key(command: str) -> None:
         run(command, "wsgi", "tests.apps.cli_app:wsgi_app", "--limit-request-fields", "0")
     )
     assert "server.max_headers" in line
+
+
+def test_limit_request_line_answers_414(procs: list[Any]) -> None:
+    proc = Proc(
+        "wsgi", "tests.apps.cli_app:wsgi_app", "--bind", "127.0.0.1:0", "--limit-request-line", "64"
+    )
+    procs.append(proc)
+    port = proc.wait_port()
+    assert get(port, "/short")[0] == 200
+    assert get(port, "/" + "x" * 64)[0] == 414

@@ -3,6 +3,7 @@ asked for (every subcommand); --log-level in any case."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -74,3 +75,36 @@ def test_log_level_in_any_case(procs: list[Proc]) -> None:
     proc.reader.join(timeout=5)
     # INFO lines (Serving on, Bus STARTED...) are below the level.
     assert "ENGINE" not in proc.output(), proc.output()
+
+
+def test_access_log_handlers_receive_the_lines(tmp_path: Path) -> None:
+    """A handler attached to cherrypy.log.access_log gets each line (from Rust, through
+    the logger); without --access-log nothing else is written."""
+    received = tmp_path / "handler.log"
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cherrypy_rs",
+            "run",
+            "tests.apps.access_handler_app:Root",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "ACCESS_HANDLER_FILE": str(received)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        until(lambda: _try_get(port), 15)
+        get(port, "/x")
+        until(lambda: '"GET /x ' in received.read_text(), 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+    lines = received.read_text().splitlines()
+    assert any(line.startswith("handler: 127.0.0.1 - - [") for line in lines), lines
+    assert ACCESS_LINE not in out

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use super::listener::PyListener;
 use super::static_files::PyStaticRoute;
 use super::worker;
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, Sink};
 use crate::config::{seconds, ServerConfig, TlsSettings, Trusted, VerifyClient};
 use crate::errors::Error;
 use crate::exchange::Job;
@@ -50,6 +50,9 @@ pub struct PyServer {
     config: ServerConfig,
     access_screen: bool,
     access_file: Option<String>,
+    /// Called with each batch of access-log lines (the handlers of Python's
+    /// `cherrypy.access` logger), on the access log's writer thread.
+    access_handler: Option<Py<PyAny>>,
     /// A socket bound by the master process, served instead of binding host:port.
     listener: Option<Py<PyListener>>,
     state: Mutex<State>,
@@ -146,6 +149,8 @@ impl PyServer {
         socket_file = None,
         forwarded_allow_ips = "127.0.0.1,::1".to_string(),
         proxy_protocol = false,
+        max_request_line = 0,
+        access_log_handler = None,
     ))]
     fn new(
         host: String,
@@ -174,6 +179,8 @@ impl PyServer {
         socket_file: Option<std::path::PathBuf>,
         forwarded_allow_ips: String,
         proxy_protocol: bool,
+        max_request_line: usize,
+        access_log_handler: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let forwarded = Trusted::parse(&forwarded_allow_ips).map_err(|message| Error::Config {
             key: "server.forwarded_allow_ips",
@@ -211,6 +218,7 @@ impl PyServer {
             backlog: socket_queue_size,
             io_threads,
             max_headers,
+            max_request_line,
             tls,
             http2,
             http2_max_streams: http2_max_concurrent_streams,
@@ -223,6 +231,7 @@ impl PyServer {
             config,
             access_screen: access_log_screen,
             access_file: access_log_file,
+            access_handler: access_log_handler,
             listener,
             state: Mutex::new(State {
                 running: None,
@@ -267,7 +276,19 @@ impl PyServer {
         }
         let table = router(py, &state.mounts)?;
         let pool = Arc::new(Pool::new(self.config.queue_size));
-        let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref())?;
+        let sink = self.access_handler.as_ref().map(|handler| {
+            let handler = handler.clone_ref(py);
+            let sink: Sink = Box::new(move |batch: &str| {
+                Python::attach(|py| {
+                    if let Err(err) = handler.call1(py, (batch,)) {
+                        // A failing handler must not stop the log: Python prints it.
+                        err.print(py);
+                    }
+                });
+            });
+            sink
+        });
+        let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref(), sink)?;
         let config = self.config.clone();
         let inherited = match &self.listener {
             Some(listener) => Some(listener.bind(py).get().duplicate()?),

@@ -386,7 +386,13 @@ mod tests {
         ]);
         let p = peer("192.0.2.1");
         let client = apply(&Trusted::default(), false, p, &mut h);
-        assert_eq!(client, Client { remote: p, scheme: None });
+        assert_eq!(
+            client,
+            Client {
+                remote: p,
+                scheme: None
+            }
+        );
         assert_eq!(h[HOST], "backend:8080");
     }
 
@@ -444,11 +450,7 @@ mod tests {
 
     #[test]
     fn two_host_headers_are_left_for_the_framing_check() {
-        let mut h = headers(&[
-            ("host", "a"),
-            ("host", "b"),
-            ("x-forwarded-host", "c"),
-        ]);
+        let mut h = headers(&[("host", "a"), ("host", "b"), ("x-forwarded-host", "c")]);
         apply(&Trusted::default(), false, peer("127.0.0.1"), &mut h);
         assert_eq!(h.get_all(HOST).iter().count(), 2);
     }

@@ -72,7 +72,9 @@ pub async fn read_header<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Header,
         // Byte by byte: the request that follows must stay unread.
         while !line.ends_with(b"\r\n") {
             if line.len() >= V1_MAX {
-                return Err(ProxyError::Invalid("a version 1 line longer than 107 bytes"));
+                return Err(ProxyError::Invalid(
+                    "a version 1 line longer than 107 bytes",
+                ));
             }
             let byte = stream.read_u8().await.map_err(|_| ProxyError::Io)?;
             line.push(byte);
@@ -127,7 +129,9 @@ pub fn parse_v1(line: &[u8]) -> Result<Header, ProxyError> {
             ("TCP4" | "TCP6", _) => Err(ProxyError::Invalid(
                 "an address does not match the protocol",
             )),
-            _ => Err(ProxyError::Invalid("the protocol is not TCP4, TCP6 or UNKNOWN")),
+            _ => Err(ProxyError::Invalid(
+                "the protocol is not TCP4, TCP6 or UNKNOWN",
+            )),
         }
     };
     let port = |s: &str| -> Result<u16, ProxyError> {

@@ -67,6 +67,7 @@ async fn respond(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Reject> {
     check_framing(&req)?;
+    check_request_line(&req, shared.config.max_request_line)?;
     let (mut parts, body) = req.into_parts();
     let tls = parts.extensions.remove::<Arc<TlsInfo>>();
     let announce_keep_alive = parts.version == Version::HTTP_10 && wants_keep_alive(&parts.headers);
@@ -173,6 +174,23 @@ fn check_framing<B>(req: &Request<B>) -> Result<(), Reject> {
         }
         // With Content-Length too, hyper has already dropped Content-Length and will
         // close the connection after the response (RFC 9112 §6.3).
+    }
+    Ok(())
+}
+
+/// RFC 9112 §3: a request line longer than the server wants to parse is answered 414.
+/// `limit` 0: no limit of its own (the head's size limit still applies).
+fn check_request_line<B>(req: &Request<B>, limit: usize) -> Result<(), Reject> {
+    if limit == 0 {
+        return Ok(());
+    }
+    // method SP request-target SP HTTP-version (8 bytes)
+    let target = match req.uri().path_and_query() {
+        Some(pq) if req.uri().scheme().is_none() => pq.as_str().len(),
+        _ => req.uri().to_string().len(),
+    };
+    if req.method().as_str().len() + target + 10 > limit {
+        return Err(Reject::UriTooLong);
     }
     Ok(())
 }
