@@ -20,14 +20,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from . import _engine, lib
+from . import _engine, context, lib
 from . import dispatch as _cpdispatch
 from ._config import Config
 from ._core import __version__ as __core_version__
 from ._engine import ChannelFailures, Engine
 from ._log import LogManager
 from ._server import Server
+from ._staticroutes import check_application
 from ._tree import Application, Tree
+from .context import _ContextProxy
+from .default_tools import tools
 from .errors import (
     CHERRYPY_VERSION,
     CherryPyException,
@@ -38,7 +41,7 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
-from .serving import _ContextProxy
+from .toolbox import Tool
 
 __version__ = __core_version__
 
@@ -51,6 +54,7 @@ __all__ = [
     "InternalRedirect",
     "NotFound",
     "TimeoutError",
+    "Tool",
     "__version__",
     "config",
     "dispatch",
@@ -65,11 +69,14 @@ __all__ = [
     "response",
     "server",
     "serving",
+    "tools",
     "tree",
     "url",
 ]
 
-from . import serving
+#: ``cherrypy.serving``: the request context (``serving.request``, ``serving.response``).
+serving = context
+sys.modules[f"{__name__}.serving"] = context
 
 dispatch = _cpdispatch
 
@@ -88,6 +95,12 @@ server.tree = tree
 server.global_config = config
 server.log_error = log.error
 server.subscribe(engine)
+context.site.config = config
+context.site.server = server
+context.site.tree = tree
+context.site.engine = engine
+context.site.log = log
+Tree.mount_checks.append(check_application)
 
 
 def _log_engine(msg: str, level: int = 20) -> None:
@@ -130,20 +143,6 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
         # The engine has logged why: a traceback would add nothing.
         raise SystemExit(status)
 
-
-# Module paths CherryPy applications import (``from cherrypy import _cperror``...).
-from . import _tree as _cptree  # noqa: E402
-from . import errors as _cperror  # noqa: E402
-from . import helper as _helper  # noqa: E402
-
-for _alias, _module in {
-    "_cperror": _cperror,
-    "_cpdispatch": _cpdispatch,
-    "_helper": _helper,
-    "_cptree": _cptree,
-}.items():
-    sys.modules[f"{__name__}.{_alias}"] = _module
-del _alias, _module
 
 from . import _aliases, process  # noqa: E402
 
