@@ -184,7 +184,7 @@ class Server:
         debug_log: bool = False,
         listener: Listener | None = None,
         socket_file: str | None = None,
-        forwarded_allow_ips: str = "127.0.0.1,::1",
+        forwarded_allow_ips: str = "",
         proxy_protocol: bool = False,
         max_request_line: int = 0,
         access_log_handler: Callable[[str], object] | None = None,
@@ -197,7 +197,8 @@ class Server:
         ``ssl_client_ca``). ``http2``: None offers HTTP/2 over TLS only (ALPN), True
         also accepts h2c with prior knowledge on plain TCP, False never speaks it.
         ``debug_log`` writes one line to stderr per connection dropped before HTTP.
-        ``forwarded_allow_ips`` (comma-separated addresses, networks, or ``*``) names the
+        ``forwarded_allow_ips`` (comma-separated addresses, networks, or ``*``; "" for
+        none) names the
         peers whose Forwarded / X-Forwarded-* headers set the remote address, scheme and
         Host; with ``proxy_protocol`` those peers open each connection with a HAProxy
         PROXY header (v1 or v2). ``max_request_line``: bytes of the request line, 414

@@ -106,21 +106,20 @@ SERVER_DEFAULTS: dict[str, Any] = {
     "http2": None,
     "http2_max_concurrent_streams": 100,
     # Behind a reverse proxy (cherrypy_rs keys, gunicorn's model): the peers whose
-    # Forwarded / X-Forwarded-* headers are believed ("*" for all; None: the
-    # FORWARDED_ALLOW_IPS environment variable, else "127.0.0.1,::1"), and whether
-    # those peers open each connection with a HAProxy PROXY header.
+    # Forwarded / X-Forwarded-* headers are believed ("*" for all; None or "": none,
+    # as in CherryPy, where tools.proxy reads them; the cherrypy-rs command's default is
+    # $FORWARDED_ALLOW_IPS, else "127.0.0.1,::1"), and whether those peers open each
+    # connection with a HAProxy PROXY header.
     "forwarded_allow_ips": None,
     "proxy_protocol": False,
 }
 
-#: server.forwarded_allow_ips when neither the config nor FORWARDED_ALLOW_IPS set it.
-FORWARDED_ALLOW_IPS_DEFAULT = "127.0.0.1,::1"
-
 
 def forwarded_allow_ips(value: Any) -> str:
-    """The trusted proxies as the Rust server reads them: a comma-separated string."""
+    """The trusted proxies as the Rust server reads them: a comma-separated string
+    ("" for none)."""
     if value is None:
-        return os.environ.get("FORWARDED_ALLOW_IPS", FORWARDED_ALLOW_IPS_DEFAULT)
+        return ""
     if isinstance(value, (list, tuple, set)):
         return ",".join(str(v) for v in value)
     return str(value)

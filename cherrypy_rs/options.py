@@ -31,6 +31,10 @@ class CLIError(Exception):
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
+#: The command's --forwarded-allow-ips when neither it, FORWARDED_ALLOW_IPS nor the
+#: config set it (gunicorn's default): a proxy on this machine.
+FORWARDED_ALLOW_IPS_DEFAULT = "127.0.0.1,::1"
+
 
 def parse_bind(value: str) -> tuple[str, int]:
     """``HOST:PORT``, ``:PORT`` or ``[::1]:PORT`` → (host, port)."""
@@ -144,7 +148,7 @@ def add_server_arguments(
     proxy.add_argument(
         "--forwarded-allow-ips",
         help="comma-separated addresses or networks of the proxies whose Forwarded / "
-        "X-Forwarded-For/Proto/Host headers are trusted, '*' for any "
+        "X-Forwarded-For/Proto/Host headers are trusted, '*' for any, '' for none "
         "(server.forwarded_allow_ips; default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)",
     )
     proxy.add_argument(
@@ -275,12 +279,21 @@ def apply_server_args(args: argparse.Namespace) -> None:
         ("forwarded_allow_ips", "server.forwarded_allow_ips"),
     ):
         value = getattr(args, flag, None)
-        if value is not None and value != "":
+        # "" is a value only for the allow list (trust no one).
+        if value is not None and (value != "" or flag == "forwarded_allow_ips"):
             settings[key] = value
     if getattr(args, "http2", False):
         settings["server.http2"] = True
     if getattr(args, "proxy_protocol", False):
         settings["server.proxy_protocol"] = True
+    if "server.forwarded_allow_ips" not in settings and (
+        cherrypy_rs.server.settings["forwarded_allow_ips"] is None
+    ):
+        # The command follows gunicorn: proxies on this machine are trusted unless
+        # --forwarded-allow-ips, FORWARDED_ALLOW_IPS or the config file say otherwise.
+        settings["server.forwarded_allow_ips"] = os.environ.get(
+            "FORWARDED_ALLOW_IPS", FORWARDED_ALLOW_IPS_DEFAULT
+        )
     cherrypy_rs.config.update(settings)
     server = cherrypy_rs.server
     for i in range(1, len(binds)):

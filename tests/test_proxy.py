@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from cherrypy_rs.testing import serve as serve_in_process
+from tests.apps.proxy_app import Root
 from tests.test_cli import Proc
 
 #: An address that is not this test's (127.0.0.1): trusting it distrusts us.
@@ -206,3 +208,20 @@ def test_haproxy_header_then_tls(procs: list[Proc], tls_files: Any) -> None:
     assert status == 200
     assert env["REMOTE_ADDR"] == "198.51.100.30"
     assert env["wsgi.url_scheme"] == "https"
+
+
+def test_in_process_trusts_no_one_unless_configured() -> None:
+    """quickstart()/engine.start() keep CherryPy's behaviour (tools.proxy reads the
+    headers); server.forwarded_allow_ips turns Rust's correction on there too."""
+    headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    with serve_in_process(Root()) as live:
+        seen = json.loads(live.get("/", headers=headers)[2])
+        assert (seen["remote"], seen["scheme"]) == ("127.0.0.1", "http")
+    with serve_in_process(Root(), forwarded_allow_ips="127.0.0.1") as live:
+        seen = json.loads(live.get("/", headers=headers)[2])
+        assert (seen["remote"], seen["scheme"]) == ("203.0.113.7", "https")
+
+
+def test_an_empty_allow_list_trusts_no_one(procs: list[Proc]) -> None:
+    port = serve(procs, "wsgi", "tests.apps.proxy_app:app", "--forwarded-allow-ips", "")
+    assert answer(exchange(port, request(NGINX_HEADERS)))[1]["REMOTE_ADDR"] == "127.0.0.1"

@@ -147,7 +147,7 @@ impl PyServer {
         debug_log = false,
         listener = None,
         socket_file = None,
-        forwarded_allow_ips = "127.0.0.1,::1".to_string(),
+        forwarded_allow_ips = String::new(),
         proxy_protocol = false,
         max_request_line = 0,
         access_log_handler = None,

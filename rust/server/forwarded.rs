@@ -22,8 +22,18 @@ pub struct Trusted {
 }
 
 impl Default for Trusted {
-    /// gunicorn's default: proxies on this machine (`127.0.0.1,::1`).
+    /// No peer is trusted (CherryPy's behaviour: the headers mean nothing to the server).
     fn default() -> Self {
+        Trusted {
+            all: false,
+            nets: Vec::new(),
+        }
+    }
+}
+
+impl Trusted {
+    /// gunicorn's default: proxies on this machine (`127.0.0.1,::1`).
+    pub fn local() -> Self {
         Trusted {
             all: false,
             nets: vec![
@@ -32,9 +42,7 @@ impl Default for Trusted {
             ],
         }
     }
-}
 
-impl Trusted {
     /// Parses a comma-separated list of addresses and networks (`10.0.0.0/8`,
     /// `fd00::/8`); `*` trusts every peer, an empty list none. The error says which
     /// entry is wrong.
@@ -66,6 +74,11 @@ impl Trusted {
             trusted.nets.push((ip, prefix));
         }
         Ok(trusted)
+    }
+
+    /// Whether no peer at all is trusted (an empty list).
+    pub fn is_none(&self) -> bool {
+        !self.all && self.nets.is_empty()
     }
 
     /// Whether a peer at `ip` is trusted (an IPv4-mapped IPv6 address as its IPv4 one).
@@ -113,7 +126,8 @@ pub struct Client {
 }
 
 /// Corrects the request from a trusted `peer` (`trusted_socket`: the connection came
-/// through `server.socket_file`, which only local processes can reach): returns the
+/// through `server.socket_file`, which only local processes can reach, so it is trusted
+/// whenever anyone is): returns the
 /// client and replaces the `Host` header with the forwarded host. From an untrusted
 /// peer, or without forwarding headers, the peer is the client and nothing changes.
 pub fn apply(
@@ -126,7 +140,12 @@ pub fn apply(
         remote: peer,
         scheme: None,
     };
-    if !trusted_socket && !trusted.contains(peer.ip()) {
+    let believed = if trusted_socket {
+        !trusted.is_none()
+    } else {
+        trusted.contains(peer.ip())
+    };
+    if !believed {
         return unchanged;
     }
     let hop = if headers.contains_key(FORWARDED) {
@@ -355,7 +374,8 @@ mod tests {
         assert!(!Trusted::parse("")
             .expect("empty")
             .contains("127.0.0.1".parse().expect("ip")));
-        assert!(Trusted::default().contains("127.0.0.1".parse().expect("ip")));
+        assert!(Trusted::local().contains("127.0.0.1".parse().expect("ip")));
+        assert!(!Trusted::default().contains("127.0.0.1".parse().expect("ip")));
         let err = Trusted::parse("10.0.0.0/33").expect_err("prefix");
         assert!(err.contains("0 to 32"), "{err}");
         let err = Trusted::parse("localhost").expect_err("name");
@@ -370,7 +390,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "www.example.com"),
         ]);
-        let client = apply(&Trusted::default(), false, peer("127.0.0.1"), &mut h);
+        let client = apply(&Trusted::local(), false, peer("127.0.0.1"), &mut h);
         assert_eq!(client.remote, "203.0.113.5:0".parse().expect("addr"));
         assert_eq!(client.scheme, Some("https"));
         assert_eq!(h[HOST], "www.example.com");
@@ -385,7 +405,7 @@ mod tests {
             ("forwarded", "for=198.51.100.1;proto=https;host=evil"),
         ]);
         let p = peer("192.0.2.1");
-        let client = apply(&Trusted::default(), false, p, &mut h);
+        let client = apply(&Trusted::local(), false, p, &mut h);
         assert_eq!(
             client,
             Client {
@@ -415,7 +435,7 @@ mod tests {
             "forwarded",
             r#"for="[2001:db8:cafe::17]:4711";proto=https;host="example.com:8443", for=127.0.0.1;proto=http"#,
         )]);
-        let client = apply(&Trusted::default(), false, peer("::1"), &mut h);
+        let client = apply(&Trusted::local(), false, peer("::1"), &mut h);
         assert_eq!(
             client.remote,
             "[2001:db8:cafe::17]:4711".parse().expect("addr")
@@ -428,7 +448,7 @@ mod tests {
             ("x-forwarded-for", "203.0.113.5"),
         ]);
         let p = peer("127.0.0.1");
-        let client = apply(&Trusted::default(), false, p, &mut h);
+        let client = apply(&Trusted::local(), false, p, &mut h);
         assert_eq!(client.remote, p);
         assert_eq!(client.scheme, Some("https"));
     }
@@ -442,16 +462,20 @@ mod tests {
             ("x-forwarded-proto", "gopher"),
         ]);
         let unix = SocketAddr::from(([0, 0, 0, 0], 0));
-        let client = apply(&Trusted::parse("").expect("none"), true, unix, &mut h);
+        let some = Trusted::parse("10.0.0.1").expect("one");
+        let client = apply(&some, true, unix, &mut h);
         assert_eq!(client.remote.ip().to_string(), "203.0.113.5");
         assert_eq!(client.scheme, None);
         assert_eq!(h[HOST], "backend");
+        // Trusting no one (CherryPy's default) trusts no Unix peer either.
+        let none = Trusted::parse("").expect("none");
+        assert_eq!(apply(&none, true, unix, &mut h).remote, unix);
     }
 
     #[test]
     fn two_host_headers_are_left_for_the_framing_check() {
         let mut h = headers(&[("host", "a"), ("host", "b"), ("x-forwarded-host", "c")]);
-        apply(&Trusted::default(), false, peer("127.0.0.1"), &mut h);
+        apply(&Trusted::local(), false, peer("127.0.0.1"), &mut h);
         assert_eq!(h.get_all(HOST).iter().count(), 2);
     }
 }
