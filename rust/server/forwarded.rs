@@ -32,17 +32,6 @@ impl Default for Trusted {
 }
 
 impl Trusted {
-    /// gunicorn's default: proxies on this machine (`127.0.0.1,::1`).
-    pub fn local() -> Self {
-        Trusted {
-            all: false,
-            nets: vec![
-                (IpAddr::from([127, 0, 0, 1]), 32),
-                (IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1]), 128),
-            ],
-        }
-    }
-
     /// Parses a comma-separated list of addresses and networks (`10.0.0.0/8`,
     /// `fd00::/8`); `*` trusts every peer, an empty list none. The error says which
     /// entry is wrong.
@@ -348,6 +337,11 @@ fn valid_host(host: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The `cherrypy-rs` command's default (gunicorn's): proxies on this machine.
+    fn local() -> Trusted {
+        Trusted::parse("127.0.0.1,::1").expect("parse")
+    }
+
     fn peer(ip: &str) -> SocketAddr {
         SocketAddr::new(ip.parse().expect("ip"), 40000)
     }
@@ -374,7 +368,7 @@ mod tests {
         assert!(!Trusted::parse("")
             .expect("empty")
             .contains("127.0.0.1".parse().expect("ip")));
-        assert!(Trusted::local().contains("127.0.0.1".parse().expect("ip")));
+        assert!(local().contains("127.0.0.1".parse().expect("ip")));
         assert!(!Trusted::default().contains("127.0.0.1".parse().expect("ip")));
         let err = Trusted::parse("10.0.0.0/33").expect_err("prefix");
         assert!(err.contains("0 to 32"), "{err}");
@@ -390,7 +384,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "www.example.com"),
         ]);
-        let client = apply(&Trusted::local(), false, peer("127.0.0.1"), &mut h);
+        let client = apply(&local(), false, peer("127.0.0.1"), &mut h);
         assert_eq!(client.remote, "203.0.113.5:0".parse().expect("addr"));
         assert_eq!(client.scheme, Some("https"));
         assert_eq!(h[HOST], "www.example.com");
@@ -405,7 +399,7 @@ mod tests {
             ("forwarded", "for=198.51.100.1;proto=https;host=evil"),
         ]);
         let p = peer("192.0.2.1");
-        let client = apply(&Trusted::local(), false, p, &mut h);
+        let client = apply(&local(), false, p, &mut h);
         assert_eq!(
             client,
             Client {
@@ -435,7 +429,7 @@ mod tests {
             "forwarded",
             r#"for="[2001:db8:cafe::17]:4711";proto=https;host="example.com:8443", for=127.0.0.1;proto=http"#,
         )]);
-        let client = apply(&Trusted::local(), false, peer("::1"), &mut h);
+        let client = apply(&local(), false, peer("::1"), &mut h);
         assert_eq!(
             client.remote,
             "[2001:db8:cafe::17]:4711".parse().expect("addr")
@@ -448,7 +442,7 @@ mod tests {
             ("x-forwarded-for", "203.0.113.5"),
         ]);
         let p = peer("127.0.0.1");
-        let client = apply(&Trusted::local(), false, p, &mut h);
+        let client = apply(&local(), false, p, &mut h);
         assert_eq!(client.remote, p);
         assert_eq!(client.scheme, Some("https"));
     }
@@ -475,7 +469,7 @@ mod tests {
     #[test]
     fn two_host_headers_are_left_for_the_framing_check() {
         let mut h = headers(&[("host", "a"), ("host", "b"), ("x-forwarded-host", "c")]);
-        apply(&Trusted::local(), false, peer("127.0.0.1"), &mut h);
+        apply(&local(), false, peer("127.0.0.1"), &mut h);
         assert_eq!(h.get_all(HOST).iter().count(), 2);
     }
 }
