@@ -115,7 +115,10 @@ def _is_asgi(obj: Any) -> bool:
 
 
 def _is_wsgi(obj: Any) -> bool:
-    if isinstance(obj, type) or getattr(obj, "exposed", False) or not callable(obj):
+    if isinstance(obj, (type, cherrypy_rs.Application)) or not callable(obj):
+        # (An Application is a WSGI callable that tree.mount takes as it is.)
+        return False
+    if getattr(obj, "exposed", False):
         return False
     params = _positional_parameters(obj)
     return params is not None and len(params) == 2

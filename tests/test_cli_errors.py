@@ -57,6 +57,7 @@ def test_a_bad_config_file(command: str, tmp_path: Path) -> None:
         ("tests.apps.wrong_targets:NeedsArguments", "cannot create"),
         ("tests.apps.cli_app:wsgi_app", "is a WSGI application: use `cherrypy-rs wsgi"),
         ("tests.apps.wrong_targets:flask_like", "is a WSGI application"),
+        ("tests.apps.wrong_targets:real_flask", "is a WSGI application: use `cherrypy-rs wsgi"),
         ("tests.apps.wrong_targets:asgi_app", "ASGI is not supported"),
         ("tests.apps.broken_app:Root", "RuntimeError: broken_app cannot be imported"),
     ],
@@ -130,3 +131,9 @@ def test_limit_request_line_answers_414(procs: list[Any]) -> None:
     port = proc.wait_port()
     assert get(port, "/short")[0] == 200
     assert get(port, "/" + "x" * 64)[0] == 414
+
+
+def test_run_serves_an_application_object(procs: list[Any]) -> None:
+    proc = Proc("run", "tests.apps.wrong_targets:application", "--bind", "127.0.0.1:0")
+    procs.append(proc)
+    assert get(proc.wait_port()) == (200, b"an application object")

@@ -31,3 +31,14 @@ class FlaskLike:
 
 
 flask_like = FlaskLike()
+
+try:
+    import flask
+except ImportError:  # flask is in the test extras; without it the test is skipped
+    flask = None
+
+#: A real Flask application (cherrypy-rs run refuses it: use cherrypy-rs wsgi).
+real_flask = flask.Flask("wrong_targets") if flask is not None else None
+
+#: An Application (a WSGI callable that tree.mount takes): cherrypy-rs run serves it.
+application = cherrypy.Application(NeedsArguments("an application object"))
