@@ -284,15 +284,10 @@ def test_demo_bind_replaces_the_default(procs: list[Proc], tls_files: Any) -> No
         "demo", "--bind", "127.0.0.1:0", "--certfile", tls_files.cert, "--keyfile", tls_files.key
     )
     procs.append(proc)
-    deadline = time.monotonic() + 15
-    port = None
-    while time.monotonic() < deadline and port is None:
-        match = re.search(r"Serving on https://127\.0\.0\.1:(\d+)", proc.output())
-        port = int(match.group(1)) if match else None
-        if proc.popen.poll() is not None:
-            break
-        time.sleep(0.02)
-    assert port, proc.output()
+    proc.wait_for("Serving on https://")
+    match = re.search(r"Serving on https://127\.0\.0\.1:(\d+)", proc.output())
+    assert match, proc.output()
+    port = int(match.group(1))
     assert _listening_addresses(proc.popen.pid) == {("127.0.0.1", port)}
     proc.popen.send_signal(signal.SIGTERM)
     assert proc.popen.wait(timeout=15) == 0
