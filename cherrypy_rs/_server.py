@@ -75,44 +75,9 @@ class TimedAppRouter(AppRouter):
         return len(started) >= threads and time.monotonic() - max(started) > timeout
 
 
-#: server.* keys cherrypy_rs implements, with CherryPy's defaults.
-SERVER_DEFAULTS: dict[str, Any] = {
-    "socket_host": "127.0.0.1",
-    "socket_port": 8080,
-    # A Unix socket to listen on instead of host:port (plain HTTP/1.1, for a proxy).
-    "socket_file": None,
-    "socket_timeout": 10.0,
-    "max_request_header_size": 500 * 1024,
-    "max_request_body_size": 100 * 1024 * 1024,
-    "shutdown_timeout": 5.0,
-    "thread_pool": 10,
-    "accepted_queue_size": 1024,
-    "accepted_queue_timeout": 10.0,
-    "socket_queue_size": 1024,
-    "io_threads": 1,
-    "max_headers": 100,
-    # Bytes of the request line → 414 (cherrypy_rs; gunicorn's --limit-request-line);
-    # 0: only server.max_request_header_size bounds it.
-    "max_request_line": 0,
-    # TLS (CherryPy's keys; rustls underneath). PEM file names.
-    "ssl_module": "builtin",
-    "ssl_certificate": None,
-    "ssl_private_key": None,
-    "ssl_certificate_chain": None,
-    # Client certificates (cherrypy_rs keys): 'none', 'optional' or 'required'.
-    "ssl_client_ca": None,
-    "ssl_verify_client": "none",
-    # None: HTTP/2 over TLS (ALPN) only; True: also h2c on plain TCP; False: never.
-    "http2": None,
-    "http2_max_concurrent_streams": 100,
-    # Behind a reverse proxy (cherrypy_rs keys, gunicorn's model): the peers whose
-    # Forwarded / X-Forwarded-* headers are believed ("*" for all; None or "": none,
-    # as in CherryPy, where tools.proxy reads them; the cherrypy-rs command's default is
-    # $FORWARDED_ALLOW_IPS, else "127.0.0.1,::1"), and whether those peers open each
-    # connection with a HAProxy PROXY header.
-    "forwarded_allow_ips": None,
-    "proxy_protocol": False,
-}
+#: server.* keys cherrypy_rs implements, with CherryPy's defaults: written once, in Rust
+#: (``rust/config.rs``), and documented in docs/configuration.md (checked by a test).
+SERVER_DEFAULTS: dict[str, Any] = dict(_core.SERVER_DEFAULTS)
 
 
 def forwarded_allow_ips(value: Any) -> str:
@@ -345,8 +310,9 @@ class Server(ServerAdapter):
             f"{self.scheme}://{host}" if port == default_port else f"{self.scheme}://{host}:{port}"
         )
 
+    # ServerAdapter keeps ``running`` as an attribute; here the Rust server says.
     @property
-    def running(self) -> bool:
+    def running(self) -> bool:  # type: ignore[override]
         return self.core is not None
 
     def check(self) -> Any:
