@@ -116,14 +116,18 @@ pub struct Client {
 
 /// Corrects the request from a trusted `peer` (`trusted_socket`: the connection came
 /// through `server.socket_file`, which only local processes can reach, so it is trusted
-/// whenever anyone is): returns the
-/// client and replaces the `Host` header with the forwarded host. From an untrusted
-/// peer, or without forwarding headers, the peer is the client and nothing changes.
+/// whenever anyone is): returns the client and puts the forwarded host in the `Host`
+/// header — in place of the one Host header, or where there is none only when
+/// `host_optional` (HTTP/2, whose authority is in the request target): a request
+/// without the Host that HTTP/1.1 requires is left for the framing check (RFC 9112
+/// §3.2). From an untrusted peer, or without forwarding headers, the peer is the client
+/// and nothing changes.
 pub fn apply(
     trusted: &Trusted,
     trusted_socket: bool,
     peer: SocketAddr,
     headers: &mut HeaderMap,
+    host_optional: bool,
 ) -> Client {
     let unchanged = Client {
         remote: peer,
@@ -146,8 +150,10 @@ pub fn apply(
         return unchanged;
     };
     if let Some(host) = hop.host.filter(|h| valid_host(h)) {
-        // Two Host headers stay as they are: the framing check answers 400.
-        if headers.get_all(HOST).iter().count() <= 1 {
+        // Two Host headers (or none on HTTP/1.1) stay as they are: the framing check
+        // answers 400.
+        let hosts = headers.get_all(HOST).iter().count();
+        if hosts == 1 || (hosts == 0 && host_optional) {
             if let Ok(value) = HeaderValue::from_str(&host) {
                 headers.insert(HOST, value);
             }
@@ -323,14 +329,10 @@ fn unquote(value: &str) -> String {
     }
 }
 
-/// RFC 9110 §7.2 / RFC 3986 §3.2.2: a host and optional port, nothing else (a forwarded
-/// host becomes the Host header and `request.base`).
+/// RFC 9110 §7.2: a host and optional port, as a Host header must be (a forwarded host
+/// becomes the Host header and `request.base`); never empty here.
 fn valid_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
+    !host.is_empty() && host.len() <= 255 && crate::uri::valid_host(host.as_bytes())
 }
 
 #[cfg(test)]
@@ -384,7 +386,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "www.example.com"),
         ]);
-        let client = apply(&local(), false, peer("127.0.0.1"), &mut h);
+        let client = apply(&local(), false, peer("127.0.0.1"), &mut h, false);
         assert_eq!(client.remote, "203.0.113.5:0".parse().expect("addr"));
         assert_eq!(client.scheme, Some("https"));
         assert_eq!(h[HOST], "www.example.com");
@@ -399,7 +401,7 @@ mod tests {
             ("forwarded", "for=198.51.100.1;proto=https;host=evil"),
         ]);
         let p = peer("192.0.2.1");
-        let client = apply(&local(), false, p, &mut h);
+        let client = apply(&local(), false, p, &mut h, false);
         assert_eq!(
             client,
             Client {
@@ -415,21 +417,24 @@ mod tests {
         let trusted = Trusted::parse("127.0.0.1,10.0.0.0/8").expect("parse");
         // The client claimed 1.2.3.4; the first proxy saw 203.0.113.5.
         let mut h = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.5, 10.0.0.2")]);
-        let client = apply(&trusted, false, peer("127.0.0.1"), &mut h);
+        let client = apply(&trusted, false, peer("127.0.0.1"), &mut h, false);
         assert_eq!(client.remote.ip().to_string(), "203.0.113.5");
         // All trusted: the leftmost.
         let mut h = headers(&[("x-forwarded-for", "10.0.0.3, 10.0.0.2")]);
-        let client = apply(&trusted, false, peer("127.0.0.1"), &mut h);
+        let client = apply(&trusted, false, peer("127.0.0.1"), &mut h, false);
         assert_eq!(client.remote.ip().to_string(), "10.0.0.3");
     }
 
     #[test]
     fn rfc7239_forwarded_with_quoted_ipv6_and_ports() {
-        let mut h = headers(&[(
-            "forwarded",
-            r#"for="[2001:db8:cafe::17]:4711";proto=https;host="example.com:8443", for=127.0.0.1;proto=http"#,
-        )]);
-        let client = apply(&local(), false, peer("::1"), &mut h);
+        let mut h = headers(&[
+            ("host", "backend"),
+            (
+                "forwarded",
+                r#"for="[2001:db8:cafe::17]:4711";proto=https;host="example.com:8443", for=127.0.0.1;proto=http"#,
+            ),
+        ]);
+        let client = apply(&local(), false, peer("::1"), &mut h, false);
         assert_eq!(
             client.remote,
             "[2001:db8:cafe::17]:4711".parse().expect("addr")
@@ -442,7 +447,7 @@ mod tests {
             ("x-forwarded-for", "203.0.113.5"),
         ]);
         let p = peer("127.0.0.1");
-        let client = apply(&local(), false, p, &mut h);
+        let client = apply(&local(), false, p, &mut h, false);
         assert_eq!(client.remote, p);
         assert_eq!(client.scheme, Some("https"));
     }
@@ -457,19 +462,28 @@ mod tests {
         ]);
         let unix = SocketAddr::from(([0, 0, 0, 0], 0));
         let some = Trusted::parse("10.0.0.1").expect("one");
-        let client = apply(&some, true, unix, &mut h);
+        let client = apply(&some, true, unix, &mut h, false);
         assert_eq!(client.remote.ip().to_string(), "203.0.113.5");
         assert_eq!(client.scheme, None);
         assert_eq!(h[HOST], "backend");
         // Trusting no one (CherryPy's default) trusts no Unix peer either.
         let none = Trusted::parse("").expect("none");
-        assert_eq!(apply(&none, true, unix, &mut h).remote, unix);
+        assert_eq!(apply(&none, true, unix, &mut h, false).remote, unix);
+    }
+
+    #[test]
+    fn a_missing_host_is_added_only_where_optional() {
+        let mut h = headers(&[("x-forwarded-host", "example.org")]);
+        apply(&local(), false, peer("127.0.0.1"), &mut h, false);
+        assert!(h.get(HOST).is_none());
+        apply(&local(), false, peer("127.0.0.1"), &mut h, true);
+        assert_eq!(h[HOST], "example.org");
     }
 
     #[test]
     fn two_host_headers_are_left_for_the_framing_check() {
         let mut h = headers(&[("host", "a"), ("host", "b"), ("x-forwarded-host", "c")]);
-        apply(&local(), false, peer("127.0.0.1"), &mut h);
+        apply(&local(), false, peer("127.0.0.1"), &mut h, false);
         assert_eq!(h.get_all(HOST).iter().count(), 2);
     }
 }
