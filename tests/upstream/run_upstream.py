@@ -1,0 +1,452 @@
+"""Run CherryPy 18.10's own test suite against cherrypy_rs: our yardstick.
+
+    python tests/upstream/run_upstream.py                 # every file, a table
+    python tests/upstream/run_upstream.py core config     # some files
+    python tests/upstream/run_upstream.py --markdown      # the table for docs/compatibility.md
+    python tests/upstream/run_upstream.py --json run.json --compare before.json
+
+The ``cherrypy/test`` package of the installed CherryPy (a test extra) is copied into a
+temporary directory — never into the repository — with our ``upstream_conftest.py`` as
+its conftest (``import cherrypy`` gives cherrypy_rs; ``from cherrypy.test import helper``
+our ``cherrypy_rs.test.helper``) and a ``pytest.ini`` of its own (so our
+``filterwarnings = error`` does not apply). CherryPy's ``helper.py``, ``webtest.py`` and
+``logtest.py`` are not copied: ours are used.
+
+Each file runs in a fresh pytest subprocess, in a session of its own, with a per-test
+timeout (pytest-timeout) and a time bound per file; when the bound passes the whole
+process group is killed. After each file every process it started is stopped: the
+process group, and the daemons whose PID files ``helper.CPProcess`` left in the file's
+directory. Nothing outlives the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+#: CherryPy's test-support modules that cherrypy_rs.test provides itself.
+REPLACED = {"__init__.py", "helper.py", "webtest.py", "logtest.py", "conftest.py"}
+
+PYTEST_INI = """[pytest]
+# The upstream run: CherryPy's tests under cherrypy_rs (see run_upstream.py).
+# No filterwarnings = error here: warnings are reported, not failures.
+addopts = -p no:cacheprovider -p no:randomly
+"""
+
+OUTCOMES = ("passed", "failed", "errors", "skipped")
+
+
+def cherrypy_test_dir() -> tuple[Path, str]:
+    """The installed CherryPy's test directory and CherryPy's version (without
+    importing CherryPy)."""
+    spec = importlib.util.find_spec("cherrypy")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(
+            "CherryPy is not installed: `make build-dev` installs it with the test extras"
+        )
+    directory = Path(next(iter(spec.submodule_search_locations))) / "test"
+    if not directory.is_dir():
+        raise SystemExit(f"{directory} does not exist: this CherryPy has no test package")
+    return directory, importlib.metadata.version("cherrypy")
+
+
+def prepare(workdir: Path, source: Path) -> Path:
+    """Copy CherryPy's test files and our conftest/ini into ``workdir/suite``."""
+    suite = workdir / "suite"
+    shutil.copytree(
+        source,
+        suite,
+        ignore=lambda _d, names: [n for n in names if n in REPLACED or n == "__pycache__"],
+    )
+    shutil.copyfile(HERE / "upstream_conftest.py", suite / "conftest.py")
+    (suite / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
+    return suite
+
+
+def select(suite: Path, names: list[str]) -> list[Path]:
+    """The test files to run: all ``test_*.py``, or those named (``core``,
+    ``test_core`` and ``test_core.py`` all name ``test_core.py``)."""
+    files = sorted(suite.glob("test_*.py"))
+    if not names:
+        return files
+    by_name = {f.name: f for f in files}
+    chosen = []
+    for name in names:
+        stem = name.removesuffix(".py")
+        if not stem.startswith("test_"):
+            stem = "test_" + stem
+        path = by_name.get(stem + ".py")
+        if path is None:
+            raise SystemExit(
+                f"no file {stem}.py in CherryPy's test suite; have: " + ", ".join(sorted(by_name))
+            )
+        chosen.append(path)
+    return chosen
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Stop the pytest process and everything in its process group: SIGTERM, then
+    SIGKILL to whatever is left after ``grace`` seconds."""
+    pgid = proc.pid
+    if proc.poll() is None:
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    if _group_alive(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if proc.poll() is None:
+        proc.wait(timeout=grace)
+
+
+def stop_daemons(directory: Path) -> list[int]:
+    """Kill the daemons whose PID files ``CPProcess`` wrote under ``directory`` (they
+    left the process group when they daemonized). Only processes whose command line
+    names this directory's run are touched."""
+    killed = []
+    for pid_file in directory.rglob("*.pid"):
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if (
+            b"cherrypy_rs.test._spawn" not in cmdline
+            or str(pid_file.parent).encode() not in cmdline
+        ):
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+    return killed
+
+
+def run_file(
+    path: Path, suite: Path, workdir: Path, test_timeout: float, file_timeout: float
+) -> dict[str, Any]:
+    """Run one test file in a fresh pytest process; return its counts and records."""
+    name = path.stem
+    results = workdir / "results" / f"{name}.jsonl"
+    procs = workdir / "procs" / name
+    log = workdir / "logs" / f"{name}.log"
+    for d in (results.parent, procs, log.parent):
+        d.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        CHERRYPY_RS_UPSTREAM_RESULTS=str(results),
+        CHERRYPY_RS_TEST_TMP=str(procs),
+        PYTHONDONTWRITEBYTECODE="1",
+        # No interactive prompt from cheroot's webtest, whatever the environment says.
+        WEBTEST_INTERACTIVE="false",
+    )
+    env.pop("PYTEST_ADDOPTS", None)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-c",
+        str(suite / "pytest.ini"),
+        "--rootdir",
+        str(suite),
+        f"--timeout={test_timeout:g}",
+        path.name,
+    ]
+    started = time.monotonic()
+    status = "ok"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=suite,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            rc = proc.wait(timeout=file_timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+            status = f"timed out after {file_timeout:g}s"
+        finally:
+            stop_group(proc)
+            stop_daemons(procs)
+    seconds = time.monotonic() - started
+    return summarize(name, results, log, rc, status, seconds)
+
+
+def summarize(
+    name: str, results: Path, log: Path, rc: int | None, status: str, seconds: float
+) -> dict[str, Any]:
+    records = []
+    if results.exists():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a kill
+    counts = dict.fromkeys(OUTCOMES, 0)
+    collection_error = ""
+    problems = []
+    for r in records:
+        if r["kind"] == "collect":
+            collection_error = collection_error or r["message"]
+            problems.append(
+                {"nodeid": r["nodeid"], "outcome": "collection error", "message": r["message"]}
+            )
+        elif r["kind"] == "collect-skip":
+            counts["skipped"] += 1
+        else:
+            outcome = r["outcome"]
+            key = {
+                "passed": "passed",
+                "xfailed": "skipped",
+                "xpassed": "passed",
+                "skipped": "skipped",
+                "error": "errors",
+            }.get(outcome, "failed")
+            counts[key] += 1
+            if outcome not in ("passed", "xpassed"):
+                problems.append(
+                    {"nodeid": r["nodeid"], "outcome": outcome, "message": r["message"]}
+                )
+    if status == "ok" and rc not in (0, 1, 5) and not collection_error:
+        # 2: interrupted, 3: internal error, 4: usage error, negative: a signal.
+        status = f"pytest exited with {rc}: see the log"
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+        if tail:
+            status += f" ({tail[-1][:120]})"
+    return {
+        "file": f"{name}.py",
+        **counts,
+        "collection_error": collection_error,
+        "status": status,
+        "seconds": round(seconds, 1),
+        "problems": problems,
+    }
+
+
+def note(row: dict[str, Any]) -> str:
+    if row["collection_error"]:
+        return "collection error: " + row["collection_error"]
+    if row["status"] != "ok":
+        return row["status"]
+    return ""
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    total = {k: sum(r[k] for r in rows) for k in OUTCOMES}
+    total["collection_errors"] = sum(1 for r in rows if r["collection_error"])
+    total["files"] = len(rows)
+    total["files_all_passed"] = sum(
+        1
+        for r in rows
+        if r["passed"]
+        and not (r["failed"] or r["errors"] or r["collection_error"])
+        and r["status"] == "ok"
+    )
+    return total
+
+
+def percent(row: dict[str, Any]) -> str:
+    ran = row["passed"] + row["failed"] + row["errors"]
+    return f"{100 * row['passed'] / ran:.0f}%" if ran else "-"
+
+
+def text_table(rows: list[dict[str, Any]]) -> str:
+    width = max([len(r["file"]) for r in rows] + [5])
+    head = f"{'file':<{width}}  pass  fail   err  skip    %    s  note"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['file']:<{width}}  {r['passed']:>4}  {r['failed']:>4}  {r['errors']:>4}  "
+            f"{r['skipped']:>4}  {percent(r):>4}  {r['seconds']:>4.0f}  {note(r)[:100]}"
+        )
+    t = totals(rows)
+    lines.append("-" * len(head))
+    total_row = {"passed": t["passed"], "failed": t["failed"], "errors": t["errors"]}
+    lines.append(
+        f"{'total':<{width}}  {t['passed']:>4}  {t['failed']:>4}  {t['errors']:>4}  "
+        f"{t['skipped']:>4}  {percent(total_row):>4}        {t['collection_errors']} files "
+        f"not collected, {t['files_all_passed']}/{t['files']} files all passed"
+    )
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| file | passed | failed | errors | skipped | pass % | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        text = note(r).replace("|", "\\|")
+        if len(text) > 110:
+            text = text[:107] + "..."
+        lines.append(
+            f"| {r['file']} | {r['passed']} | {r['failed']} | {r['errors']} | {r['skipped']} "
+            f"| {percent(r)} | {text} |"
+        )
+    t = totals(rows)
+    total_row = {"passed": t["passed"], "failed": t["failed"], "errors": t["errors"]}
+    lines.append(
+        f"| **total** | {t['passed']} | {t['failed']} | {t['errors']} | {t['skipped']} "
+        f"| {percent(total_row)} | {t['collection_errors']} of {t['files']} files not "
+        f"collected; {t['files_all_passed']} all passed |"
+    )
+    return "\n".join(lines)
+
+
+def top_reasons(rows: list[dict[str, Any]], limit: int = 15) -> list[tuple[int, str]]:
+    """The most frequent failure messages (first lines), with how many tests (or
+    files, for collection errors) each stopped."""
+    counter: collections.Counter[str] = collections.Counter()
+    for r in rows:
+        for p in r["problems"]:
+            if p["outcome"] in ("skipped", "xfailed"):
+                continue
+            message = p["message"][:140] or p["outcome"]
+            if p["outcome"] == "collection error":
+                message = "collection: " + message
+            counter[message] += 1
+    return [(n, m) for m, n in counter.most_common(limit)]
+
+
+def compare(old: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Per-file changes since the run recorded in ``old`` (a ``--json`` output)."""
+    before = {r["file"]: r for r in old.get("files", [])}
+    lines = []
+    for r in rows:
+        o = before.get(r["file"])
+        if o is None:
+            lines.append(f"{r['file']}: new ({r['passed']} passed)")
+            continue
+        deltas = [f"{k} {o[k]}→{r[k]}" for k in OUTCOMES if o[k] != r[k]]
+        if o.get("collection_error") != r["collection_error"]:
+            deltas.append(
+                "collection error " + ("fixed" if not r["collection_error"] else "changed")
+            )
+        old_bad = {p["nodeid"] for p in o.get("problems", [])}
+        new_bad = {p["nodeid"] for p in r["problems"]}
+        regressed = sorted(new_bad - old_bad)
+        if deltas:
+            lines.append(f"{r['file']}: " + ", ".join(deltas))
+        for nodeid in regressed[:10]:
+            lines.append(f"    now failing: {nodeid}")
+    return "\n".join(lines) or "no change"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("files", nargs="*", help="test files to run (core, test_core, test_core.py)")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--json", metavar="FILE", help="write the results (for --compare) to FILE")
+    p.add_argument("--compare", metavar="FILE", help="show changes since a --json output")
+    p.add_argument("--timeout", type=float, default=20.0, help="per-test timeout (s)")
+    p.add_argument("--file-timeout", type=float, default=240.0, help="time bound per file (s)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--reasons", type=int, default=15, help="how many top failure reasons")
+    args = p.parse_args(argv)
+
+    source, version = cherrypy_test_dir()
+    workdir = Path(tempfile.mkdtemp(prefix="cherrypy-upstream-"))
+    rows = []
+    try:
+        suite = prepare(workdir, source)
+        files = select(suite, args.files)
+        print(
+            f"CherryPy {version}'s test suite ({len(files)} files) against cherrypy_rs "
+            f"{git_commit()}; work directory {workdir}",
+            file=sys.stderr,
+        )
+        for path in files:
+            row = run_file(path, suite, workdir, args.timeout, args.file_timeout)
+            rows.append(row)
+            print(
+                f"  {row['file']:<32} {row['passed']:>4} passed {row['failed']:>4} failed "
+                f"{row['errors']:>3} errors {row['skipped']:>3} skipped  {row['seconds']:.0f}s "
+                f"{note(row)[:80]}",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print(markdown_table(rows) if args.markdown else text_table(rows))
+    reasons = top_reasons(rows, args.reasons)
+    if reasons:
+        print("\nTop reasons (tests or files stopped by each):")
+        for n, message in reasons:
+            print(f"- {n} x {message}" if args.markdown else f"{n:>5}  {message}")
+    if args.compare:
+        with open(args.compare, encoding="utf-8") as f:
+            print("\nChanges since " + args.compare + ":\n" + compare(json.load(f), rows))
+    if args.json:
+        data = {
+            "cherrypy": version,
+            "commit": git_commit(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "timeout": args.timeout,
+            "file_timeout": args.file_timeout,
+            "totals": totals(rows),
+            "files": rows,
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
