@@ -47,6 +47,12 @@ test: build-dev ## Build, then run the Rust unit tests and the pytest suite
 	cargo test --quiet
 	$(VPY) -m pytest -q -p no:cacheprovider
 
+.PHONY: test-upstream
+test-upstream: build-dev ## Run CherryPy 18.10's own test suite against cherrypy_rs (ARGS="core --markdown")
+	@# CherryPy's own test dependencies (its "testing" extra) that ours do not have.
+	$(VPY) -m pip install -q path requests-toolbelt
+	$(VPY) tests/upstream/run_upstream.py $(ARGS)
+
 .PHONY: bench
 bench: build-prod ## Hello-world benchmark vs CherryPy and granian (needs wrk)
 	$(VPY) -m pip install -q cherrypy granian

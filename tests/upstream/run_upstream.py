@@ -67,13 +67,19 @@ def cherrypy_test_dir() -> tuple[Path, str]:
 
 
 def prepare(workdir: Path, source: Path) -> Path:
-    """Copy CherryPy's test files and our conftest/ini into ``workdir/suite``."""
+    """Copy CherryPy's test files and our conftest/ini into ``workdir/suite``, and
+    CherryPy's tutorials (which test_tutorials.py imports) into ``workdir/extra``."""
     suite = workdir / "suite"
     shutil.copytree(
         source,
         suite,
         ignore=lambda _d, names: [n for n in names if n in REPLACED or n == "__pycache__"],
     )
+    tutorial = source.parent / "tutorial"
+    if tutorial.is_dir():
+        shutil.copytree(
+            tutorial, workdir / "extra" / "tutorial", ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copyfile(HERE / "upstream_conftest.py", suite / "conftest.py")
     (suite / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
     return suite

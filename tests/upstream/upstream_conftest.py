@@ -18,6 +18,8 @@ import socket
 import sys
 from typing import Any
 
+import pytest
+
 import cherrypy_rs
 import cherrypy_rs.test
 
@@ -25,6 +27,11 @@ sys.modules["cherrypy"] = cherrypy_rs
 _here = os.path.dirname(os.path.abspath(__file__))
 if _here not in cherrypy_rs.test.__path__:
     cherrypy_rs.test.__path__.append(_here)
+# CherryPy's tutorials (``cherrypy.tutorial.tut01_helloworld``...), which
+# test_tutorials.py imports: a copy next to the suite holds only that package.
+_extra = os.path.join(os.path.dirname(_here), "extra")
+if os.path.isdir(os.path.join(_extra, "tutorial")) and _extra not in cherrypy_rs.__path__:
+    cherrypy_rs.__path__.append(_extra)
 
 _RESULTS = os.environ.get("CHERRYPY_RS_UPSTREAM_RESULTS")
 
@@ -43,6 +50,13 @@ except ImportError:  # pragma: no cover - cheroot comes with CherryPy
     pass
 else:
     _cheroot_webtest.WebCase.PORT = _free_port()
+
+
+@pytest.fixture(scope="session")
+def watcher_getter() -> None:
+    """pytest-services' fixture, which the memcached session tests ask for: skip them
+    (no memcached is started by the upstream run)."""
+    pytest.skip("memcached tests need pytest-services and memcached")
 
 
 def _first_line(text: str) -> str:
@@ -70,8 +84,10 @@ def _raw_message(report: Any) -> str:
         return str(longrepr[2])  # a skip: (file, line, reason)
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None and not isinstance(longrepr, str):
-        message = crash.message.strip().splitlines()
-        return message[0] if message else ""
+        lines = [line.strip() for line in crash.message.splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].endswith(":"):
+            return f"{lines[0]} {lines[1]}"  # "expected body:" says little alone
+        return lines[0] if lines else ""
     return _first_line(str(longrepr))
 
 
