@@ -20,14 +20,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from . import context, lib
 from . import dispatch as _cpdispatch
-from . import lib
 from ._config import Config
 from ._core import __version__ as __core_version__
 from ._engine import ChannelFailures, Engine
 from ._log import LogManager
 from ._server import Server
+from ._staticroutes import check_application
 from ._tree import Application, Tree
+from .context import _ContextProxy
 from .errors import (
     CHERRYPY_VERSION,
     CherryPyException,
@@ -38,7 +40,6 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
-from .serving import _ContextProxy
 
 __version__ = __core_version__
 
@@ -68,7 +69,9 @@ __all__ = [
     "url",
 ]
 
-from . import serving
+#: ``cherrypy.serving``: the request context (``serving.request``, ``serving.response``).
+serving = context
+sys.modules[f"{__name__}.serving"] = context
 
 dispatch = _cpdispatch
 
@@ -87,6 +90,12 @@ server.tree = tree
 server.global_config = config
 server.log_error = log.error
 server.subscribe(engine)
+context.site.config = config
+context.site.server = server
+context.site.tree = tree
+context.site.engine = engine
+context.site.log = log
+Tree.mount_checks.append(check_application)
 
 
 def _log_engine(msg: str, level: int = 20) -> None:
@@ -142,20 +151,6 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
             engine.exit()
         raise
 
-
-# Module paths CherryPy applications import (``from cherrypy import _cperror``...).
-from . import _tree as _cptree  # noqa: E402
-from . import errors as _cperror  # noqa: E402
-from . import helper as _helper  # noqa: E402
-
-for _alias, _module in {
-    "_cperror": _cperror,
-    "_cpdispatch": _cpdispatch,
-    "_helper": _helper,
-    "_cptree": _cptree,
-}.items():
-    sys.modules[f"{__name__}.{_alias}"] = _module
-del _alias, _module
 
 from . import _aliases, process  # noqa: E402
 

@@ -10,13 +10,14 @@ import logging
 import os
 import threading
 import time
+import traceback
 from typing import Any
 
 from . import _core
 from ._staticroutes import compile_routes
 from ._tree import Application, StaticDirectory
+from .handler import RequestHandler
 from .process.servers import ServerAdapter
-from .serving import RequestHandler
 from .wsgi import WSGIGateway
 
 
@@ -445,8 +446,6 @@ class Server(ServerAdapter):
 
     def _report(self, message: str, exc: BaseException | None) -> None:
         if exc is not None:
-            import traceback
-
             message += "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.log_error(message, severity=40)
 

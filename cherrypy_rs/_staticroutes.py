@@ -128,7 +128,7 @@ def _content_types(configured: Any, what: str) -> dict[str, str]:
 
 
 def _headers(config: dict[str, Any]) -> list[tuple[str, str]]:
-    from .serving import SERVER_HEADER
+    from .objects import SERVER_HEADER
 
     headers = [("Server", SERVER_HEADER)]
     for key, value in config.items():

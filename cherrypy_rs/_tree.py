@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from . import context
 from ._config import merge_app_config
 from .dispatch import Dispatcher, Resolution
 
@@ -47,6 +48,7 @@ class Application:
 
         The Rust server never goes through here: it calls the native path directly.
         """
+        # Lazy: this module stays free of the Rust core (testable without a server).
         from .wsgi import serve_wsgi
 
         return serve_wsgi(self.wsgi_handler(), environ, start_response)
@@ -55,11 +57,10 @@ class Application:
         """The native request handler for this application alone, built once."""
         handler = self.__dict__.get("_wsgi_handler")
         if handler is None:
-            import cherrypy_rs
+            # Lazy: this module stays free of the Rust core (testable without a server).
+            from .handler import RequestHandler
 
-            from .serving import RequestHandler
-
-            handler = RequestHandler([self], cherrypy_rs.config, cherrypy_rs.log.error)
+            handler = RequestHandler([self], context.site.config, context.site.log.error)
             self._wsgi_handler = handler
         return handler
 
@@ -91,6 +92,7 @@ class DefaultFavicon:
     exposed = True
 
     def __call__(self) -> Any:
+        # Lazy: this module stays free of the Rust core (testable without a server).
         from .lib.static import serve_file
 
         return serve_file(FAVICON, "image/x-icon")
@@ -145,6 +147,11 @@ def normalize_script_name(script_name: str | None) -> str:
 class Tree:
     """The registry of mounted applications (``cherrypy.tree``)."""
 
+    #: Called with (app, script_name, global config) before any tree mounts an app; they
+    #: raise on a config the server cannot serve. The package registers the static
+    #: routes' checks here (this module does not import the server side).
+    mount_checks: list[Callable[[Application, str, dict[str, Any]], None]] = []
+
     def __init__(self) -> None:
         self.apps: dict[str, Application] = {}
         #: Called after every change, so the server can rebuild its routes.
@@ -168,9 +175,8 @@ class Tree:
             if script_name == "" and root is not None and not hasattr(root, "favicon_ico"):
                 # As CherryPy: an application at the root answers /favicon.ico.
                 root.favicon_ico = DefaultFavicon()
-        from ._staticroutes import check_application
-
-        check_application(app, script_name, self.global_config())
+        for check in self.mount_checks:
+            check(app, script_name, self.global_config())
         self.apps[script_name] = app
         self._changed()
         return app
@@ -178,9 +184,7 @@ class Tree:
     @staticmethod
     def global_config() -> dict[str, Any]:
         """The process-wide config the applications' sections are merged onto."""
-        import cherrypy_rs
-
-        return cherrypy_rs.config
+        return context.site.config
 
     def serve_dir(self, directory: str, script_name: str = "", **options: Any) -> None:
         """Serve ``directory`` at ``script_name`` from Rust, with no application
@@ -199,6 +203,7 @@ class Tree:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Serve one request as a WSGI application: pick the mounted application by
         the longest matching script name, as CherryPy's tree does."""
+        # Lazy: this module stays free of the Rust core (testable without a server).
         from .wsgi import serve_wsgi
 
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
@@ -220,9 +225,7 @@ class Tree:
     def script_name(self, path: str | None = None) -> str | None:
         """The script name of the application that serves ``path``, or None."""
         if path is None:
-            from . import serving
-
-            request = serving.request_or_none()
+            request = context.request_or_none()
             if request is None:
                 return None
             path = request.script_name + request.path_info

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import cherrypy_rs as cherrypy
+from cherrypy_rs.lib.static import serve_download
 
 _PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>cherrypy_rs demo</title>
@@ -89,8 +90,6 @@ class DemoRoot:
 
     @cherrypy.expose
     def download(self) -> Any:
-        from cherrypy_rs.lib.static import serve_download
-
         return serve_download(os.path.join(STATIC_DIR, "hello.txt"))
 
     @cherrypy.expose

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 from xml.sax import saxutils
 
+from . import context
+from .helper import url as current_url
 from .lib.httputil import valid_status
 
 #: The CherryPy release whose behaviour cherrypy_rs reproduces.
@@ -34,9 +36,7 @@ class InternalRedirect(CherryPyException):
     """
 
     def __init__(self, path: str, query_string: str = "") -> None:
-        from . import serving
-
-        self.request = serving.request_or_none()
+        self.request = context.request_or_none()
         self.query_string = query_string
         if "?" in path:
             path, self.query_string = path.split("?", 1)
@@ -65,8 +65,6 @@ class HTTPRedirect(CherryPyException):
     encoding = "utf-8"
 
     def __init__(self, urls: Any, status: int | str | None = None, encoding: Any = None) -> None:
-        from .helper import url as current_url
-
         if isinstance(urls, (bytes, str)):
             urls = [urls]
         base = current_url()
@@ -84,9 +82,7 @@ class HTTPRedirect(CherryPyException):
     @property
     def default_status(self) -> int:
         """303 for HTTP/1.1 clients, 302 for HTTP/1.0 ones."""
-        from . import serving
-
-        request = serving.request_or_none()
+        request = context.request_or_none()
         if request is not None and request.protocol < (1, 1):
             return 302
         return 303
@@ -102,9 +98,7 @@ class HTTPRedirect(CherryPyException):
 
     def set_response(self) -> None:
         """Set ``cherrypy.response`` status, headers and body for this redirect."""
-        from . import serving
-
-        response = serving.response_or_raise()
+        response = context.response_or_raise()
         status = self.status
         response.status = status
         if status in _REDIRECT_MESSAGES:
@@ -161,9 +155,7 @@ _CLEANED_ON_ERROR = (
 
 def clean_headers(status: int) -> None:
     """Remove the headers that do not apply to an error response."""
-    from . import serving
-
-    headers = serving.response_or_raise().headers
+    headers = context.response_or_raise().headers
     for key in _CLEANED_ON_ERROR:
         headers.pop(key, None)
     if status != 416:
@@ -194,10 +186,8 @@ class HTTPError(CherryPyException):
 
     def set_response(self) -> None:
         """Set ``cherrypy.response`` status, headers and body for this error."""
-        from . import serving
-
-        request = serving.request_or_none()
-        response = serving.response_or_raise()
+        request = context.request_or_none()
+        response = context.response_or_raise()
         clean_headers(self.code)
         response.status = self.status
         tb = format_exc() if request is not None and request.show_tracebacks else None
@@ -232,9 +222,7 @@ class NotFound(HTTPError):
 
     def __init__(self, path: str | None = None) -> None:
         if path is None:
-            from . import serving
-
-            request = serving.request_or_none()
+            request = context.request_or_none()
             path = (request.script_name + request.path_info) if request is not None else ""
         self.args = (path,)
         HTTPError.__init__(self, 404, f"The path '{path}' was not found.")
@@ -279,8 +267,6 @@ def get_error_page(status: Any, **kwargs: Any) -> bytes:
     Keyword arguments ``message``, ``traceback`` and ``version`` fill the template;
     each is HTML-escaped.
     """
-    from . import serving
-
     try:
         code, reason, message = valid_status(status)
     except ValueError as exc:
@@ -296,7 +282,7 @@ def get_error_page(status: Any, **kwargs: Any) -> bytes:
     for key, value in kwargs.items():
         kwargs[key] = "" if value is None else html.escape(str(value), quote=False)
 
-    request = serving.request_or_none()
+    request = context.request_or_none()
     pages = getattr(request, "error_page", None) or {}
     error_page = pages.get(code) or pages.get("default")
     template = _HTTP_ERROR_TEMPLATE
@@ -320,7 +306,7 @@ def get_error_page(status: Any, **kwargs: Any) -> bytes:
             if note:
                 note += "<br />"
             kwargs["message"] = note + f"In addition, the custom error page failed:\n<br />{exc}"
-    response = serving.response_or_none()
+    response = context.response_or_none()
     if response is not None:
         response.headers["Content-Type"] = "text/html;charset=utf-8"
     return (template % kwargs).encode("utf-8")
@@ -343,12 +329,10 @@ _IE_FRIENDLY_ERROR_SIZES = {
 
 def _be_ie_unfriendly(status: int) -> None:
     """Pad short error bodies, as CherryPy does, so old browsers show them."""
-    from . import serving
-
     size = _IE_FRIENDLY_ERROR_SIZES.get(status, 0)
     if not size:
         return
-    response = serving.response_or_raise()
+    response = context.response_or_raise()
     size += 1
     content = response.collapse_body()
     if content and len(content) < size:

@@ -8,6 +8,8 @@ import types
 import urllib.parse
 from typing import Any, Callable, TypeVar
 
+from . import context
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DECORATABLE = (types.FunctionType, types.MethodType, type)
@@ -57,8 +59,6 @@ def popargs(*args: str, handler: Any = None) -> Callable[..., Any]:
         if inspect.isclass(cls_or_self):
             cls_or_self._cp_dispatch = decorated
             return cls_or_self
-        from . import serving
-
         popped: dict[str, str] = {}
         for name in names:
             if not vpath:
@@ -67,9 +67,9 @@ def popargs(*args: str, handler: Any = None) -> Callable[..., Any]:
         if handler is not None:
             if handler_call:
                 return handler(**popped)
-            serving.request_or_raise().params.update(popped)
+            context.request_or_raise().params.update(popped)
             return handler
-        serving.request_or_raise().params.update(popped)
+        context.request_or_raise().params.update(popped)
         if vpath:
             return getattr(cls_or_self, vpath.pop(0), None)
         return cls_or_self
@@ -108,13 +108,11 @@ def url(
     of pairs. ``relative=True`` gives a URL relative to the current page,
     ``relative="server"`` one relative to the server root.
     """
-    from . import serving
-
     if isinstance(qs, (tuple, list, dict)):
         qs = urllib.parse.urlencode(qs)
     if qs:
         qs = "?" + qs
-    request = serving.request_or_none()
+    request = context.request_or_none()
     if request is not None and request.app is not None:
         if not path.startswith("/"):
             pi = request.path_info
@@ -131,9 +129,7 @@ def url(
         newurl = base + script_name + normalize_path(path) + qs
     else:
         if base is None:
-            import cherrypy_rs
-
-            base = cherrypy_rs.server.base()
+            base = context.site.server.base()
         newurl = base + normalize_path((script_name or "") + path) + qs
 
     if relative is None:

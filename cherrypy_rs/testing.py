@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from . import context
 from ._server import Server
 from ._tree import Application, Tree
 
@@ -95,8 +96,6 @@ def serve(
     With ``ssl_certificate=...`` (and ``ssl_private_key``) the server speaks HTTPS;
     ``client_context`` is the ``ssl.SSLContext`` that ``LiveServer.request`` uses then.
     """
-    import cherrypy_rs
-
     tree = Tree()
     if apps:
         for name, app in apps.items():
@@ -111,8 +110,8 @@ def serve(
             tree.mount(root, script_name, config)
     server = Server()
     server.tree = tree
-    server.global_config = cherrypy_rs.config
-    server.log_error = cherrypy_rs.log.error
+    server.global_config = context.site.config
+    server.log_error = context.site.log.error
     server.access_log_screen = False
     server.access_log_file = access_log or ""
     server.settings.update(socket_host="127.0.0.1", socket_port=0)

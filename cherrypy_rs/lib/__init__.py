@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
 def is_iterator(obj: Any) -> bool:
     """Return whether ``obj`` is an iterator (and not a str, bytes or list)."""
-    from collections.abc import Iterator
-
     return isinstance(obj, Iterator)
 
 

@@ -22,7 +22,9 @@ import urllib.parse
 from typing import Any
 
 from .. import _core
+from ..context import request_or_raise, response_or_raise
 from ..errors import HTTPError, HTTPRedirect, NotFound
+from ..helper import url
 from . import httputil
 
 #: The body type ``serve_file``/``serve_fileobj`` return.
@@ -63,8 +65,6 @@ def _make_content_disposition(disposition: str, file_name: str) -> str:
 
 
 def _response() -> Any:
-    from ..serving import response_or_raise
-
     return response_or_raise()
 
 
@@ -142,8 +142,6 @@ def serve_fileobj(
 def _check_range(length: int) -> None:
     """CherryPy's 416 error page for a Range that names no byte of the file (the rest
     of the range handling is done by Rust when the body is sent)."""
-    from ..serving import request_or_raise
-
     request = request_or_raise()
     if request.protocol < (1, 1):
         return
@@ -167,8 +165,6 @@ def _content_type(path: str, content_types: dict[str, str] | None) -> str | None
 
 
 def _request() -> Any:
-    from ..serving import request_or_raise
-
     return request_or_raise()
 
 
@@ -215,8 +211,6 @@ def staticdir(
     if kind == "forbidden":
         raise HTTPError(403)
     if kind == "redirect":
-        from ..helper import url
-
         raise HTTPRedirect(url(request.path_info + "/", request.query_string), 301)
     if kind != "file":
         return False

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import context
 from . import plugins, servers, wspbus
 
 __all__ = ["bus", "plugins", "servers", "wspbus"]
 
 
 def __getattr__(name: str) -> Any:
-    # ``bus`` is the engine, created by the package: imported lazily, because the
-    # engine itself imports this package for its plugins.
+    # ``bus`` is the engine, which the package creates after importing this one.
     if name == "bus":
-        import cherrypy_rs
-
-        return cherrypy_rs.engine
+        return context.site.engine
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

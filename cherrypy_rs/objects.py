@@ -1,0 +1,253 @@
+"""The request and response objects (``cherrypy._cprequest.Request`` / ``Response``).
+
+``Request`` wraps what Rust parsed (the ``core`` object) and builds everything a
+handler may not need — headers, cookies, params, the body, addresses — on first use.
+``Response`` holds the status, headers, cookies and body being built.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Callable
+
+from .bodies import RequestBody
+from .errors import CHERRYPY_VERSION, HTTPError
+from .lib.httputil import HeaderMap, Host, header_items, parse_query_string
+
+SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
+
+
+class _lazy:
+    """Compute an attribute once per instance, on first access.
+
+    Unlike ``functools.cached_property`` on Python 3.11, it takes no lock, and the
+    value can be overwritten by plain assignment (handlers and tools may set it).
+    """
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = self.func(obj)
+        obj.__dict__[self.name] = value
+        return value
+
+
+class Request:
+    """``cherrypy.request``: the request being handled, with CherryPy's attributes."""
+
+    prev: Request | None = None
+    show_tracebacks = True
+    show_mismatched_params = True
+    throw_errors = False
+    error_page: dict[Any, Any] = {}
+    methods_with_bodies = ("POST", "PUT", "PATCH")
+    process_request_body = True
+    query_string_encoding = "utf8"
+    recursive_redirect = False
+    is_index: bool | None = None
+    handler: Any = None
+    login: str | None = None
+    closed = False
+    stage: str | None = None
+    multithread = True
+    multiprocess = False
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    toolmaps: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+
+    def __init__(
+        self,
+        core: Any,
+        app: Any,
+        method: str | None = None,
+        path_info: str | None = None,
+        query_string: str | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        self._core = core
+        self.app = app
+        self.script_name = core.script_name
+        if method is None:
+            self.method = core.method
+            # "" for a request to exactly an application's script name (/api).
+            self.path_info = core.path_info
+            self.query_string = core.query_string
+            self._body_bytes = None
+        else:
+            # An internal redirect: a new GET for another path of the same app.
+            self.method = method
+            self.path_info = path_info or "/"
+            self.query_string = query_string or ""
+            self._body_bytes = body
+
+    #: The protocol the server speaks.
+    server_protocol = "HTTP/1.1"
+
+    @_lazy
+    def protocol(self) -> tuple[int, int]:
+        """The version both sides speak: the lower of the client's and the server's."""
+        major, _, minor = self._core.protocol[5:].partition(".")
+        return min((int(major), int(minor or 0)), (1, 1))
+
+    @_lazy
+    def request_line(self) -> str:
+        """The first line of the request, as received."""
+        return self._core.request_line
+
+    @_lazy
+    def scheme(self) -> str:
+        return self._core.scheme
+
+    @_lazy
+    def headers(self) -> HeaderMap:
+        """Request headers (case-insensitive; repeated headers joined with ", ")."""
+        return header_items(self._core.header_items())
+
+    @_lazy
+    def params(self) -> dict[str, Any]:
+        """Query-string and form parameters; repeated names give lists."""
+        qs = self.query_string
+        if not qs:
+            return {}
+        try:
+            return parse_query_string(qs, encoding=self.query_string_encoding)
+        except UnicodeDecodeError:
+            raise HTTPError(
+                404,
+                "The given query string could not be processed. Query strings for this "
+                f"resource must be encoded with {self.query_string_encoding!r}.",
+            ) from None
+
+    @_lazy
+    def cookie(self) -> SimpleCookie:
+        """The request's cookies."""
+        jar: SimpleCookie = SimpleCookie()
+        value = self.headers.get("Cookie")
+        if value:
+            try:
+                jar.load(value)
+            except CookieError as exc:
+                raise HTTPError(400, str(exc)) from None
+        return jar
+
+    @_lazy
+    def body(self) -> RequestBody:
+        """The request entity (see RequestBody)."""
+        if self._body_bytes is not None:
+            data = self._body_bytes
+        else:
+            data = self._core.body
+            if data is None:
+                # Spooled to a temporary file by Rust (large bodies): read it from there.
+                fp = os.fdopen(self._core.body_fd(), "rb")
+                fp.seek(0)
+                return RequestBody(fp, self._core.content_length, self.headers, self.params)
+        return RequestBody(io.BytesIO(data), len(data), self.headers, self.params)
+
+    @_lazy
+    def rfile(self) -> io.BytesIO:
+        return self.body.fp
+
+    @_lazy
+    def remote(self) -> Host:
+        """The client's address."""
+        ip, port = self._core.remote
+        return Host(ip, port, "")
+
+    @_lazy
+    def local(self) -> Host:
+        """The server address that received the request."""
+        ip, port = self._core.local
+        # CherryPy leaves local.ip empty and puts the address in local.name.
+        return Host("", port, ip)
+
+    @_lazy
+    def base(self) -> str:
+        """scheme://host of the request (from the Host header)."""
+        host = self.headers.get("Host") or self.local.name or self.local.ip
+        return f"{self.scheme}://{host}"
+
+    @_lazy
+    def ssl(self) -> dict[str, str] | None:
+        """The connection's TLS details as mod_ssl names them (SSL_PROTOCOL, SSL_CIPHER,
+        SSL_CLIENT_VERIFY, SSL_CLIENT_S_DN, SSL_CLIENT_CERT...); None on plain HTTP."""
+        return self._core.ssl_environ()
+
+    @_lazy
+    def wsgi_environ(self) -> dict[str, Any]:
+        """What CherryPy apps read from the WSGI environ about the connection:
+        ``wsgi.url_scheme`` and, over TLS, ``HTTPS`` and the ``SSL_*`` keys."""
+        environ: dict[str, Any] = {"wsgi.url_scheme": self.scheme}
+        if self.ssl is not None:
+            environ["HTTPS"] = "on"
+            environ.update(self.ssl)
+        return environ
+
+
+class Response:
+    """``cherrypy.response``: status, headers, cookies and body being built."""
+
+    stream = False
+    timeout = 300
+    timed_out = False
+
+    def __init__(self) -> None:
+        self.status: Any = 200
+        headers = HeaderMap()
+        dict.__setitem__(headers, "Content-Type", "text/html")
+        dict.__setitem__(headers, "Server", SERVER_HEADER)
+        self.headers = headers
+        self.body: Any = None
+        self.header_list: list[tuple[str, str]] | None = None
+
+    @_lazy
+    def cookie(self) -> SimpleCookie:
+        """Cookies to set (``response.cookie['name'] = 'value'``)."""
+        return SimpleCookie()
+
+    @_lazy
+    def time(self) -> float:
+        return time.time()
+
+    def collapse_body(self) -> bytes:
+        """Join the body into one bytes object (consuming an iterator) and keep it."""
+        body = as_bytes(self.body)
+        self.body = body
+        return body
+
+    def check_timeout(self) -> None:
+        """CherryPy's hook for long requests; cherrypy_rs has no response timeout."""
+
+
+def as_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        raise ValueError(
+            "Page handlers MUST return bytes. Use tools.encode if you wish to return unicode."
+        )
+    chunks = []
+    try:
+        for chunk in body:
+            if isinstance(chunk, str):
+                raise ValueError(
+                    "Page handlers MUST return bytes. Use tools.encode if you wish to "
+                    "return unicode."
+                )
+            chunks.append(chunk)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return b"".join(chunks)
