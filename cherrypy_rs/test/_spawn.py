@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import sys
 
+import cherrypy_rs
+import cherrypy_rs.test
+from cherrypy_rs.cherryd import main as cherryd
+
 
 def main(argv: list[str]) -> int:
     rest: list[str] = []
@@ -23,14 +27,9 @@ def main(argv: list[str]) -> int:
             paths.append(next(args))
         else:
             rest.append(arg)
-    import cherrypy_rs
-    import cherrypy_rs.test
-
     if alias:
         sys.modules["cherrypy"] = cherrypy_rs
     cherrypy_rs.test.__path__.extend(p for p in paths if p not in cherrypy_rs.test.__path__)
-    from cherrypy_rs.cherryd import main as cherryd
-
     return cherryd(rest)
 
 

@@ -50,6 +50,8 @@ import pytest
 
 import cherrypy_rs as cherrypy
 
+from ..errors import get_error_page
+from ..lib.httputil import urljoin
 from . import webtest
 from .webtest import WebCase  # noqa: F401 - importable from here, as in CherryPy
 
@@ -119,21 +121,10 @@ def get_wsgi_u_supervisor(**options: Any) -> LocalSupervisor:
 
 
 def _reset_tree() -> None:
-    """Give ``cherrypy.tree`` (and the server, which serves it) a fresh, empty tree, as
-    CherryPy's helper does before each ``setup_server``."""
-    from .._tree import Tree
-
-    old = cherrypy.tree
-    new = Tree()
-    cherrypy.tree = new
-    cherrypy.server.tree = new
-    for extra in cherrypy.server.extras.values():
-        extra.tree = new
-    listeners = cherrypy.config.listeners
-    if old.clear_caches in listeners:
-        listeners[listeners.index(old.clear_caches)] = new.clear_caches
-    elif new.clear_caches not in listeners:
-        listeners.append(new.clear_caches)
+    """Empty ``cherrypy.tree`` before ``setup_server`` mounts the class's applications
+    (CherryPy's helper gives it a new ``Tree``; emptying it keeps the server, which
+    serves this tree, in step)."""
+    cherrypy.tree.apps.clear()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -276,8 +267,6 @@ class CPWebCase(webtest.WebCase):
     def getPage(self, url: Any, *args: Any, **kwargs: Any) -> Any:
         """``WebCase.getPage`` with ``url`` below ``script_name``."""
         if self.script_name:
-            from ..lib.httputil import urljoin
-
             if isinstance(url, bytes):
                 url = url.decode("utf-8")
             url = urljoin(self.script_name, url)
@@ -292,8 +281,6 @@ class CPWebCase(webtest.WebCase):
         """Fail unless the body is CherryPy's error page for ``status`` (and
         ``message``). ``pattern`` must occur in the page's traceback; ``None`` means
         the page must have no traceback."""
-        from ..errors import get_error_page
-
         page = get_error_page(status, message=message)
         if isinstance(page, str):
             page = page.encode("utf-8")
@@ -347,8 +334,8 @@ def _spawn_command() -> list[str]:
     args = [sys.executable, "-m", "cherrypy_rs.test._spawn"]
     if sys.modules.get("cherrypy") is cherrypy:
         args.append("--alias-cherrypy")
-    from . import __path__ as test_path
-
+    # The package's own directory first, then those a runner added (CherryPy's suite).
+    test_path = sys.modules[__name__.rpartition(".")[0]].__path__
     for entry in list(test_path)[1:]:
         args += ["--test-path", entry]
     return args
