@@ -9,6 +9,7 @@ Then the client side (``WebCase``), ``LogCase`` and ``CPProcess`` in this proces
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -209,6 +210,7 @@ def test_logcase_markers(tmp_path: Path) -> None:
 # -- CPProcess ---------------------------------------------------------------------------
 
 CHILD_APP = """
+import json
 import os
 import cherrypy
 
@@ -244,3 +246,71 @@ def test_cpprocess_serves_a_child_and_stops_on_sigterm(
         if proc._proc is not None and proc._proc.poll() is None:
             proc._proc.kill()
             proc._proc.wait(timeout=10)
+
+
+# -- the upstream runner ---------------------------------------------------------------
+
+RUNNER = Path(__file__).parent / "upstream" / "run_upstream.py"
+
+HANGING_TEST = """
+import subprocess, sys, time
+
+def test_quick():
+    import cherrypy, cherrypy_rs
+    assert cherrypy is cherrypy_rs
+
+def test_hangs_with_a_child():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open("child.pid", "w") as f:
+        f.write(str(child.pid))
+    time.sleep(600)
+"""
+
+BROKEN_TEST = "import cherrypy._no_such_module\n"
+
+
+def cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # not a process, or it just ended
+
+
+def run_runner(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(RUNNER), *args], capture_output=True, text=True, timeout=240
+    )
+
+
+def test_runner_bounds_time_and_stops_what_a_file_started(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_hang.py").write_text(HANGING_TEST)
+    (suite / "test_broken.py").write_text(BROKEN_TEST)
+    out = tmp_path / "run.json"
+    result = run_runner(
+        "--source", str(suite), "--timeout", "60", "--file-timeout", "8", "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    rows = {r["file"]: r for r in data["files"]}
+    assert rows["test_hang.py"]["passed"] == 1
+    assert rows["test_hang.py"]["status"] == "timed out after 8s"
+    assert rows["test_broken.py"]["collection_error"].startswith("ModuleNotFoundError")
+    assert "collection error: ModuleNotFoundError" in result.stdout
+    # The work directory (and the child's PID file in it) is gone; so is the child.
+    workdir = Path(result.stderr.split("work directory ")[1].split()[0])
+    assert not workdir.exists()
+    assert not [pid for pid in os.listdir("/proc") if b"time.sleep(600)" in cmdline(pid)]
+    rendered = run_runner("--render", str(out), "--markdown", "--compare", str(out))
+    assert "| test_hang.py | 1 | 0 | 0 | 0 | 100% | timed out after 8s |" in rendered.stdout
+    assert "no change" in rendered.stdout
+
+
+def test_runner_on_cherrypy_httputil_tests(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    result = run_runner("httputil", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(out.read_text())["files"]
+    assert row["file"] == "test_httputil.py" and row["status"] == "ok"
+    assert row["passed"] > 0 and not row["collection_error"]

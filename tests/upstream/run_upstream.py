@@ -401,9 +401,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--file-timeout", type=float, default=240.0, help="time bound per file (s)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--reasons", type=int, default=15, help="how many top failure reasons")
+    p.add_argument(
+        "--source",
+        metavar="DIR",
+        help="a test directory to run instead of the installed CherryPy's (for our own tests)",
+    )
+    p.add_argument(
+        "--render", metavar="FILE", help="print the table of a --json output instead of running"
+    )
     args = p.parse_args(argv)
 
+    if args.render:
+        with open(args.render, encoding="utf-8") as f:
+            rows = json.load(f)["files"]
+    else:
+        rows = run_all(args)
+    report(args, rows)
+    return 0
+
+
+def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Run the chosen files; write ``--json``; return the rows."""
     source, version = cherrypy_test_dir()
+    if args.source:
+        source = Path(args.source).resolve()
     workdir = Path(tempfile.mkdtemp(prefix="cherrypy-upstream-"))
     rows = []
     try:
@@ -430,15 +451,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    print(markdown_table(rows) if args.markdown else text_table(rows))
-    reasons = top_reasons(rows, args.reasons)
-    if reasons:
-        print("\nTop reasons (tests or files stopped by each):")
-        for n, message in reasons:
-            print(f"- {n} x {message}" if args.markdown else f"{n:>5}  {message}")
-    if args.compare:
-        with open(args.compare, encoding="utf-8") as f:
-            print("\nChanges since " + args.compare + ":\n" + compare(json.load(f), rows))
     if args.json:
         data = {
             "cherrypy": version,
@@ -451,7 +463,20 @@ def main(argv: list[str] | None = None) -> int:
         }
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
-    return 0
+    return rows
+
+
+def report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """Print the table, the top failure reasons and the changes since ``--compare``."""
+    print(markdown_table(rows) if args.markdown else text_table(rows))
+    reasons = top_reasons(rows, args.reasons)
+    if reasons:
+        print("\nTop reasons (tests or files stopped by each):")
+        for n, message in reasons:
+            print(f"- {n} x {message}" if args.markdown else f"{n:>5}  {message}")
+    if args.compare:
+        with open(args.compare, encoding="utf-8") as f:
+            print("\nChanges since " + args.compare + ":\n" + compare(json.load(f), rows))
 
 
 if __name__ == "__main__":
