@@ -66,17 +66,19 @@ def cherrypy_test_dir() -> tuple[Path, str]:
     return directory, importlib.metadata.version("cherrypy")
 
 
-def prepare(workdir: Path, source: Path) -> Path:
+def prepare(workdir: Path, source: Path, reference: bool = False) -> Path:
     """Copy CherryPy's test files and our conftest/ini into ``workdir/suite``, and
     CherryPy's tutorials (which test_tutorials.py imports) into ``workdir/extra``."""
     suite = workdir / "suite"
     shutil.copytree(
         source,
         suite,
-        ignore=lambda _d, names: [n for n in names if n in REPLACED or n == "__pycache__"],
+        ignore=lambda _d, names: [
+            n for n in names if (n in REPLACED and not reference) or n == "__pycache__"
+        ],
     )
     tutorial = source.parent / "tutorial"
-    if tutorial.is_dir():
+    if tutorial.is_dir() and not reference:
         shutil.copytree(
             tutorial, workdir / "extra" / "tutorial", ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -138,21 +140,18 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         proc.wait(timeout=grace)
 
 
-def stop_daemons(directory: Path) -> list[int]:
-    """Kill the daemons whose PID files ``CPProcess`` wrote under ``directory`` (they
-    left the process group when they daemonized). Only processes whose command line
-    names this directory's run are touched."""
+def stop_daemons(pid_files: list[Path]) -> list[int]:
+    """Kill the daemons whose PID files a ``CPProcess`` wrote (they left the process
+    group when they daemonized). A process is killed only if its command line names
+    that PID file (``-p FILE``), so a recycled PID is never hit."""
     killed = []
-    for pid_file in directory.rglob("*.pid"):
+    for pid_file in pid_files:
         try:
             pid = int(pid_file.read_text().strip())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if (
-            b"cherrypy_rs.test._spawn" not in cmdline
-            or str(pid_file.parent).encode() not in cmdline
-        ):
+        if str(pid_file).encode() not in cmdline.split(b"\0"):
             continue
         try:
             os.kill(pid, signal.SIGKILL)
@@ -163,7 +162,13 @@ def stop_daemons(directory: Path) -> list[int]:
 
 
 def run_file(
-    path: Path, suite: Path, workdir: Path, test_timeout: float, file_timeout: float
+    path: Path,
+    suite: Path,
+    workdir: Path,
+    test_timeout: float,
+    file_timeout: float,
+    reference: bool = False,
+    extra_pid_files: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
     """Run one test file in a fresh pytest process; return its counts and records."""
     name = path.stem
@@ -179,6 +184,7 @@ def run_file(
         PYTHONDONTWRITEBYTECODE="1",
         # No interactive prompt from cheroot's webtest, whatever the environment says.
         WEBTEST_INTERACTIVE="false",
+        CHERRYPY_RS_UPSTREAM_REFERENCE="1" if reference else "0",
     )
     env.pop("PYTEST_ADDOPTS", None)
     cmd = [
@@ -212,7 +218,8 @@ def run_file(
             status = f"timed out after {file_timeout:g}s"
         finally:
             stop_group(proc)
-            stop_daemons(procs)
+            # Ours write into procs/; CherryPy's own (--reference) next to its helper.
+            stop_daemons([*procs.rglob("*.pid"), *suite.glob("*.pid"), *extra_pid_files])
     seconds = time.monotonic() - started
     return summarize(name, results, log, rc, status, seconds)
 
@@ -315,24 +322,42 @@ def text_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+def ref_cell(ref: dict[str, Any] | None) -> str:
+    """``passed/ran`` of CherryPy itself (a ``--reference`` run) for one file."""
+    if ref is None:
+        return ""
+    ran = ref["passed"] + ref["failed"] + ref["errors"]
+    return f"{ref['passed']}/{ran}"
+
+
+def markdown_table(
+    rows: list[dict[str, Any]], against: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """The table as Markdown; with ``against`` (a reference run's rows by file) a
+    column with what CherryPy itself passes in the same harness."""
+    ref_head, ref_rule = (" CherryPy itself |", "---:|") if against is not None else ("", "")
     lines = [
-        "| file | passed | failed | errors | skipped | pass % | note |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        f"| file | passed | failed | errors | skipped | pass % |{ref_head} note |",
+        f"|---|---:|---:|---:|---:|---:|{ref_rule}---|",
     ]
     for r in rows:
         text = note(r).replace("|", "\\|")
         if len(text) > 110:
             text = text[:107] + "..."
+        ref = f" {ref_cell(against.get(r['file']))} |" if against is not None else ""
         lines.append(
             f"| {r['file']} | {r['passed']} | {r['failed']} | {r['errors']} | {r['skipped']} "
-            f"| {percent(r)} | {text} |"
+            f"| {percent(r)} |{ref} {text} |"
         )
     t = totals(rows)
     total_row = {"passed": t["passed"], "failed": t["failed"], "errors": t["errors"]}
+    ref = ""
+    if against is not None:
+        rt = totals(list(against.values()))
+        ref = f" {rt['passed']}/{rt['passed'] + rt['failed'] + rt['errors']} |"
     lines.append(
         f"| **total** | {t['passed']} | {t['failed']} | {t['errors']} | {t['skipped']} "
-        f"| {percent(total_row)} | {t['collection_errors']} of {t['files']} files not "
+        f"| {percent(total_row)} |{ref} {t['collection_errors']} of {t['files']} files not "
         f"collected; {t['files_all_passed']} all passed |"
     )
     return "\n".join(lines)
@@ -402,6 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--reasons", type=int, default=15, help="how many top failure reasons")
     p.add_argument(
+        "--reference",
+        action="store_true",
+        help="run the suite on CherryPy itself (its own helper): what fails here anyway",
+    )
+    p.add_argument(
+        "--against",
+        metavar="FILE",
+        help="with --markdown: a column of what CherryPy passed in a --reference --json run",
+    )
+    p.add_argument(
         "--source",
         metavar="DIR",
         help="a test directory to run instead of the installed CherryPy's (for our own tests)",
@@ -428,15 +463,16 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     workdir = Path(tempfile.mkdtemp(prefix="cherrypy-upstream-"))
     rows = []
     try:
-        suite = prepare(workdir, source)
+        suite = prepare(workdir, source, args.reference)
         files = select(suite, args.files)
         print(
-            f"CherryPy {version}'s test suite ({len(files)} files) against cherrypy_rs "
-            f"{git_commit()}; work directory {workdir}",
+            f"CherryPy {version}'s test suite ({len(files)} files) against "
+            + ("CherryPy itself" if args.reference else f"cherrypy_rs {git_commit()}")
+            + f"; work directory {workdir}",
             file=sys.stderr,
         )
         for path in files:
-            row = run_file(path, suite, workdir, args.timeout, args.file_timeout)
+            row = run_file(path, suite, workdir, args.timeout, args.file_timeout, args.reference)
             rows.append(row)
             print(
                 f"  {row['file']:<32} {row['passed']:>4} passed {row['failed']:>4} failed "
@@ -455,6 +491,7 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
         data = {
             "cherrypy": version,
             "commit": git_commit(),
+            "reference": args.reference,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "timeout": args.timeout,
             "file_timeout": args.file_timeout,
@@ -468,7 +505,11 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     """Print the table, the top failure reasons and the changes since ``--compare``."""
-    print(markdown_table(rows) if args.markdown else text_table(rows))
+    against = None
+    if args.against:
+        with open(args.against, encoding="utf-8") as f:
+            against = {r["file"]: r for r in json.load(f)["files"]}
+    print(markdown_table(rows, against) if args.markdown else text_table(rows))
     reasons = top_reasons(rows, args.reasons)
     if reasons:
         print("\nTop reasons (tests or files stopped by each):")

@@ -20,18 +20,23 @@ from typing import Any
 
 import pytest
 
-import cherrypy_rs
-import cherrypy_rs.test
+#: ``run_upstream.py --reference``: CherryPy itself, to tell the environment's failures
+#: from ours. Nothing is aliased then.
+REFERENCE = os.environ.get("CHERRYPY_RS_UPSTREAM_REFERENCE") == "1"
 
-sys.modules["cherrypy"] = cherrypy_rs
-_here = os.path.dirname(os.path.abspath(__file__))
-if _here not in cherrypy_rs.test.__path__:
-    cherrypy_rs.test.__path__.append(_here)
-# CherryPy's tutorials (``cherrypy.tutorial.tut01_helloworld``...), which
-# test_tutorials.py imports: a copy next to the suite holds only that package.
-_extra = os.path.join(os.path.dirname(_here), "extra")
-if os.path.isdir(os.path.join(_extra, "tutorial")) and _extra not in cherrypy_rs.__path__:
-    cherrypy_rs.__path__.append(_extra)
+if not REFERENCE:
+    import cherrypy_rs
+    import cherrypy_rs.test
+
+    sys.modules["cherrypy"] = cherrypy_rs
+    _here = os.path.dirname(os.path.abspath(__file__))
+    if _here not in cherrypy_rs.test.__path__:
+        cherrypy_rs.test.__path__.append(_here)
+    # CherryPy's tutorials (``cherrypy.tutorial.tut01_helloworld``...), which
+    # test_tutorials.py imports: a copy next to the suite holds only that package.
+    _extra = os.path.join(os.path.dirname(_here), "extra")
+    if os.path.isdir(os.path.join(_extra, "tutorial")) and _extra not in cherrypy_rs.__path__:
+        cherrypy_rs.__path__.append(_extra)
 
 _RESULTS = os.environ.get("CHERRYPY_RS_UPSTREAM_RESULTS")
 
@@ -43,6 +48,8 @@ def _free_port() -> int:
 
 
 try:
+    if REFERENCE:
+        raise ImportError("CherryPy's own run keeps cheroot's defaults")
     # Tests that start a server without CPWebCase (test_logging) bind cheroot's
     # WebCase.PORT: a free port, not cheroot's fixed default.
     from cheroot.test import webtest as _cheroot_webtest
