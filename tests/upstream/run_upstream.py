@@ -82,6 +82,10 @@ def prepare(workdir: Path, source: Path, reference: bool = False) -> Path:
         shutil.copytree(
             tutorial, workdir / "extra" / "tutorial", ignore=shutil.ignore_patterns("__pycache__")
         )
+    # test_core reads CherryPy's icon from the package directory, ``test/../favicon.ico``.
+    icon = source.parent / "favicon.ico"
+    if icon.is_file():
+        shutil.copyfile(icon, workdir / "favicon.ico")
     shutil.copyfile(HERE / "upstream_conftest.py", suite / "conftest.py")
     (suite / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
     return suite
@@ -422,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--json", metavar="FILE", help="write the results (for --compare) to FILE")
     p.add_argument("--compare", metavar="FILE", help="show changes since a --json output")
-    p.add_argument("--timeout", type=float, default=20.0, help="per-test timeout (s)")
-    p.add_argument("--file-timeout", type=float, default=240.0, help="time bound per file (s)")
+    p.add_argument("--timeout", type=float, default=90.0, help="per-test timeout (s)")
+    p.add_argument("--file-timeout", type=float, default=300.0, help="time bound per file (s)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--reasons", type=int, default=15, help="how many top failure reasons")
     p.add_argument(
