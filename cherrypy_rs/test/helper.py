@@ -451,12 +451,20 @@ log.access_file: r'%(access_log)s'
         return self._proc.pid
 
     def join(self, timeout: float = 30.0) -> None:
-        """Wait for the server process to exit."""
+        """Wait for the server process to exit; after ``timeout`` seconds kill it and
+        raise ``subprocess.TimeoutExpired``."""
         if self.daemonize:
             self._join_daemon(timeout)
             return
         if self._proc is not None:
-            self.exit_code = self._proc.wait(timeout=timeout)
+            try:
+                self.exit_code = self._proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # It did not stop: kill it, so that it does not hold the port for the
+                # next test, and fail this one.
+                self._proc.kill()
+                self._proc.wait(timeout=timeout)
+                raise
 
     def _join_daemon(self, timeout: float) -> None:
         try:
