@@ -417,6 +417,7 @@ log.access_file: r'%(access_log)s'
             self._wait_for_pid_file(timeout)
         if not self.wait or self.daemonize:
             self._wait_for_port(timeout)
+            self._wait_for_started(timeout)
 
     def _wait_for_port(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -430,6 +431,22 @@ log.access_file: r'%(access_log)s'
             except OSError:
                 time.sleep(0.05)
         raise TimeoutError(f"the server process did not listen on {addr} in {timeout}s")
+
+    def _wait_for_started(self, timeout: float) -> None:
+        """Wait until the child's engine logged "Bus STARTED" in its error log: the
+        server listens before the start listeners of lower priority have all run
+        (CherryPy's helper sleeps a second instead)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and not self.daemonize and self._proc.poll() is not None:
+                return
+            try:
+                with open(self.error_log, "rb") as f:
+                    if b"ENGINE Bus STARTED" in f.read():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
 
     def _wait_for_pid_file(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
