@@ -268,6 +268,16 @@ def test_hangs_with_a_child():
 
 BROKEN_TEST = "import cherrypy._no_such_module\n"
 
+#: A server process that left the process group (as a daemon does) and names the
+#: run's directory on its command line, as CPProcess children do.
+ESCAPING_TEST = """
+import os, subprocess, sys
+
+def test_leaves_a_detached_child():
+    code = "import time; time.sleep(601)"
+    subprocess.Popen([sys.executable, "-c", code, os.getcwd()], start_new_session=True)
+"""
+
 
 def cmdline(pid: str) -> bytes:
     try:
@@ -287,6 +297,7 @@ def test_runner_bounds_time_and_stops_what_a_file_started(tmp_path: Path) -> Non
     suite.mkdir()
     (suite / "test_hang.py").write_text(HANGING_TEST)
     (suite / "test_broken.py").write_text(BROKEN_TEST)
+    (suite / "test_escape.py").write_text(ESCAPING_TEST)
     out = tmp_path / "run.json"
     result = run_runner(
         "--source", str(suite), "--timeout", "60", "--file-timeout", "8", "--json", str(out)
@@ -301,7 +312,9 @@ def test_runner_bounds_time_and_stops_what_a_file_started(tmp_path: Path) -> Non
     # The work directory (and the child's PID file in it) is gone; so is the child.
     workdir = Path(result.stderr.split("work directory ")[1].split()[0])
     assert not workdir.exists()
-    assert not [pid for pid in os.listdir("/proc") if b"time.sleep(600)" in cmdline(pid)]
+    assert rows["test_escape.py"]["passed"] == 1
+    for marker in (b"time.sleep(600)", b"time.sleep(601)"):
+        assert not [pid for pid in os.listdir("/proc") if marker in cmdline(pid)]
     rendered = run_runner("--render", str(out), "--markdown", "--compare", str(out))
     assert "| test_hang.py | 1 | 0 | 0 | 0 | 100% | timed out after 8s |" in rendered.stdout
     assert "no change" in rendered.stdout

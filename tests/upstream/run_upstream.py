@@ -15,8 +15,9 @@ our ``cherrypy_rs.test.helper``) and a ``pytest.ini`` of its own (so our
 Each file runs in a fresh pytest subprocess, in a session of its own, with a per-test
 timeout (pytest-timeout) and a time bound per file; when the bound passes the whole
 process group is killed. After each file every process it started is stopped: the
-process group, and the daemons whose PID files ``helper.CPProcess`` left in the file's
-directory. Nothing outlives the run.
+process group, the daemons whose PID files ``helper.CPProcess`` left, and any process
+whose command line names the run's work directory (every ``CPProcess`` child does).
+A SIGTERM to the runner stops the current file the same way. Nothing outlives the run.
 """
 
 from __future__ import annotations
@@ -165,6 +166,29 @@ def stop_daemons(pid_files: list[Path]) -> list[int]:
     return killed
 
 
+def stop_strays(marker: str) -> list[int]:
+    """Kill every process whose command line names ``marker`` (this run's work
+    directory): a server a test started that outlived its pytest process, such as a
+    daemon that re-executed itself after writing no PID file."""
+    killed = []
+    needle = marker.encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone, or not ours to read
+        args = cmdline.split(b"\0")
+        if any(arg == needle or arg.startswith(needle + b"/") for arg in args):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed.append(int(entry))
+            except ProcessLookupError:
+                pass
+    return killed
+
+
 def run_file(
     path: Path,
     suite: Path,
@@ -224,6 +248,7 @@ def run_file(
             stop_group(proc)
             # Ours write into procs/; CherryPy's own (--reference) next to its helper.
             stop_daemons([*procs.rglob("*.pid"), *suite.glob("*.pid"), *extra_pid_files])
+            stop_strays(str(workdir))
     seconds = time.monotonic() - started
     return summarize(name, results, log, rc, status, seconds)
 
@@ -420,6 +445,10 @@ def git_commit() -> str:
     return out.stdout.strip()
 
 
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="*", help="test files to run (core, test_core, test_core.py)")
@@ -449,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
         "--render", metavar="FILE", help="print the table of a --json output instead of running"
     )
     args = p.parse_args(argv)
+    # A SIGTERM (a timeout around the whole run) unwinds like Ctrl-C: the current
+    # file's processes are stopped and the work directory removed.
+    signal.signal(signal.SIGTERM, _terminate)
 
     if args.render:
         with open(args.render, encoding="utf-8") as f:
@@ -486,6 +518,7 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                 flush=True,
             )
     finally:
+        stop_strays(str(workdir))
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:
