@@ -28,7 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use super::idle::{ConnIo, Finished, IdleWatch, Park, PARK_AFTER};
 use super::io::{Activity, Counted, Rewind, SendDeadline, Tracked};
-use super::{service, ResponseBody, Shared};
+use super::{proxy_protocol, service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
 
 /// RFC 9113 §3.4: what an HTTP/2 client with prior knowledge sends first.
@@ -74,12 +74,37 @@ async fn before_http<F: std::future::Future>(
 /// kind of connection is a future type of its own, so that the task of a plain HTTP/1
 /// connection (the memory an idle one costs) is not sized for TLS or HTTP/2.
 pub fn spawn(tracker: &TaskTracker, stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
+    if shared.config.proxy_protocol && shared.config.forwarded.contains(remote.ip()) {
+        tracker.spawn(serve_proxied(stream, remote, shared));
+        return;
+    }
     if shared.tls.is_some() {
         tracker.spawn(serve_tls(stream, remote, shared));
     } else if shared.config.h2c() {
         tracker.spawn(serve_h2c(stream, remote, shared));
     } else {
         tracker.spawn(serve_http1(stream, Bytes::new(), remote, shared, None));
+    }
+}
+
+/// With `server.proxy_protocol`, a trusted peer's PROXY header is read first and names
+/// the remote address; then the connection is served as any other.
+async fn serve_proxied(mut stream: TcpStream, mut remote: SocketAddr, shared: Arc<Shared>) {
+    let deadline = Instant::now() + shared.config.socket_timeout;
+    match before_http(&shared, deadline, proxy_protocol::read_header(&mut stream)).await {
+        Ok(Ok(header)) => remote = header.source().unwrap_or(remote),
+        Ok(Err(e)) => {
+            shared.debug(format_args!("PROXY protocol: {remote}: {e}; closed"));
+            return;
+        }
+        Err(_) => return,
+    }
+    if shared.tls.is_some() {
+        Box::pin(serve_tls(stream, remote, shared)).await;
+    } else if shared.config.h2c() {
+        Box::pin(serve_h2c(stream, remote, shared)).await;
+    } else {
+        serve_http1(stream, Bytes::new(), remote, shared, None).await;
     }
 }
 

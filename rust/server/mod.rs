@@ -5,12 +5,15 @@
 
 mod body;
 mod conn;
+mod forwarded;
 mod idle;
 mod inflight;
 mod io;
 mod listener;
+mod proxy_protocol;
 mod service;
 
+pub use forwarded::Trusted;
 pub use listener::{bind_tcp_with, bind_unix, Bound};
 
 use std::net::SocketAddr;
