@@ -115,6 +115,22 @@ def test_a_slow_head_after_parking_is_cut() -> None:
         assert 0.3 <= time.monotonic() - start < 5.0
 
 
+def test_a_head_started_late_in_the_idle_time_keeps_the_idle_deadline() -> None:
+    # As before parking existed: the next head must be complete socket_timeout after the
+    # last response, however late its first byte comes (not another socket_timeout).
+    with served(socket_timeout=2.0) as live, Client(live.port) as c:
+        c.send(get())
+        ok(c)
+        answered = time.monotonic()
+        assert parked(live)
+        # Time must pass here: the head starts three quarters into the idle time.
+        time.sleep(1.5)
+        c.send(b"GET / HTTP/1.1\r\n")
+        assert c.closed(timeout=5.0)
+        assert c.buf == b""
+        assert time.monotonic() - answered < 3.2
+
+
 def test_parked_connections_do_not_hold_the_graceful_stop() -> None:
     with serve(Root(), shutdown_timeout=5.0) as live:
         clients = [Client(live.port) for _ in range(3)]

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import sys
 from typing import Any
-from xmlrpc.client import Fault as XMLRPCFault
-from xmlrpc.client import dumps as xmlrpc_dumps
-from xmlrpc.client import loads as xmlrpc_loads
 
 from .. import context
 from ..helper import expose
@@ -22,6 +19,10 @@ from ..helper import expose
 def process_body() -> tuple[tuple[Any, ...], str]:
     """``(params, method name)`` from the request body (an unparsable body gives
     ``(('ERROR PARAMS',), 'ERRORMETHOD')``, which answers with a Fault)."""
+    # Lazy: xmlrpc.client imports http.client, email and ssl (~3 MiB in every process);
+    # only XML-RPC requests need it (here, in respond() and in on_error()).
+    from xmlrpc.client import loads as xmlrpc_loads
+
     try:
         return xmlrpc_loads(context.request_or_raise().body.read())  # type: ignore[return-value]
     except Exception:
@@ -48,6 +49,10 @@ def _set_response(body: str) -> None:
 
 def respond(body: Any, encoding: str = "utf-8", allow_none: int = 0) -> None:
     """Answer with ``body`` as an XML-RPC method response (a ``Fault`` as a fault)."""
+    # Lazy: see process_body().
+    from xmlrpc.client import Fault as XMLRPCFault
+    from xmlrpc.client import dumps as xmlrpc_dumps
+
     if not isinstance(body, XMLRPCFault):
         body = (body,)
     _set_response(
@@ -57,6 +62,10 @@ def respond(body: Any, encoding: str = "utf-8", allow_none: int = 0) -> None:
 
 def on_error(*args: Any, **kwargs: Any) -> None:
     """``tools.xmlrpc``: the error response is a Fault naming the exception."""
+    # Lazy: see process_body().
+    from xmlrpc.client import Fault as XMLRPCFault
+    from xmlrpc.client import dumps as xmlrpc_dumps
+
     _set_response(xmlrpc_dumps(XMLRPCFault(1, str(sys.exc_info()[1]))))
 
 

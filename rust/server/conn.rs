@@ -253,6 +253,9 @@ async fn serve_http1<I: Park>(
     tls: Option<Arc<TlsInfo>>,
 ) {
     let watch = IdleWatch::new();
+    // After a parked connection wakes: when its next request head must be complete
+    // (as hyper's header timer would have counted it, from the last response).
+    let mut head_deadline = None;
     loop {
         let between_messages = prefix.is_empty() && !io.buffered();
         // Boxed: the task keeps only the socket while it is parked.
@@ -264,6 +267,7 @@ async fn serve_http1<I: Park>(
             &tls,
             &watch,
             between_messages,
+            head_deadline.take(),
         ));
         let Some((back, read_ahead)) = round.await else {
             return;
@@ -274,6 +278,7 @@ async fn serve_http1<I: Park>(
             continue;
         }
         let deadline = watch.last_idle() + shared.config.socket_timeout;
+        head_deadline = Some(deadline);
         if !park(&io, &shared, deadline, !watch.served()).await {
             // Idle for server.socket_timeout, or the server stops: close (for TLS, with
             // a close_notify, as hyper would).
@@ -321,6 +326,9 @@ enum Event {
     Stop,
     /// Idle for `PARK_AFTER`.
     Idle,
+    /// The head of the request that woke a parked connection is not complete at the
+    /// deadline: closed without an answer, as hyper's header timeout does.
+    HeadTimeout,
 }
 
 /// One hyper HTTP/1 connection on the socket, until hyper closes it (`None`) or the
@@ -334,6 +342,7 @@ async fn http1_round<I: Park>(
     tls: &Option<Arc<TlsInfo>>,
     watch: &Arc<IdleWatch>,
     between_messages: bool,
+    head_deadline: Option<Instant>,
 ) -> Option<(I, Bytes)> {
     watch.begin_round(between_messages);
     let config = &shared.config;
@@ -374,12 +383,19 @@ async fn http1_round<I: Park>(
     let timer = tokio::time::sleep(PARK_AFTER);
     tokio::pin!(timer);
     let mut timer_set = false;
+    // hyper's header timer starts again with each round; a woken connection's head
+    // keeps the deadline it had while parked (polled only then, so unregistered else).
+    let head_timer = tokio::time::sleep_until(head_deadline.unwrap_or_else(Instant::now));
+    tokio::pin!(head_timer);
     let event = std::future::poll_fn(|cx| {
         if Pin::new(&mut conn).poll(cx).is_ready() {
             return Poll::Ready(Event::Closed);
         }
         if stopping.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Event::Stop);
+        }
+        if head_deadline.is_some() && !watch.started() && head_timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Event::HeadTimeout);
         }
         while let Some(since) = watch.idle_since() {
             let due = since + PARK_AFTER;
@@ -399,7 +415,7 @@ async fn http1_round<I: Park>(
     })
     .await;
     match event {
-        Event::Closed => None,
+        Event::Closed | Event::HeadTimeout => None,
         Event::Stop => {
             if !watch.started() {
                 // Accepted (or woken) just before the stop, its request not read yet:
