@@ -12,7 +12,26 @@ from typing import Any, Callable
 
 from . import context
 from ._config import merge_app_config
-from .dispatch import Dispatcher, Resolution
+from .dispatch import Dispatcher
+from .lib.reprconf import NamespaceSet
+from .objects import Request, Response
+
+
+def _app_log_namespace(key: str, value: Any) -> None:
+    raise ValueError(
+        f"log.{key} in an application's [/] config: cherrypy_rs has one log for the "
+        "process, not one per application; set it in the [global] section "
+        "(cherrypy.config.update) instead"
+    )
+
+
+def _app_wsgi_namespace(key: str, value: Any) -> None:
+    if key == "pipeline" and not value:
+        return
+    raise ValueError(
+        f"wsgi.{key}: a WSGI middleware pipeline on a native application is not "
+        "supported; wrap the application instead (tree.graft(Middleware(app), ...))"
+    )
 
 
 class Application:
@@ -22,18 +41,34 @@ class Application:
     """
 
     relative_urls: Any = False
+    #: Namespaces of the application's ``[/]`` config, called at each merge (CherryPy's
+    #: ``log`` and ``wsgi`` are refused with what to do instead).
+    namespaces = NamespaceSet()
+    #: The config sections of every instance, before its own (a class may set some).
+    config: dict[str, dict[str, Any]] = {}
 
     def __init__(self, root: Any, script_name: str = "", config: Any = None) -> None:
         self.root = root
         self.script_name = script_name
-        self.config: dict[str, dict[str, Any]] = {}
+        self.namespaces = type(self).namespaces.copy()
+        self.namespaces.setdefault("log", _app_log_namespace)
+        self.namespaces.setdefault("wsgi", _app_wsgi_namespace)
+        self.config = {k: dict(v) for k, v in type(self).config.items()}
+        #: The default dispatcher (``request.dispatch`` in a section overrides it).
         self.dispatcher = Dispatcher()
         #: Resolutions by path_info (see ``dispatch.find``).
-        self.dispatch_cache: dict[str, Resolution] = {}
-        if root is not None and hasattr(root, "_cp_config"):
-            self.config.setdefault("/", {}).update(root._cp_config)
+        self.dispatch_cache: dict[Any, Any] = {}
         if config:
             self.merge(config)
+
+    @property
+    def toolboxes(self) -> dict[str, Any]:
+        """``{"tools": cherrypy.tools}`` once the toolbox exists."""
+        tools = getattr(context.site, "tools", None)
+        return {"tools": tools} if tools is not None else {}
+
+    request_class = Request
+    response_class = Response
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r}, {self.script_name!r})"
@@ -42,6 +77,8 @@ class Application:
         """Merge a config dict or filename into this application's config."""
         merge_app_config(self.config, config)
         self.dispatch_cache.clear()
+        # As CherryPy: the [/] section's entries go to the application's namespaces.
+        self.namespaces(self.config.get("/", {}))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Serve one request as a WSGI application (under gunicorn, waitress, ...).
@@ -65,7 +102,8 @@ class Application:
         return handler
 
     def find_config(self, path: str, key: str, default: Any = None) -> Any:
-        """The value of ``key`` for ``path``, from the closest section upward."""
+        """The most specific value of ``key`` along ``path`` in this application's
+        config sections (not ``_cp_config``), or ``default``."""
         trail = path or "/"
         while trail:
             section = self.config.get(trail, {})
