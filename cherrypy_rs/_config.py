@@ -180,3 +180,7 @@ def merge_app_config(base: dict[str, dict[str, Any]], config: Any) -> None:
                 f"application config section {section!r} must be 'global' or start with '/'"
             )
         base.setdefault(section, {}).update(values)
+
+
+#: CherryPy's name for ``merge_app_config`` (``cherrypy._cpconfig.merge``).
+merge = merge_app_config

@@ -307,6 +307,8 @@ class Server(ServerAdapter):
                 "process, by quickstart() or the cherrypy-rs command, not by engine.start()"
             )
         self.validate()
+        if self.tree is not None:
+            self.tree.check()
         s = self.settings
         core = _core.Server(
             str(s["socket_host"]),

@@ -189,6 +189,9 @@ class Tree:
     #: raise on a config the server cannot serve. The package registers the static
     #: routes' checks here (this module does not import the server side).
     mount_checks: list[Callable[[Application, str, dict[str, Any]], None]] = []
+    #: Called with (app, script_name) for each mounted application when a server
+    #: starts (after applications registered their config namespaces).
+    start_checks: list[Callable[[Application, str], None]] = []
 
     def __init__(self) -> None:
         self.apps: dict[str, Application] = {}
@@ -218,6 +221,13 @@ class Tree:
         self.apps[script_name] = app
         self._changed()
         return app
+
+    def check(self) -> None:
+        """Run the start checks on every mounted application (the server calls it)."""
+        for script_name, app in self.ordered():
+            if isinstance(app, Application):
+                for check in self.start_checks:
+                    check(app, script_name)
 
     @staticmethod
     def global_config() -> dict[str, Any]:

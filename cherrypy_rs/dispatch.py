@@ -317,6 +317,10 @@ def check_callable_spec(
             )
 
 
+#: CherryPy's name for ``check_callable_spec``.
+test_callable_spec = check_callable_spec
+
+
 def call_handler(func: Callable[..., Any], args: list[str], request: Any) -> Any:
     """Call a page handler with the path's positional args and ``request.params``.
 
@@ -661,8 +665,7 @@ class RoutesDispatcher:
             import routes
         except ImportError:
             raise ImportError(
-                "cherrypy.dispatch.RoutesDispatcher needs the 'routes' package: "
-                "pip install routes"
+                "cherrypy.dispatch.RoutesDispatcher needs the 'routes' package: pip install routes"
             ) from None
         self._routes = routes
         self.full_result = full_result

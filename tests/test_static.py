@@ -404,7 +404,7 @@ def test_sections_with_other_tools_go_through_python(
     serve_app: Any, site: Path, python_calls: list[str]
 ) -> None:
     conf = config(site)
-    conf["/static/private"] = {"tools.sessions.on": True}
+    conf["/static/private"] = {"request.recursive_redirect": True}
     conf["/static/plain"] = {"tools.staticdir.on": False}
     live = serve_app(Root(), "", conf)
     statics, sections = _staticroutes.compile_routes(live.tree.ordered(), cherrypy.config)
@@ -435,7 +435,7 @@ def test_match_and_global_staticdir_are_served_by_python(
 def test_python_path_has_the_same_http_behaviour(
     serve_app: Any, site: Path, python_calls: list[str]
 ) -> None:
-    conf = config(site, **{"tools.sessions.on": True})
+    conf = config(site, **{"request.recursive_redirect": True})
     live = serve_app(Root(), "", conf)
     status, headers, body = live.get("/static/a.txt")
     assert (status, body) == (200, SMALL)

@@ -137,8 +137,7 @@ class _Builder:
             return getattr(builtins, name)
         except AttributeError:
             raise UnreprError(
-                f"the name {name!r} is neither a module nor a builtin (quote strings: "
-                f"'{name}')"
+                f"the name {name!r} is neither a module nor a builtin (quote strings: '{name}')"
             ) from None
 
     def build_Attribute(self, node: ast.Attribute) -> Any:
@@ -325,9 +324,7 @@ class Parser(configparser.ConfigParser):
                 try:
                     text = self.get(section, option, raw=raw, vars=vars)
                 except configparser.Error as exc:
-                    raise ValueError(
-                        f"{self.where(section, option)}: {_first_line(exc)}"
-                    ) from None
+                    raise ValueError(f"{self.where(section, option)}: {_first_line(exc)}") from None
                 try:
                     values[option] = unrepr(text)
                 except Exception as exc:
