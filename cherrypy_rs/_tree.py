@@ -17,23 +17,6 @@ from .lib.reprconf import NamespaceSet
 from .objects import Request, Response
 
 
-def _app_log_namespace(key: str, value: Any) -> None:
-    raise ValueError(
-        f"log.{key} in an application's [/] config: cherrypy_rs has one log for the "
-        "process, not one per application; set it in the [global] section "
-        "(cherrypy.config.update) instead"
-    )
-
-
-def _app_wsgi_namespace(key: str, value: Any) -> None:
-    if key == "pipeline" and not value:
-        return
-    raise ValueError(
-        f"wsgi.{key}: a WSGI middleware pipeline on a native application is not "
-        "supported; wrap the application instead (tree.graft(Middleware(app), ...))"
-    )
-
-
 class Application:
     """A CherryPy application: a root object, its script name and its config.
 
@@ -51,8 +34,8 @@ class Application:
         self.root = root
         self.script_name = script_name
         self.namespaces = type(self).namespaces.copy()
-        self.namespaces.setdefault("log", _app_log_namespace)
-        self.namespaces.setdefault("wsgi", _app_wsgi_namespace)
+        self.namespaces.setdefault("log", self._log_namespace)
+        self.namespaces.setdefault("wsgi", self._wsgi_namespace)
         self.config = {k: dict(v) for k, v in type(self).config.items()}
         #: The default dispatcher (``request.dispatch`` in a section overrides it).
         self.dispatcher = Dispatcher()
@@ -72,6 +55,25 @@ class Application:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r}, {self.script_name!r})"
+
+    def _where(self) -> str:
+        return f"the application mounted at {self.script_name or '/'!r}, section [/]"
+
+    def _log_namespace(self, key: str, value: Any) -> None:
+        raise ValueError(
+            f"{self._where()}: log.{key} in an application's [/] config: cherrypy_rs has "
+            "one log for the process, not one per application; set it in the [global] "
+            "section (cherrypy.config.update) instead"
+        )
+
+    def _wsgi_namespace(self, key: str, value: Any) -> None:
+        if key == "pipeline" and not value:
+            return
+        raise ValueError(
+            f"{self._where()}: wsgi.{key}: a WSGI middleware pipeline on a native "
+            "application is not supported; wrap the application instead "
+            "(tree.graft(Middleware(app), ...))"
+        )
 
     def merge(self, config: Any) -> None:
         """Merge a config dict or filename into this application's config."""
