@@ -27,6 +27,7 @@ from typing import Any, Callable
 from . import context
 from .errors import CherryPyException, HTTPError, HTTPRedirect, NotFound
 from .lib.httputil import urljoin
+from .lib.xmlrpcutil import patched_path
 
 punctuation_to_underscores = str.maketrans(string.punctuation, "_" * len(string.punctuation))
 
@@ -622,15 +623,6 @@ class VirtualHost:
         return result
 
 
-def xmlrpc_path(path: str) -> str:
-    """The path an XML-RPC call is dispatched on: a final "/" added, "/RPC2" dropped."""
-    if not path.endswith("/"):
-        path += "/"
-    if path.startswith("/RPC2/"):
-        path = path[5:]
-    return path
-
-
 class XMLRPCDispatcher:
     """Dispatch XML-RPC calls (``/RPC2`` or any path) to an ``XMLRPCController``:
     the path gets a final "/" so the controller's ``default`` answers."""
@@ -639,16 +631,16 @@ class XMLRPCDispatcher:
         self.next_dispatcher = Dispatcher() if next_dispatcher is None else next_dispatcher
 
     def cache_key(self, path: str, request: Any) -> Any:
-        inner = _key(self.next_dispatcher, xmlrpc_path(path), request)
+        inner = _key(self.next_dispatcher, patched_path(path), request)
         return None if inner is None else ("xmlrpc", inner)
 
     def resolve_for(
         self, app: Any, path: str, base_config: dict[str, Any], request: Any
     ) -> Resolution:
-        return resolve_with(self.next_dispatcher, app, xmlrpc_path(path), base_config, request)
+        return resolve_with(self.next_dispatcher, app, patched_path(path), base_config, request)
 
     def __call__(self, path_info: str) -> Any:
-        return self.next_dispatcher(xmlrpc_path(path_info))
+        return self.next_dispatcher(patched_path(path_info))
 
 
 class RoutesDispatcher:
