@@ -38,7 +38,8 @@ class Root:
         ({"tools.trailing_slash.extra_": True}, r"the trailing_slash tool takes no argument"),
         (
             {"request.show_traceback": False},
-            r"cherrypy\.request has no attribute 'show_traceback' \(did you mean 'show_tracebacks'\?\)",
+            r"cherrypy\.request has no attribute 'show_traceback' "
+            r"\(did you mean 'show_tracebacks'\?\)",
         ),
         (
             {"response.strem": True},

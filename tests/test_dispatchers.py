@@ -19,15 +19,15 @@ ServeApp = Callable[..., Any]
 class Resource:
     exposed = True
 
-    def GET(self, name: str = "world") -> str:  # noqa: N802 - CherryPy's convention
+    def GET(self, name: str = "world") -> str:
         return f"GET {name}"
 
-    def POST(self, name: str) -> str:  # noqa: N802
+    def POST(self, name: str) -> str:
         cherrypy.response.status = 201
         return f"POST {name}"
 
     @cherrypy.config(**{"response.headers.X-Put": "yes"})
-    def PUT(self) -> str:  # noqa: N802
+    def PUT(self) -> str:
         return "PUT " + cherrypy.request.config.get("mine", "-")
 
 
