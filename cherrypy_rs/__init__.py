@@ -31,6 +31,7 @@ from ._staticroutes import check_application
 from ._tree import Application, Tree
 from .checker import Checker
 from .context import _ContextProxy
+from .default_tools import tools
 from .errors import (
     CHERRYPY_VERSION,
     CherryPyException,
@@ -41,6 +42,7 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
+from .toolbox import Tool
 
 __version__ = __core_version__
 
@@ -52,6 +54,7 @@ __all__ = [
     "InternalRedirect",
     "NotFound",
     "TimeoutError",
+    "Tool",
     "__version__",
     "checker",
     "config",
@@ -67,6 +70,7 @@ __all__ = [
     "response",
     "server",
     "serving",
+    "tools",
     "tree",
     "url",
 ]

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from . import context
 from ._config import merge_app_config
+from .default_tools import tools
 from .dispatch import Dispatcher
 from .lib.reprconf import NamespaceSet
 from .objects import Request, Response
@@ -44,12 +45,8 @@ class Application:
         if config:
             self.merge(config)
 
-    @property
-    def toolboxes(self) -> dict[str, Any]:
-        """``{"tools": cherrypy.tools}`` once the toolbox exists."""
-        tools = getattr(context.site, "tools", None)
-        return {"tools": tools} if tools is not None else {}
-
+    #: Toolboxes by config namespace (``tools.*`` is ``cherrypy.tools``).
+    toolboxes: dict[str, Any] = {"tools": tools}
     request_class = Request
     response_class = Response
 

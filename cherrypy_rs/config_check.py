@@ -26,6 +26,7 @@ from typing import Any
 from . import context
 from ._config import Config
 from .bodies import RequestBody
+from .default_tools import tools
 from .objects import Request, Response
 
 __all__ = [
@@ -48,34 +49,6 @@ class ConfigError(ValueError):
 
 #: Tools whose being accepted without effect would leave the site unprotected.
 SECURITY_TOOLS = ("auth_basic", "auth_digest", "session_auth", "proxy")
-
-#: Tools cherrypy_rs honours before the toolbox exists, with the arguments each takes
-#: (None: the argument names come from the callable's signature).
-_BUILTIN_TOOL_ARGS: dict[str, set[str]] = {
-    "staticdir": {
-        "section",
-        "dir",
-        "root",
-        "match",
-        "content_types",
-        "index",
-        "debug",
-        "dotfiles",
-        "precompressed",
-        "cache_valid",
-    },
-    "staticfile": {
-        "filename",
-        "root",
-        "match",
-        "content_types",
-        "debug",
-        "precompressed",
-        "cache_valid",
-    },
-    "trailing_slash": {"missing", "extra", "status", "debug"},
-    "encode": {"encoding", "text_only"},
-}
 
 #: Namespaces every application section may use (besides registered ones).
 _REQUEST_NAMESPACES = {"request", "response", "tools", "hooks", "error_page", "wsgi"}
@@ -103,70 +76,48 @@ def _suggest(name: str, candidates: Any) -> str:
 # -- tools -----------------------------------------------------------------------------
 
 
-def _toolbox() -> Any:
-    return getattr(context.site, "tools", None)
+def _tool_names(box: Any) -> list[str]:
+    return sorted(
+        n for n in dir(box) if not n.startswith("_") and hasattr(getattr(box, n, None), "_setup")
+    )
 
 
-def _tool_args(name: str, tool: Any) -> set[str] | None:
-    """The argument names ``tool`` takes, or None when any name goes."""
-    if tool is None:
-        return _BUILTIN_TOOL_ARGS.get(name)
-    func = getattr(tool, "callable", tool)
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    names = set()
-    for p in params:
-        if p.kind is p.VAR_KEYWORD:
-            return None
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            names.add(p.name)
-    return names | {"debug"}
-
-
-def _known_tools() -> tuple[Any, set[str]]:
-    toolbox = _toolbox()
-    if toolbox is None:
-        return None, set(_BUILTIN_TOOL_ARGS)
-    return toolbox, {n for n in dir(toolbox) if not n.startswith("_")}
-
-
-def _check_tools(entries: dict[str, Any], where: str) -> None:
-    """``tools.<name>.<arg>`` entries of one section."""
+def _check_tools(ns: str, box: Any, entries: dict[str, Any], where: str) -> None:
+    """``<ns>.<tool>.<arg>`` entries of one section, against the toolbox ``box``."""
     by_tool: dict[str, dict[str, Any]] = {}
     for key, value in entries.items():
         name, _, arg = key.partition(".")
         by_tool.setdefault(name, {})[arg] = value
-    toolbox, known = _known_tools()
     for name, args in by_tool.items():
         if set(args) == {"on"} and not args["on"]:
             continue  # turning off a tool that does not run changes nothing
-        if name not in known:
-            first = f"tools.{name}.{next(iter(args))}"
+        tool = getattr(box, name, None) if not name.startswith("_") else None
+        first = f"{ns}.{name}.{next(iter(args))}"
+        if tool is None or not hasattr(tool, "_setup"):
+            known = _tool_names(box)
             if name in SECURITY_TOOLS:
                 raise ConfigError(
                     f"{where}: {first}: the {name} tool is not implemented in cherrypy_rs "
                     "yet, and accepting it without enforcing it would leave these pages "
-                    f"unprotected. Remove every tools.{name}.* key and protect the pages "
-                    "another way (a reverse proxy, or a tool of your own on "
-                    "cherrypy.tools)"
+                    f"unprotected. Remove every {ns}.{name}.* key and protect the pages "
+                    f"another way (a reverse proxy, or a tool of your own on cherrypy.{ns})"
                 )
-            hint = _suggest(name, known)
             raise ConfigError(
-                f"{where}: {first}: there is no tool {name!r}{hint}: cherrypy_rs has "
-                f"{', '.join(sorted(known))}; remove the key, fix the name, or register "
-                "the tool on cherrypy.tools first"
+                f"{where}: {first}: there is no tool {name!r}{_suggest(name, known)} in "
+                f"cherrypy.{ns} (it has {', '.join(known)}); remove the key, fix the name, "
+                f"or register the tool (cherrypy.{ns}.{name} = Tool(...)) first"
             )
-        tool = getattr(toolbox, name, None) if toolbox is not None else None
-        accepted = _tool_args(name, tool)
-        if accepted is None:
+        arguments = getattr(tool, "arguments", None)
+        if arguments is None:
             continue
-        accepted = accepted | {"on", "priority"}
+        accepted, any_keyword = arguments()
+        if any_keyword:
+            continue
+        accepted = set(accepted) | {"on", "priority"}
         for arg in args:
             if arg not in accepted:
                 raise ConfigError(
-                    f"{where}: tools.{name}.{arg}: the {name} tool takes no argument "
+                    f"{where}: {ns}.{name}.{arg}: the {name} tool takes no argument "
                     f"{arg!r}{_suggest(arg, accepted)}; it takes "
                     f"{', '.join(sorted(accepted))}"
                 )
@@ -244,13 +195,14 @@ def _check_error_page(code: str, value: Any, where: str) -> None:
 def check_section(entries: dict[str, Any], where: str, app: Any = None, site: bool = False) -> None:
     """Check one flat config section. ``site``: the global config (site-wide
     namespaces allowed). Unknown namespaces are left to ``check_namespaces``."""
-    tools: dict[str, Any] = {}
+    boxes = getattr(app, "toolboxes", None) or {"tools": tools}
+    found: dict[str, dict[str, Any]] = {}
     for key, value in entries.items():
         if not isinstance(key, str) or "." not in key:
             continue  # an application's own value (request.config['key'])
         ns, rest = key.split(".", 1)
-        if ns == "tools":
-            tools[rest] = value
+        if ns in boxes:
+            found.setdefault(ns, {})[rest] = value
         elif ns == "request":
             _check_request(app, rest, value, where)
         elif ns == "response":
@@ -264,8 +216,8 @@ def check_section(entries: dict[str, Any], where: str, app: Any = None, site: bo
                 f"{where}: {key}: {ns}.* keys are site-wide: move them to the [global] "
                 "section (cherrypy.config.update), not an application's config"
             )
-    if tools:
-        _check_tools(tools, where)
+    for ns, tool_entries in found.items():
+        _check_tools(ns, boxes[ns], tool_entries, where)
 
 
 def check_global(config: dict[str, Any]) -> None:

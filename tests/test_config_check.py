@@ -10,7 +10,7 @@ from typing import Any, Callable
 import pytest
 
 import cherrypy_rs as cherrypy
-from cherrypy_rs.config_check import ConfigError
+from cherrypy_rs.config_check import SECURITY_TOOLS, ConfigError
 
 ServeApp = Callable[..., Any]
 
@@ -32,8 +32,8 @@ class Root:
         ({"tools.gzipp.on": True}, r"tools\.gzipp\.on: there is no tool 'gzipp'"),
         ({"tools.sessions.on": True}, r"there is no tool 'sessions'"),
         (
-            {"tools.encode.encodng": "utf-8"},
-            r"takes no argument 'encodng' \(did you mean 'encoding'\?\)",
+            {"tools.trailing_slash.mising": True},
+            r"takes no argument 'mising' \(did you mean 'missing'\?\)",
         ),
         ({"tools.trailing_slash.extra_": True}, r"the trailing_slash tool takes no argument"),
         (
@@ -66,7 +66,10 @@ def test_unhonoured_keys_fail_the_mount(
     assert "/app" in str(info.value)
 
 
-@pytest.mark.parametrize("tool", ["auth_basic", "auth_digest", "session_auth", "proxy"])
+MISSING_SECURITY_TOOLS = [t for t in SECURITY_TOOLS if not hasattr(cherrypy.tools, t)]
+
+
+@pytest.mark.parametrize("tool", MISSING_SECURITY_TOOLS)
 def test_security_tools_are_never_accepted_unenforced(serve_app: ServeApp, tool: str) -> None:
     with pytest.raises(ConfigError) as info:
         serve_app(Root(), "", {"/admin": {f"tools.{tool}.on": True, f"tools.{tool}.realm": "x"}})
@@ -79,14 +82,34 @@ def test_security_tools_are_never_accepted_unenforced(serve_app: ServeApp, tool:
 def test_security_tool_in_cp_config_found_by_walking_the_tree(serve_app: ServeApp) -> None:
     class Admin:
         @cherrypy.expose
-        @cherrypy.config(**{"tools.auth_basic.on": True})
+        @cherrypy.config(**{"tools.session_auth.on": True})
         def secret(self) -> str:
             return "secret"
 
     root = Root()
     root.admin = Admin()  # type: ignore[attr-defined]
-    with pytest.raises(ConfigError, match=r"_cp_config of root\.admin\.secret: tools\.auth_basic"):
+    with pytest.raises(
+        ConfigError, match=r"_cp_config of root\.admin\.secret: tools\.session_auth"
+    ):
         serve_app(root)
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("tools.auth_basic.checkpasword", "'checkpassword'"),
+        ("tools.auth_digest.get_ha", "'get_ha1'"),
+        ("tools.proxy.remotee", "'remote'"),
+    ],
+)
+def test_a_misspelt_argument_of_a_security_tool_fails(
+    serve_app: ServeApp, key: str, hint: str
+) -> None:
+    tool = key.split(".")[1]
+    with pytest.raises(
+        ConfigError, match=f"the {tool} tool takes no argument .*did you mean {hint}"
+    ):
+        serve_app(Root(), "", {"/admin": {f"tools.{tool}.on": True, key: "x"}})
 
 
 def test_turning_an_unknown_tool_off_is_accepted(serve_app: ServeApp) -> None:
