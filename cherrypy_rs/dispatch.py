@@ -511,10 +511,12 @@ class MethodDispatcher(Dispatcher):
         func = getattr(resource, method, None)
         if func is None and method == "HEAD":
             func = getattr(resource, "GET", None)
-        config = found.config
+        config = dict(found.config)
         if func is not None and hasattr(func, "_cp_config"):
-            config = dict(config)
             config.update(func._cp_config)
+        # CherryPy sets Allow while dispatching, so that every answer for the resource
+        # carries it (a 411 before the handler too): a header of the path's config.
+        config["response.headers.Allow"] = allow
         return Resolution(
             MethodHandler(func, allow), found.vpath, found.is_index, config, found.cacheable
         )
