@@ -161,7 +161,7 @@ def header_elements(fieldname: str, fieldvalue: str | None) -> list[HeaderElemen
     accept = fieldname.startswith("Accept") or fieldname == "TE"
     cls = AcceptElement if accept else HeaderElement
     result = [cls.from_str(element) for element in RE_HEADER_SPLIT.split(fieldvalue)]
-    return sorted(result, reverse=True)
+    return list(reversed(sorted(result)))
 
 
 def decode_TEXT(value: str) -> str:

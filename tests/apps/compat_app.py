@@ -106,15 +106,15 @@ class Rest:
 
     exposed = True
 
-    def GET(self, *args: str, **kwargs: Any) -> str:  # noqa: N802 - CherryPy's convention
+    def GET(self, *args: str, **kwargs: Any) -> str:
         return _dump({"method": "GET", "args": list(args), "kwargs": kwargs})
 
-    def POST(self, name: str) -> str:  # noqa: N802
+    def POST(self, name: str) -> str:
         cherrypy.response.status = 201
         return _dump({"method": "POST", "name": name})
 
     @cherrypy.config(**{"response.headers.X-Custom": "put"})
-    def PUT(self) -> str:  # noqa: N802
+    def PUT(self) -> str:
         return "put"
 
 
@@ -438,7 +438,5 @@ CONFIG: dict[str, dict[str, Any]] = {
     "/": {"tools.trailing_slash.on": True},
     "/quiet": {"request.show_tracebacks": False},
     "/rest": {"request.dispatch": cherrypy.dispatch.MethodDispatcher()},
-    "/vh": {
-        "request.dispatch": cherrypy.dispatch.VirtualHost(**{"other.example": "/vhalt"})
-    },
+    "/vh": {"request.dispatch": cherrypy.dispatch.VirtualHost(**{"other.example": "/vhalt"})},
 }
