@@ -26,6 +26,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .config_check import ConfigError
+from .lib.reprconf import ConfigFileError
+
 
 class CLIError(Exception):
     """A usage error: printed as one line, exit status 2."""
@@ -460,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _main(args)
-    except CLIError as exc:
+    except (CLIError, ConfigFileError, ConfigError) as exc:
         print(f"cherrypy-rs: error: {exc}", file=sys.stderr)
         return 2
 

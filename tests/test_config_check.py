@@ -186,3 +186,51 @@ def test_honoured_keys_serve(serve_app: ServeApp) -> None:
     status, headers, body = live.get("/page/")
     assert (status, body, headers["X-Page"]) == (200, "café".encode("latin-1"), "1")
     assert headers["Content-Type"] == "text/html;charset=latin-1"
+
+
+APP_MODULE = """
+import cherrypy_rs as cherrypy
+
+class Root:
+    @cherrypy.expose
+    def index(self):
+        return "x"
+
+root = Root()
+"""
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        (
+            "[global]\nserver.socket_port = 80 80\n",
+            "site.conf:2 [global] server.socket_port: cannot build the value '80 80'",
+        ),
+        (
+            "[global]\nserver.socket_port = '80'\n",
+            "server.socket_port = '80' (str): it must be an int",
+        ),
+        ("[/]\ntools.auth_basc.on = True\n", "(did you mean 'auth_basic'?)"),
+        ("server.socket_port = 80\n", "site.conf:1: config file syntax error: a section header"),
+    ],
+)
+def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path, conf: str, message: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "fwapp.py").write_text(APP_MODULE)
+    (tmp_path / "site.conf").write_text(conf)
+    code = "import sys; from cherrypy_rs.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "run", "fwapp:root", "--config", "site.conf"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("cherrypy-rs: error: ")
+    assert message in lines[0]

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 __all__ = [
     "Config",
+    "ConfigFileError",
     "NamespaceSet",
     "Parser",
     "UnreprError",
@@ -41,6 +42,11 @@ __all__ = [
 
 class UnreprError(ValueError):
     """A config value whose expression cannot be built; the message says why."""
+
+
+class ConfigFileError(ValueError):
+    """A config file that cannot be read: its message is one line naming the file, the
+    line, the section and the key."""
 
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -292,7 +298,7 @@ class Parser(configparser.ConfigParser):
         try:
             super().read_file(io.StringIO(text), self._filename)
         except configparser.Error as exc:
-            raise ValueError(_syntax_message(self._filename, exc)) from None
+            raise ConfigFileError(_syntax_message(self._filename, exc)) from None
 
     def line_of(self, section: str, option: str) -> int | None:
         """The line number of ``option`` in ``[section]`` (None when not found)."""
@@ -324,11 +330,11 @@ class Parser(configparser.ConfigParser):
                 try:
                     text = self.get(section, option, raw=raw, vars=vars)
                 except configparser.Error as exc:
-                    raise ValueError(f"{self.where(section, option)}: {_first_line(exc)}") from None
+                    raise ConfigFileError(f"{self.where(section, option)}: {_first_line(exc)}") from None
                 try:
                     values[option] = unrepr(text)
                 except Exception as exc:
-                    raise ValueError(
+                    raise ConfigFileError(
                         f"{self.where(section, option)}: cannot build the value "
                         f"{text.strip()!r}: {_first_line(exc)}. Config values are Python "
                         "expressions: quote strings."
@@ -352,6 +358,8 @@ class Parser(configparser.ConfigParser):
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
+    if isinstance(exc, UnreprError) and text:
+        return text[0]
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
