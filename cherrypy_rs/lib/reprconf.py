@@ -330,7 +330,8 @@ class Parser(configparser.ConfigParser):
                 try:
                     text = self.get(section, option, raw=raw, vars=vars)
                 except configparser.Error as exc:
-                    raise ConfigFileError(f"{self.where(section, option)}: {_first_line(exc)}") from None
+                    where = self.where(section, option)
+                    raise ConfigFileError(f"{where}: {_first_line(exc)}") from None
                 try:
                     values[option] = unrepr(text)
                 except Exception as exc:
