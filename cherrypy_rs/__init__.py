@@ -179,7 +179,7 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
         raise
 
 
-from . import _aliases, process  # noqa: E402
+from . import _aliases, _cpchecker, _cpcompat, _cptools, _cpwsgi, process  # noqa: E402, F401
 
 _aliases.install()
 

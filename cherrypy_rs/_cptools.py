@@ -5,4 +5,5 @@ A thin alias (see docs/architecture.md, "Module names"): it only re-exports.
 """
 
 from .default_tools import tools as default_toolbox  # noqa: F401
+from .lib.xmlrpcutil import XMLRPCController  # noqa: F401
 from .toolbox import *  # noqa: F403

@@ -297,10 +297,23 @@ def check_app(app: Any, script_name: str | None = None) -> None:
             continue
         where = f"{label}, section [{section}]"
         check_section(entries, where, app, site=section == "global")
+    for path, obj in _tree_objects(app):
+        check_section(obj._cp_config, f"{label}, _cp_config of {path}", app)
+
+
+def _tree_objects(app: Any) -> Iterator[tuple[str, Any]]:
+    """Objects with a ``_cp_config`` reachable from the root, and from the controllers
+    of a ``RoutesDispatcher`` set as ``request.dispatch``."""
     root = getattr(app, "root", None)
     if root is not None:
-        for path, obj in _walk(root):
-            check_section(obj._cp_config, f"{label}, _cp_config of {path}", app)
+        yield from _walk(root)
+    for entries in getattr(app, "config", {}).values():
+        dispatcher = entries.get("request.dispatch") if isinstance(entries, dict) else None
+        controllers = getattr(dispatcher, "controllers", None)
+        if isinstance(controllers, dict):
+            for name, controller in controllers.items():
+                for path, obj in _walk(controller):
+                    yield path.replace("root", f"controller {name!r}", 1), obj
 
 
 def known_namespaces(app: Any) -> set[str]:
@@ -328,9 +341,7 @@ def check_namespaces(app: Any, script_name: str | None = None) -> None:
         for s, e in getattr(app, "config", {}).items()
         if isinstance(e, dict) and s != "global"
     ]
-    root = getattr(app, "root", None)
-    if root is not None:
-        places += [(f"{label}, _cp_config of {p}", o._cp_config) for p, o in _walk(root)]
+    places += [(f"{label}, _cp_config of {p}", o._cp_config) for p, o in _tree_objects(app)]
     for where, entries in places:
         for key in entries:
             if not isinstance(key, str) or "." not in key:

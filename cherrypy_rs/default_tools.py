@@ -6,8 +6,8 @@ The order of a point's hooks comes from the priorities given here (as in CherryP
 
 from __future__ import annotations
 
-from .lib import auth_basic, auth_digest, cptools, encoding, proxy, static
-from .toolbox import HandlerTool, Tool, Toolbox
+from .lib import auth_basic, auth_digest, cptools, encoding, proxy, static, xmlrpcutil
+from .toolbox import ErrorTool, HandlerTool, Tool, Toolbox
 
 tools = Toolbox("tools")
 
@@ -20,6 +20,7 @@ tools.staticfile = HandlerTool(static.staticfile)
 tools.proxy = Tool("before_request_body", proxy.proxy, priority=30)
 tools.auth_basic = Tool("before_handler", auth_basic.basic_auth, priority=1)
 tools.auth_digest = Tool("before_handler", auth_digest.digest_auth, priority=1)
+tools.xmlrpc = ErrorTool(xmlrpcutil.on_error)
 
 #: The built-in tools that the request path runs inline (no hook machinery) while they
 #: are the objects registered above; replacing one in the toolbox makes it a hook.

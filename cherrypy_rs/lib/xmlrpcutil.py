@@ -5,8 +5,9 @@ Mount an ``XMLRPCController`` subclass and set ``request.dispatch`` to
 ``cherrypy.dispatch.XMLRPCDispatcher()``: a POST of a ``methodCall`` document to
 ``/RPC2`` (or any path below the controller) calls the exposed method it names
 (``a.b`` walks attributes), and its return value goes back as a ``methodResponse``.
-An exception becomes a ``Fault`` (code 1, the exception's text), as CherryPy's
-``tools.xmlrpc`` error handler does.
+An exception becomes a ``Fault`` (code 1, the exception's text): the controller turns
+``tools.xmlrpc`` on, whose error handler (``on_error``) answers every error that way.
+``tools.xmlrpc.encoding`` and ``tools.xmlrpc.allow_none`` set how responses are written.
 """
 
 from __future__ import annotations
@@ -77,27 +78,23 @@ def on_error(*args: Any, **kwargs: Any) -> None:
 
 
 class XMLRPCController:
-    """A controller whose exposed methods are XML-RPC procedures.
+    """A controller whose exposed methods are XML-RPC procedures (``tools.xmlrpc`` is on
+    below it)."""
 
-    ``xmlrpc_encoding`` and ``xmlrpc_allow_none`` set how responses are written.
-    """
-
-    xmlrpc_encoding = "utf-8"
-    xmlrpc_allow_none = 0
+    _cp_config = {"tools.xmlrpc.on": True}
 
     @expose
     def default(self, *vpath: Any, **params: Any) -> Any:
         rpcparams, rpcmethod = process_body()
-        try:
-            subhandler: Any = self
-            attr = ""
-            for attr in str(rpcmethod).split("."):
-                subhandler = getattr(subhandler, attr, None)
-            if not (subhandler and getattr(subhandler, "exposed", False)):
-                raise Exception(f'method "{attr}" is not supported')
-            body = subhandler(*(vpath + rpcparams), **params)
-        except Exception:
-            on_error()
-        else:
-            respond(body, self.xmlrpc_encoding, self.xmlrpc_allow_none)
+        subhandler: Any = self
+        attr = ""
+        for attr in str(rpcmethod).split("."):
+            subhandler = getattr(subhandler, attr, None)
+        if not (subhandler and getattr(subhandler, "exposed", False)):
+            # A Fault, through tools.xmlrpc's error handler.
+            raise Exception(f'method "{attr}" is not supported')
+        body = subhandler(*(vpath + rpcparams), **params)
+        request = context.request_or_raise()
+        conf = request.toolmaps.get("tools", {}).get("xmlrpc", {})
+        respond(body, conf.get("encoding", "utf-8"), conf.get("allow_none", 0))
         return context.response_or_raise().body
