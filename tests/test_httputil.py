@@ -128,6 +128,12 @@ class Root:
         )
 
     @cherrypy.expose
+    def echo(self, name: str) -> str:
+        value = cherrypy.request.headers[name]
+        cherrypy.response.headers["ETag"] = value
+        return value
+
+    @cherrypy.expose
     def snowman(self) -> str:
         cherrypy.response.headers["X-Weather"] = "café ☃"
         cherrypy.response.headers["X-Count"] = 3
@@ -180,3 +186,18 @@ def test_accept_preference_and_malformed_qvalue(serve_app: ServeApp) -> None:
     status, _headers, body = live.get("/best", headers={"Accept": "a/b, text/html;q=high"})
     assert status == 400
     assert b"Malformed HTTP header: `text/html;q=high`" in body
+
+
+def test_rfc2047_request_headers_are_decoded(serve_app: ServeApp) -> None:
+    live = serve_app(Root())
+    status, headers, body = live.get(
+        "/echo?name=If-Match", headers={"If-Match": "=?utf-8?q?=E2=84=ABngstr=C3=B6m?="}
+    )
+    assert (status, body.decode()) == (200, "\u212bngstr\u00f6m")
+    # ... and the same text goes back RFC 2047-encoded.
+    assert headers["ETag"] == "=?utf-8?b?4oSrbmdzdHLDtm0=?="
+    # A newline smuggled into Host by an encoded-word is removed.
+    status, _headers, body = live.get(
+        "/echo?name=Host", headers={"Host": "=?iso-8859-1?q?foo=0Abar?="}
+    )
+    assert (status, body) == (200, b"foobar")

@@ -424,17 +424,26 @@ def header_items(items: Iterable[tuple[str, str]], remote_addr: str | None = Non
     """Build ``request.headers`` from (name, value) pairs as CherryPy fills it.
 
     A repeated header is joined into one value with ", " (RFC 9110 5.3), except
-    ``Cookie``, joined with "; " so that every cookie is read (RFC 9113 8.2.3).
-    ``remote_addr`` becomes the ``Remote-Addr`` entry CherryPy adds.
+    ``Cookie``, joined with "; " so that every cookie is read (RFC 9113 8.2.3). Values
+    with RFC 2047 encoded-words are decoded; CR and LF are removed from ``Host``
+    (``SanitizedHost``). ``remote_addr`` becomes the ``Remote-Addr`` entry CherryPy adds.
     """
     headers = HeaderMap()
     for name, value in items:
         key = name.title()
+        if "=?" in value:
+            try:
+                value = decode_TEXT(value)
+            except (ValueError, LookupError):
+                pass  # not a valid encoded-word: kept as received
         if dict.__contains__(headers, key):
             sep = "; " if key == "Cookie" else ", "
             dict.__setitem__(headers, key, dict.__getitem__(headers, key) + sep + value)
         else:
             dict.__setitem__(headers, key, value)
+    host = dict.get(headers, "Host")
+    if host is not None and ("\n" in host or "\r" in host):
+        dict.__setitem__(headers, "Host", SanitizedHost(host))
     if remote_addr is not None and not dict.__contains__(headers, "Remote-Addr"):
         dict.__setitem__(headers, "Remote-Addr", remote_addr)
     return headers
