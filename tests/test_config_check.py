@@ -234,3 +234,39 @@ def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path, conf: str, messag
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("cherrypy-rs: error: ")
     assert message in lines[0]
+
+
+def test_the_checker_gives_cherrypys_warnings(tmp_path: Path) -> None:
+    class Node:
+        @cherrypy.expose
+        def index(self) -> str:
+            return "x"
+
+    tree = cherrypy.tree
+    saved = dict(tree.apps)
+    try:
+        tree.apps.clear()
+        tree.apps["/blog"] = cherrypy.Application(
+            Node(),
+            "/blog",
+            {
+                "/blog/x": {"response.stream": False},
+                "/static": {"tools.staticdir.on": True, "tools.staticdir.dir": "rel"},
+                "/typed": {"request.show_tracebacks": "yes"},
+            },
+        )
+        tree.apps["/empty"] = cherrypy.Application(Node(), "/empty")
+        with pytest.warns(UserWarning) as record:
+            cherrypy.checker()
+    finally:
+        tree.apps.clear()
+        tree.apps.update(saved)
+    messages = "\n".join(str(w.message) for w in record)
+    assert "mounted at '/blog' has config entries that start with its script name" in messages
+    assert "dir is a relative path and no root provided." in messages
+    assert "'request.show_tracebacks' in section '/typed' is of type 'str'" in messages
+    assert "The Application mounted at '/empty' has an empty config." in messages
+    # checker.on = False (the production environments) silences it.
+    cherrypy.config.update({"checker.on": False})
+    assert cherrypy.checker.on is False
+    cherrypy.config.update({"checker.on": True})
