@@ -207,3 +207,32 @@ def test_a_dispatcher_written_for_cherrypy(serve_app: ServeApp) -> None:
     assert live.get("/missing")[0] == 404
     # Called for each request: what it does may depend on the request.
     assert seen == ["/alias/x/y", "/alias/x/y", "/", "/missing"]
+
+
+def test_cherrypy_protocol_of_each_dispatcher(serve_app: ServeApp) -> None:
+    """Each dispatcher also works the way CherryPy calls it (``dispatcher(path_info)``
+    setting ``request.handler`` and ``request.config``), as a wrapper would use it."""
+    method = cherrypy.dispatch.MethodDispatcher()
+    vhost = cherrypy.dispatch.VirtualHost(**{"other.example": "/other"})
+
+    def wrapped_method(path_info: str) -> Any:
+        return method(path_info.replace("/m", "/api", 1))
+
+    def wrapped_vhost(path_info: str) -> Any:
+        return vhost(path_info.replace("/v", "", 1))
+
+    conf = {
+        "/m": {"request.dispatch": wrapped_method},
+        "/v": {"request.dispatch": wrapped_vhost},
+    }
+    root = vhost_app()
+    root.api = Resource()  # type: ignore[attr-defined]
+    live = serve_app(root, "", conf)
+    status, headers, body = live.get("/m?name=x")
+    assert (status, body, headers["Allow"]) == (200, b"GET x", "GET, HEAD, POST, PUT")
+    status, headers, _body = live.request("DELETE", "/m")
+    assert (status, headers["Allow"]) == (405, "GET, HEAD, POST, PUT")
+    assert live.request("PUT", "/m")[1]["X-Put"] == "yes"
+    assert live.get("/v/page", headers={"Host": "other.example"})[2] == b"other page"
+    assert live.get("/v/page", headers={"Host": "main.example"})[2].startswith(b"main page")
+    assert live.get("/v/nowhere/at/all")[0] == 404
