@@ -240,6 +240,21 @@ _MISSING = object()
 # -- the object tree -------------------------------------------------------------------
 
 
+def _attr(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)`` that survives objects whose attribute lookup raises
+    something else than AttributeError (proxies such as ``cherrypy.request`` outside a
+    request)."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+def _config_of(obj: Any) -> dict[str, Any] | None:
+    conf = _attr(obj, "_cp_config")
+    return conf if isinstance(conf, dict) else None
+
+
 def _walk(root: Any, limit: int = 5000) -> Iterator[tuple[str, Any]]:
     """``(dotted path, object)`` for each object of the tree below ``root`` (reached
     by attribute, as the dispatcher walks it) that carries a ``_cp_config``: nodes,
@@ -251,7 +266,7 @@ def _walk(root: Any, limit: int = 5000) -> Iterator[tuple[str, Any]]:
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        if isinstance(getattr(obj, "_cp_config", None), dict):
+        if _config_of(obj) is not None:
             yield name, obj
         try:
             attrs = [n for n in dir(obj) if not n.startswith("_")]
@@ -268,13 +283,13 @@ def _walk(root: Any, limit: int = 5000) -> Iterator[tuple[str, Any]]:
                 continue
             if inspect.ismodule(child):
                 continue
-            target = getattr(child, "__func__", child)
+            target = _attr(child, "__func__") or child
             if inspect.isroutine(child) or isinstance(child, type):
-                if id(target) not in seen and isinstance(getattr(target, "_cp_config", None), dict):
+                if id(target) not in seen and _config_of(target) is not None:
                     seen.add(id(target))
                     yield f"{name}.{attr}", target
                 continue
-            if getattr(child, "exposed", False) or _has_handlers(child):
+            if _attr(child, "exposed") or _has_handlers(child):
                 stack.append((f"{name}.{attr}", child))
 
 
@@ -285,7 +300,7 @@ def _has_handlers(obj: Any) -> bool:
         return False
     if isinstance(getattr(cls, "_cp_config", None), dict):
         return True
-    return any(getattr(v, "exposed", False) for v in vars(cls).values())
+    return any(_attr(v, "exposed") for v in vars(cls).values())
 
 
 def check_app(app: Any, script_name: str | None = None) -> None:

@@ -270,3 +270,22 @@ def test_the_checker_gives_cherrypys_warnings(tmp_path: Path) -> None:
     cherrypy.config.update({"checker.on": False})
     assert cherrypy.checker.on is False
     cherrypy.config.update({"checker.on": True})
+
+
+def test_the_tree_walk_survives_proxies_and_properties(serve_app: ServeApp) -> None:
+    class Node:
+        req = cherrypy.request  # a proxy whose attributes raise outside a request
+
+        @property
+        def costly(self) -> Any:
+            raise AssertionError("properties are not run by the config check")
+
+        @cherrypy.expose
+        def index(self) -> str:
+            return "node"
+
+    root = Root()
+    root.node = Node()  # type: ignore[attr-defined]
+    root.loop = root  # type: ignore[attr-defined]
+    live = serve_app(root)
+    assert live.get("/node/")[2] == b"node"
