@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import inspect
 import string
-import sys
 from typing import Any, Callable
 
 from . import context
@@ -442,8 +441,7 @@ def call_handler_with(
     """Call ``func``; a TypeError from an argument mismatch becomes a 404/400."""
     try:
         return func(*args, **kwargs)
-    except TypeError:
-        original = sys.exc_info()[1]
+    except TypeError as original:
         try:
             check_callable_spec(func, tuple(args), kwargs, request)
         except HTTPError:
