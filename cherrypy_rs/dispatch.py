@@ -709,8 +709,9 @@ class RoutesDispatcher:
             action = result.get("action")
             if action is not None:
                 handler = getattr(controller, action, None)
-                if hasattr(handler, "_cp_config"):
-                    merge(handler._cp_config)
+                handler_conf = getattr(handler, "_cp_config", None)
+                if handler_conf is not None:
+                    merge(handler_conf)
             else:
                 handler = controller
         if last:

@@ -37,9 +37,10 @@ def get_xmlrpclib() -> Any:
 def process_body() -> tuple[tuple[Any, ...], str]:
     """``(params, method name)`` of the request's ``methodCall`` document."""
     try:
-        return xmlrpc.client.loads(context.request_or_raise().body.read())
+        params, method = xmlrpc.client.loads(context.request_or_raise().body.read())
     except Exception:
         return ("ERROR PARAMS",), "ERRORMETHOD"
+    return params, method or ""
 
 
 def patched_path(path: str) -> str:
