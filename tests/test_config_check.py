@@ -244,6 +244,8 @@ def test_the_checker_gives_cherrypys_warnings(tmp_path: Path) -> None:
 
     tree = cherrypy.tree
     saved = dict(tree.apps)
+    # Other tests' environments (production...) turn the checker off through config.
+    cherrypy.config.update({"checker.on": True})
     try:
         tree.apps.clear()
         tree.apps["/blog"] = cherrypy.Application(
