@@ -423,8 +423,8 @@ def HTTPDate(timeval: float | None = None) -> str:
 def header_items(items: Iterable[tuple[str, str]], remote_addr: str | None = None) -> HeaderMap:
     """Build ``request.headers`` from (name, value) pairs as CherryPy fills it.
 
-    A repeated header is joined into one value with ", " (RFC 9110 5.3), except
-    ``Cookie``, joined with "; " so that every cookie is read (RFC 9113 8.2.3). Values
+    A repeated header is joined into one value with ", " (RFC 9110 §5.3), except
+    ``Cookie``, joined with "; " (RFC 6265 §5.4: one cookie-string). Values
     with RFC 2047 encoded-words are decoded; CR and LF are removed from ``Host``
     (``SanitizedHost``). ``remote_addr`` becomes the ``Remote-Addr`` entry CherryPy adds.
     """
