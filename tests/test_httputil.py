@@ -196,8 +196,9 @@ def test_rfc2047_request_headers_are_decoded(serve_app: ServeApp) -> None:
     assert (status, body.decode()) == (200, "\u212bngstr\u00f6m")
     # ... and the same text goes back RFC 2047-encoded.
     assert headers["ETag"] == "=?utf-8?b?4oSrbmdzdHLDtm0=?="
-    # A newline smuggled into Host by an encoded-word is removed.
+    # A Host that is an encoded-word (CherryPy decodes it and removes the newline it
+    # smuggles) is not a valid host: the server refuses it before the application.
     status, _headers, body = live.get(
         "/echo?name=Host", headers={"Host": "=?iso-8859-1?q?foo=0Abar?="}
     )
-    assert (status, body) == (200, b"foobar")
+    assert status == 400
