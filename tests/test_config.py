@@ -469,3 +469,46 @@ def test_a_missing_certificate_fails_at_start_naming_it(serve_app: ServeApp) -> 
 def test_server_keys_without_effect_are_accepted(serve_app: ServeApp) -> None:
     live = serve_app(Root(), nodelay=True, thread_pool_max=-1, thread_pool=2)
     assert get(live, "/").status_code == 200
+
+
+# -- values built as CherryPy's reprconf builds them -------------------------------------
+
+UNREPR_CASES = [
+    "-1234",
+    "6*3",
+    "3+2j",
+    "'11' + '22' + \"33\"",
+    "[1, (2, 3), {'a': None}]",
+    "{'k': [True, False]}",
+    "os.path.join(sys.prefix, 'hello.py')",
+    "cherrypy.lib.httputil.response_codes[404]",
+    "dict(foo='buzz', **{'foo': 'bar', 'x': 1})",
+    "str(42)",
+    "-(7)",
+    "None",
+]
+
+
+def test_unrepr_matches_cherrypy() -> None:
+    """The same expressions built by CherryPy 18.10's reprconf (in its own process)
+    and by ours give the same values."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("cherrypy")
+    script = (
+        "import json, sys, cherrypy\n"
+        "from cherrypy.lib.reprconf import unrepr\n"
+        "print(json.dumps([repr(unrepr(s)) for s in json.loads(sys.argv[1])]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(UNREPR_CASES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    theirs = json.loads(proc.stdout)
+    ours = [repr(cherrypy.lib.reprconf.unrepr(s)) for s in UNREPR_CASES]
+    assert ours == theirs
