@@ -192,7 +192,13 @@ def _check_error_page(code: str, value: Any, where: str) -> None:
 # -- sections ---------------------------------------------------------------------------
 
 
-def check_section(entries: dict[str, Any], where: str, app: Any = None, site: bool = False) -> None:
+def check_section(
+    entries: dict[str, Any],
+    where: str,
+    app: Any = None,
+    site: bool = False,
+    path_section: bool = False,
+) -> None:
     """Check one flat config section. ``site``: the global config (site-wide
     namespaces allowed). Unknown namespaces are left to ``check_namespaces``."""
     boxes = getattr(app, "toolboxes", None) or {"tools": tools}
@@ -205,6 +211,13 @@ def check_section(entries: dict[str, Any], where: str, app: Any = None, site: bo
             found.setdefault(ns, {})[rest] = value
         elif ns == "request":
             _check_request(app, rest, value, where)
+            if rest == "dispatch" and not path_section:
+                raise ConfigError(
+                    f"{where}: request.dispatch is only read from an application's path "
+                    "sections (as in CherryPy, the dispatcher is chosen before any "
+                    "_cp_config is known): move it to the application's config, e.g. "
+                    "{'/api': {'request.dispatch': cherrypy.dispatch.MethodDispatcher()}}"
+                )
         elif ns == "response":
             _check_response(app, rest, where)
         elif ns == "hooks":
@@ -311,7 +324,9 @@ def check_app(app: Any, script_name: str | None = None) -> None:
         if not isinstance(entries, dict):
             continue
         where = f"{label}, section [{section}]"
-        check_section(entries, where, app, site=section == "global")
+        check_section(
+            entries, where, app, site=section == "global", path_section=section != "global"
+        )
     for path, obj in _tree_objects(app):
         check_section(obj._cp_config, f"{label}, _cp_config of {path}", app)
 

@@ -112,6 +112,26 @@ def test_a_misspelt_argument_of_a_security_tool_fails(
         serve_app(Root(), "", {"/admin": {f"tools.{tool}.on": True, key: "x"}})
 
 
+def test_request_dispatch_outside_path_sections_is_refused(serve_app: ServeApp) -> None:
+    @cherrypy.config(**{"request.dispatch": cherrypy.dispatch.MethodDispatcher()})
+    class Api:
+        exposed = True
+
+        def GET(self) -> str:
+            return "get"
+
+    root = Root()
+    root.api = Api()  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"_cp_config of root\.api: request\.dispatch is only"):
+        serve_app(root)
+    with pytest.raises(ConfigError, match=r"\[global\]: request\.dispatch is only read"):
+        cherrypy.config.update({"request.dispatch": cherrypy.dispatch.MethodDispatcher()})
+    # In the application's path section it is honoured.
+    del Api._cp_config
+    live = serve_app(root, "", {"/api": {"request.dispatch": cherrypy.dispatch.MethodDispatcher()}})
+    assert live.get("/api")[2] == b"get"
+
+
 def test_turning_an_unknown_tool_off_is_accepted(serve_app: ServeApp) -> None:
     live = serve_app(Root(), "", {"/": {"tools.sessions.on": False}})
     assert live.get("/")[2] == b"ok"
