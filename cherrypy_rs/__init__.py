@@ -131,9 +131,10 @@ def _apply_tree_key(key: str, value: Any) -> None:
     """``tree.<name> = app`` (or ``{script_name: app}``) mounts or grafts apps."""
     for script_name, app in value.items() if isinstance(value, dict) else [(None, value)]:
         name = app.script_name if script_name is None else script_name
-        if isinstance(app, Application):
+        if isinstance(app, Application) and (name or "") == app.script_name:
             tree.mount(app, name)
         else:
+            # As CherryPy: grafted at the given name (any WSGI callable).
             tree.graft(app, name or "")
         engine.log(f"Mounted: {app} on {name or '/'}")
 

@@ -512,3 +512,16 @@ def test_unrepr_matches_cherrypy() -> None:
     theirs = json.loads(proc.stdout)
     ours = [repr(cherrypy.lib.reprconf.unrepr(s)) for s in UNREPR_CASES]
     assert ours == theirs
+
+
+def test_tree_namespace_mounts_applications() -> None:
+    app = cherrypy.Application(Root(), "/mounted-by-config")
+    saved = dict(cherrypy.tree.apps)
+    try:
+        cherrypy.config.update({"tree.blog": app})
+        assert cherrypy.tree.apps["/mounted-by-config"] is app
+        cherrypy.config.update({"tree.more": {"/other": app}})
+        assert cherrypy.tree.apps["/other"] is app
+    finally:
+        cherrypy.tree.apps.clear()
+        cherrypy.tree.apps.update(saved)
