@@ -36,7 +36,9 @@ class RequestBody:
         self.content_type = content_type.split(";")[0].strip().lower() if content_type else None
         self.charset: str | None = None
         declared = (
-            headers.elements("Content-Type")[0].params.get("charset") if content_type else None
+            headers.elements("Content-Type")[0].params.get("charset", "").strip('"')
+            if content_type
+            else None
         )
         if declared:
             # A charset the client declares is tried first, as in CherryPy.
@@ -122,7 +124,7 @@ class Part:
     ) -> None:
         self.name = name
         self.filename = filename
-        self.content_type = HeaderElement.parse(content_type)
+        self.content_type = HeaderElement.from_str(content_type)
         self.headers = headers
         self.file: io.BytesIO | None = io.BytesIO(data)
         self.length = len(data)

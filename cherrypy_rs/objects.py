@@ -18,7 +18,14 @@ from ._core import StaticFile
 from .bodies import RequestBody
 from .errors import CHERRYPY_VERSION, HTTPError, InternalRedirect
 from .hooks import HookMap, hookpoints
-from .lib.httputil import HeaderMap, Host, header_items, parse_query_string, valid_status
+from .lib.httputil import (
+    HeaderMap,
+    Host,
+    header_items,
+    header_value,
+    parse_query_string,
+    valid_status,
+)
 
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
 
@@ -195,8 +202,9 @@ class Request:
 
     @_lazy
     def headers(self) -> HeaderMap:
-        """Request headers (case-insensitive; repeated headers joined with ", ")."""
-        return header_items(self._core.header_items())
+        """Request headers (case-insensitive; repeated headers joined with ", ",
+        cookies with "; "), with CherryPy's ``Remote-Addr``."""
+        return header_items(self._core.header_items(), self._core.remote[0])
 
     @_lazy
     def params(self) -> dict[str, Any]:
@@ -361,7 +369,11 @@ class Response:
         elif body.__class__ is not StaticFile:
             body = as_bytes(body)
         self.body = body
-        header_list = [(k, v if v.__class__ is str else str(v)) for k, v in dict.items(headers)]
+        # Latin-1 text as it is; other values RFC 2047-encoded, as CherryPy sends them.
+        header_list = [
+            (k, v if v.__class__ is str and v.isascii() else header_value(v))
+            for k, v in dict.items(headers)
+        ]
         if "cookie" in self.__dict__:
             for morsel in self.cookie.values():
                 header_list.append(("Set-Cookie", morsel.OutputString()))

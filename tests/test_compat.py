@@ -292,6 +292,65 @@ CASES: list[Case] = [
     Case("sub_info", "/sub/info/x"),
     Case("sub_info_slash", "/sub/info/"),
     # malformed requests (handled by the HTTP server layer)
+    # dispatchers (MethodDispatcher and VirtualHost per path)
+    Case("rest_get", "/rest/a/b?x=1"),
+    Case("rest_head", "/rest", method="HEAD"),
+    Case("rest_post", "/rest", "POST", headers=FORM, body=b"name=al"),
+    Case("rest_post_missing", "/rest", "POST", headers=FORM, body=b"other=1"),
+    Case("rest_put", "/rest", "PUT"),
+    Case("rest_delete_405", "/rest", "DELETE"),
+    Case("rest_get_again", "/rest"),
+    Case("vh_main", "/vh/page"),
+    Case("vh_alt", "/vh/page", host=False, headers=(("Host", "other.example"),)),
+    Case(
+        "vh_forwarded",
+        "/vh/",
+        headers=(("X-Forwarded-Host", "other.example"),),
+    ),
+    # handler results of every type
+    *[
+        Case(f"ret_{kind}", f"/ret/{kind}")
+        for kind in (
+            "int_",
+            "none",
+            "empty",
+            "list_str",
+            "list_bytes",
+            "tuple_str",
+            "gen_str",
+            "gen_mixed",
+            "dict_",
+            "fileobj",
+            "bytes_non_text",
+            "str_non_text",
+        )
+    ],
+    # response header values, request headers as CherryPy fills them, Accept parsing
+    Case("hdr_latin1", "/hdr/latin1"),
+    Case("hdr_unicode", "/hdr/unicode"),
+    Case("hdr_int", "/hdr/int_"),
+    Case(
+        "hdr_request",
+        "/hdr/request",
+        headers=(
+            # Repeated list headers are joined (a repeated Cookie or other singleton
+            # header keeps only its last value under cheroot; see test_httputil.py).
+            ("Accept", "text/html"),
+            ("Accept", "application/json;q=0.5"),
+            ("Cookie", "a=1; b=2"),
+            ("X-Rep", "one"),
+            ("X-Empty", ""),
+        ),
+    ),
+    Case(
+        "hdr_accept",
+        "/hdr/accept",
+        headers=(
+            ("Accept", "text/*;q=0.5, text/html;level=1, */*;q=0.1, application/json;q=0.9"),
+            ("Accept-Encoding", "gzip;q=1.0, identity; q=0.5, *;q=0"),
+        ),
+    ),
+    Case("urls_more", "/urls_more"),
     Case("bad_request_line", raw=b"GARBAGE\r\n\r\n", check_close=True),
     Case("http2_request_line", raw=b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", check_close=True),
     Case("http09_request_line", raw=b"GET /\r\n\r\n", check_close=True),
