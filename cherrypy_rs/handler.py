@@ -5,12 +5,12 @@ for Rust to send."""
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import Any, Callable
 
 from . import dispatch
 from ._core import StaticFile
+from .bodies import release as release_body
 from .context import _current
 from .errors import (
     HTTPError,
@@ -37,11 +37,11 @@ def _uri(path: str, query_string: str) -> str:
 
 
 def _release(request: Request) -> None:
-    """Close a spooled body's file (and those of internal-redirect predecessors)."""
+    """Close a spooled body's file and multipart part files (and those of
+    internal-redirect predecessors)."""
     while request is not None:
-        body = request.__dict__.get("body")
-        if body is not None and not isinstance(body.fp, io.BytesIO):
-            body.fp.close()
+        state = request.__dict__
+        release_body(state.get("body"), state.get("rfile"))
         request = request.prev  # type: ignore[assignment]
 
 
@@ -126,7 +126,11 @@ class RequestHandler:
         request.config = config
         request.is_index = resolution.is_index
         for name, value in resolution.request_attrs:
-            setattr(request, name, value)
+            if name.startswith("body."):
+                # CherryPy's request.body.* config entries set request.body attributes.
+                setattr(request.body, name[5:], value)
+            else:
+                setattr(request, name, value)
         for name, value in resolution.response_attrs:
             setattr(response, name, value)
         for name, value in resolution.response_headers:
