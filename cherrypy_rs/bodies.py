@@ -76,7 +76,8 @@ def unquote_plus(bs: bytes) -> bytes:
         try:
             out.append(bytes((int(atom[:2], 16),)) + atom[2:])
         except ValueError:
-            out.append(b"%" + atom)
+            # Not an escape: CherryPy keeps the text and drops the "%".
+            out.append(atom)
     return b"".join(out)
 
 
