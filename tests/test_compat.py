@@ -317,7 +317,7 @@ CASES: list[Case] = [
         "body_multipart_no_parts",
         "/bodies/fields",
         "POST",
-        headers=_mp() + (("Content-Length", "0"),),
+        headers=(*_mp(), ("Content-Length", "0")),
     ),
     Case(
         "body_multipart_only_close",
