@@ -30,6 +30,7 @@ from ._server import Server
 from ._staticroutes import check_application
 from ._tree import Application, Tree
 from .context import _ContextProxy
+from .default_tools import tools
 from .errors import (
     CHERRYPY_VERSION,
     CherryPyException,
@@ -40,6 +41,7 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
+from .toolbox import Tool
 
 __version__ = __core_version__
 
@@ -51,6 +53,7 @@ __all__ = [
     "InternalRedirect",
     "NotFound",
     "TimeoutError",
+    "Tool",
     "__version__",
     "config",
     "dispatch",
@@ -65,6 +68,7 @@ __all__ = [
     "response",
     "server",
     "serving",
+    "tools",
     "tree",
     "url",
 ]

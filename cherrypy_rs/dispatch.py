@@ -38,13 +38,10 @@ class Resolution:
 
     __slots__ = (
         "cacheable",
+        "compiled",
         "config",
         "handler",
         "is_index",
-        "request_attrs",
-        "response_attrs",
-        "response_headers",
-        "static",
         "vpath",
     )
 
@@ -61,38 +58,9 @@ class Resolution:
         self.is_index = is_index
         self.config = config
         self.cacheable = cacheable
-        # The config's "request.*", "response.*" and "response.headers.*" entries,
-        # applied to each request as plain attribute sets.
-        self.request_attrs: list[tuple[str, Any]] = []
-        self.response_attrs: list[tuple[str, Any]] = []
-        self.response_headers: list[tuple[str, Any]] = []
-        error_pages: dict[Any, Any] = {}
-        for key, value in config.items():
-            if key.startswith("error_page."):
-                code = key[11:]
-                error_pages[int(code) if code.isdigit() else code] = value
-            elif key.startswith("request."):
-                self.request_attrs.append((key[8:], value))
-            elif key.startswith("response.headers."):
-                self.response_headers.append((key[17:], value))
-            elif key.startswith("response."):
-                self.response_attrs.append((key[9:], value))
-        if error_pages:
-            # CherryPy's "error_page" namespace fills request.error_page.
-            self.request_attrs.append(("error_page", error_pages))
-        #: ("staticdir" | "staticfile", keyword arguments) when the config turns one of
-        #: them on: served before the page handler, as CherryPy's handler tools are.
-        self.static: tuple[str, dict[str, Any]] | None = None
-        for tool in ("staticdir", "staticfile"):
-            if config.get(f"tools.{tool}.on"):
-                prefix = f"tools.{tool}."
-                kwargs = {
-                    k[len(prefix) :]: v
-                    for k, v in config.items()
-                    if k.startswith(prefix) and k != prefix + "on"
-                }
-                self.static = (tool, kwargs)
-                break
+        #: What the config asks of each request (``pathconfig.PathConfig``), compiled
+        #: on the first request of this path.
+        self.compiled: Any = None
 
 
 class Dispatcher:
@@ -274,13 +242,20 @@ def check_callable_spec(
             )
 
 
-def call_handler(func: Callable[..., Any], args: list[str], request: Any) -> Any:
-    """Call a page handler with the path's positional args and ``request.params``.
+def call_handler(
+    func: Callable[..., Any],
+    args: list[str],
+    request: Any,
+    kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """Call a page handler with the path's positional args and ``request.params``
+    (or ``kwargs``).
 
     A TypeError caused by a mismatch between the URL/body and the signature becomes the
     404 or 400 CherryPy gives; a TypeError from inside the handler is re-raised.
     """
-    kwargs = request.params
+    if kwargs is None:
+        kwargs = request.params
     try:
         return func(*args, **kwargs)
     except TypeError:

@@ -1,7 +1,16 @@
 """The request path in Python: ``RequestHandler`` is what a Rust worker thread calls
-for each request to a mounted application. It dispatches, runs the page handler, turns
-errors into CherryPy's responses, and returns plain ``(status, reason, headers, body)``
-for Rust to send."""
+for each request to a mounted application.
+
+It follows CherryPy's ``Request.respond``: dispatch, the config's per-request work
+(compiled once per path, see ``pathconfig``), the hook points ``on_start_resource``,
+``before_request_body``, ``before_handler``, the handler, ``before_finalize``,
+``on_end_resource`` (``before_error_response``/``after_error_response`` around the
+error page) and ``on_end_request`` once the response is produced — or, when streamed,
+sent. It returns plain ``(status, reason, headers, body)`` for Rust to send.
+
+A path whose config turns on no tool but the default ones, and that has no hook, runs
+the default tools inline and never builds a hook map.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +18,7 @@ import logging
 from typing import Any, Callable
 
 from . import dispatch
-from ._core import StaticFile
-from .bodies import release as release_body
-from .context import _current
+from .context import _current, request_or_raise
 from .errors import (
     HTTPError,
     HTTPRedirect,
@@ -20,29 +27,78 @@ from .errors import (
     bare_error,
     format_exc,
 )
-from .lib import static
-from .lib.cptools import trailing_slash
+from .lib import cptools, static
 from .lib.encoding import encode_output
-from .lib.httputil import valid_status
-from .objects import Request, Response, as_bytes
+from .objects import Request, Response
+from .pathconfig import PathConfig, compile_path, toolboxes_of
+
+Reply = tuple[int, "str | None", "list[tuple[str, str]]", Any]
 
 
-def _serve_static(tool: str, kwargs: dict[str, Any]) -> bool:
-    serve = static.staticdir if tool == "staticdir" else static.staticfile
-    return bool(serve(**kwargs))
+class PageHandler:
+    """``request.handler``: the page handler with the path's positional arguments;
+    calling it passes ``request.params`` as they are then (tools may change them).
+
+    It holds no reference to the request (a cycle would keep the request, and the Rust
+    object behind it with its spooled body file, alive until the garbage collector
+    runs)."""
+
+    __slots__ = ("args", "callable")
+
+    def __init__(self, func: Callable[..., Any], args: list[str]) -> None:
+        self.callable = func
+        self.args = args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return request_or_raise().params
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = request_or_raise()
+        if args or kwargs:
+            params = dict(request.params)
+            params.update(kwargs)
+            return dispatch.call_handler(self.callable, [*self.args, *args], request, params)
+        return dispatch.call_handler(self.callable, self.args, request)
 
 
 def _uri(path: str, query_string: str) -> str:
     return f"{path}?{query_string}" if query_string else path
 
 
-def _release(request: Request) -> None:
-    """Close a spooled body's file and multipart part files (and those of
-    internal-redirect predecessors)."""
-    while request is not None:
-        state = request.__dict__
-        release_body(state.get("body"), state.get("rfile"))
-        request = request.prev  # type: ignore[assignment]
+class _StreamedBody:
+    """A streamed response body: each chunk is produced with the request context set
+    (handlers' generators read ``cherrypy.request``), and closing it ends the request
+    (``on_end_request``, the spooled request body released)."""
+
+    __slots__ = ("chunks", "pair", "request")
+
+    def __init__(self, chunks: Any, request: Request, response: Response) -> None:
+        self.chunks = iter(chunks)
+        self.pair = (request, response)
+        self.request = request
+
+    def __iter__(self) -> _StreamedBody:
+        return self
+
+    def __next__(self) -> Any:
+        token = _current.set(self.pair)
+        try:
+            return next(self.chunks)
+        finally:
+            _current.reset(token)
+
+    def close(self) -> None:
+        token = _current.set(self.pair)
+        try:
+            close = getattr(self.chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            try:
+                self.request.close()
+            finally:
+                _current.reset(token)
 
 
 class RequestHandler:
@@ -56,11 +112,12 @@ class RequestHandler:
         self.global_config = global_config
         self.log_error = log_error
 
-    def __call__(self, core: Any) -> tuple[int, str | None, list[tuple[str, str]], Any]:
+    def __call__(self, core: Any) -> Reply:
         app = self.apps[core.app]
         request = Request(core, app)
         response = Response()
         token = _current.set((request, response))
+        streamed = False
         try:
             # URIs (path?query) already served for this client request: a repeat is a
             # loop (CherryPy's InternalRedirector raises RuntimeError → 500).
@@ -86,14 +143,23 @@ class RequestHandler:
                     request.prev = previous
                     response = Response()
                     _current.set((request, response))
-            return self.finalize(request, response)
+            body = response.body
+            if response.stream and not isinstance(body, (bytes, list)):
+                body = _StreamedBody(body, request, response)
+                streamed = True
+            return response.status_code, response.reason, response.header_list, body  # type: ignore[return-value]
         except Exception:
             return self.bare_error(request)
         finally:
-            _current.reset(token)
-            _release(request)
+            try:
+                if not streamed:
+                    request.close()
+            except Exception:
+                self.log_error(traceback=True, severity=logging.ERROR)
+            finally:
+                _current.reset(token)
 
-    def bare_error(self, request: Request) -> tuple[int, str | None, list[tuple[str, str]], Any]:
+    def bare_error(self, request: Request) -> Reply:
         """CherryPy's last-resort 500 (text/plain), for errors outside the handler's
         error handling; the traceback is logged, and shown if show_tracebacks is on."""
         tb = format_exc()
@@ -102,106 +168,169 @@ class RequestHandler:
         return (500, None, [(k.decode(), v.decode()) for k, v in headers], body[0])
 
     def respond(self, request: Request, response: Response) -> None:
-        """Dispatch and run the handler, turning exceptions into responses."""
+        """CherryPy's ``Request.respond``: run the request, turning HTTP errors into
+        their pages and other errors into the error response."""
         try:
             try:
-                self.run_handler(request, response)
-            except (HTTPRedirect, HTTPError) as inst:
-                inst.set_response()
-        except InternalRedirect:
-            raise
-        except (KeyboardInterrupt, SystemExit):
+                try:
+                    self.do_respond(request, response)
+                except (HTTPRedirect, HTTPError) as inst:
+                    inst.set_response()
+                    request.stage = "before_finalize (HTTPError)"
+                    hooks = request.__dict__.get("hooks")
+                    if hooks is not None:
+                        hooks.run("before_finalize")
+                    response.finalize()
+            finally:
+                request.stage = "on_end_resource"
+                hooks = request.__dict__.get("hooks")
+                if hooks is not None:
+                    hooks.run("on_end_resource")
+        except request.throws:
             raise
         except Exception:
             if request.throw_errors:
                 raise
-            self.log_error(traceback=True, severity=logging.ERROR)
-            response.headers.pop("Content-Length", None)
-            HTTPError(500).set_response()
+            self.handle_error(request, response)
 
-    def run_handler(self, request: Request, response: Response) -> None:
+    def handle_error(self, request: Request, response: Response) -> None:
+        """The error response: ``before_error_response`` (the traceback and headers are
+        logged there by default), ``request.error_response``, ``after_error_response``."""
+        try:
+            hooks = request.__dict__.get("hooks")
+            pc: PathConfig | None = request.__dict__.get("path_config")
+            if hooks is None:
+                # No hook machinery on this path: the default error tools run inline.
+                if pc is None or pc.log_tracebacks is not None:
+                    cptools.log_traceback(**(pc.log_tracebacks if pc else {}))
+                if pc is not None and pc.log_headers is not None:
+                    cptools.log_request_headers()
+            else:
+                hooks.run("before_error_response")
+            response.headers.pop("Content-Length", None)
+            if request.error_response:
+                request.error_response()
+            if hooks is not None:
+                hooks.run("after_error_response")
+            response.finalize()
+        except HTTPRedirect as inst:
+            inst.set_response()
+            response.finalize()
+
+    def do_respond(self, request: Request, response: Response) -> None:
+        """CherryPy's ``Request._do_respond``: everything from dispatch to finalize."""
         app = request.app
+        request.stage = "get_resource"
         resolution = dispatch.find(app.dispatcher, app, request.path_info, self.global_config)
         config = resolution.config
         request.config = config
         request.is_index = resolution.is_index
-        for name, value in resolution.request_attrs:
-            if name.startswith("body."):
-                # CherryPy's request.body.* config entries set request.body attributes.
-                setattr(request.body, name[5:], value)
-            else:
-                setattr(request, name, value)
-        for name, value in resolution.response_attrs:
+        pc: PathConfig | None = resolution.compiled
+        if pc is None:
+            pc = compile_path(config, toolboxes_of(app), Request.namespaces)
+            resolution.compiled = pc
+        request.path_config = pc  # type: ignore[attr-defined]
+        for name, value in pc.request_attrs:
+            setattr(request, name, value)
+        for name, value in pc.response_attrs:
             setattr(response, name, value)
-        for name, value in resolution.response_headers:
+        for name, value in pc.response_headers:
             response.headers[name] = value
-        # CherryPy parses the query string before dispatching the body or the handler.
-        params = request.params
+        if pc.error_pages:
+            request.error_page = {**request.error_page, **pc.error_pages}
+        if pc.body_attrs:
+            body = request.body
+            for name, value in pc.body_attrs:
+                setattr(body, name, value)
+        handler = resolution.handler
+        # As CherryPy: with no handler for the path, the "handler" raises 404 when
+        # called (a handler tool such as staticdir may answer first).
+        request.handler = (
+            PageHandler(handler, [atom.replace("%2F", "/") for atom in resolution.vpath])
+            if handler is not None
+            else NotFound()
+        )
+
+        if pc.needs_hooks or any(Request.hooks.values()):
+            self.run_with_hooks(request, response, pc)
+            return
+
+        # The fast path: no tool but the default ones, no hook.
+        request.stage = "process_query_string"
+        request.params  # noqa: B018 - parsed (and its errors raised) before the body
+        self.process_body(request)
+        request.stage = "before_handler"
+        if pc.static is not None and _serve_static(*pc.static):
+            request.handler = None
+        if pc.trailing_slash is not None:
+            cptools.trailing_slash(**pc.trailing_slash)
+        if request.handler is not None:
+            request.stage = "handler"
+            output = request.handler()
+            if pc.encode is not None:
+                output = encode_output(output, response, **pc.encode)
+            response.body = output
+        request.stage = "before_finalize"
+        hooks = request.__dict__.get("hooks")
+        if hooks is not None:
+            # Hooks the handler attached (request.hooks.attach) run from here on.
+            hooks.run("before_finalize")
+        response.finalize()
+
+    def run_with_hooks(self, request: Request, response: Response, pc: PathConfig) -> None:
+        """The request with the hook machinery: every tool that is on attaches its
+        hooks (the default ones too), then the hook points run in CherryPy's order."""
+        hooks = request.hooks
+        request.toolmaps = {
+            ns: {name: dict(args) for name, args in toolmap.items()}
+            for ns, toolmap in pc.toolmaps.items()
+        }
+        for point, hook in pc.hooks:
+            hooks[point].append(hook)
+        for namespace_handler, items in pc.custom:
+            _apply_namespace(namespace_handler, items)
+        for tool in pc.all_setups:
+            tool._setup()
+        request.stage = "on_start_resource"
+        hooks.run("on_start_resource")
+        request.stage = "process_query_string"
+        request.params  # noqa: B018 - parsed (and its errors raised) before the body
+        if request.process_request_body and request.method not in request.methods_with_bodies:
+            request.process_request_body = False
+        request.stage = "before_request_body"
+        hooks.run("before_request_body")
+        self.process_body(request)
+        request.stage = "before_handler"
+        hooks.run("before_handler")
+        if request.handler is not None:
+            request.stage = "handler"
+            response.body = request.handler()
+        request.stage = "before_finalize"
+        hooks.run("before_finalize")
+        response.finalize()
+
+    @staticmethod
+    def process_body(request: Request) -> None:
+        """Read the form fields of a body method's entity into ``request.params``."""
         if request.process_request_body and request.method in request.methods_with_bodies:
             headers = request.headers
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
-        if resolution.static is not None and _serve_static(*resolution.static):
-            # Served by tools.staticdir/staticfile: the page handler does not run.
-            return
-        handler = resolution.handler
-        if handler is None:
-            raise NotFound()
-        if config.get("tools.trailing_slash.on", True):
-            trailing_slash(
-                request,
-                config.get("tools.trailing_slash.missing", True),
-                config.get("tools.trailing_slash.extra", False),
-                config.get("tools.trailing_slash.status"),
-            )
-        request.handler = handler
-        vpath = [atom.replace("%2F", "/") for atom in resolution.vpath]
-        request.args = tuple(vpath)
-        request.kwargs = params
-        output = dispatch.call_handler(handler, vpath, request)
-        response.body = encode_output(output, request, response)
 
-    def finalize(
-        self, request: Request, response: Response
-    ) -> tuple[int, str | None, list[tuple[str, str]], Any]:
-        """Status, header list and body (bytes or an iterator when streaming)."""
-        status = response.status
-        reason: str | None = None
-        if status.__class__ is not int or not 200 <= status < 600:
-            try:
-                status, reason, _ = valid_status(status)
-            except ValueError as exc:
-                response.status = 500
-                HTTPError(500, exc.args[0]).set_response()
-                status = 500
-        headers = response.headers
-        body = response.body
-        if response.stream and not (status < 200 or status in (204, 205, 304)):
-            # Streamed (chunked) whatever the body is, as CherryPy does.
-            if dict.get(headers, "Content-Length") is None:
-                dict.pop(headers, "Content-Length", None)
-            if body is None:
-                body = []
-            elif isinstance(body, bytes):
-                body = [body]
-        elif status < 200 or status in (204, 205, 304):
-            dict.pop(headers, "Content-Length", None)
-            if body is not None and not isinstance(body, (bytes, str, StaticFile)):
-                as_bytes(body)
-            body = b""
-        elif body.__class__ is not StaticFile:
-            try:
-                body = as_bytes(body)
-            except ValueError:
-                self.log_error(traceback=True, severity=logging.ERROR)
-                response.status = 500
-                response.body = None
-                HTTPError(500).set_response()
-                return self.finalize(request, response)
-        header_list = [(k, v if v.__class__ is str else str(v)) for k, v in dict.items(headers)]
-        if "cookie" in response.__dict__:
-            for morsel in response.cookie.values():
-                header_list.append(("Set-Cookie", morsel.OutputString()))
-        response.header_list = header_list
-        return status, reason, header_list, body
+
+def _apply_namespace(handler: Any, items: list[tuple[str, Any]]) -> None:
+    """Hand ``items`` to an application's request namespace handler (a callable, or a
+    context manager whose ``__enter__`` returns one, as CherryPy accepts)."""
+    if hasattr(handler, "__enter__"):
+        with handler as setter:
+            for key, value in items:
+                setter(key, value)
+    else:
+        for key, value in items:
+            handler(key, value)
+
+
+def _serve_static(tool: str, kwargs: dict[str, Any]) -> bool:
+    serve = static.staticdir if tool == "staticdir" else static.staticfile
+    return bool(serve(**kwargs))

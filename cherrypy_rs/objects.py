@@ -10,12 +10,16 @@ from __future__ import annotations
 import io
 import os
 import time
+import uuid
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Callable
 
+from ._core import StaticFile
 from .bodies import RequestBody
-from .errors import CHERRYPY_VERSION, HTTPError
-from .lib.httputil import HeaderMap, Host, header_items, parse_query_string
+from .bodies import release as release_body
+from .errors import CHERRYPY_VERSION, HTTPError, InternalRedirect
+from .hooks import HookMap, hookpoints
+from .lib.httputil import HeaderMap, Host, header_items, parse_query_string, valid_status
 
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
 
@@ -40,8 +44,35 @@ class _lazy:
         return value
 
 
+class _RequestHooks:
+    """``Request.hooks``: on the class, the hooks every request starts with; on a
+    request, its own copy, made on first use (a request that never touches its hooks
+    never copies them)."""
+
+    def __init__(self) -> None:
+        self.class_map = HookMap(hookpoints)
+
+    def __get__(self, obj: Any, owner: Any = None) -> HookMap:
+        if obj is None:
+            return self.class_map
+        hooks = self.class_map.copy()
+        obj.__dict__["hooks"] = hooks
+        return hooks
+
+
+def _default_error_response() -> None:
+    """The 500 page (``request.error_response`` unless a tool replaces it)."""
+    HTTPError(500).set_response()
+
+
 class Request:
     """``cherrypy.request``: the request being handled, with CherryPy's attributes."""
+
+    #: The hook points' callbacks (see ``hooks.HookMap``).
+    hooks = _RequestHooks()
+    #: Exceptions that propagate out of the request instead of becoming a 500.
+    throws: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, InternalRedirect)
+    error_response: Callable[[], None] = staticmethod(_default_error_response)
 
     prev: Request | None = None
     show_tracebacks = True
@@ -61,8 +92,10 @@ class Request:
     multiprocess = False
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = {}
-    toolmaps: dict[str, Any] = {}
     config: dict[str, Any] = {}
+    #: Request-level config namespaces an application adds (``name -> handler(k, v)``);
+    #: request, response, error_page, hooks and the toolboxes are built in.
+    namespaces: dict[str, Callable[..., Any]] = {}
 
     def __init__(
         self,
@@ -91,6 +124,41 @@ class Request:
 
     #: The protocol the server speaks.
     server_protocol = "HTTP/1.1"
+
+    @_lazy
+    def toolmaps(self) -> dict[str, Any]:
+        """Tool arguments by toolbox and tool, from config (``{"tools": {...}}``)."""
+        return {}
+
+    @_lazy
+    def header_list(self) -> list[tuple[str, str]]:
+        """The request headers as received: (name, value) pairs."""
+        return list(self._core.header_items())
+
+    @_lazy
+    def unique_id(self) -> str:
+        """A random id for this request (a UUID4, hex)."""
+        return uuid.uuid4().hex
+
+    def close(self) -> None:
+        """Run the ``on_end_request`` hooks and release the request body's file
+        (once, after the response was produced and, when streamed, sent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.stage = "on_end_request"
+        hooks = self.__dict__.get("hooks")
+        try:
+            if hooks is not None:
+                hooks.run("on_end_request")
+        finally:
+            self.stage = "close"
+            request: Request | None = self
+            while request is not None:
+                # Multipart part files and the spooled body (see bodies.release).
+                state = request.__dict__
+                release_body(state.get("body"), state.get("rfile"))
+                request = request.prev
 
     @_lazy
     def protocol(self) -> tuple[int, int]:
@@ -226,6 +294,53 @@ class Response:
 
     def check_timeout(self) -> None:
         """CherryPy's hook for long requests; cherrypy_rs has no response timeout."""
+
+    #: Set by ``finalize()``: the numeric status and the reason phrase (None: the
+    #: standard one), as Rust sends them.
+    status_code = 200
+    reason: str | None = None
+
+    @property
+    def output_status(self) -> bytes:
+        """The status line's code and reason (``b"200 OK"``), once finalized."""
+        code, reason, _ = valid_status(self.status_code)
+        return f"{code} {self.reason or reason}".encode("latin-1")
+
+    def finalize(self) -> None:
+        """Check the status, settle the body (collapsed unless streamed; none for
+        1xx/204/205/304) and build ``header_list`` with the cookies."""
+        status = self.status
+        reason: str | None = None
+        if status.__class__ is not int or not 200 <= status < 600:
+            try:
+                status, reason, _ = valid_status(status)
+            except ValueError as exc:
+                raise HTTPError(500, exc.args[0]) from None
+        self.status_code = status
+        self.reason = reason
+        headers = self.headers
+        body = self.body
+        if self.stream and not (status < 200 or status in (204, 205, 304)):
+            # Streamed (chunked) whatever the body is, as CherryPy does.
+            if dict.get(headers, "Content-Length") is None:
+                dict.pop(headers, "Content-Length", None)
+            if body is None:
+                body = []
+            elif isinstance(body, bytes):
+                body = [body]
+        elif status < 200 or status in (204, 205, 304):
+            dict.pop(headers, "Content-Length", None)
+            if body is not None and not isinstance(body, (bytes, str, StaticFile)):
+                as_bytes(body)
+            body = b""
+        elif body.__class__ is not StaticFile:
+            body = as_bytes(body)
+        self.body = body
+        header_list = [(k, v if v.__class__ is str else str(v)) for k, v in dict.items(headers)]
+        if "cookie" in self.__dict__:
+            for morsel in self.cookie.values():
+                header_list.append(("Set-Cookie", morsel.OutputString()))
+        self.header_list = header_list
 
 
 def as_bytes(body: Any) -> bytes:

@@ -14,6 +14,7 @@ import gzip
 import io
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from rawhttp import Client, poll
 import cherrypy_rs as cherrypy
 from cherrypy_rs import _staticroutes
 from cherrypy_rs.lib import static
+from cherrypy_rs.toolbox import Tool
 
 SMALL = b"hello static\n"
 LARGE = bytes(range(256)) * 4096 * 3  # 3 MiB: served from a descriptor, not memory
@@ -123,7 +125,17 @@ def python_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return original(*args, **kwargs)
 
     monkeypatch.setattr(static, "staticdir", spy)
+    # Paths with other tools run tools.staticdir through the hook machinery.
+    monkeypatch.setattr(cherrypy.tools.staticdir, "callable", spy)
     return calls
+
+
+@pytest.fixture(autouse=True)
+def marker_tool() -> Iterator[None]:
+    """``tools.test_marker``: a tool that does nothing, to turn "another tool" on."""
+    cherrypy.tools.test_marker = Tool("before_handler", lambda: None)
+    yield
+    del cherrypy.tools.test_marker
 
 
 def raw(live: Any, target: str, extra: str = "", method: str = "GET") -> Any:
@@ -404,7 +416,7 @@ def test_sections_with_other_tools_go_through_python(
     serve_app: Any, site: Path, python_calls: list[str]
 ) -> None:
     conf = config(site)
-    conf["/static/private"] = {"tools.sessions.on": True}
+    conf["/static/private"] = {"tools.test_marker.on": True}
     conf["/static/plain"] = {"tools.staticdir.on": False}
     live = serve_app(Root(), "", conf)
     statics, sections = _staticroutes.compile_routes(live.tree.ordered(), cherrypy.config)
@@ -435,7 +447,7 @@ def test_match_and_global_staticdir_are_served_by_python(
 def test_python_path_has_the_same_http_behaviour(
     serve_app: Any, site: Path, python_calls: list[str]
 ) -> None:
-    conf = config(site, **{"tools.sessions.on": True})
+    conf = config(site, **{"tools.test_marker.on": True})
     live = serve_app(Root(), "", conf)
     status, headers, body = live.get("/static/a.txt")
     assert (status, body) == (200, SMALL)

@@ -1,0 +1,147 @@
+"""What a path's merged config asks of each request, compiled once per path.
+
+CherryPy walks the merged config on every request, handing each key to its namespace
+(``request.*`` and ``response.*`` set attributes, ``error_page.*`` fills
+``request.error_page``, ``hooks.*`` attaches bare hooks, ``tools.*`` fills
+``request.toolmaps`` and runs the ``_setup()`` of each tool that is on). Here that walk
+happens once, when a path is first dispatched: the result is cached with the dispatch,
+and a request only replays plain lists. The built-in tools that are on by default
+(``encode``, ``trailing_slash``, ``log_tracebacks``, ``log_headers``) and the static
+tools run inline while they are the toolbox's own objects, so a path with no other tool
+and no hook never touches the hook machinery (``needs_hooks`` is False).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._config import Config
+from .default_tools import INLINE, tools
+from .hooks import Hook
+from .toolbox import Toolbox
+
+#: Request-level namespaces handled here; others are the application's or the
+#: process's (server, engine, log, checker, wsgi...), applied elsewhere.
+_BUILTIN = ("request", "response", "error_page", "hooks")
+
+
+class PathConfig:
+    """The per-request work a path's config asks for, as plain lists."""
+
+    __slots__ = (
+        "all_setups",
+        "body_attrs",
+        "custom",
+        "encode",
+        "error_pages",
+        "hooks",
+        "log_headers",
+        "log_tracebacks",
+        "needs_hooks",
+        "request_attrs",
+        "response_attrs",
+        "response_headers",
+        "setups",
+        "static",
+        "toolmaps",
+        "trailing_slash",
+    )
+
+    def __init__(self) -> None:
+        self.request_attrs: list[tuple[str, Any]] = []
+        self.body_attrs: list[tuple[str, Any]] = []
+        self.response_attrs: list[tuple[str, Any]] = []
+        self.response_headers: list[tuple[str, Any]] = []
+        self.error_pages: dict[Any, Any] = {}
+        #: {toolbox namespace: {tool name: {arg: value}}}, as ``request.toolmaps``.
+        self.toolmaps: dict[str, dict[str, dict[str, Any]]] = {}
+        #: Tools (on) that are not run inline: their ``_setup()`` runs per request.
+        self.setups: list[Any] = []
+        #: Every tool that is on, inline ones included, in config order: what runs
+        #: ``_setup()`` once the path needs the hook machinery anyway.
+        self.all_setups: list[Any] = []
+        #: Bare hooks from ``hooks.<point>`` keys.
+        self.hooks: list[tuple[str, Hook]] = []
+        #: Request-level namespaces added by the application: (handler, [(key, value)]).
+        self.custom: list[tuple[Any, list[tuple[str, Any]]]] = []
+        #: Arguments of the inline built-in tools, None when off.
+        self.trailing_slash: dict[str, Any] | None = None
+        self.encode: dict[str, Any] | None = None
+        self.log_tracebacks: dict[str, Any] | None = None
+        self.log_headers: dict[str, Any] | None = None
+        #: ("staticdir" | "staticfile", arguments) when one of them is on.
+        self.static: tuple[str, dict[str, Any]] | None = None
+        self.needs_hooks = False
+
+
+def toolboxes_of(app: Any) -> dict[str, Toolbox]:
+    """The application's toolboxes by namespace (``tools`` is the default one)."""
+    boxes = getattr(app, "toolboxes", None)
+    if not boxes:
+        return {"tools": tools}
+    return boxes
+
+
+def compile_path(
+    config: dict[str, Any],
+    toolboxes: dict[str, Toolbox],
+    request_namespaces: dict[str, Callable[..., Any]] | None = None,
+) -> PathConfig:
+    """Compile a path's merged ``config`` (see the module docstring)."""
+    pc = PathConfig()
+    custom: dict[str, list[tuple[str, Any]]] = {}
+    if any(key not in config for key in Config.defaults):
+        # A global config without CherryPy's defaults (a bare dict): they still apply.
+        config = {**Config.defaults, **config}
+    for key, value in config.items():
+        namespace, dot, rest = key.partition(".")
+        if not dot:
+            continue
+        if namespace == "request":
+            if rest.startswith("body."):
+                pc.body_attrs.append((rest[5:], value))
+            else:
+                pc.request_attrs.append((rest, value))
+        elif namespace == "response":
+            if rest.startswith("headers."):
+                pc.response_headers.append((rest[8:], value))
+            else:
+                pc.response_attrs.append((rest, value))
+        elif namespace == "error_page":
+            pc.error_pages[int(rest) if rest.isdigit() else rest] = value
+        elif namespace == "hooks":
+            point = rest.split(".", 1)[0]
+            pc.hooks.append((point, value if isinstance(value, Hook) else Hook(value)))
+        elif namespace in toolboxes:
+            toolname, dot, arg = rest.partition(".")
+            if dot:
+                pc.toolmaps.setdefault(namespace, {}).setdefault(toolname, {})[arg] = value
+        elif request_namespaces and namespace in request_namespaces:
+            custom.setdefault(namespace, []).append((rest, value))
+    for namespace, toolmap in pc.toolmaps.items():
+        box = toolboxes[namespace]
+        for name, args in toolmap.items():
+            if not args.get("on", False):
+                continue
+            tool = getattr(box, name, None)
+            if tool is None:
+                # The config checker refuses unknown tools at start; a tool removed
+                # from its toolbox since then is an error here too.
+                raise AttributeError(f"{namespace}.{name}: there is no such tool")
+            pc.all_setups.append(tool)
+            if box is tools and INLINE.get(name) is tool:
+                _inline(pc, name, args)
+            else:
+                pc.setups.append(tool)
+    pc.custom = [(request_namespaces[ns], items) for ns, items in custom.items()]  # type: ignore[index]
+    pc.needs_hooks = bool(pc.setups or pc.hooks or pc.custom)
+    return pc
+
+
+def _inline(pc: PathConfig, name: str, args: dict[str, Any]) -> None:
+    kwargs = {k: v for k, v in args.items() if k not in ("on", "priority", "debug")}
+    if name in ("staticdir", "staticfile"):
+        if pc.static is None:
+            pc.static = (name, kwargs)
+    else:
+        setattr(pc, name, kwargs)
