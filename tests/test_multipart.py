@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import cherrypy_rs as cherrypy
-from cherrypy_rs import _cpreqbody
+from cherrypy_rs import _cpreqbody, bodies
 from cherrypy_rs.testing import LiveServer, serve
 
 B = "BoUnDaRy"
@@ -296,7 +296,11 @@ def test_processors_and_default_proc_from_config(live: LiveServer) -> None:
     assert status == 415 and b"JSON only" in data
 
 
-def test_part_class_from_config(live: LiveServer) -> None:
+@pytest.mark.parametrize("block", [1, 5, 65536])
+def test_part_class_from_config(
+    live: LiveServer, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr(bodies, "MULTIPART_BLOCK", block)
     body = (
         upload("csv", "t.csv", b"a,b\r\nc,d\nlast", "text/csv")
         + field("small", b"0123456789")
@@ -326,3 +330,36 @@ def test_body_method_without_length_is_411(live: LiveServer) -> None:
         while chunk := sock.recv(65536):
             response += chunk
     assert response.startswith(b"HTTP/1.1 411 Length Required")
+
+
+TRICKY = [
+    b"",
+    b"\r\n",
+    b"\r\n\r\n",
+    b"--" + B.encode(),
+    b"\r\n--" + B.encode() + b"X",
+    b"a\r\n--" + B[:-1].encode() + b"\r\n--" + B.encode() + b"-x",
+    b"\r\r\n\n-" * 5 + b"\r\n--" + B.encode() + b" x\r\n",
+    bytes(range(256)) * 3,
+]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 65536])
+def test_parts_split_across_reads(
+    live: LiveServer, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Every byte position of a boundary or a near miss falls on a read boundary for
+    some block size: the parts come out the same."""
+    monkeypatch.setattr(bodies, "MULTIPART_BLOCK", block)
+    body = b"preamble --" + B.encode() + b"\r\n"
+    for i, content in enumerate(TRICKY):
+        body += upload(f"f{i}", f"{i}.bin", content)
+    body = body.replace(f"--{B}\r\n".encode(), f"--{B} \t \r\n".encode(), 1)  # padding
+    body += f"--{B}--  \r\nepilogue --{B}\r\n".encode()
+    status, data = post(live, "/fields", body)
+    assert status == 200, data
+    got = json.loads(data)
+    assert sorted(got) == [f"f{i}" for i in range(len(TRICKY))]
+    for i, content in enumerate(TRICKY):
+        (part,) = got[f"f{i}"]
+        assert (part["size"], part["sha"]) == (len(content), hashlib.sha256(content).hexdigest())
