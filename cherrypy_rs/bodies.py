@@ -10,8 +10,9 @@ CherryPy calls ``request.body.process()``, which looks the media type up in
   400 when no charset of ``attempt_charsets`` decodes them);
 * ``multipart/form-data`` → ``process_multipart_form_data`` (plain fields become str,
   file fields ``Part`` objects whose ``file`` is a temporary file);
-* ``multipart`` (any other multipart type) → every part into ``params['parts']`` as
-  CherryPy 18 does (``process_multipart`` puts them in ``parts`` only).
+* ``multipart`` (any other multipart type) → every part into ``params`` by its name,
+  nameless ones under ``parts``, as CherryPy 18 does for ``request.body`` (the
+  ``process_multipart`` processor keeps them in ``body.parts`` only).
 
 Multipart bodies are parsed streaming (``MultipartReader``): the body file is read in
 64 KiB blocks and searched for the boundary, so neither memory nor CPU depends on how
@@ -763,6 +764,8 @@ class MultipartReader:
         # A virtual CRLF so that a boundary at the very start of the body is found.
         self._buf = b"\r\n"
         self._pos = 0
+        #: ``_buf[_pos:_known]`` is known to be data of the current part.
+        self._known = 0
         self._eof = False
         self._state = _PREAMBLE
 
@@ -776,6 +779,7 @@ class MultipartReader:
             return False
         self._buf = self._buf[self._pos :] + block
         self._pos = 0
+        self._known = 0
         return True
 
     def _classify(self, after: int) -> tuple[int, int]:
@@ -802,6 +806,12 @@ class MultipartReader:
     def _data(self, maxlen: int) -> bytes:
         """The next bytes (at most ``maxlen``) of the current part; b"" at its end,
         after which the reader is at the next part's headers (or done)."""
+        pos = self._pos
+        if pos < self._known:
+            # Already searched: no delimiter before _known.
+            n = min(self._known - pos, maxlen)
+            self._pos = pos + n
+            return self._buf[pos : pos + n]
         if self._state not in (_DATA, _PREAMBLE):
             return b""
         delim = self._delim
@@ -819,6 +829,7 @@ class MultipartReader:
                 i = buf.find(delim, i + 1)
             if i >= 0 and kind != _MORE:
                 if i > pos:
+                    self._known = i
                     n = min(i - pos, maxlen)
                     self._pos = pos + n
                     return buf[pos : pos + n]
@@ -832,6 +843,7 @@ class MultipartReader:
             # No decided delimiter: everything before a possible one is data.
             safe = i if i >= 0 else max(pos, len(buf) - dlen + 1)
             if safe > pos:
+                self._known = safe
                 n = min(safe - pos, maxlen)
                 self._pos = pos + n
                 return buf[pos : pos + n]
@@ -919,17 +931,23 @@ class MultipartReader:
         remaining = sys.maxsize if size is None or size < 0 else size
         chunks = []
         while remaining > 0:
-            data = self._data(min(remaining, self.bufsize))
-            if not data:
-                break
-            newline = data.find(b"\n")
+            if self._pos >= self._known:
+                # Find how far the part's data goes in the buffer, then give it back.
+                data = self._data(min(remaining, self.bufsize))
+                if not data:
+                    break
+                self._pos -= len(data)
+            buf = self._buf
+            pos = self._pos
+            end = min(self._known, pos + remaining)
+            newline = buf.find(b"\n", pos, end)
             if newline >= 0:
-                # Give back what follows the line (still in the buffer).
-                self._pos -= len(data) - newline - 1
-                chunks.append(data[: newline + 1])
+                end = newline + 1
+            chunks.append(buf[pos:end])
+            self._pos = end
+            remaining -= end - pos
+            if newline >= 0:
                 break
-            chunks.append(data)
-            remaining -= len(data)
         return b"".join(chunks)
 
     def readlines(self, sizehint: int | None = None) -> list[bytes]:

@@ -363,3 +363,11 @@ def test_parts_split_across_reads(
     for i, content in enumerate(TRICKY):
         (part,) = got[f"f{i}"]
         assert (part["size"], part["sha"]) == (len(content), hashlib.sha256(content).hexdigest())
+
+
+def test_readline_over_many_short_lines(live: LiveServer) -> None:
+    """readline() in a part processor costs per line, not per buffered block: 400,000
+    lines of a 800 KB part are counted (a quadratic reader would not finish)."""
+    body = upload("csv", "t.csv", b"\r\n" * 400_000, "text/csv") + CLOSE
+    status, data = post(live, "/custom_parts", body)
+    assert (status, data) == (200, b"[('csv', b'400000')]")
