@@ -576,7 +576,7 @@ class SizedReader:
         return line
 
     def readlines(self, sizehint: int | None = None) -> list[bytes]:
-        lines = []
+        lines: list[bytes] = []
         seen = 0
         while True:
             line = self.readline()
@@ -951,7 +951,7 @@ class MultipartReader:
         return b"".join(chunks)
 
     def readlines(self, sizehint: int | None = None) -> list[bytes]:
-        lines = []
+        lines: list[bytes] = []
         seen = 0
         while True:
             line = self.readline()
