@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from ._core import StaticFile
 from .bodies import RequestBody
+from .bodies import release as release_body
 from .errors import CHERRYPY_VERSION, HTTPError, InternalRedirect
 from .hooks import HookMap, hookpoints
 from .lib.httputil import (
@@ -180,9 +181,9 @@ class Request:
             self.stage = "close"
             request: Request | None = self
             while request is not None:
-                body = request.__dict__.get("body")
-                if body is not None and not isinstance(body.fp, io.BytesIO):
-                    body.fp.close()
+                # Multipart part files and the spooled body (see bodies.release).
+                state = request.__dict__
+                release_body(state.get("body"), state.get("rfile"))
                 request = request.prev
 
     @_lazy
@@ -234,22 +235,22 @@ class Request:
         return jar
 
     @_lazy
-    def body(self) -> RequestBody:
-        """The request entity (see RequestBody)."""
+    def rfile(self) -> Any:
+        """The raw request body as a binary file: in memory, or the temporary file Rust
+        spooled a large body to (CherryPy: the socket's reader)."""
         if self._body_bytes is not None:
-            data = self._body_bytes
-        else:
-            data = self._core.body
-            if data is None:
-                # Spooled to a temporary file by Rust (large bodies): read it from there.
-                fp = os.fdopen(self._core.body_fd(), "rb")
-                fp.seek(0)
-                return RequestBody(fp, self._core.content_length, self.headers, self.params)
-        return RequestBody(io.BytesIO(data), len(data), self.headers, self.params)
+            return io.BytesIO(self._body_bytes)
+        data = self._core.body
+        if data is None:
+            fp = os.fdopen(self._core.body_fd(), "rb")
+            fp.seek(0)
+            return fp
+        return io.BytesIO(data)
 
     @_lazy
-    def rfile(self) -> io.BytesIO:
-        return self.body.fp
+    def body(self) -> RequestBody:
+        """The request entity (see cherrypy_rs.bodies.RequestBody)."""
+        return RequestBody(self.rfile, self.headers, request_params=self.params)
 
     @_lazy
     def remote(self) -> Host:

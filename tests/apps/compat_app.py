@@ -236,9 +236,68 @@ class Headers:
             }
         )
 
+def _describe(value: Any) -> Any:
+    """A field as JSON: text as is, a file upload as its Part attributes and content."""
+    if isinstance(value, list):
+        return [_describe(v) for v in value]
+    if isinstance(value, str):
+        return value
+    data = value.file.read() if value.file is not None else value.value
+    return {
+        "name": value.name,
+        "filename": value.filename,
+        "content_type": value.content_type.value,
+        "headers": sorted(value.headers.items()),
+        "content": data.decode("latin-1"),
+    }
+
+
+class Bodies:
+    """Request bodies (``cherrypy._cpreqbody``) as handlers see them."""
+
+    @cherrypy.expose
+    def fields(self, **kwargs: Any) -> str:
+        body = cherrypy.request.body
+        return _dump(
+            {
+                "kwargs": {k: _describe(v) for k, v in kwargs.items()},
+                "content_type": body.content_type.value,
+                "length": body.length,
+                "charset": body.charset,
+                "attempt_charsets": body.attempt_charsets,
+                "parts": [[p.name, p.filename, p.fullvalue()] for p in body.parts],
+            }
+        )
+
+    @cherrypy.expose
+    def echo(self) -> Any:
+        # The unprocessed body is a file-like iterable: CherryPy sends it back.
+        return cherrypy.request.body
+
+    @cherrypy.expose
+    def lines(self) -> str:
+        body = cherrypy.request.body
+        return _dump([line.decode("latin-1") for line in body.readlines()])
+
+    @cherrypy.expose
+    def utf16(self, **kwargs: Any) -> str:
+        return _dump({"kwargs": kwargs, "charset": cherrypy.request.body.charset})
+
+    utf16._cp_config = {"request.body.attempt_charsets": ["utf-16"]}
+
+    @cherrypy.expose
+    def unprocessed(self, **kwargs: Any) -> str:
+        # CherryPy's unprocessed body.read() fails (its fp is the socket reader, which
+        # takes no fp_out): read the fp.
+        body = cherrypy.request.body.fp.read()
+        return _dump({"kwargs": kwargs, "body": body.decode("latin-1")})
+
+    unprocessed._cp_config = {"request.process_request_body": False}
+
 
 class Root:
     def __init__(self) -> None:
+        self.bodies = Bodies()
         self.sub = Sub()
         self.catch = Catch()
         self.exposedobj = ExposedObj()
