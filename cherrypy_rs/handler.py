@@ -180,6 +180,9 @@ class RequestHandler:
                 try:
                     self.do_respond(request, response)
                 except (HTTPRedirect, HTTPError) as inst:
+                    # An instance kept in config (e.g. request.body.default_proc) is
+                    # raised again later: drop this request's frames from it.
+                    inst.__traceback__ = None
                     inst.set_response()
                     request.stage = "before_finalize (HTTPError)"
                     hooks = request.__dict__.get("hooks")
