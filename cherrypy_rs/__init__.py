@@ -179,7 +179,6 @@ from . import _aliases, _cpchecker, _cpcompat, _cptools, _cpwsgi, process  # noq
 
 # CherryPy's tests and some apps reach these as attributes (cherrypy._cptools.Tool).
 from . import _cprequest as _cprequest  # noqa: E402
-from . import _cptools as _cptools  # noqa: E402
 
 _aliases.install()
 

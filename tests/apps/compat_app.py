@@ -236,6 +236,7 @@ class Headers:
             }
         )
 
+
 def _describe(value: Any) -> Any:
     """A field as JSON: text as is, a file upload as its Part attributes and content."""
     if isinstance(value, list):
