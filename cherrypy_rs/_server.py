@@ -363,6 +363,9 @@ class Server(ServerAdapter):
                 f"server.workers = {workers!r}: worker processes are started by a master "
                 "process, by quickstart() or the cherrypy-rs command, not by engine.start()"
             )
+        if self.tree is not None:
+            # Config keys nobody handles (namespaces are registered after mounting).
+            self.tree.check()
         core = self.check()
         s = self.settings
         shortfall = open_files_warning(

@@ -24,7 +24,7 @@ def process_body() -> tuple[tuple[Any, ...], str]:
     from xmlrpc.client import loads as xmlrpc_loads
 
     try:
-        return xmlrpc_loads(context.request_or_raise().body.read())  # type: ignore[return-value]
+        return xmlrpc_loads(context.request_or_raise().body.read() or b"")  # type: ignore[return-value]
     except Exception:
         return ("ERROR PARAMS",), "ERRORMETHOD"
 
