@@ -41,6 +41,8 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
+from .lib.sessions import SessionProxy
+from .lib.sessions import check_application as _check_sessions
 from .toolbox import Tool
 
 __version__ = __core_version__
@@ -68,6 +70,7 @@ __all__ = [
     "response",
     "server",
     "serving",
+    "session",
     "tools",
     "tree",
     "url",
@@ -82,6 +85,8 @@ dispatch = _cpdispatch
 #: The current request and response (only inside a request).
 request: Any = _ContextProxy(0, "request")
 response: Any = _ContextProxy(1, "response")
+#: The current request's session (``tools.sessions.on``), dict-like.
+session: Any = SessionProxy()
 
 config = Config()
 tree = Tree()
@@ -100,6 +105,7 @@ context.site.tree = tree
 context.site.engine = engine
 context.site.log = log
 Tree.mount_checks.append(check_application)
+Tree.mount_checks.append(_check_sessions)
 
 
 def _log_engine(msg: str, level: int = 20) -> None:

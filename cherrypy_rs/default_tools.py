@@ -6,7 +6,7 @@ The order of a point's hooks comes from the priorities given here (as in CherryP
 
 from __future__ import annotations
 
-from .lib import cptools, encoding, static
+from .lib import cptools, encoding, sessionauth, sessions, static
 from .toolbox import HandlerTool, Tool, Toolbox
 
 tools = Toolbox("tools")
@@ -17,6 +17,8 @@ tools.trailing_slash = Tool("before_handler", cptools.trailing_slash, priority=6
 tools.encode = Tool("before_handler", encoding.encode, priority=70)
 tools.staticdir = HandlerTool(static.staticdir)
 tools.staticfile = HandlerTool(static.staticfile)
+tools.sessions = sessions.SessionTool()
+tools.session_auth = sessionauth.SessionAuthTool(sessionauth.session_auth)
 
 #: The built-in tools that the request path runs inline (no hook machinery) while they
 #: are the objects registered above; replacing one in the toolbox makes it a hook.

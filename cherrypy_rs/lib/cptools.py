@@ -39,3 +39,7 @@ def log_request_headers(debug: bool = False) -> None:
     log = context.site.log
     if log is not None:
         log.error(f"\nRequest Headers:\n{lines}", "HTTP")
+
+
+# session_auth lives in lib/sessionauth.py (with tools.sessions); CherryPy exports it here.
+from .sessionauth import SessionAuth, session_auth  # noqa: E402, F401
