@@ -6,7 +6,7 @@ The order of a point's hooks comes from the priorities given here (as in CherryP
 
 from __future__ import annotations
 
-from .lib import cptools, encoding, sessionauth, sessions, static
+from .lib import auth_basic, auth_digest, cptools, encoding, proxy, sessionauth, sessions, static
 from .toolbox import HandlerTool, Tool, Toolbox
 
 tools = Toolbox("tools")
@@ -17,6 +17,9 @@ tools.trailing_slash = Tool("before_handler", cptools.trailing_slash, priority=6
 tools.encode = Tool("before_handler", encoding.encode, priority=70)
 tools.staticdir = HandlerTool(static.staticdir)
 tools.staticfile = HandlerTool(static.staticfile)
+tools.proxy = Tool("before_request_body", proxy.proxy, priority=30)
+tools.auth_basic = Tool("before_handler", auth_basic.basic_auth, priority=1)
+tools.auth_digest = Tool("before_handler", auth_digest.digest_auth, priority=1)
 tools.sessions = sessions.SessionTool()
 tools.session_auth = sessionauth.SessionAuthTool(sessionauth.session_auth)
 

@@ -17,8 +17,9 @@ Both servers run twice: default (development) config and
 
 Run:  pytest tests/test_compat.py -v
 Set ``CHERRYPY_COMPAT_CANDIDATE=cherrypy`` to compare CherryPy with itself
-(checks the harness).  The recorded reference behaviour is described in
-/tmp/cherrypy_wire.md.
+(checks the harness).  The reference behaviour is what the installed CherryPy 18
+does, measured at each run; known, deliberate differences are the ``xfail`` cases
+below, each with its reason (and in docs/compatibility.md).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def load(name: str) -> dict[str, Any]:
 
 
 def test_every_example_says_how_to_run_it() -> None:
-    for path in EXAMPLES.glob("*.py"):
+    for path in EXAMPLES.rglob("*.py"):
         assert "Run with:" in (path.read_text().split('"""')[1]), path.name
 
 
