@@ -79,7 +79,9 @@ TARGETS: dict[str, Target] = {
         Target("cp-ram", "CherryPy 18, RamSession", lambda p: _app("cp", p, "ram")),
         Target("rs-file", "cherrypy_rs, FileSession", lambda p: _app("rs", p, "file")),
         Target("cp-file", "CherryPy 18, FileSession", lambda p: _app("cp", p, "file")),
-        Target("rs-redis-1", "cherrypy_rs, RedisSession, 1 process", lambda p: _app("rs", p, "redis")),
+        Target(
+            "rs-redis-1", "cherrypy_rs, RedisSession, 1 process", lambda p: _app("rs", p, "redis")
+        ),
         Target(
             "rs-redis-2",
             "cherrypy_rs, RedisSession, --workers 2",

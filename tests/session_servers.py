@@ -28,7 +28,9 @@ def free_port() -> int:
 
 
 def _binary(name: str, package: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    path = shutil.which(name) or (
+        f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
+    )
     if path is None:
         message = f"{name} is not installed (apt-get install -y {package})"
         if os.environ.get("CI"):

@@ -219,7 +219,7 @@ def test_counter_and_cookie(live: Any) -> None:
     assert client.get("/") == (200, b"2")
     assert client.get("/") == (200, b"3")
     assert client.sid == sid
-    status, body = client.get("/info")
+    _status, body = client.get("/info")
     assert body.decode().split("|") == [sid, sid, "False", "True", "False"]
 
 
@@ -254,7 +254,7 @@ def test_unknown_tampered_and_oversized_ids_are_never_adopted(live: Any) -> None
     for sent in ["0" * 40, "maliciousid", "../../etc/passwd", "x" * 5000, "a b", "é"]:
         status, body = client.get("/info", cookie=f'session_id="{sent}"')
         assert status == 200, (sent, body[:300])
-        new_id, original, missing, *_ = body.decode().split("|")
+        new_id, _original, missing, *_ = body.decode().split("|")
         assert re.fullmatch(r"[0-9a-f]{40}", new_id) and new_id != sent
         assert missing == "True"
     # A cookie header that is not even valid: still a new session, no error.
@@ -270,7 +270,7 @@ def test_expired_id_is_not_adopted(store: dict[str, Any]) -> None:
         # Poll until the session expires (1.2 s of inactivity): it starts over.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            status, body = client.get("/info", cookie=f"session_id={old}")
+            _status, body = client.get("/info", cookie=f"session_id={old}")
             if body.decode().split("|")[0] != old:
                 break
             time.sleep(0.3)
@@ -304,7 +304,7 @@ def test_lazy_load_saves_nothing_when_the_handler_does_not_use_the_session(live:
     assert client.get("/untouched")[0] == 200
     sid = client.sid
     # Nothing was stored under that id, so it is not adopted.
-    status, body = client.get("/info")
+    _status, body = client.get("/info")
     parts = body.decode().split("|")
     assert parts[0] != sid and parts[2] == "True"
 
@@ -361,7 +361,10 @@ def test_file_store_survives_a_restart_and_ids_stay_in_its_directory(tmp_path: P
 def test_file_store_corrupt_file_is_a_new_session_and_a_warning(
     tmp_path: Path, error_log: list[str]
 ) -> None:
-    store = {"tools.sessions.storage_class": FileSession, "tools.sessions.storage_path": str(tmp_path)}
+    store = {
+        "tools.sessions.storage_class": FileSession,
+        "tools.sessions.storage_path": str(tmp_path),
+    }
     with serve(Root(), "", app_config(store)) as live:
         client = Client(live.port)
         client.get("/")
@@ -374,7 +377,10 @@ def test_file_store_corrupt_file_is_a_new_session_and_a_warning(
 
 def test_file_lock_held_by_a_killed_process_is_freed(tmp_path: Path) -> None:
     """A process that dies holding a session's lock: the OS drops its flock."""
-    store = {"tools.sessions.storage_class": FileSession, "tools.sessions.storage_path": str(tmp_path)}
+    store = {
+        "tools.sessions.storage_class": FileSession,
+        "tools.sessions.storage_path": str(tmp_path),
+    }
     with serve(Root(), "", app_config(store)) as live:
         client = Client(live.port)
         client.get("/")

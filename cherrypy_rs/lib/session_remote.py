@@ -207,7 +207,11 @@ class RedisSession(_RemoteSession):
     def _connect(self) -> Any:
         # Optional: redis is needed only by this store.
         import redis
+
+        # Optional: as above.
         from redis.backoff import NoBackoff
+
+        # Optional: as above.
         from redis.retry import Retry
 
         options: dict[str, Any] = {
@@ -297,6 +301,8 @@ class MemcachedSession(_RemoteSession):
     def _connect(self) -> Any:
         # Optional: pymemcache is needed only by this store.
         from pymemcache.client.base import PooledClient
+
+        # Optional: as above.
         from pymemcache.client.hash import HashClient
 
         addresses = []

@@ -52,8 +52,7 @@ class LockTimeout(HTTPError):
     def __init__(self, session_id: str, timeout: float) -> None:
         super().__init__(
             503,
-            f"The session is locked by another request (waited {timeout:g} s); "
-            "try again later.",
+            f"The session is locked by another request (waited {timeout:g} s); try again later.",
         )
         self.session_id = session_id
 
@@ -409,9 +408,7 @@ class FileSession(Session):
     def __init__(self, id: str | None = None, **kwargs: Any) -> None:
         path = kwargs.get("storage_path", self.storage_path)
         if not path:
-            raise ValueError(
-                "FileSession needs a directory: set tools.sessions.storage_path."
-            )
+            raise ValueError("FileSession needs a directory: set tools.sessions.storage_path.")
         kwargs["storage_path"] = os.path.abspath(path)
         self._lock_fd: int | None = None
         super().__init__(id, **kwargs)

@@ -136,9 +136,7 @@ def init(
         storage_class = RamSession
     for key in kwargs:
         if key not in _STORE_KEYS and not hasattr(storage_class, key):
-            raise ValueError(
-                f"tools.sessions.{key} is not an option of {storage_class.__name__}"
-            )
+            raise ValueError(f"tools.sessions.{key} is not an option of {storage_class.__name__}")
     cookie_args = {
         "path": path,
         "path_header": path_header,
@@ -162,9 +160,7 @@ def init(
     first_time = package is not None and not hasattr(package, "session")
     if first_time:
         package.session = SessionProxy()
-    if hasattr(storage_class, "setup") and (
-        first_time or _set_up.get(storage_class) != kwargs
-    ):
+    if hasattr(storage_class, "setup") and (first_time or _set_up.get(storage_class) != kwargs):
         storage_class.setup(**kwargs)
         _set_up[storage_class] = dict(kwargs)
 

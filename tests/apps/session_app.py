@@ -15,11 +15,7 @@ class Root:
     _cp_config = {
         "tools.sessions.on": True,
         "tools.sessions.storage_class": RedisSession if _STORE == "redis" else RamSession,
-        **(
-            {"tools.sessions.url": os.environ["SESSION_REDIS_URL"]}
-            if _STORE == "redis"
-            else {}
-        ),
+        **({"tools.sessions.url": os.environ["SESSION_REDIS_URL"]} if _STORE == "redis" else {}),
     }
 
     @cherrypy.expose
