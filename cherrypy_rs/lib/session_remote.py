@@ -320,8 +320,10 @@ class MemcachedSession(_RemoteSession):
 
     @staticmethod
     def _expire(seconds: float) -> int:
-        # Memcached reads more than 30 days as an absolute Unix time.
-        whole = max(int(seconds + 0.999), 1)
+        # Memcached's clock ticks once a second, so an item may expire up to a second
+        # early: one second more (the stored expiration time is checked on load anyway).
+        # More than 30 days reads as an absolute Unix time.
+        whole = int(seconds + 0.999) + 1
         return whole if whole <= 30 * 86400 else int(time.time()) + whole
 
     def _exists(self) -> bool:
