@@ -10,6 +10,7 @@ import http.client
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -656,3 +657,88 @@ def test_session_auth_is_in_cptools_as_in_cherrypy() -> None:
     assert cptools.session_auth is cherrypy.tools.session_auth.callable
     assert issubclass(cptools.SessionAuth, object)
     assert os.path.basename(sessions.__file__) == "sessions.py"
+
+
+@pytest.mark.parametrize("kind", ["redis", "memcached"])
+def test_a_store_that_does_not_answer_is_503_within_its_timeouts(
+    kind: str, error_log: list[str]
+) -> None:
+    """A listening socket that never answers: the read times out after socket_timeout."""
+    pytest.importorskip("redis" if kind == "redis" else "pymemcache")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        if kind == "redis":
+            store: dict[str, Any] = {
+                "tools.sessions.storage_class": RedisSession,
+                "tools.sessions.url": f"redis://127.0.0.1:{port}/0",
+            }
+        else:
+            store = {
+                "tools.sessions.storage_class": MemcachedSession,
+                "tools.sessions.servers": [f"127.0.0.1:{port}"],
+            }
+        config = app_config(store, connect_timeout=0.5, socket_timeout=0.5)
+        with serve(Root(), "", config) as live:
+            client = Client(live.port)
+            started = time.monotonic()
+            status, _ = client.get("/", cookie="session_id=" + "b" * 40)
+            elapsed = time.monotonic() - started
+    assert status == 503 and elapsed < 3
+    assert sum(f"127.0.0.1:{port}" in line for line in error_log) == 1
+
+
+def test_memcached_lock_of_a_crashed_holder_expires(memcached_server: Any) -> None:
+    from pymemcache.client.base import Client as Memcache
+
+    store = {
+        "tools.sessions.storage_class": MemcachedSession,
+        "tools.sessions.servers": [f"127.0.0.1:{memcached_server.port}"],
+        "tools.sessions.prefix": "crash:",
+    }
+    with serve(Root(), "", app_config(store)) as live:
+        client = Client(live.port)
+        client.get("/")
+        mc = Memcache(("127.0.0.1", memcached_server.port))
+        try:
+            # A holder that died: its lock key stays until it expires (1 s).
+            assert mc.add(f"crash:{client.sid}:lock", b"dead-holder", expire=1, noreply=False)
+            assert client.get("/") == (200, b"2")
+            assert mc.get(f"crash:{client.sid}:lock") is None
+        finally:
+            mc.close()
+
+
+def test_redis_value_that_fails_to_load_is_a_new_session_and_a_warning(
+    redis_server: Any, error_log: list[str]
+) -> None:
+    import redis
+
+    store = {
+        "tools.sessions.storage_class": RedisSession,
+        "tools.sessions.url": redis_url(redis_server),
+        "tools.sessions.prefix": "bad:",
+    }
+    with serve(Root(), "", app_config(store)) as live:
+        client = Client(live.port)
+        client.get("/")
+        sid = client.sid
+        r = redis.Redis.from_url(redis_url(redis_server))
+        r.set(f"bad:{sid}", b"\x80\x05not a pickle", px=60_000)
+        r.close()
+        assert client.get("/") == (200, b"1")
+        assert client.sid != sid
+    assert any("could not be read" in line for line in error_log)
+
+
+def test_file_clean_up_removes_expired_sessions_only(tmp_path: Path) -> None:
+    live_one = FileSession(storage_path=str(tmp_path), timeout=60)
+    live_one["a"] = 1
+    live_one.save()
+    old = FileSession(storage_path=str(tmp_path), timeout=-1)  # already expired
+    old["b"] = 2
+    old.save()
+    assert len(live_one) == 2
+    live_one.clean_up()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"session-{live_one.id}"]
