@@ -36,11 +36,13 @@ format: venv ## Format Rust and Python
 	$(VENV)/bin/ruff format cherrypy_rs tests benchmarks examples
 
 .PHONY: lint
-lint: build-dev ## cargo fmt --check, clippy -D warnings, ruff
+lint: build-dev ## cargo fmt --check, clippy -D warnings, ruff, stubtest (_core.pyi), mypy
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	$(VENV)/bin/ruff check cherrypy_rs tests benchmarks examples
 	$(VENV)/bin/ruff format --check cherrypy_rs tests benchmarks examples
+	$(VPY) -m mypy.stubtest cherrypy_rs._core
+	$(VPY) -m mypy cherrypy_rs tests/typing_api.py
 
 .PHONY: test
 test: build-dev ## Build, then run the Rust unit tests and the pytest suite

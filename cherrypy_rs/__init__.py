@@ -18,7 +18,7 @@ Importing the package starts nothing: threads, sockets and signal handlers start
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import context, lib
 from . import dispatch as _cpdispatch
@@ -44,6 +44,9 @@ from .helper import expose, popargs, url
 from .lib.sessions import SessionProxy
 from .lib.sessions import check_application as _check_sessions
 from .toolbox import Tool
+
+if TYPE_CHECKING:
+    from .objects import Request, Response
 
 __version__ = __core_version__
 
@@ -82,9 +85,10 @@ sys.modules[f"{__name__}.serving"] = context
 
 dispatch = _cpdispatch
 
-#: The current request and response (only inside a request).
-request: Any = _ContextProxy(0, "request")
-response: Any = _ContextProxy(1, "response")
+#: The current request and response (only inside a request). Proxies at run time; typed
+#: as the objects they forward to, so that editors and type checkers know their attributes.
+request = cast("Request", _ContextProxy(0, "request"))
+response = cast("Response", _ContextProxy(1, "response"))
 #: The current request's session (``tools.sessions.on``), dict-like.
 session: Any = SessionProxy()
 
@@ -140,7 +144,10 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
         # server.workers: a master forks that many workers serving this application.
         from .master import quickstart_workers
 
-        raise SystemExit(quickstart_workers(lambda: tree.mount(root, script_name, config)))
+        def mount() -> None:
+            tree.mount(root, script_name, config)
+
+        raise SystemExit(quickstart_workers(mount))
     tree.mount(root, script_name, config)
     engine.signals.subscribe()
     try:

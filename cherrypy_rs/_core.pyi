@@ -4,10 +4,28 @@ Applications never import this module: ``cherrypy_rs`` wraps it in CherryPy's AP
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, final
+
+__all__ = [
+    "SERVER_DEFAULTS",
+    "FileBody",
+    "Listener",
+    "Request",
+    "Server",
+    "StaticFile",
+    "StaticRoute",
+    "__version__",
+    "lookup_static",
+    "range_unsatisfiable",
+]
 
 __version__: str
 
+SERVER_DEFAULTS: dict[str, str | int | float | None]
+"""Every ``server.*`` key with its default (CherryPy's, and ours for the cherrypy_rs
+keys), defined once in Rust: ``cherrypy.server`` starts from a copy."""
+
+@final
 class Request:
     """A request as read by the Rust server; immutable, converted on access."""
 
@@ -58,20 +76,22 @@ class Request:
         SSL_CIPHER, SSL_CLIENT_VERIFY, SSL_CLIENT_S_DN, SSL_CLIENT_CERT...), or None
         on plain HTTP."""
 
+@final
 class FileBody:
     """A response body Rust reads from a file (``wsgi.file_wrapper`` on a real file)."""
 
-    def __init__(self, fd: int, offset: int, length: int | None, closer: Any) -> None:
+    def __new__(cls, fd: int, offset: int, length: int | None, closer: Any) -> FileBody:
         """Reopens the file behind ``fd`` (the caller keeps its own descriptor), sends
         ``length`` bytes (to the end when None) from ``offset``, then calls
         ``closer.close()`` on the worker thread."""
 
+@final
 class StaticFile:
     """A response body Rust serves from a file or bytes: it answers conditional requests
     (304/412), ranges (206, multipart/byteranges, 416) and HEAD, and reads the file off
     the interpreter. Returned by ``lib.static.serve_file``/``serve_fileobj``."""
 
-    def __init__(self, path: str) -> None:
+    def __new__(cls, path: str) -> StaticFile:
         """The file at ``path``, opened when the response is sent."""
     @staticmethod
     def from_fd(fd: int) -> StaticFile:
@@ -80,12 +100,13 @@ class StaticFile:
     def from_bytes(data: bytes) -> StaticFile:
         """Bytes held in memory (a file-like object without a descriptor)."""
 
+@final
 class StaticRoute:
     """A directory (or one file) served by Rust at ``prefix`` and below; mounted with
     ``Server.set_mounts``. A missing directory raises ValueError naming ``what``."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         prefix: str,
         *,
         strip: int | None = None,
@@ -99,9 +120,9 @@ class StaticRoute:
         headers: list[tuple[str, str]] = ...,
         cache_valid: float = 1.0,
         cache_entries: int = 1024,
-        cache_bytes: int = 67108864,
-        what: str = "static route",
-    ) -> None:
+        cache_bytes: int = ...,
+        what: str = ...,
+    ) -> StaticRoute:
         """Exactly one of ``directory``/``filename``. The file's path is the request
         path after its first ``strip`` bytes (default ``len(prefix)``);
         ``content_types`` maps extensions (no dot) to types; ``headers`` are added to
@@ -119,18 +140,19 @@ def lookup_static(
 def range_unsatisfiable(value: str, length: int) -> bool:
     """Whether a Range header value is valid but names no byte of the file (416)."""
 
-Handler = Callable[[Request], tuple[int, str | None, list[tuple[str, str]], Any]]
+_Handler = Callable[[Request], tuple[int, str | None, list[tuple[str, str]], Any]]
 """Returns (status, reason or None, headers, body); body is bytes, None, a FileBody, a
 StaticFile, or an iterable of bytes/str chunks (streamed; its close() is called once at
 the end)."""
 
+@final
 class Listener:
     """A listening TCP socket, bound (SO_REUSEADDR) before any thread or runtime
     exists, so that a master can fork workers that all serve it. The socket stays in
     Rust: a forked child owns the same object; ``Server(listener=...)`` duplicates it."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         host: str,
         port: int,
         backlog: int = 1024,
@@ -138,7 +160,7 @@ class Listener:
         *,
         reuse_port: bool = False,
         listen: bool = True,
-    ) -> None:
+    ) -> Listener:
         """Bind and listen; port 0 picks a free port; ``socket_file``: a Unix socket
         instead. ``reuse_port`` sets SO_REUSEPORT; ``listen=False`` only reserves the
         port (no connection is queued on it). OSError names host and port, or the file."""
@@ -153,37 +175,39 @@ class Listener:
     def close(self) -> None:
         """Close this process's descriptor; started servers keep their duplicates."""
 
+@final
 class Server:
     """The Rust HTTP server. Configure, ``set_mounts``, ``start``, then call
     ``run_worker`` from each Python worker thread; ``stop`` is graceful."""
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 8080,
+    def __new__(
+        cls,
+        host: str = ...,
+        port: int = ...,
         *,
-        socket_timeout: float = 10.0,
-        max_request_header_size: int = 512000,
-        max_request_body_size: int = 104857600,
-        shutdown_timeout: float = 5.0,
-        thread_pool: int = 10,
-        accepted_queue_size: int = 1024,
-        accepted_queue_timeout: float = 10.0,
-        socket_queue_size: int = 1024,
-        io_threads: int = 1,
-        max_headers: int = 100,
+        socket_timeout: float = ...,
+        max_request_header_size: int = ...,
+        max_request_body_size: int = ...,
+        shutdown_timeout: float = ...,
+        thread_pool: int = ...,
+        accepted_queue_size: int = ...,
+        accepted_queue_timeout: float = ...,
+        socket_queue_size: int = ...,
+        io_threads: int = ...,
+        max_headers: int = ...,
         access_log_screen: bool = False,
         access_log_file: str | None = None,
         ssl_certificate: str | None = None,
         ssl_private_key: str | None = None,
         ssl_certificate_chain: str | None = None,
         ssl_client_ca: str | None = None,
-        ssl_verify_client: str = "none",
+        ssl_verify_client: str = ...,
         http2: bool | None = None,
-        http2_max_concurrent_streams: int = 100,
+        http2_max_concurrent_streams: int = ...,
         debug_log: bool = False,
         listener: Listener | None = None,
-    ) -> None:
+        socket_file: str | None = None,
+    ) -> Server:
         """With ``listener`` the server serves that socket (a duplicate of it) instead
         of binding host and port: the workers of a master process serve the socket the
         master bound. With ``ssl_certificate`` the server speaks TLS (the PEM files are read at
@@ -191,7 +215,10 @@ class Server:
         ``ssl_verify_client`` is 'none', 'optional' or 'required' (needs
         ``ssl_client_ca``). ``http2``: None offers HTTP/2 over TLS only (ALPN), True
         also accepts h2c with prior knowledge on plain TCP, False never speaks it.
-        ``debug_log`` writes one line to stderr per connection dropped before HTTP."""
+        ``debug_log`` writes one line to stderr per connection dropped before HTTP.
+        ``socket_file``: listen on that Unix socket instead of host and port (plain
+        HTTP/1.1, for a proxy on the same machine). The defaults are
+        ``SERVER_DEFAULTS``'s (``host``, ``port``: ``socket_host``, ``socket_port``)."""
     def set_mounts(
         self,
         script_names: list[str],
@@ -229,7 +256,7 @@ class Server:
         """Re-read the TLS files for new handshakes (open connections are kept);
         returns the warnings. ValueError names a bad file; the old one stays in use."""
     def run_worker(
-        self, handler: Handler, on_error: Callable[[str, BaseException | None], None]
+        self, handler: _Handler, on_error: Callable[[str, BaseException | None], None]
     ) -> None:
         """Serve requests on the calling thread until the server stops."""
     def stop(self) -> bool:

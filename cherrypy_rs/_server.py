@@ -59,34 +59,9 @@ class TimedAppRouter(AppRouter):
         return len(started) >= threads and time.monotonic() - max(started) > timeout
 
 
-#: server.* keys cherrypy_rs implements, with CherryPy's defaults.
-SERVER_DEFAULTS: dict[str, Any] = {
-    "socket_host": "127.0.0.1",
-    "socket_port": 8080,
-    # A Unix socket to listen on instead of host:port (plain HTTP/1.1, for a proxy).
-    "socket_file": None,
-    "socket_timeout": 10.0,
-    "max_request_header_size": 500 * 1024,
-    "max_request_body_size": 100 * 1024 * 1024,
-    "shutdown_timeout": 5.0,
-    "thread_pool": 10,
-    "accepted_queue_size": 1024,
-    "accepted_queue_timeout": 10.0,
-    "socket_queue_size": 1024,
-    "io_threads": 1,
-    "max_headers": 100,
-    # TLS (CherryPy's keys; rustls underneath). PEM file names.
-    "ssl_module": "builtin",
-    "ssl_certificate": None,
-    "ssl_private_key": None,
-    "ssl_certificate_chain": None,
-    # Client certificates (cherrypy_rs keys): 'none', 'optional' or 'required'.
-    "ssl_client_ca": None,
-    "ssl_verify_client": "none",
-    # None: HTTP/2 over TLS (ALPN) only; True: also h2c on plain TCP; False: never.
-    "http2": None,
-    "http2_max_concurrent_streams": 100,
-}
+#: server.* keys cherrypy_rs implements, with CherryPy's defaults: written once, in Rust
+#: (``rust/config.rs``), and documented in docs/configuration.md (checked by a test).
+SERVER_DEFAULTS: dict[str, Any] = dict(_core.SERVER_DEFAULTS)
 
 #: server.ssl_module values: CherryPy's default name and the real one.
 SSL_MODULES = ("builtin", "rustls")
@@ -292,8 +267,9 @@ class Server(ServerAdapter):
             f"{self.scheme}://{host}" if port == default_port else f"{self.scheme}://{host}:{port}"
         )
 
+    # ServerAdapter keeps ``running`` as an attribute; here the Rust server says.
     @property
-    def running(self) -> bool:
+    def running(self) -> bool:  # type: ignore[override]
         return self.core is not None
 
     def start(self) -> None:

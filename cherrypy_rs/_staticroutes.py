@@ -22,6 +22,13 @@ import mimetypes
 import os
 from typing import Any
 
+from . import _core
+from ._tree import FAVICON, Application, DefaultFavicon, StaticDirectory
+
+# lib.static also adds CherryPy's types to ``mimetypes``, which the routes use.
+from .lib.static import static_path
+from .objects import SERVER_HEADER
+
 #: Tools whose work on a static response is done by the Rust route itself, or that only
 #: act when a request fails (which the Python path handles).
 RUST_TOOLS = frozenset(
@@ -102,23 +109,8 @@ def _section_config(app: Any, section: str, global_config: dict[str, Any]) -> An
     return resolution.config
 
 
-def _absolute(path: Any, root: Any, what: str) -> str:
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"{what} is on but has no path: set it to the path to serve")
-    path = os.path.expanduser(path)
-    if not os.path.isabs(path):
-        if not root:
-            raise ValueError(
-                f"{what} {path!r} is relative: make it absolute or set the tool's root"
-            )
-        path = os.path.join(root, path)
-    return path
-
-
 def _content_types(configured: Any, what: str) -> dict[str, str]:
     """Python's mimetypes (as CherryPy uses them), then the section's own table."""
-    from .lib import static  # noqa: F401  (CherryPy's additions to mimetypes)
-
     table = {ext[1:]: ctype for ext, ctype in mimetypes.types_map.items()}
     if configured:
         if not isinstance(configured, dict):
@@ -128,8 +120,6 @@ def _content_types(configured: Any, what: str) -> dict[str, str]:
 
 
 def _headers(config: dict[str, Any]) -> list[tuple[str, str]]:
-    from .objects import SERVER_HEADER
-
     headers = [("Server", SERVER_HEADER)]
     for key, value in config.items():
         if key.startswith("response.headers.") and isinstance(value, str):
@@ -154,8 +144,6 @@ def _label(script_name: str, section: str, key: str) -> str:
 def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
     """The Rust route for a section whose merged config is ``config``, or None when it
     serves no files or must stay on the Python path."""
-    from . import _core
-
     kind = static_kind(config)
     if kind is None or python_only_keys(config):
         return None
@@ -166,7 +154,7 @@ def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
     }
     if kind == "staticdir":
         what = _label(script_name, section, "tools.staticdir.dir")
-        directory = _absolute(
+        directory = static_path(
             config.get("tools.staticdir.dir"), config.get("tools.staticdir.root"), what
         )
         home = str(config.get("tools.staticdir.section", section))
@@ -183,7 +171,7 @@ def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
             **common,
         )
     what = _label(script_name, section, "tools.staticfile.filename")
-    filename = _absolute(
+    filename = static_path(
         config.get("tools.staticfile.filename"), config.get("tools.staticfile.root"), what
     )
     return _core.StaticRoute(
@@ -198,8 +186,6 @@ def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
 
 def _directory_route(app: Any, script_name: str) -> Any:
     """The Rust route of a ``StaticDirectory`` (no application behind it)."""
-    from . import _core
-
     return _core.StaticRoute(
         script_name,
         directory=app.directory,
@@ -230,14 +216,14 @@ def check_application(app: Any, script_name: str, global_config: dict[str, Any])
         kind = static_kind(config)
         if kind == "staticdir":
             what = _label(script_name, section, "tools.staticdir.dir")
-            directory = _absolute(
+            directory = static_path(
                 config.get("tools.staticdir.dir"), config.get("tools.staticdir.root"), what
             )
             if not os.path.isdir(directory):
                 raise ValueError(f"{what} {directory!r} is not an existing directory")
         elif kind == "staticfile":
             what = _label(script_name, section, "tools.staticfile.filename")
-            _absolute(
+            static_path(
                 config.get("tools.staticfile.filename"),
                 config.get("tools.staticfile.root"),
                 what,
@@ -249,9 +235,6 @@ def compile_routes(
 ) -> tuple[list[tuple[Any, int | None]], list[tuple[str, int]]]:
     """``(statics, sections)`` for ``_core.Server.set_mounts``, from the tree's mounts
     in router order."""
-    from . import _core
-    from ._tree import FAVICON, Application, DefaultFavicon, StaticDirectory
-
     names = [name for name, _ in ordered]
     statics: list[tuple[Any, int | None]] = []
     sections: list[tuple[str, int]] = []

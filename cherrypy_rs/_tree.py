@@ -153,7 +153,8 @@ class Tree:
     mount_checks: list[Callable[[Application, str, dict[str, Any]], None]] = []
 
     def __init__(self) -> None:
-        self.apps: dict[str, Application] = {}
+        #: Script name → an Application, a StaticDirectory or a grafted WSGI callable.
+        self.apps: dict[str, Application | StaticDirectory | Callable[..., Any]] = {}
         #: Called after every change, so the server can rebuild its routes.
         self.listeners: list[Callable[[], None]] = []
 
@@ -236,7 +237,7 @@ class Tree:
                 return None
             path = path[: path.rfind("/")]
 
-    def ordered(self) -> list[tuple[str, Application]]:
+    def ordered(self) -> list[tuple[str, Application | StaticDirectory | Callable[..., Any]]]:
         """Mounts in a stable order: the index of each is its id in the Rust router."""
         return sorted(self.apps.items())
 

@@ -7,7 +7,7 @@ import email.parser
 import email.policy
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from .errors import HTTPError
 from .lib.httputil import HeaderElement, HeaderMap, parse_pairs
@@ -20,7 +20,7 @@ class RequestBody:
     ``read()``, ``readline()``, ``readlines()`` and iteration give the raw bytes.
     """
 
-    attempt_charsets = ("utf-8",)
+    attempt_charsets: tuple[str, ...] = ("utf-8",)
     processed = False
 
     def __init__(
@@ -144,9 +144,9 @@ def _parse_multipart(content_type: str, data: bytes, charsets: tuple[str, ...]) 
         raise HTTPError(400, "Invalid multipart/form-data body (no boundary or no parts).")
     params: dict[str, Any] = {}
     for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
+        name: Any = part.get_param("name", header="content-disposition")
         filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
+        payload = cast(bytes, part.get_payload(decode=True) or b"")
         value: Any
         if filename is None:
             for charset in charsets:

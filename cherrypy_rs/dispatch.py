@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import string
-import sys
 from typing import Any, Callable
 
 from .errors import CherryPyException, HTTPError
@@ -258,8 +257,7 @@ def call_handler(
         kwargs = request.params
     try:
         return func(*args, **kwargs)
-    except TypeError:
-        original = sys.exc_info()[1]
+    except TypeError as original:
         try:
             check_callable_spec(func, tuple(args), kwargs, request)
         except HTTPError:

@@ -301,11 +301,11 @@ def get_error_page(status: Any, **kwargs: Any) -> bytes:
             with open(error_page, newline="") as f:
                 template = f.read()
         except Exception:
-            exc = _traceback.format_exception_only(*sys.exc_info()[:2])[-1]
+            why = _traceback.format_exception_only(*sys.exc_info()[:2])[-1]
             note = kwargs["message"]
             if note:
                 note += "<br />"
-            kwargs["message"] = note + f"In addition, the custom error page failed:\n<br />{exc}"
+            kwargs["message"] = note + f"In addition, the custom error page failed:\n<br />{why}"
     response = context.response_or_none()
     if response is not None:
         response.headers["Content-Type"] = "text/html;charset=utf-8"

@@ -29,7 +29,7 @@ from .errors import (
 )
 from .lib import cptools, static
 from .lib.encoding import encode_output
-from .objects import Request, Response
+from .objects import CLASS_HOOKS, Request, Response
 from .pathconfig import PathConfig, compile_path, toolboxes_of
 
 Reply = tuple[int, "str | None", "list[tuple[str, str]]", Any]
@@ -153,7 +153,12 @@ class RequestHandler:
         finally:
             try:
                 if not streamed:
-                    request.close()
+                    d = request.__dict__
+                    if "hooks" in d or "body" in d or request.prev is not None:
+                        request.close()
+                    else:
+                        # Nothing to run or release: what close() would do, cheaply.
+                        request.closed = True
             except Exception:
                 self.log_error(traceback=True, severity=logging.ERROR)
             finally:
@@ -202,7 +207,7 @@ class RequestHandler:
             if hooks is None:
                 # No hook machinery on this path: the default error tools run inline.
                 if pc is None or pc.log_tracebacks is not None:
-                    cptools.log_traceback(**(pc.log_tracebacks if pc else {}))
+                    cptools.log_traceback(**((pc.log_tracebacks or {}) if pc else {}))
                 if pc is not None and pc.log_headers is not None:
                     cptools.log_request_headers()
             else:
@@ -230,43 +235,46 @@ class RequestHandler:
             pc = compile_path(config, toolboxes_of(app), Request.namespaces)
             resolution.compiled = pc
         request.path_config = pc  # type: ignore[attr-defined]
-        for name, value in pc.request_attrs:
-            setattr(request, name, value)
-        for name, value in pc.response_attrs:
-            setattr(response, name, value)
-        for name, value in pc.response_headers:
-            response.headers[name] = value
-        if pc.error_pages:
-            request.error_page = {**request.error_page, **pc.error_pages}
-        if pc.body_attrs:
-            body = request.body
-            for name, value in pc.body_attrs:
-                setattr(body, name, value)
+        if pc.has_attributes:
+            _apply_attributes(pc, request, response)
         handler = resolution.handler
         # As CherryPy: with no handler for the path, the "handler" raises 404 when
         # called (a handler tool such as staticdir may answer first).
-        request.handler = (
-            PageHandler(handler, [atom.replace("%2F", "/") for atom in resolution.vpath])
-            if handler is not None
-            else NotFound()
+        vpath = resolution.vpath
+        if vpath:
+            vpath = [atom.replace("%2F", "/") for atom in vpath]
+        page_handler = request.handler = (
+            PageHandler(handler, vpath) if handler is not None else NotFound()
         )
 
-        if pc.needs_hooks or any(Request.hooks.values()):
+        if pc.needs_hooks or CLASS_HOOKS.attached:
             self.run_with_hooks(request, response, pc)
             return
 
         # The fast path: no tool but the default ones, no hook.
         request.stage = "process_query_string"
         request.params  # noqa: B018 - parsed (and its errors raised) before the body
-        self.process_body(request)
+        if request.method in request.methods_with_bodies:
+            self.process_body(request)
         request.stage = "before_handler"
         if pc.static is not None and _serve_static(*pc.static):
             request.handler = None
-        if pc.trailing_slash is not None:
-            cptools.trailing_slash(**pc.trailing_slash)
+        slash = pc.trailing_slash
+        if slash is not None:
+            # Only an index path without its slash (or, with extra=True, a non-index
+            # path with one) can redirect: skip the call otherwise.
+            is_index = request.is_index
+            pi = request.path_info
+            if (is_index is True and not pi.endswith("/")) or (
+                is_index is False and pi.endswith("/")
+            ):
+                cptools.trailing_slash(**slash)
         if request.handler is not None:
             request.stage = "handler"
-            output = request.handler()
+            if request.handler is page_handler and handler is not None:
+                output = dispatch.call_handler(handler, vpath, request)
+            else:
+                output = request.handler()
             if pc.encode is not None:
                 output = encode_output(output, response, **pc.encode)
             response.body = output
@@ -317,6 +325,22 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+
+
+def _apply_attributes(pc: PathConfig, request: Request, response: Response) -> None:
+    """The config's ``request.*``, ``response.*``, ``error_page.*`` entries."""
+    for name, value in pc.request_attrs:
+        setattr(request, name, value)
+    for name, value in pc.response_attrs:
+        setattr(response, name, value)
+    for name, value in pc.response_headers:
+        response.headers[name] = value
+    if pc.error_pages:
+        request.error_page = {**request.error_page, **pc.error_pages}
+    if pc.body_attrs:
+        body = request.body
+        for name, value in pc.body_attrs:
+            setattr(body, name, value)
 
 
 def _apply_namespace(handler: Any, items: list[tuple[str, Any]]) -> None:

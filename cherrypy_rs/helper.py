@@ -6,7 +6,8 @@ import inspect
 import sys
 import types
 import urllib.parse
-from typing import Any, Callable, TypeVar
+from collections.abc import Iterable
+from typing import Any, Callable, TypeVar, Union, cast, overload
 
 from . import context
 
@@ -14,13 +15,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _DECORATABLE = (types.FunctionType, types.MethodType, type)
 
+#: What ``@expose(...)`` takes as aliases: a name, or several.
+Aliases = Union[str, bytes, Iterable[Union[str, bytes]]]
+
+
+@overload
+def expose(func: F, alias: Aliases | None = None) -> F: ...
+@overload
+def expose(func: Aliases | None = None, alias: None = None) -> Callable[[F], F]: ...
+
 
 def expose(func: Any = None, alias: Any = None) -> Any:
     """Expose a page handler (or a class) to the object dispatcher.
 
     Use as ``@expose``, ``@expose()``, ``@expose("alias")`` or
     ``@expose(["a", "b"])``: each alias (with "." turned into "_") becomes another
-    attribute of the enclosing class that points at the same handler.
+    attribute of the enclosing class that points at the same handler. The decorated
+    function (or class) is returned unchanged, with its type.
     """
 
     def add_aliases(f: Any, names: Any, namespace: dict[str, Any]) -> Any:
@@ -36,7 +47,7 @@ def expose(func: Any = None, alias: Any = None) -> Any:
     # frame locals while its body executes.
     if isinstance(func, _DECORATABLE):
         if alias is None:
-            func.exposed = True
+            cast(Any, func).exposed = True
             return func
         return add_aliases(func, alias, sys._getframe(1).f_locals)
     namespace = sys._getframe(1).f_locals
@@ -57,7 +68,7 @@ def popargs(*args: str, handler: Any = None) -> Callable[..., Any]:
 
     def decorated(cls_or_self: Any = None, vpath: list[str] | None = None) -> Any:
         if inspect.isclass(cls_or_self):
-            cls_or_self._cp_dispatch = decorated
+            cast(Any, cls_or_self)._cp_dispatch = decorated
             return cls_or_self
         popped: dict[str, str] = {}
         for name in names:

@@ -70,6 +70,9 @@ class Hook:
 class HookMap(dict):  # type: ignore[type-arg]
     """Hook points → lists of ``Hook``; ``request.hooks`` is one per request."""
 
+    #: Set by ``attach``: lets the request path skip an untouched class-level map.
+    attached = False
+
     def __init__(self, points: Iterable[str] | None = None) -> None:
         super().__init__()
         for point in points or ():
@@ -91,6 +94,7 @@ class HookMap(dict):  # type: ignore[type-arg]
                 f"{point!r} is not a hook point; the hook points are {', '.join(hookpoints)}"
             ) from None
         hooks.append(Hook(callback, failsafe, priority, **kwargs))
+        self.attached = True
 
     def run(self, point: str) -> None:
         """Run the hooks of ``point`` by priority (failsafe ones even after an error)."""

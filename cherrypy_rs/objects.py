@@ -12,7 +12,7 @@ import os
 import time
 import uuid
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from ._core import StaticFile
 from .bodies import RequestBody
@@ -23,18 +23,25 @@ from .lib.httputil import HeaderMap, Host, header_items, parse_query_string, val
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
 
 
-class _lazy:
+_T = TypeVar("_T")
+
+
+class _lazy(Generic[_T]):
     """Compute an attribute once per instance, on first access.
 
     Unlike ``functools.cached_property`` on Python 3.11, it takes no lock, and the
     value can be overwritten by plain assignment (handlers and tools may set it).
     """
 
-    def __init__(self, func: Callable[[Any], Any]) -> None:
+    def __init__(self, func: Callable[[Any], _T]) -> None:
         self.func = func
         self.name = func.__name__
         self.__doc__ = func.__doc__
 
+    @overload
+    def __get__(self, obj: None, owner: Any = None) -> _lazy[_T]: ...
+    @overload
+    def __get__(self, obj: object, owner: Any = None) -> _T: ...
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
@@ -67,11 +74,13 @@ def _default_error_response() -> None:
 class Request:
     """``cherrypy.request``: the request being handled, with CherryPy's attributes."""
 
-    #: The hook points' callbacks (see ``hooks.HookMap``).
+    #: The hook points' callbacks (see ``hooks.HookMap``); hooks attached to the class
+    #: (``Request.hooks.attach``) run for every request.
     hooks = _RequestHooks()
     #: Exceptions that propagate out of the request instead of becoming a 500.
     throws: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, InternalRedirect)
-    error_response: Callable[[], None] = staticmethod(_default_error_response)
+    #: Builds the error page; None skips it (CherryPy tests it for truth, as handler.py does).
+    error_response: Callable[[], None] | None = staticmethod(_default_error_response)
 
     prev: Request | None = None
     show_tracebacks = True
@@ -96,6 +105,12 @@ class Request:
     #: request, response, error_page, hooks and the toolboxes are built in.
     namespaces: dict[str, Callable[..., Any]] = {}
 
+    if TYPE_CHECKING:
+        # Applications and tools keep their own attributes on it (CherryPy's idiom,
+        # ``cherrypy.request.user = ...``): type checkers allow any other name, as Any.
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     def __init__(
         self,
         core: Any,
@@ -107,7 +122,11 @@ class Request:
     ) -> None:
         self._core = core
         self.app = app
-        self.script_name = core.script_name
+        self.script_name: str = core.script_name
+        self.method: str
+        self.path_info: str
+        self.query_string: str
+        self._body_bytes: bytes | None
         if method is None:
             self.method = core.method
             # "" for a request to exactly an application's script name (/api).
@@ -267,6 +286,12 @@ class Response:
     timeout = 300
     timed_out = False
 
+    if TYPE_CHECKING:
+        # Applications and tools keep their own attributes on it (CherryPy's idiom,
+        # ``cherrypy.request.user = ...``): type checkers allow any other name, as Any.
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     def __init__(self) -> None:
         self.status: Any = 200
         headers = HeaderMap()
@@ -365,3 +390,7 @@ def as_bytes(body: Any) -> bytes:
         if close is not None:
             close()
     return b"".join(chunks)
+
+
+#: The class-level hook map every request starts from.
+CLASS_HOOKS: HookMap = Request.hooks

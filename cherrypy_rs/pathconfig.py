@@ -34,6 +34,7 @@ class PathConfig:
         "custom",
         "encode",
         "error_pages",
+        "has_attributes",
         "hooks",
         "log_headers",
         "log_tracebacks",
@@ -72,6 +73,8 @@ class PathConfig:
         #: ("staticdir" | "staticfile", arguments) when one of them is on.
         self.static: tuple[str, dict[str, Any]] | None = None
         self.needs_hooks = False
+        #: Whether any request/response attribute, header or error page is set.
+        self.has_attributes = False
 
 
 def toolboxes_of(app: Any) -> dict[str, Toolbox]:
@@ -135,6 +138,13 @@ def compile_path(
                 pc.setups.append(tool)
     pc.custom = [(request_namespaces[ns], items) for ns, items in custom.items()]  # type: ignore[index]
     pc.needs_hooks = bool(pc.setups or pc.hooks or pc.custom)
+    pc.has_attributes = bool(
+        pc.request_attrs
+        or pc.response_attrs
+        or pc.response_headers
+        or pc.error_pages
+        or pc.body_attrs
+    )
     return pc
 
 

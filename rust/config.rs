@@ -1,10 +1,77 @@
 //! `ServerConfig`: the typed form of CherryPy's `server.*` keys, built once at start.
-//! Validation lives here so that a bad value fails at start, naming the key.
+//! Validation lives here so that a bad value fails at start, naming the key. The keys'
+//! defaults are written once, in `defaults`; `SERVER_DEFAULTS` lists them by key for
+//! Python (`_core.SERVER_DEFAULTS`, which `cherrypy.server` and the docs' table follow).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::errors::Error;
+
+/// CherryPy's defaults for the `server.*` keys (and ours for the cherrypy_rs keys).
+pub mod defaults {
+    pub const SOCKET_HOST: &str = "127.0.0.1";
+    pub const SOCKET_PORT: u16 = 8080;
+    pub const SOCKET_TIMEOUT: f64 = 10.0;
+    pub const MAX_REQUEST_HEADER_SIZE: usize = 500 * 1024;
+    pub const MAX_REQUEST_BODY_SIZE: u64 = 100 * 1024 * 1024;
+    pub const SHUTDOWN_TIMEOUT: f64 = 5.0;
+    pub const THREAD_POOL: usize = 10;
+    pub const ACCEPTED_QUEUE_SIZE: usize = 1024;
+    pub const ACCEPTED_QUEUE_TIMEOUT: f64 = 10.0;
+    pub const SOCKET_QUEUE_SIZE: i32 = 1024;
+    pub const IO_THREADS: usize = 1;
+    pub const MAX_HEADERS: usize = 100;
+    /// CherryPy's name for the TLS library; rustls either way (checked by Python).
+    pub const SSL_MODULE: &str = "builtin";
+    pub const SSL_VERIFY_CLIENT: &str = "none";
+    pub const HTTP2_MAX_CONCURRENT_STREAMS: u32 = 100;
+}
+
+/// A default as Python sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DefaultValue {
+    /// None: the feature is off until the key is set.
+    None,
+    Text(&'static str),
+    Int(u64),
+    Float(f64),
+}
+
+/// Every `server.*` key with its default, in the docs' order.
+pub const SERVER_DEFAULTS: &[(&str, DefaultValue)] = {
+    use defaults::*;
+    use DefaultValue::{Float, Int, None, Text};
+    &[
+        ("socket_host", Text(SOCKET_HOST)),
+        ("socket_port", Int(SOCKET_PORT as u64)),
+        ("socket_file", None),
+        ("socket_timeout", Float(SOCKET_TIMEOUT)),
+        (
+            "max_request_header_size",
+            Int(MAX_REQUEST_HEADER_SIZE as u64),
+        ),
+        ("max_request_body_size", Int(MAX_REQUEST_BODY_SIZE)),
+        ("shutdown_timeout", Float(SHUTDOWN_TIMEOUT)),
+        ("thread_pool", Int(THREAD_POOL as u64)),
+        ("accepted_queue_size", Int(ACCEPTED_QUEUE_SIZE as u64)),
+        ("accepted_queue_timeout", Float(ACCEPTED_QUEUE_TIMEOUT)),
+        ("socket_queue_size", Int(SOCKET_QUEUE_SIZE as u64)),
+        ("io_threads", Int(IO_THREADS as u64)),
+        ("max_headers", Int(MAX_HEADERS as u64)),
+        ("ssl_module", Text(SSL_MODULE)),
+        ("ssl_certificate", None),
+        ("ssl_private_key", None),
+        ("ssl_certificate_chain", None),
+        ("ssl_client_ca", None),
+        ("ssl_verify_client", Text(SSL_VERIFY_CLIENT)),
+        ("http2", None),
+        (
+            "http2_max_concurrent_streams",
+            Int(HTTP2_MAX_CONCURRENT_STREAMS as u64),
+        ),
+    ]
+};
 
 /// Everything the Rust server needs to know, with CherryPy's defaults.
 #[derive(Debug, Clone)]
@@ -91,23 +158,24 @@ pub struct TlsSettings {
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        use defaults::*;
         ServerConfig {
-            host: "127.0.0.1".to_string(),
-            port: 8080,
+            host: SOCKET_HOST.to_string(),
+            port: SOCKET_PORT,
             socket_file: None,
-            socket_timeout: Duration::from_secs(10),
-            max_header_size: 500 * 1024,
-            max_body_size: 100 * 1024 * 1024,
-            shutdown_timeout: Duration::from_secs(5),
-            thread_pool: 10,
-            queue_size: 1024,
-            queue_timeout: Duration::from_secs(10),
-            backlog: 1024,
-            io_threads: 1,
-            max_headers: 100,
+            socket_timeout: Duration::from_secs_f64(SOCKET_TIMEOUT),
+            max_header_size: MAX_REQUEST_HEADER_SIZE,
+            max_body_size: MAX_REQUEST_BODY_SIZE,
+            shutdown_timeout: Duration::from_secs_f64(SHUTDOWN_TIMEOUT),
+            thread_pool: THREAD_POOL,
+            queue_size: ACCEPTED_QUEUE_SIZE,
+            queue_timeout: Duration::from_secs_f64(ACCEPTED_QUEUE_TIMEOUT),
+            backlog: SOCKET_QUEUE_SIZE,
+            io_threads: IO_THREADS,
+            max_headers: MAX_HEADERS,
             tls: None,
             http2: None,
-            http2_max_streams: 100,
+            http2_max_streams: HTTP2_MAX_CONCURRENT_STREAMS,
             debug_log: false,
         }
     }
@@ -205,6 +273,31 @@ mod tests {
         assert_eq!(c.socket_timeout, Duration::from_secs(10));
         assert_eq!(c.max_body_size, 104_857_600);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn the_defaults_table_lists_each_key_once_as_the_config_has_it() {
+        let mut keys: Vec<&str> = SERVER_DEFAULTS.iter().map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), SERVER_DEFAULTS.len());
+        let get = |key: &str| {
+            SERVER_DEFAULTS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| *v)
+        };
+        let c = ServerConfig::default();
+        assert_eq!(get("socket_host"), Some(DefaultValue::Text("127.0.0.1")));
+        assert_eq!(
+            get("max_request_body_size"),
+            Some(DefaultValue::Int(c.max_body_size))
+        );
+        assert_eq!(
+            get("socket_timeout"),
+            Some(DefaultValue::Float(c.socket_timeout.as_secs_f64()))
+        );
+        assert_eq!(get("socket_file"), Some(DefaultValue::None));
     }
 
     #[test]

@@ -20,7 +20,6 @@ _PENDING = (
     "cherrypy_rs/cli.py",
     "cherrypy_rs/master.py",
     "cherrypy_rs/cherryd.py",
-    "cherrypy_rs/_staticroutes.py",
     "cherrypy_rs/__init__.py",
 )
 

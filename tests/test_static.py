@@ -542,6 +542,57 @@ def test_missing_or_bad_dir_fails_at_mount_naming_the_section(tmp_path: Path) ->
     )
 
 
+def test_rust_routes_and_the_python_fallback_resolve_dir_alike(
+    serve_app: Any, site: Path, python_calls: list[str]
+) -> None:
+    """One rule (``lib.static.static_path``) for the routes compiled into Rust and the
+    Python fallback: a ``pathlib.Path`` dir, and a relative dir under a Path root, serve
+    the same files on both sides (CherryPy accepts both). Before, the route compiler
+    refused a Path ("has no path") that the Python side served."""
+    as_path = {"tools.staticdir.on": True, "tools.staticdir.dir": site}
+    relative = {
+        "tools.staticdir.on": True,
+        "tools.staticdir.dir": Path(site.name),
+        "tools.staticdir.root": site.parent,
+    }
+    through_python = {"tools.staticdir.match": r"\.txt$"}
+    conf = {
+        "/rust": as_path,
+        "/python": {**as_path, **through_python},
+        "/rust-rel": relative,
+        "/python-rel": {**relative, **through_python},
+    }
+    live = serve_app(Root(), "", conf)
+    for section in conf:
+        assert live.get(f"{section}/a.txt")[2] == SMALL, section
+    assert python_calls == ["/python/a.txt", "/python-rel/a.txt"]
+
+
+@pytest.mark.parametrize("through_python", [False, True])
+def test_a_relative_root_fails_at_mount_on_both_sides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, through_python: bool
+) -> None:
+    """A root that is itself relative would make the files depend on the working
+    directory (CherryPy fails every request then): refused at mount, naming the key,
+    whether the section is served by Rust or by Python. Before, the Rust route served
+    the directory below the working directory of the moment, a staticfile route failed
+    only when the server started, and the Python side failed each request."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel" / "files").mkdir(parents=True)
+    (tmp_path / "rel" / "f.txt").write_text("f")
+    extra = {"tools.staticdir.match": "."} if through_python else {}
+    tree = cherrypy.Tree()
+    staticdir = {"tools.staticdir.on": True, "tools.staticdir.dir": "files"}
+    with pytest.raises(ValueError, match=r"\[/a\] tools.staticdir.dir 'files' is relative to "):
+        tree.mount(Root(), "", {"/a": {**staticdir, "tools.staticdir.root": "rel", **extra}})
+    staticfile = {"tools.staticfile.on": True, "tools.staticfile.filename": "f.txt"}
+    with pytest.raises(ValueError, match=r"\[/f\] tools.staticfile.filename 'f.txt' is rel"):
+        tree.mount(Root(), "", {"/f": {**staticfile, "tools.staticfile.root": "rel"}})
+    # The same with an absolute root mounts.
+    root = str(tmp_path / "rel")
+    tree.mount(Root(), "", {"/a": {**staticdir, "tools.staticdir.root": root, **extra}})
+
+
 def test_static_sections_of_mounted_apps(serve_app: Any, site: Path) -> None:
     live = serve_app(apps={"/blog": cherrypy.Application(Root(), "/blog", config(site))})
     assert live.get("/blog/static/a.txt")[2] == SMALL

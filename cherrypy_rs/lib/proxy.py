@@ -9,6 +9,7 @@ believes them. For the server-wide, trust-checked variant applied in Rust, see
 from __future__ import annotations
 
 import urllib.parse
+from typing import Any
 
 from .. import context
 
@@ -50,7 +51,8 @@ def proxy(
         if value:
             if remote == "X-Forwarded-For":
                 value = value.split(",")[0].strip()
-            address = request.remote
+            # Ours is an immutable Host; a tool may have set a mutable one (CherryPy's).
+            address: Any = request.remote
             try:
                 address.ip = value
             except AttributeError:

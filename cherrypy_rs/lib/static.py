@@ -168,13 +168,36 @@ def _request() -> Any:
     return request_or_raise()
 
 
-def _absolute(path: str, root: str | None, what: str) -> str:
+def static_path(path: Any, root: Any, what: str) -> str:
+    """The absolute path that a ``tools.staticdir.dir`` or ``tools.staticfile.filename``
+    setting names: ``~`` expanded, a relative ``path`` joined to ``root``. Raises
+    ValueError, starting with ``what`` (the setting), when it names nothing, or is
+    relative without a ``root``, or ``root`` itself is relative (CherryPy would fail on
+    every request then). Strings and ``os.PathLike`` objects are accepted.
+
+    The one rule for both sides (a cherrypy_rs addition): the Rust routes compiled from
+    the config (``cherrypy_rs._staticroutes``) and ``staticdir``/``staticfile`` below.
+    """
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{what} is on but has no path: set it to the path to serve")
     path = os.path.expanduser(path)
-    if not os.path.isabs(path):
-        if not root:
-            raise ValueError(f"{what} requires an absolute path (or root).")
-        path = os.path.join(root, path)
-    return path
+    if os.path.isabs(path):
+        return path
+    if isinstance(root, os.PathLike):
+        root = os.fspath(root)
+    if not root:
+        raise ValueError(f"{what} {path!r} is relative: make it absolute or set the tool's root")
+    if not isinstance(root, str):
+        raise ValueError(f"{what}: the tool's root {root!r} is not a path")
+    root = os.path.expanduser(root)
+    if not os.path.isabs(root):
+        raise ValueError(
+            f"{what} {path!r} is relative to the tool's root {root!r}, which is relative "
+            "too: make the root absolute"
+        )
+    return os.path.join(root, path)
 
 
 def staticdir(
@@ -200,7 +223,7 @@ def staticdir(
         return False
     if match and not re.search(match, request.path_info):
         return False
-    directory = _absolute(dir, root, "Static dir")
+    directory = static_path(dir, root, f"[{section}] tools.staticdir.dir")
     if section == "global":
         section = "/"
     section = section.rstrip("\\/")
@@ -212,7 +235,7 @@ def staticdir(
         raise HTTPError(403)
     if kind == "redirect":
         raise HTTPRedirect(url(request.path_info + "/", request.query_string), 301)
-    if kind != "file":
+    if kind != "file" or found is None:
         return False
     if index and branch.endswith("/"):
         request.is_index = True
@@ -235,7 +258,7 @@ def staticfile(
         return False
     if match and not re.search(match, request.path_info):
         return False
-    path = _absolute(filename, root, "Static file")
+    path = static_path(filename, root, "tools.staticfile.filename")
     try:
         serve_file(path, content_type=_content_type(path, content_types))
     except NotFound:

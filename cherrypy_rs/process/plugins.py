@@ -98,9 +98,10 @@ class SignalHandler:
         if isinstance(name, int):
             signum, name = name, self.signals[name]
         else:
-            signum = getattr(_signal, name, None)
-            if not isinstance(signum, int):
+            found = getattr(_signal, name, None)
+            if not isinstance(found, int):
                 raise ValueError(f"{name!r} is not a signal name on this platform")
+            signum = found
         if listener is not None:
             self.bus.subscribe(name, listener)
         if threading.current_thread() is not threading.main_thread():

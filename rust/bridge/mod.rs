@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 /// Adds the bridge's classes to `cherrypy_rs._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::PyServer>()?;
+    m.add("SERVER_DEFAULTS", server::server_defaults(m.py())?)?;
     m.add_class::<listener::PyListener>()?;
     m.add_class::<request::PyRequest>()?;
     m.add_class::<file_body::PyFileBody>()?;

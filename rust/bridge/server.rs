@@ -6,18 +6,20 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use super::listener::PyListener;
 use super::static_files::PyStaticRoute;
 use super::worker;
 use crate::access_log::AccessLog;
-use crate::config::{seconds, ServerConfig, TlsSettings, VerifyClient};
+use crate::config::{
+    defaults, seconds, DefaultValue, ServerConfig, TlsSettings, VerifyClient, SERVER_DEFAULTS,
+};
 use crate::errors::Error;
 use crate::exchange::Job;
 use crate::pool::Pool;
-use crate::router::{Mount, Router, Target};
+use crate::router::{MountTable, Router};
 use crate::server::RunningServer;
-use crate::static_files::{Fallback, StaticRoute};
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
@@ -29,19 +31,12 @@ impl From<Error> for PyErr {
     }
 }
 
-/// The mount table as Python described it; the router is built from it at start and
-/// on every change.
-#[derive(Default)]
-struct Mounts {
-    apps: Vec<String>,
-    statics: Vec<(Py<PyStaticRoute>, Option<usize>)>,
-    sections: Vec<(String, usize)>,
-}
-
 struct State {
     running: Option<RunningServer>,
     pool: Arc<Pool<Job>>,
-    mounts: Mounts,
+    /// The mount table as Python described it; the router is built from it at start
+    /// and on every change.
+    mounts: MountTable,
     warnings: Vec<String>,
 }
 
@@ -55,62 +50,23 @@ pub struct PyServer {
     state: Mutex<State>,
 }
 
-fn app_name(mounts: &Mounts, app: usize) -> PyResult<String> {
-    mounts.apps.get(app).cloned().ok_or_else(|| {
-        PyValueError::new_err(format!("application {app} is not in the mount table"))
-    })
-}
-
-/// Applications at their script names; a static route at an application's own prefix
-/// takes its place (and falls back to it); sections are prefixes of their own that an
-/// application answers.
-fn router(py: Python<'_>, mounts: &Mounts) -> PyResult<Arc<Router>> {
-    let mut table: Vec<Mount> = mounts
-        .apps
-        .iter()
-        .enumerate()
-        .map(|(i, prefix)| Mount::app(prefix, i))
-        .collect();
-    let mut statics = Vec::with_capacity(mounts.statics.len());
-    for (route, app) in &mounts.statics {
-        let spec = route.bind(py).get();
-        let fallback = match app {
-            Some(i) => Some(Fallback {
-                app: *i,
-                script_name: app_name(mounts, *i)?,
-            }),
-            None => None,
-        };
-        let index = statics.len();
-        statics.push(Arc::new(StaticRoute::new(
-            spec.source.clone(),
-            spec.strip,
-            spec.options.clone(),
-            fallback.clone(),
-        )));
-        // At an application's own prefix the route takes the application's place: the
-        // application it falls back to, or (the static server) the placeholder it fills.
-        let replaced = match &fallback {
-            Some(f) => (f.script_name == spec.prefix).then_some(f.app),
-            None => mounts.apps.iter().position(|a| a == &spec.prefix),
-        };
-        match replaced {
-            Some(i) => table[i].target = Target::Static(index),
-            None => table.push(Mount {
-                prefix: spec.prefix.clone(),
-                target: Target::Static(index),
-                script_name: fallback.map(|f| f.script_name).unwrap_or_default(),
-            }),
+/// `_core.SERVER_DEFAULTS`: every `server.*` key with its default (`config::defaults`).
+pub fn server_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    for (key, value) in SERVER_DEFAULTS {
+        match value {
+            DefaultValue::None => dict.set_item(key, py.None())?,
+            DefaultValue::Text(text) => dict.set_item(key, text)?,
+            DefaultValue::Int(n) => dict.set_item(key, n)?,
+            DefaultValue::Float(x) => dict.set_item(key, x)?,
         }
     }
-    for (prefix, app) in &mounts.sections {
-        table.push(Mount {
-            prefix: prefix.clone(),
-            target: Target::App(*app),
-            script_name: app_name(mounts, *app)?,
-        });
-    }
-    Router::with_statics(table, statics)
+    Ok(dict)
+}
+
+fn router(mounts: &MountTable) -> PyResult<Arc<Router>> {
+    mounts
+        .router()
         .map(Arc::new)
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
@@ -119,28 +75,28 @@ fn router(py: Python<'_>, mounts: &Mounts) -> PyResult<Arc<Router>> {
 impl PyServer {
     #[new]
     #[pyo3(signature = (
-        host = "127.0.0.1".to_string(),
-        port = 8080,
+        host = defaults::SOCKET_HOST.to_string(),
+        port = defaults::SOCKET_PORT,
         *,
-        socket_timeout = 10.0,
-        max_request_header_size = 500 * 1024,
-        max_request_body_size = 100 * 1024 * 1024,
-        shutdown_timeout = 5.0,
-        thread_pool = 10,
-        accepted_queue_size = 1024,
-        accepted_queue_timeout = 10.0,
-        socket_queue_size = 1024,
-        io_threads = 1,
-        max_headers = 100,
+        socket_timeout = defaults::SOCKET_TIMEOUT,
+        max_request_header_size = defaults::MAX_REQUEST_HEADER_SIZE,
+        max_request_body_size = defaults::MAX_REQUEST_BODY_SIZE,
+        shutdown_timeout = defaults::SHUTDOWN_TIMEOUT,
+        thread_pool = defaults::THREAD_POOL,
+        accepted_queue_size = defaults::ACCEPTED_QUEUE_SIZE,
+        accepted_queue_timeout = defaults::ACCEPTED_QUEUE_TIMEOUT,
+        socket_queue_size = defaults::SOCKET_QUEUE_SIZE,
+        io_threads = defaults::IO_THREADS,
+        max_headers = defaults::MAX_HEADERS,
         access_log_screen = false,
         access_log_file = None,
         ssl_certificate = None,
         ssl_private_key = None,
         ssl_certificate_chain = None,
         ssl_client_ca = None,
-        ssl_verify_client = "none".to_string(),
+        ssl_verify_client = defaults::SSL_VERIFY_CLIENT.to_string(),
         http2 = None,
-        http2_max_concurrent_streams = 100,
+        http2_max_concurrent_streams = defaults::HTTP2_MAX_CONCURRENT_STREAMS,
         debug_log = false,
         listener = None,
         socket_file = None,
@@ -217,7 +173,7 @@ impl PyServer {
             state: Mutex::new(State {
                 running: None,
                 pool: Arc::new(Pool::new(accepted_queue_size)),
-                mounts: Mounts::default(),
+                mounts: MountTable::default(),
                 warnings: Vec::new(),
             }),
         })
@@ -230,17 +186,19 @@ impl PyServer {
     #[pyo3(signature = (script_names, statics = Vec::new(), sections = Vec::new()))]
     fn set_mounts(
         &self,
-        py: Python<'_>,
         script_names: Vec<String>,
         statics: Vec<(Py<PyStaticRoute>, Option<usize>)>,
         sections: Vec<(String, usize)>,
     ) -> PyResult<()> {
-        let mounts = Mounts {
+        let mounts = MountTable {
             apps: script_names,
-            statics,
+            statics: statics
+                .into_iter()
+                .map(|(route, app)| (route.get().spec.clone(), app))
+                .collect(),
             sections,
         };
-        let table = router(py, &mounts)?;
+        let table = router(&mounts)?;
         let mut state = self.state.lock();
         if let Some(running) = &state.running {
             running.set_router(table);
@@ -255,7 +213,7 @@ impl PyServer {
         if state.running.is_some() {
             return Err(Error::State("the server is already started").into());
         }
-        let table = router(py, &state.mounts)?;
+        let table = router(&state.mounts)?;
         let pool = Arc::new(Pool::new(self.config.queue_size));
         let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref())?;
         let config = self.config.clone();

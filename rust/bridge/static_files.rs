@@ -7,43 +7,21 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
-use http::StatusCode;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::config::seconds;
 use crate::static_files::{
-    self, DirOptions, Entity, Limits, Lookup, Representation, RequestHead, RouteOptions, Source,
-    StaticReply,
+    self, AppFile, DirOptions, Limits, Lookup, RouteConfig, RouteSpec, Source,
 };
-
-fn canonical_dir(directory: &str, what: &str) -> PyResult<PathBuf> {
-    let path = PathBuf::from(directory);
-    let canonical = path.canonicalize().map_err(|e| {
-        PyValueError::new_err(format!(
-            "{what}: the directory {directory:?} cannot be used: {e}"
-        ))
-    })?;
-    if !canonical.is_dir() {
-        return Err(PyValueError::new_err(format!(
-            "{what}: {directory:?} is not a directory"
-        )));
-    }
-    Ok(canonical)
-}
 
 /// A static route, mounted with `Server.set_mounts`.
 #[pyclass(name = "StaticRoute", module = "cherrypy_rs._core", frozen)]
 pub struct PyStaticRoute {
-    pub prefix: String,
-    /// Bytes of the request path before the file's path (the section where the
-    /// directory was configured; `prefix` itself unless a sub-section inherits it).
-    pub strip: usize,
-    pub source: Source,
-    pub options: RouteOptions,
+    pub spec: Arc<RouteSpec>,
 }
 
 #[pymethods]
@@ -70,6 +48,7 @@ impl PyStaticRoute {
         what = String::from("static route"),
     ))]
     fn new(
+        py: Python<'_>,
         prefix: String,
         strip: Option<usize>,
         directory: Option<String>,
@@ -85,95 +64,52 @@ impl PyStaticRoute {
         cache_bytes: usize,
         what: String,
     ) -> PyResult<Self> {
-        let source = match (directory, filename) {
-            (Some(dir), None) => Source::Dir {
-                root: canonical_dir(&dir, &what)?,
-                options: DirOptions {
-                    index,
-                    dotfiles,
-                    listing,
-                },
-            },
-            (None, Some(file)) => {
-                let path = PathBuf::from(&file);
-                if !path.is_absolute() {
-                    return Err(PyValueError::new_err(format!(
-                        "{what}: the file {file:?} must be an absolute path"
-                    )));
-                }
-                Source::File(path)
-            }
-            _ => {
-                return Err(PyValueError::new_err(format!(
-                    "{what}: give exactly one of directory and filename"
-                )))
-            }
-        };
-        let mut route_headers = Vec::with_capacity(headers.len());
-        for (name, value) in headers {
-            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                PyValueError::new_err(format!("{what}: {name:?} is not a valid header name"))
-            })?;
-            let v = HeaderValue::from_str(&value).map_err(|_| {
-                PyValueError::new_err(format!(
-                    "{what}: the value of header {name:?} is not valid in a header"
-                ))
-            })?;
-            route_headers.push((n, v));
-        }
-        let content_types = content_types
-            .into_iter()
-            .map(|(ext, ctype)| (ext.trim_start_matches('.').to_ascii_lowercase(), ctype))
-            .collect();
-        let strip = strip.unwrap_or(prefix.len());
-        if strip > prefix.len() {
-            return Err(PyValueError::new_err(format!(
-                "{what}: strip ({strip}) is longer than the prefix {prefix:?}"
-            )));
-        }
-        Ok(PyStaticRoute {
+        let config = RouteConfig {
             prefix,
             strip,
-            source,
-            options: RouteOptions {
-                content_types,
-                precompressed,
-                headers: route_headers,
-                cache_valid: seconds("tools.staticdir.cache_valid", cache_valid)?,
-                cache: Limits {
-                    entries: cache_entries,
-                    bytes: cache_bytes,
-                },
+            directory,
+            filename,
+            index,
+            content_types,
+            listing,
+            dotfiles,
+            precompressed,
+            headers,
+            cache_valid: seconds("tools.staticdir.cache_valid", cache_valid)?,
+            cache: Limits {
+                entries: cache_entries,
+                bytes: cache_bytes,
             },
+        };
+        // Resolving the directory touches the file system: without the interpreter.
+        let spec = py
+            .detach(|| RouteSpec::new(config))
+            .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))?;
+        Ok(PyStaticRoute {
+            spec: Arc::new(spec),
         })
     }
 
     #[getter]
     fn prefix(&self) -> &str {
-        &self.prefix
+        &self.spec.prefix
     }
 
     fn __repr__(&self) -> String {
-        match &self.source {
-            Source::Dir { root, .. } => {
-                format!("<StaticRoute {:?} -> {}/>", self.prefix, root.display())
-            }
-            Source::File(path) => format!("<StaticRoute {:?} -> {}>", self.prefix, path.display()),
+        let prefix = &self.spec.prefix;
+        match &self.spec.source {
+            Source::Dir { root, .. } => format!("<StaticRoute {prefix:?} -> {}/>", root.display()),
+            Source::File(path) => format!("<StaticRoute {prefix:?} -> {}>", path.display()),
         }
     }
 }
 
-enum FileSource {
-    Path(PathBuf),
-    Open(File),
-    Memory(Bytes),
-}
-
 /// A response body served by Rust: a file (by path or descriptor) or bytes, with
-/// validators, conditional requests and ranges evaluated against the request.
+/// validators, conditional requests and ranges evaluated against the request
+/// (`static_files::AppFile`).
 #[pyclass(name = "StaticFile", module = "cherrypy_rs._core", frozen)]
 pub struct PyStaticFile {
-    source: FileSource,
+    pub file: AppFile,
 }
 
 #[pymethods]
@@ -182,7 +118,7 @@ impl PyStaticFile {
     #[new]
     fn new(path: PathBuf) -> Self {
         PyStaticFile {
-            source: FileSource::Path(path),
+            file: AppFile::Path(path),
         }
     }
 
@@ -193,7 +129,7 @@ impl PyStaticFile {
         let file = File::open(format!("/proc/self/fd/{fd}"))
             .map_err(|e| PyOSError::new_err(format!("cannot reopen file descriptor {fd}: {e}")))?;
         Ok(PyStaticFile {
-            source: FileSource::Open(file),
+            file: AppFile::Open(file),
         })
     }
 
@@ -201,43 +137,7 @@ impl PyStaticFile {
     #[staticmethod]
     fn from_bytes(data: Vec<u8>) -> Self {
         PyStaticFile {
-            source: FileSource::Memory(Bytes::from(data)),
-        }
-    }
-}
-
-impl PyStaticFile {
-    /// The response (blocking: call it with the interpreter released). `status` is the
-    /// application's; only a 200 is subject to preconditions and ranges.
-    pub fn reply(
-        &self,
-        req: &RequestHead<'_>,
-        status: StatusCode,
-        content_type: HeaderValue,
-    ) -> StaticReply {
-        let identity = match &self.source {
-            FileSource::Path(path) => {
-                match std::fs::metadata(path).and_then(|m| Representation::open(path, &m, "")) {
-                    Ok(rep) => rep,
-                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                        return StaticReply::text(StatusCode::FORBIDDEN, &[])
-                    }
-                    Err(_) => return StaticReply::text(StatusCode::NOT_FOUND, &[]),
-                }
-            }
-            FileSource::Open(file) => match file.try_clone().and_then(Representation::from_file) {
-                Ok(rep) => rep,
-                Err(_) => return StaticReply::text(StatusCode::INTERNAL_SERVER_ERROR, &[]),
-            },
-            FileSource::Memory(bytes) => Representation::from_bytes(bytes.clone(), None),
-        };
-        let entity = Entity::new(content_type, identity);
-        if status == StatusCode::OK {
-            static_files::respond(&entity, req)
-        } else {
-            let mut reply = static_files::respond_as_is(&entity, req);
-            reply.status = status;
-            reply
+            file: AppFile::Memory(Bytes::from(data)),
         }
     }
 }
@@ -288,19 +188,4 @@ pub fn range_unsatisfiable(value: &str, length: u64) -> bool {
         static_files::parse_range(value, length),
         static_files::Ranges::Unsatisfiable
     )
-}
-
-/// The content type of a reply whose application set none.
-pub fn default_content_type() -> HeaderValue {
-    HeaderValue::from_static("application/octet-stream")
-}
-
-/// Headers of the application's reply that the static reply decides instead.
-pub fn decided_by_static(name: &HeaderName) -> bool {
-    name == header::CONTENT_LENGTH
-        || name == header::TRANSFER_ENCODING
-        || name == header::CONTENT_RANGE
-        || name == header::ACCEPT_RANGES
-        || name == header::ETAG
-        || name == header::LAST_MODIFIED
 }

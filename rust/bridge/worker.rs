@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::file_body::PyFileBody;
 use super::request::PyRequest;
-use super::static_files::{decided_by_static, default_content_type, PyStaticFile};
+use super::static_files::PyStaticFile;
 use crate::exchange::{Job, Reply, ReplyBody, StreamAborted};
 use crate::pool::{Pool, Worker};
 
@@ -122,7 +122,8 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
 }
 
 /// A `StaticFile` body: the file is opened and the request's validators and ranges are
-/// evaluated here, off the interpreter; the body itself is read by the tokio side.
+/// evaluated here, off the interpreter (`static_files::AppFile`); the body itself is
+/// read by the tokio side.
 fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
     let data = request.data();
     let req = crate::static_files::RequestHead {
@@ -130,32 +131,15 @@ fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
         version: data.version,
         headers: &data.headers,
     };
-    let content_type = head
-        .headers
-        .iter()
-        .find(|(name, _)| name == http::header::CONTENT_TYPE)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(default_content_type);
-    let answer = file.reply(&req, head.status, content_type);
-    let mut headers: Vec<(HeaderName, HeaderValue)> = head
-        .headers
-        .into_iter()
-        .filter(|(name, _)| !decided_by_static(name) && !answer.headers.contains_key(name))
-        .collect();
-    headers.extend(
-        answer
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), value.clone())),
-    );
+    let answer = file.file.reply(&req, head.status, head.headers);
     Reply {
         status: answer.status,
-        reason: if answer.status == head.status {
+        reason: if answer.status_kept {
             head.reason
         } else {
             None
         },
-        headers,
+        headers: answer.headers,
         body: ReplyBody::Static(answer.body),
     }
 }

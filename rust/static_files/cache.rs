@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::Entity;
+use super::entity::Entity;
 
 /// Bounds of one route's cache.
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +116,7 @@ impl FileCache {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Entity, Representation};
+    use super::super::entity::{Entity, Representation};
     use super::*;
     use bytes::Bytes;
 

@@ -1,4 +1,15 @@
-use super::*;
+use super::entity::{content_type, Entity, Representation};
+use super::respond::{respond, RequestHead, StaticReply};
+use super::route::{Outcome, RouteOptions, Source, StaticRoute};
+use super::DirOptions;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Version};
 use http_body_util::BodyExt;
 use std::time::UNIX_EPOCH;
 

@@ -2,13 +2,18 @@
 //! prefix only matches whole path segments ("/api" serves "/api" and "/api/x", never
 //! "/apix"), as CherryPy's `Tree.script_name()` does. Static routes (a `tools.staticdir`
 //! section, or the static server's directory) are mounts of their own, so the longest
-//! prefix decides between a static section and the application around it.
+//! prefix decides between a static section and the application around it. `mounts`
+//! holds the rules that build the table from what the Python tree declares.
+
+mod mounts;
 
 use std::sync::Arc;
 
 use matchit::Router as Matcher;
 
 use crate::static_files::StaticRoute;
+
+pub use mounts::MountTable;
 
 /// What is mounted at a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]

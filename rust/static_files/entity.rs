@@ -1,0 +1,193 @@
+//! What is served for a path: an `Entity` (a content type and its representations:
+//! the file itself, and precompressed siblings), each `Representation` held in memory
+//! when small or as an open descriptor when large, with its validators and the
+//! `FileId` that tells whether it changed on disk. Opening a file is blocking: callers
+//! run it on tokio's blocking pool or on a Python worker thread.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+
+use super::body::Segment;
+use super::conditional::Validators;
+
+/// Files up to this size are held in memory by the cache; larger ones are read per
+/// request from a descriptor the cache keeps open.
+pub const MEMORY_LIMIT: u64 = 1 << 20;
+
+/// Where a file body's bytes are.
+#[derive(Debug)]
+pub enum Data {
+    Memory(Bytes),
+    File(Arc<File>),
+}
+
+/// What identifies a file's version on disk: any change means reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl FileId {
+    pub fn of(meta: &Metadata) -> Self {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        }
+    }
+}
+
+/// One representation of a resource (the file itself, or a precompressed sibling).
+#[derive(Debug)]
+pub struct Representation {
+    pub len: u64,
+    /// None for bodies without a modification time (an in-memory file object).
+    pub(super) validators: Option<Validators>,
+    pub(super) id: Option<FileId>,
+    data: Data,
+}
+
+impl Representation {
+    /// Opens `path` (blocking); files up to `MEMORY_LIMIT` are read into memory.
+    pub fn open(path: &Path, meta: &Metadata, tag: &str) -> std::io::Result<Self> {
+        let mut file = File::open(path)?;
+        // The metadata of what was opened: the path may have been replaced meanwhile.
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(_) => meta.clone(),
+        };
+        let len = meta.len();
+        let data = if len <= MEMORY_LIMIT {
+            let mut buf = Vec::with_capacity(len as usize);
+            (&mut file).take(len).read_to_end(&mut buf)?;
+            if (buf.len() as u64) < len {
+                return Err(std::io::Error::other("the file shrank while it was read"));
+            }
+            Data::Memory(Bytes::from(buf))
+        } else {
+            Data::File(Arc::new(file))
+        };
+        Ok(Representation {
+            len,
+            validators: meta.modified().ok().map(|m| Validators::new(m, len, tag)),
+            id: Some(FileId::of(&meta)),
+            data,
+        })
+    }
+
+    /// An already open file (`serve_fileobj`): never read into memory.
+    pub fn from_file(file: File) -> std::io::Result<Self> {
+        let meta = file.metadata()?;
+        let len = meta.len();
+        Ok(Representation {
+            len,
+            validators: meta.modified().ok().map(|m| Validators::new(m, len, "")),
+            id: Some(FileId::of(&meta)),
+            data: Data::File(Arc::new(file)),
+        })
+    }
+
+    /// Bytes held in memory (an in-memory file object).
+    pub fn from_bytes(bytes: Bytes, modified: Option<SystemTime>) -> Self {
+        let len = bytes.len() as u64;
+        Representation {
+            len,
+            validators: modified.map(|m| Validators::new(m, len, "")),
+            id: None,
+            data: Data::Memory(bytes),
+        }
+    }
+
+    pub(super) fn segment(&self, start: u64, end: u64) -> Segment {
+        match &self.data {
+            Data::Memory(bytes) => Segment::Bytes(bytes.slice(start as usize..end as usize)),
+            Data::File(_) => Segment::File {
+                offset: start,
+                len: end - start,
+            },
+        }
+    }
+
+    pub(super) fn file(&self) -> Option<Arc<File>> {
+        match &self.data {
+            Data::File(f) => Some(f.clone()),
+            Data::Memory(_) => None,
+        }
+    }
+
+    pub(super) fn memory(&self) -> usize {
+        match &self.data {
+            Data::Memory(b) => b.len(),
+            Data::File(_) => 0,
+        }
+    }
+}
+
+/// A resource as served: its content type and its representations.
+#[derive(Debug)]
+pub struct Entity {
+    pub content_type: HeaderValue,
+    pub identity: Representation,
+    pub br: Option<Representation>,
+    pub gzip: Option<Representation>,
+}
+
+impl Entity {
+    pub fn new(content_type: HeaderValue, identity: Representation) -> Self {
+        Entity {
+            content_type,
+            identity,
+            br: None,
+            gzip: None,
+        }
+    }
+
+    pub(super) fn memory(&self) -> usize {
+        self.identity.memory()
+            + self.br.as_ref().map_or(0, |r| r.memory())
+            + self.gzip.as_ref().map_or(0, |r| r.memory())
+    }
+
+    pub(super) fn fingerprint(&self) -> [Option<FileId>; 3] {
+        [
+            self.identity.id,
+            self.br.as_ref().and_then(|r| r.id),
+            self.gzip.as_ref().and_then(|r| r.id),
+        ]
+    }
+}
+
+/// Content types by extension: the route's table first (CherryPy's `content_types`,
+/// and for applications Python's `mimetypes` as CherryPy uses it), then `mime_guess`.
+pub fn content_type(path: &Path, table: &HashMap<String, String>) -> HeaderValue {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    if let Some(ext) = ext.as_deref() {
+        if let Some(v) = table.get(ext).and_then(|t| HeaderValue::from_str(t).ok()) {
+            return v;
+        }
+        if let Some(v) = mime_guess::from_ext(ext)
+            .first_raw()
+            .and_then(|t| HeaderValue::from_str(t).ok())
+        {
+            return v;
+        }
+    }
+    HeaderValue::from_static("application/octet-stream")
+}
