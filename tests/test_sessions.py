@@ -258,9 +258,8 @@ def test_unknown_tampered_and_oversized_ids_are_never_adopted(live: Any) -> None
         new_id, _original, missing, *_ = body.decode().split("|")
         assert re.fullmatch(r"[0-9a-f]{40}", new_id) and new_id != sent
         assert missing == "True"
-    # A cookie header that is not even valid: still a new session, no error.
-    status, _ = client.get("/", cookie="session_id=\x7f\x00; =;;")
-    assert status in (200, 400)
+    # A cookie header that does not even parse: still a new session, no error.
+    assert client.get("/", cookie='session_id="unterminated; a=;b') == (200, b"1")
 
 
 def test_expired_id_is_not_adopted(store: dict[str, Any]) -> None:

@@ -226,7 +226,7 @@ class RedisSession(_RemoteSession):
             client = redis.Redis(
                 host=self.host, port=self.port, db=self.db, password=self.password, **options
             )
-        client._cprs_release = client.register_script(_RELEASE_SCRIPT)
+        client._cprs_release = client.register_script(_RELEASE_SCRIPT)  # type: ignore[attr-defined]
         return client
 
     def _exists(self) -> bool:

@@ -137,7 +137,7 @@ def init(
     for key in kwargs:
         if key not in _STORE_KEYS and not hasattr(storage_class, key):
             raise ValueError(f"tools.sessions.{key} is not an option of {storage_class.__name__}")
-    cookie_args = {
+    cookie_args: dict[str, Any] = {
         "path": path,
         "path_header": path_header,
         "name": name,
@@ -165,7 +165,11 @@ def init(
         _set_up[storage_class] = dict(kwargs)
 
     session_id = None
-    morsel = request.cookie.get(name)
+    try:
+        morsel = request.cookie.get(name)
+    except HTTPError:
+        # A Cookie header that does not parse: no id, a new session.
+        morsel = None
     if morsel is not None:
         session_id = morsel.value
         if debug:
@@ -306,7 +310,7 @@ class SessionTool(Tool):
         if priority is None:
             priority = getattr(self.callable, "priority", self._priority)
         locking = conf.pop("locking", "implicit")
-        hooks.attach(self._point, self.callable, priority=priority, **conf)
+        hooks.attach("before_request_body", self.callable, priority=priority, **conf)
         if locking == "implicit":
             hooks.attach("before_handler", self._lock_session)
         elif locking == "early":
