@@ -77,6 +77,42 @@ _STORE_KEYS = frozenset(
 ) | {"storage_path", "servers", "url"}
 #: The storage classes set up so far, with the settings they were set up with.
 _set_up: dict[type, dict[str, Any]] = {}
+#: (storage class, option names) whose names were found valid.
+_checked: set[tuple[Any, ...]] = set()
+#: (whole second, seconds ahead) -> the cookie's expires date.
+_expires: dict[tuple[int, int], str] = {}
+
+
+def _cookie_value(request: Any, name: str) -> str | None:
+    """The value of cookie ``name`` in the request (without building
+    ``request.cookie``, unless the application already did); None when absent."""
+    jar = request.__dict__.get("cookie")
+    if jar is not None:
+        morsel = jar.get(name)
+        return morsel.value if morsel is not None else None
+    header = request.headers.get("Cookie")
+    if not header:
+        return None
+    for part in header.split(";"):
+        key, eq, value = part.partition("=")
+        if eq and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value
+    return None
+
+
+def _expires_date(seconds: int) -> str:
+    """``HTTPDate(now + seconds)``, computed once a second."""
+    now = int(time.time())
+    key = (now, seconds)
+    date = _expires.get(key)
+    if date is None:
+        if len(_expires) > 64:
+            _expires.clear()
+        date = _expires[key] = HTTPDate(now + seconds)
+    return date
 
 
 def current() -> Session:
@@ -134,9 +170,14 @@ def init(
             ) from None
     if storage_class is None:
         storage_class = RamSession
-    for key in kwargs:
-        if key not in _STORE_KEYS and not hasattr(storage_class, key):
-            raise ValueError(f"tools.sessions.{key} is not an option of {storage_class.__name__}")
+    checked = (storage_class, *kwargs)
+    if checked not in _checked:
+        for key in kwargs:
+            if key not in _STORE_KEYS and not hasattr(storage_class, key):
+                raise ValueError(
+                    f"tools.sessions.{key} is not an option of {storage_class.__name__}"
+                )
+        _checked.add(checked)
     cookie_args: dict[str, Any] = {
         "path": path,
         "path_header": path_header,
@@ -164,16 +205,9 @@ def init(
         storage_class.setup(**kwargs)
         _set_up[storage_class] = dict(kwargs)
 
-    session_id = None
-    try:
-        morsel = request.cookie.get(name)
-    except HTTPError:
-        # A Cookie header that does not parse: no id, a new session.
-        morsel = None
-    if morsel is not None:
-        session_id = morsel.value
-        if debug:
-            log(f"ID obtained from request.cookie: {session_id!r}")
+    session_id = _cookie_value(request, name)
+    if debug and session_id is not None:
+        log(f"ID obtained from request.cookie: {session_id!r}")
     kwargs["timeout"] = timeout
     kwargs["clean_freq"] = clean_freq
     sess = storage_class(session_id, **kwargs)
@@ -211,8 +245,9 @@ def set_response_cookie(
     morsel = cookie[name]
     morsel["path"] = path or (request.headers.get(path_header) if path_header else None) or "/"
     if timeout:
-        morsel["max-age"] = int(timeout * 60)
-        morsel["expires"] = HTTPDate(time.time() + timeout * 60)
+        seconds = int(timeout * 60)
+        morsel["max-age"] = seconds
+        morsel["expires"] = _expires_date(seconds)
     if domain is not None:
         morsel["domain"] = domain
     if secure:
