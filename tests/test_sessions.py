@@ -741,3 +741,38 @@ def test_file_clean_up_removes_expired_sessions_only(tmp_path: Path) -> None:
     assert len(live_one) == 2
     live_one.clean_up()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"session-{live_one.id}"]
+
+
+def test_lock_is_released_when_the_client_leaves_a_streamed_response() -> None:
+    """The client closes the connection after the first chunk: the request still ends
+    (on_end_request), releasing the session's lock."""
+    release = threading.Event()
+
+    class Streaming:
+        @cherrypy.expose
+        def index(self) -> str:
+            cherrypy.session["n"] = cherrypy.session.get("n", 0) + 1
+            return str(cherrypy.session["n"])
+
+        @cherrypy.expose
+        def slow(self) -> Iterator[bytes]:
+            cherrypy.session["slow"] = True
+            yield b"x" * 65536
+            release.wait(10)
+            for _ in range(64):
+                yield b"y" * 65536
+
+        slow._cp_config = {"response.stream": True}
+
+    config = app_config({}, lock_timeout=10)
+    with serve(Streaming(), "", config) as live:
+        client = Client(live.port)
+        assert client.get("/") == (200, b"1")
+        with socket.create_connection(("127.0.0.1", live.port), timeout=10) as raw:
+            raw.sendall(
+                f"GET /slow HTTP/1.1\r\nHost: x\r\nCookie: session_id={client.sid}\r\n\r\n".encode()
+            )
+            assert raw.recv(4096)
+        release.set()
+        # Gone: the stream fails on the server, the request ends, the lock is freed.
+        assert client.get("/") == (200, b"2")
