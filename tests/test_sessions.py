@@ -27,7 +27,14 @@ import cherrypy_rs as cherrypy
 from cherrypy_rs.lib import sessions
 from cherrypy_rs.lib.sessions import FileSession, MemcachedSession, RamSession, RedisSession
 from cherrypy_rs.testing import serve
-from tests.session_servers import memcached_server, redis_server, redis_url, start_redis
+from tests.session_servers import (
+    free_port,
+    memcached_server,
+    redis_server,
+    redis_url,
+    start_memcached,
+    start_redis,
+)
 from tests.test_cli import Proc
 from tests.test_workers import Master, until
 
@@ -446,7 +453,7 @@ def test_redis_lock_of_a_crashed_holder_expires(redis_server: Any) -> None:
 def test_a_store_that_is_down_answers_503_with_one_log_line(
     kind: str, error_log: list[str]
 ) -> None:
-    port = __import__("tests.session_servers", fromlist=["free_port"]).free_port()
+    port = free_port()
     if kind == "redis":
         pytest.importorskip("redis")
         store = {
@@ -776,3 +783,30 @@ def test_lock_is_released_when_the_client_leaves_a_streamed_response() -> None:
         release.set()
         # Gone: the stream fails on the server, the request ends, the lock is freed.
         assert client.get("/") == (200, b"2")
+
+
+def test_memcached_sessions_spread_over_several_servers(memcached_server: Any) -> None:
+
+    second = start_memcached()
+    try:
+        servers = [f"127.0.0.1:{memcached_server.port}", f"127.0.0.1:{second.port}"]
+        store = {
+            "tools.sessions.storage_class": MemcachedSession,
+            "tools.sessions.servers": servers,
+        }
+        with serve(Root(), "", app_config(store)) as live:
+            clients = [Client(live.port) for _ in range(12)]
+            for client in clients:
+                assert client.get("/") == (200, b"1")
+            for client in clients:
+                assert client.get("/") == (200, b"2")
+        from pymemcache.client.base import Client as Memcache
+
+        counts = []
+        for port in (memcached_server.port, second.port):
+            mc = Memcache(("127.0.0.1", port))
+            counts.append(sum(mc.get(f"cpsession:{c.sid}") is not None for c in clients))
+            mc.close()
+        assert sum(counts) == 12 and all(counts), counts
+    finally:
+        second.stop()
