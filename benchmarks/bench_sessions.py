@@ -49,7 +49,7 @@ request = function()
   return wrk.format("GET", "/count")
 end
 response = function(status, headers, body)
-  local set = headers["Set-Cookie"]
+  local set = headers["Set-Cookie"] or headers["set-cookie"]
   if set and not cookie then
     cookie = set:match("^([^;]+)")
   end
