@@ -513,7 +513,11 @@ class FileSession(Session):
         now = self.now()
         storage = self.storage_path
         assert storage is not None
-        for name in os.listdir(storage):
+        try:
+            names = os.listdir(storage)
+        except FileNotFoundError:
+            return  # the directory is gone: nothing to clean
+        for name in names:
             if not name.startswith(self.SESSION_PREFIX) or name.endswith(self.LOCK_SUFFIX):
                 continue
             session_id = name[len(self.SESSION_PREFIX) :]
