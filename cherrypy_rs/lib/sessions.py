@@ -21,6 +21,7 @@ session's cookie; ``cherrypy.tools.sessions.regenerate()`` gives the session a n
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
@@ -433,8 +434,13 @@ def check_application(app: Any, script_name: str, global_config: dict[str, Any])
     sections: list[dict[str, Any]] = [global_config]
     sections.extend(v for v in (getattr(app, "config", None) or {}).values() if isinstance(v, dict))
     root = getattr(app, "root", None)
-    for obj in (root, *(getattr(root, n, None) for n in dir(root) if not n.startswith("_"))):
-        conf = getattr(obj, "_cp_config", None)
+    # The root and what its class and instance hold, read without running properties.
+    members = [*vars(type(root)).values(), *getattr(root, "__dict__", {}).values()]
+    for obj in (root, *members):
+        try:
+            conf = inspect.getattr_static(obj, "_cp_config", None)
+        except Exception:
+            continue
         if isinstance(conf, dict):
             sections.append(conf)
     if any(_uses_ram_sessions(section) for section in sections):
