@@ -38,7 +38,7 @@ format: venv ## Format Rust and Python
 .PHONY: lint
 lint: build-dev ## cargo fmt --check, clippy -D warnings, ruff, stubtest (_core.pyi), mypy
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
 	$(VENV)/bin/ruff check cherrypy_rs tests benchmarks examples
 	$(VENV)/bin/ruff format --check cherrypy_rs tests benchmarks examples
 	$(VPY) -m mypy.stubtest cherrypy_rs._core
@@ -46,8 +46,26 @@ lint: build-dev ## cargo fmt --check, clippy -D warnings, ruff, stubtest (_core.
 
 .PHONY: test
 test: build-dev ## Build, then run the Rust unit tests and the pytest suite
-	cargo test --quiet
+	cargo test --quiet --all-features
 	$(VPY) -m pytest -q -p no:cacheprovider
+
+# cargo fuzz targets (fuzz/fuzz_targets, entry points in rust/fuzzing.rs); each runs for
+# FUZZ_SECONDS on its committed corpus (fuzz/corpus/<target>), which it extends.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := uri static_path range conditional x509 header_join
+
+.PHONY: fuzz
+fuzz: ## Run each cargo fuzz target for FUZZ_SECONDS (needs nightly; installs cargo-fuzz)
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cargo +nightly fuzz build -O
+	@mkdir -p fuzz/logs
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		cargo +nightly fuzz run -O $$t fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 > fuzz/logs/$$t.log 2>&1 \
+			|| { tail -40 fuzz/logs/$$t.log; exit 1; }; \
+		grep -E 'stat::(number_of_executed_units|new_units_added)' fuzz/logs/$$t.log; \
+	done
 
 .PHONY: bench
 bench: build-prod ## Hello-world benchmark vs CherryPy and granian (needs wrk)

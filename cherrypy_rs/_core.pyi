@@ -261,3 +261,6 @@ class Server:
         """Serve requests on the calling thread until the server stops."""
     def stop(self) -> bool:
         """Graceful stop; False if some connections had to be cut at shutdown_timeout."""
+    @property
+    def cut_requests(self) -> list[str]:
+        """The requests the last ``stop()`` cut at shutdown_timeout ("GET /x from ip:port")."""

@@ -18,6 +18,7 @@ from ._staticroutes import compile_routes
 from ._tree import Application, StaticDirectory
 from .handler import RequestHandler
 from .process.servers import ServerAdapter
+from .process.wspbus import SERVING_ATTR
 from .wsgi import WSGIGateway
 
 
@@ -342,6 +343,7 @@ class Server(ServerAdapter):
         """A worker thread's life: ``acquire_thread`` once, serve, ``release_thread``
         (CherryPy publishes them around requests; once per thread costs nothing)."""
         bus = self.bus
+        setattr(threading.current_thread(), SERVING_ATTR, True)
         if bus is not None:
             try:
                 bus.publish("acquire_thread")
@@ -430,9 +432,22 @@ class Server(ServerAdapter):
         core = self.core
         if core is None:
             return
-        core.stop()
+        timeout = float(self.settings["shutdown_timeout"])
+        started = time.monotonic()
+        if not core.stop():
+            cut = core.cut_requests
+            if cut:
+                self._warn(
+                    f"server.shutdown_timeout ({timeout:g} s) ran out: cut {len(cut)} "
+                    f"request(s) still in a handler: {'; '.join(cut)}"
+                )
+        # One deadline for every thread: a worker blocked in a handler is a daemon
+        # thread and is left behind (its reply has nowhere to go).
+        deadline = started + timeout + 1.0
+        current = threading.current_thread()
         for t in self.threads:
-            t.join(timeout=max(1.0, float(self.settings["shutdown_timeout"])))
+            if t is not current:
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
         self.threads = []
         if self.remount in self.tree.listeners:
             self.tree.listeners.remove(self.remount)

@@ -55,6 +55,15 @@ _REDIRECT_MESSAGES = {
 }
 
 
+#: Characters urljoin would silently delete (turning "/a\r\nb" into "/ab") or that a
+#: header value cannot hold: percent-encoded in redirect targets instead.
+_URL_CONTROLS = str.maketrans({"\r": "%0D", "\n": "%0A", "\t": "%09", "\x00": "%00"})
+
+
+def _escape_controls(url: str) -> str:
+    return url.translate(_URL_CONTROLS)
+
+
 class HTTPRedirect(CherryPyException):
     """Redirect the client to one or more URLs.
 
@@ -70,7 +79,10 @@ class HTTPRedirect(CherryPyException):
         base = current_url()
         self.urls = [
             urllib.parse.urljoin(
-                base, u.decode(encoding or self.encoding) if isinstance(u, bytes) else u
+                base,
+                _escape_controls(
+                    u.decode(encoding or self.encoding) if isinstance(u, bytes) else u
+                ),
             )
             for u in urls
         ]

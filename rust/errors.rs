@@ -68,15 +68,24 @@ impl std::error::Error for Error {
 /// What a request may fail with before it reaches an application: each maps to one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reject {
-    /// RFC 9112 §3.2: an HTTP/1.1 request must carry exactly one Host header.
+    /// RFC 9112 §3.2: an HTTP/1.1 request must carry exactly one Host header, and its
+    /// value must be a valid authority (RFC 3986 §3.2.2, no userinfo).
     BadHost,
+    /// RFC 9112 §3.2: a request target in authority-form outside CONNECT, or an
+    /// absolute-form target whose authority is invalid or carries userinfo.
+    BadTarget,
+    /// CONNECT (RFC 9110 §9.3.6): this server is not a proxy (cheroot answers 405 too).
+    Connect,
     /// RFC 9112 §6.1: a Transfer-Encoding we do not implement (anything but one `chunked`).
     UnsupportedTransferEncoding,
+    /// RFC 9112 §6.1: `chunked` applied more than once, or an empty Transfer-Encoding.
+    BadTransferEncoding,
     /// The body is larger than `server.max_request_body_size`.
     BodyTooLarge,
     /// The body did not arrive within `server.socket_timeout`.
     BodyTimeout,
-    /// The body could not be read (malformed chunk, connection reset).
+    /// The body could not be read (malformed chunk, a trailer section over
+    /// `server.max_request_header_size` (hyper's limit for trailers too), connection reset).
     BadBody,
     /// No worker freed up within `server.accepted_queue_timeout`, or the queue is full.
     Overloaded,
@@ -93,7 +102,10 @@ impl Reject {
     pub fn status(self) -> http::StatusCode {
         use http::StatusCode as S;
         match self {
-            Reject::BadHost | Reject::BadBody => S::BAD_REQUEST,
+            Reject::BadHost | Reject::BadTarget | Reject::BadTransferEncoding | Reject::BadBody => {
+                S::BAD_REQUEST
+            }
+            Reject::Connect => S::METHOD_NOT_ALLOWED,
             Reject::UnsupportedTransferEncoding => S::NOT_IMPLEMENTED,
             Reject::BodyTooLarge => S::PAYLOAD_TOO_LARGE,
             Reject::BodyTimeout => S::REQUEST_TIMEOUT,
@@ -106,9 +118,20 @@ impl Reject {
     /// A short plain-text body that never echoes client input.
     pub fn body(self) -> &'static str {
         match self {
-            Reject::BadHost => "Bad Request: an HTTP/1.1 request needs exactly one Host header.\n",
+            Reject::BadHost => {
+                "Bad Request: an HTTP/1.1 request needs exactly one Host header, \
+                 holding a host name or address and an optional port.\n"
+            }
+            Reject::BadTarget => {
+                "Bad Request: the request target must be a path (or an absolute http URL \
+                 without user information).\n"
+            }
+            Reject::Connect => "Method Not Allowed: this server is not a proxy.\n",
             Reject::UnsupportedTransferEncoding => {
                 "Not Implemented: only 'Transfer-Encoding: chunked' is supported.\n"
+            }
+            Reject::BadTransferEncoding => {
+                "Bad Request: 'chunked' must be the one and only transfer coding.\n"
             }
             Reject::BodyTooLarge => {
                 "Payload Too Large: the request body exceeds the server's limit.\n"

@@ -123,3 +123,42 @@ pub struct Job {
     pub claim: std::sync::Arc<crate::pool::Claim>,
     pub reply: tokio::sync::oneshot::Sender<Reply>,
 }
+
+/// The values of a repeated field as one: joined with ", " (RFC 9110 §5.3), except
+/// Cookie, joined with "; " (RFC 6265 §5.4: one cookie-string, which a parser splitting
+/// on "," would misread).
+pub fn joined(headers: &http::HeaderMap, name: &http::HeaderName) -> Vec<u8> {
+    let separator: &[u8] = if name == http::header::COOKIE {
+        b"; "
+    } else {
+        b", "
+    };
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Vec::new();
+    };
+    let mut out = first.as_bytes().to_vec();
+    for value in values {
+        out.extend_from_slice(separator);
+        out.extend_from_slice(value.as_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::joined;
+
+    #[test]
+    fn repeated_fields_are_joined() {
+        let mut h = http::HeaderMap::new();
+        h.append("accept", "text/html".parse().unwrap());
+        h.append("accept", "text/plain".parse().unwrap());
+        h.append("cookie", "a=1".parse().unwrap());
+        h.append("cookie", "b=2".parse().unwrap());
+        h.append("host", "x".parse().unwrap());
+        assert_eq!(joined(&h, &http::header::ACCEPT), b"text/html, text/plain");
+        assert_eq!(joined(&h, &http::header::COOKIE), b"a=1; b=2");
+        assert_eq!(joined(&h, &http::header::HOST), b"x");
+    }
+}

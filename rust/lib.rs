@@ -6,6 +6,9 @@ mod bridge;
 mod config;
 mod errors;
 mod exchange;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod pool;
 mod router;
 mod server;

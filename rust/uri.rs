@@ -56,6 +56,64 @@ pub fn latin1(bytes: &[u8]) -> String {
     }
 }
 
+/// Whether `value` is a valid Host field value (RFC 9110 §7.2: `uri-host [ ":" port ]`,
+/// RFC 3986 §3.2.2): a registered name or IPv4 address (unreserved characters,
+/// sub-delimiters and percent-escapes), or an IP literal in brackets, then at most one
+/// port of digits. No userinfo (`@`), no `/`, spaces or control bytes. An empty value is
+/// valid (RFC 9112 §3.2: a target without authority).
+pub fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(end) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..end];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b":._~!$&'()*+,;=-".contains(&b))
+        {
+            return false;
+        }
+        match &value[end + 1..] {
+            [] => (&value[..=end], None),
+            [b':', port @ ..] => (&value[..=end], Some(port)),
+            _ => return false,
+        }
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(i) => (&value[..i], Some(&value[i + 1..])),
+            None => (value, None),
+        }
+    };
+    let host_ok = host.first() == Some(&b'[') || valid_reg_name(host);
+    let port_ok = port.is_none_or(|p| p.len() <= 5 && p.iter().all(u8::is_ascii_digit));
+    host_ok && port_ok
+}
+
+/// RFC 3986 §3.2.2: `reg-name = *( unreserved / pct-encoded / sub-delims )` (which also
+/// covers IPv4 addresses).
+fn valid_reg_name(name: &[u8]) -> bool {
+    let mut i = 0;
+    while i < name.len() {
+        let b = name[i];
+        if b == b'%' {
+            match (
+                name.get(i + 1).copied().and_then(hex),
+                name.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(_), Some(_)) => i += 3,
+                _ => return false,
+            }
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The decoded path as CherryPy's `request.path_info` holds it.
 pub fn decode_path(raw: &str) -> String {
     if !raw.contains('%') {
@@ -86,6 +144,40 @@ mod tests {
         assert_eq!(decode_path("/a%2"), "/a%2");
         assert_eq!(decode_path("/a%"), "/a%");
         assert_eq!(decode_path("%41"), "A");
+    }
+
+    #[test]
+    fn host_values() {
+        for ok in [
+            "",
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8443",
+            "a-b.c_d~e",
+            "caf%C3%A9.test",
+            "example.com:",
+        ] {
+            assert!(valid_host(ok.as_bytes()), "{ok:?} should be valid");
+        }
+        for bad in [
+            "exa mple.com",
+            "example.com/x",
+            "user@example.com",
+            "example.com:80:81",
+            "example.com:8o",
+            "example.com:123456",
+            "[::1",
+            "[::1]x",
+            "[]",
+            "a\tb",
+            "a\x01b",
+            "%zz.test",
+            "\u{e9}.test",
+        ] {
+            assert!(!valid_host(bad.as_bytes()), "{bad:?} should be invalid");
+        }
     }
 
     #[test]

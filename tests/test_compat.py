@@ -546,6 +546,8 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "bad_request_line": "protocol errors are answered by hyper: empty 400, then close",
     "http2_request_line": "protocol errors are answered by hyper: empty 400, then close",
     "http09_request_line": "protocol errors are answered by hyper: empty 400, then close",
+    "reqinfo_absolute_uri": "RFC 9112 §3.2.2: an absolute-form target's host replaces Host "
+    "(cheroot keeps Host)",
 }
 
 

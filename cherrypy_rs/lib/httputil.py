@@ -200,12 +200,14 @@ def HTTPDate(timeval: float | None = None) -> str:
 
 
 def header_items(items: Iterable[tuple[str, str]]) -> HeaderMap:
-    """Build a HeaderMap from (name, value) pairs, joining repeats with ", " as cheroot."""
+    """Build a HeaderMap from (name, value) pairs, joining repeats with ", " (RFC 9110
+    §5.3), and Cookie lines with "; " (RFC 6265 §5.4: one cookie-string)."""
     headers = HeaderMap()
     for name, value in items:
         key = name.title()
         if dict.__contains__(headers, key):
-            dict.__setitem__(headers, key, dict.__getitem__(headers, key) + ", " + value)
+            sep = "; " if key == "Cookie" else ", "
+            dict.__setitem__(headers, key, dict.__getitem__(headers, key) + sep + value)
         else:
             dict.__setitem__(headers, key, value)
     return headers

@@ -19,6 +19,23 @@ from typing import Any, Callable
 _startup_cwd = os.getcwd()
 
 
+#: Set on the server's worker threads (``_server.Server._thread_main``).
+SERVING_ATTR = "_cherrypy_rs_serving"
+
+
+def _handed_off(method: Callable[[], None]) -> bool:
+    """Runs ``method`` on a new (non-daemon) thread when called from a request handler:
+    the server's stop waits for the requests in flight, this one among them, so stopping
+    from the handler's own thread would wait for itself. The handler returns at once and
+    its response is sent while the bus stops. True when handed off."""
+    if not getattr(threading.current_thread(), SERVING_ATTR, False):
+        return False
+    # Not a daemon (a thread inherits that from the worker that starts it): block()
+    # in the main thread waits for it, so the "exit" channel runs to its end.
+    threading.Thread(target=method, name=f"Bus {method.__name__}", daemon=False).start()
+    return True
+
+
 class _State:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -154,7 +171,10 @@ class Bus:
             raise
 
     def stop(self) -> None:
-        """Stop all services (graceful: in-flight requests finish)."""
+        """Stop all services (graceful: in-flight requests finish). From a request
+        handler, the stop runs on another thread and this returns at once."""
+        if _handed_off(self.stop):
+            return
         self._set_state(states.STOPPING)
         self.log("Bus STOPPING")
         self.publish("stop")
@@ -173,7 +193,10 @@ class Bus:
         self.publish("graceful")
 
     def exit(self) -> None:
-        """Stop all services and prepare to exit the process."""
+        """Stop all services and prepare to exit the process. From a request handler,
+        the exit runs on another thread (the handler's response is sent first)."""
+        if _handed_off(self.exit):
+            return
         try:
             self.stop()
             self._set_state(states.EXITING)

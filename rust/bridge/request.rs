@@ -5,7 +5,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::exchange::{RequestBody, RequestData};
+use crate::exchange::{joined, RequestBody, RequestData};
 use crate::uri;
 
 #[pyclass(name = "Request", module = "cherrypy_rs._core", frozen)]
@@ -131,12 +131,13 @@ impl PyRequest {
         Ok(list)
     }
 
-    /// One header's value (the first, if repeated), or None.
+    /// One header's value (repeated fields joined as in ``environ``), or None.
     fn header(&self, name: &str) -> Option<String> {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
         self.data
             .headers
-            .get(name)
-            .map(|v| uri::latin1(v.as_bytes()))
+            .contains_key(&name)
+            .then(|| uri::latin1(&joined(&self.data.headers, &name)))
     }
 
     /// Number of bytes in the body.
@@ -148,7 +149,8 @@ impl PyRequest {
     /// The CGI part of a PEP 3333 environ, as a new dict: REQUEST_METHOD, SCRIPT_NAME,
     /// PATH_INFO (percent-decoded except %2F, as ISO-8859-1 text), QUERY_STRING,
     /// CONTENT_TYPE, CONTENT_LENGTH, SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL,
-    /// REMOTE_ADDR, REMOTE_PORT, HTTP_* (repeated headers joined with ",") and, over
+    /// REMOTE_ADDR, REMOTE_PORT, HTTP_* (repeated fields joined with ", ", Cookie with
+    /// "; ") and, over
     /// TLS, the SSL_* keys of `ssl_environ`. Header
     /// names containing "_" are dropped: they would be indistinguishable from "-" once
     /// in the environ (a header-spoofing vector). The wsgi.* keys are the caller's.
@@ -182,14 +184,7 @@ impl PyRequest {
             if key.contains('_') {
                 continue;
             }
-            let mut joined: Vec<u8> = Vec::new();
-            for (i, value) in d.headers.get_all(name).iter().enumerate() {
-                if i > 0 {
-                    joined.push(b',');
-                }
-                joined.extend_from_slice(value.as_bytes());
-            }
-            let value = uri::latin1(&joined);
+            let value = uri::latin1(&joined(&d.headers, name));
             match key {
                 "content-type" => env.set_item(intern!(py, "CONTENT_TYPE"), value)?,
                 "content-length" => env.set_item(intern!(py, "CONTENT_LENGTH"), value)?,

@@ -38,6 +38,8 @@ struct State {
     /// and on every change.
     mounts: MountTable,
     warnings: Vec<String>,
+    /// The requests the last stop cut after `shutdown_timeout`.
+    cut: Vec<String>,
 }
 
 #[pyclass(name = "Server", module = "cherrypy_rs._core", frozen)]
@@ -175,6 +177,7 @@ impl PyServer {
                 pool: Arc::new(Pool::new(accepted_queue_size)),
                 mounts: MountTable::default(),
                 warnings: Vec::new(),
+                cut: Vec::new(),
             }),
         })
     }
@@ -288,12 +291,20 @@ impl PyServer {
             let mut state = self.state.lock();
             (state.running.take(), state.pool.clone())
         };
-        let drained = match running {
+        let stopped = match running {
             Some(mut running) => py.detach(move || running.stop()),
-            None => true,
+            None => return true,
         };
         pool.close();
-        drained
+        self.state.lock().cut = stopped.cut;
+        stopped.drained
+    }
+
+    /// The application requests the last `stop()` cut because they were still in a
+    /// handler when `server.shutdown_timeout` ran out ("GET /slow from 127.0.0.1:5555").
+    #[getter]
+    fn cut_requests(&self) -> Vec<String> {
+        self.state.lock().cut.clone()
     }
 
     /// Warnings from the last start or TLS reload (a certificate that expires soon).

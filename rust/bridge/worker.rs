@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use tokio::sync::mpsc;
 
@@ -290,7 +291,7 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
     let body = if body_obj.is_none() {
         Body::Full(Bytes::new())
     } else if let Ok(bytes) = body_obj.cast::<PyBytes>() {
-        Body::Full(Bytes::copy_from_slice(bytes.as_bytes()))
+        Body::Full(shared_bytes(bytes))
     } else if let Ok(file) = body_obj.cast::<PyStaticFile>() {
         Body::Static(file.clone())
     } else if let Ok(file) = body_obj.cast::<PyFileBody>() {
@@ -355,10 +356,25 @@ fn latin1_bytes(text: &str, what: &str) -> PyResult<Vec<u8>> {
         })
 }
 
+/// Below this size a body is copied: cheaper than holding (and later releasing, under
+/// the interpreter) a reference to the Python object.
+const SHARE_ABOVE: usize = 64 * 1024;
+
+/// The bytes of a Python `bytes` object for hyper. A large one is not copied: `Bytes`
+/// keeps the (immutable) object alive until hyper has written it, so a 64 MB body costs
+/// 64 MB, not twice that. The reference is released the next time a worker re-enters
+/// the interpreter (pyo3's deferred reference counting) if dropped on a tokio thread.
+fn shared_bytes(bytes: &Bound<'_, PyBytes>) -> Bytes {
+    if bytes.as_bytes().len() < SHARE_ABOVE {
+        return Bytes::copy_from_slice(bytes.as_bytes());
+    }
+    Bytes::from_owner(PyBackedBytes::from(bytes.clone()))
+}
+
 /// A chunk of a streamed body: bytes as is, str as UTF-8 (CherryPy encodes str chunks).
 fn chunk_bytes(chunk: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(bytes) = chunk.cast::<PyBytes>() {
-        return Ok(Bytes::copy_from_slice(bytes.as_bytes()));
+        return Ok(shared_bytes(bytes));
     }
     if let Ok(text) = chunk.cast::<PyString>() {
         return Ok(Bytes::copy_from_slice(text.to_str()?.as_bytes()));

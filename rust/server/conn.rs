@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
-use super::io::{Activity, Counted, Rewind, Tracked};
+use super::io::{Activity, Counted, Rewind, SendDeadline, Tracked};
 use super::{service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
 
@@ -237,6 +237,7 @@ where
         }
         service::handle(svc_shared.clone(), remote, req)
     });
+    let io = send_deadline(io, remote, &shared);
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
@@ -257,6 +258,21 @@ where
             let _ = conn.await;
         }
     }
+}
+
+/// `io` with the send timeout: a write or flush that makes no progress for
+/// `server.socket_timeout` fails, which ends the connection (and its response bodies).
+fn send_deadline<I>(io: I, remote: SocketAddr, shared: &Arc<Shared>) -> SendDeadline<I> {
+    let log = shared.clone();
+    SendDeadline::new(
+        io,
+        shared.config.socket_timeout,
+        Box::new(move || {
+            log.debug(format_args!(
+                "{remote} read nothing of its response for server.socket_timeout; connection closed"
+            ))
+        }),
+    )
 }
 
 /// How long a connection that has not sent its first request yet is kept at stop.
@@ -322,13 +338,16 @@ where
             Ok::<_, std::convert::Infallible>(response.map(|body| Counted::new(body, in_flight)))
         }
     });
-    let conn = builder.serve_connection(TokioIo::new(Tracked::new(io, activity.clone())), svc);
+    let io = Tracked::new(send_deadline(io, remote, &shared), activity.clone());
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     loop {
         // While a handler runs, look again one timeout later rather than spin.
         let now = Instant::now();
-        let idle_at = Some(activity.idle_at(idle))
+        let wake_at = [activity.idle_at(idle), activity.stall_at(idle)]
+            .into_iter()
             .filter(|at| *at > now)
+            .min()
             .unwrap_or(now + idle);
         tokio::select! {
             _ = conn.as_mut() => return,
@@ -344,7 +363,17 @@ where
                 let _ = timeout(DRAIN_GRACE, conn).await;
                 return;
             }
-            _ = tokio::time::sleep_until(idle_at) => {
+            _ = tokio::time::sleep_until(wake_at) => {
+                if activity.is_stalled(idle) {
+                    // A stream waits for the client's flow-control window and nothing
+                    // was written for socket_timeout: the client stopped reading.
+                    // Dropping the connection drops its response bodies, which stops
+                    // (and closes) the iterables feeding them.
+                    shared.debug(format_args!(
+                        "HTTP/2: {remote} read nothing for server.socket_timeout; connection closed"
+                    ));
+                    return;
+                }
                 if activity.is_idle(idle) {
                     break;
                 }

@@ -1,6 +1,10 @@
 //! Byte-stream adapters under hyper: `Rewind` gives back the bytes read while detecting
-//! the protocol, `Tracked` notes when bytes last moved (the HTTP/2 idle timeout).
+//! the protocol, `Tracked` notes when bytes last moved (the HTTP/2 idle timeout), and
+//! `SendDeadline` fails a write (or flush) that makes no progress for
+//! `server.socket_timeout`, so a client that stops reading loses its connection and
+//! frees what the response held (its body, and the Python worker feeding a stream).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// A stream that first yields `prefix`, then reads from `inner`.
 pub struct Rewind<T> {
@@ -80,11 +84,110 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
     }
 }
 
+/// A stream whose writes and flushes fail with `TimedOut` once they have made no progress
+/// for `timeout` (the client stopped reading and the socket buffers are full). Reads are
+/// untouched: hyper bounds them itself (header-read timeout, body reads in `service`).
+pub struct SendDeadline<T> {
+    inner: T,
+    timeout: Duration,
+    /// Armed when a write or flush first returns `Pending`; cleared by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+    /// Called once when the deadline passes (a debug log line naming the client).
+    on_timeout: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<T> SendDeadline<T> {
+    pub fn new(inner: T, timeout: Duration, on_timeout: Box<dyn FnOnce() + Send>) -> Self {
+        SendDeadline {
+            inner,
+            timeout,
+            stalled: None,
+            on_timeout: Some(on_timeout),
+        }
+    }
+
+    /// After the inner stream answered `poll`: progress clears the deadline, `Pending`
+    /// arms it (once) and turns into an error when it has passed.
+    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.timeout;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if let Some(report) = self.on_timeout.take() {
+            report();
+        }
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client read nothing for server.socket_timeout",
+        )))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for SendDeadline<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for SendDeadline<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.watch(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.watch(cx, poll)
+    }
+}
+
 /// When a connection last moved bytes, and how many of its requests are being handled
 /// (from the head's arrival until the last byte of the response body is handed over).
 pub struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    /// When a write last made progress (for the send timeout of HTTP/2 streams).
+    last_write_ms: AtomicU64,
+    /// Response bodies that handed over a frame and wait for hyper to want the next:
+    /// on HTTP/2, for the client to open its flow-control window.
+    awaiting_client: AtomicUsize,
     in_flight: AtomicUsize,
     /// Signalled when `in_flight` drops to zero.
     quiet: tokio::sync::Notify,
@@ -95,6 +198,8 @@ impl Activity {
         Arc::new(Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            last_write_ms: AtomicU64::new(0),
+            awaiting_client: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             quiet: tokio::sync::Notify::new(),
         })
@@ -103,6 +208,23 @@ impl Activity {
     fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn touch_write(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_write_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the connection counts as stalled if no write progresses until then.
+    pub fn stall_at(&self, timeout: Duration) -> Instant {
+        self.start + Duration::from_millis(self.last_write_ms.load(Ordering::Relaxed)) + timeout
+    }
+
+    /// A response body waits on the client (HTTP/2 flow control) and no write has made
+    /// progress for `timeout`: the client stopped reading.
+    pub fn is_stalled(&self, timeout: Duration) -> bool {
+        self.awaiting_client.load(Ordering::Acquire) > 0 && Instant::now() >= self.stall_at(timeout)
     }
 
     /// When the connection becomes idle if nothing happens until then.
@@ -185,7 +307,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
         if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            this.activity.touch_write();
         }
         poll
     }
@@ -198,7 +320,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            this.activity.touch_write();
         }
         poll
     }
@@ -217,18 +339,42 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 }
 
 /// A response body that keeps its request counted as in flight until hyper has taken
-/// its last frame (or dropped it).
+/// its last frame (or dropped it), and counts itself as waiting on the client between
+/// handing over a frame and being asked for the next one.
 pub struct Counted<B> {
     body: B,
-    _in_flight: InFlight,
+    in_flight: InFlight,
+    waiting: bool,
 }
 
 impl<B> Counted<B> {
     pub fn new(body: B, in_flight: InFlight) -> Self {
         Counted {
             body,
-            _in_flight: in_flight,
+            in_flight,
+            waiting: false,
         }
+    }
+
+    fn set_waiting(&mut self, waiting: bool) {
+        if waiting == self.waiting {
+            return;
+        }
+        self.waiting = waiting;
+        let activity = &self.in_flight.0;
+        if waiting {
+            // The stall clock starts now, not at the last write before the handler ran.
+            activity.touch_write();
+            activity.awaiting_client.fetch_add(1, Ordering::AcqRel);
+        } else {
+            activity.awaiting_client.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl<B> Drop for Counted<B> {
+    fn drop(&mut self) {
+        self.set_waiting(false);
     }
 }
 
@@ -240,7 +386,13 @@ impl<B: http_body::Body + Unpin> http_body::Body for Counted<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        this.set_waiting(false);
+        let poll = Pin::new(&mut this.body).poll_frame(cx);
+        if matches!(poll, Poll::Ready(Some(Ok(_)))) && !this.body.is_end_stream() {
+            this.set_waiting(true);
+        }
+        poll
     }
 
     fn is_end_stream(&self) -> bool {

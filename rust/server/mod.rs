@@ -5,6 +5,7 @@
 
 mod body;
 mod conn;
+mod inflight;
 mod io;
 mod listener;
 mod service;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub stats: ConnStats,
     /// Requests answered (static ones included), for `--max-requests`.
     pub requests: AtomicU64,
+    /// Application requests in a handler, named in the log when a stop cuts them.
+    pub in_flight: inflight::InFlightRequests,
 }
 
 /// Counters of what happened before HTTP started, for `_core.Server.tls_stats`.
@@ -145,6 +148,7 @@ impl RunningServer {
             tls,
             stats: ConnStats::default(),
             requests: AtomicU64::new(0),
+            in_flight: inflight::InFlightRequests::default(),
         });
         let tracker = TaskTracker::new();
         {
@@ -202,11 +206,15 @@ impl RunningServer {
         self.tracker.len().saturating_sub(1)
     }
 
-    /// Graceful stop; blocks the calling thread (never a tokio thread). Returns whether
-    /// every connection finished within the shutdown timeout.
-    pub fn stop(&mut self) -> bool {
+    /// Graceful stop; blocks the calling thread (never a tokio thread). Returns the
+    /// application requests still in a handler when `shutdown_timeout` ran out (their
+    /// connections are cut); empty when every connection finished in time.
+    pub fn stop(&mut self) -> Stopped {
         let Some(runtime) = self.runtime.take() else {
-            return true;
+            return Stopped {
+                drained: true,
+                cut: Vec::new(),
+            };
         };
         self.shared.shutdown.cancel();
         self.tracker.close();
@@ -215,10 +223,26 @@ impl RunningServer {
         let drained = runtime
             .block_on(async move { tokio::time::timeout(timeout, tracker.wait()).await })
             .is_ok();
-        // Whatever is still open is dropped with the runtime.
+        let cut = if drained {
+            Vec::new()
+        } else {
+            self.shared.in_flight.describe()
+        };
+        // Whatever is still open is dropped with the runtime: the tasks are cancelled at
+        // their next await, so this is quick (a worker blocked in a handler is not
+        // waited for: its reply channel is simply gone when it answers).
         runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-        drained
+        Stopped { drained, cut }
     }
+}
+
+/// How a stop went.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// Every connection finished within `shutdown_timeout`.
+    pub drained: bool,
+    /// The application requests that were cut ("GET /slow from 127.0.0.1:5555").
+    pub cut: Vec<String>,
 }
 
 impl Drop for RunningServer {

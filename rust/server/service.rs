@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, Version};
+use http::{Method, Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
@@ -22,6 +22,7 @@ use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
 use crate::pool::{Claim, SubmitError};
 use crate::router::Target;
 use crate::static_files::{Outcome, RequestHead, StaticReply};
+use crate::uri;
 
 /// The service hyper calls per request; it never fails (errors become responses).
 pub async fn handle(
@@ -55,9 +56,9 @@ pub async fn handle(
 async fn respond(
     shared: &Arc<Shared>,
     remote: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Reject> {
-    check_framing(&req)?;
+    check_request(&mut req)?;
     let (mut parts, body) = req.into_parts();
     let tls = parts.extensions.remove::<Arc<TlsInfo>>();
     let announce_keep_alive = parts.version == Version::HTTP_10 && wants_keep_alive(&parts.headers);
@@ -89,6 +90,7 @@ async fn respond(
             }
         }
     };
+    let _in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
     let body = read_body(body, &parts.headers, &shared.config).await?;
     let request = RequestData {
         method: parts.method,
@@ -145,25 +147,81 @@ fn wants_keep_alive(headers: &http::HeaderMap) -> bool {
         .any(|token| token.trim().eq_ignore_ascii_case("keep-alive"))
 }
 
-/// RFC 9112 §3.2 (Host) and §6.1 (Transfer-Encoding) checks that hyper leaves to us.
-fn check_framing<B>(req: &Request<B>) -> Result<(), Reject> {
+/// RFC 9112 §3.2 (request target and Host) and §6.1 (Transfer-Encoding) checks that
+/// hyper leaves to us. An absolute-form target's authority replaces the Host header
+/// (RFC 9112 §3.2.2: the server MUST ignore Host then), so `request.base`, `HTTP_HOST`
+/// and `SERVER_NAME` name the target's host.
+fn check_request<B>(req: &mut Request<B>) -> Result<(), Reject> {
+    if req.method() == Method::CONNECT {
+        return Err(Reject::Connect);
+    }
+    let version = req.version();
     let headers = req.headers();
-    if req.version() == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() != 1 {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let first_host = hosts.next();
+    let more_hosts = hosts.next().is_some();
+    if version == Version::HTTP_11 && (first_host.is_none() || more_hosts) {
         return Err(Reject::BadHost);
     }
-    let mut encodings = headers.get_all(header::TRANSFER_ENCODING).iter();
-    if let Some(first) = encodings.next() {
-        let single_chunked = encodings.next().is_none()
-            && first
-                .to_str()
-                .map(|v| v.trim().eq_ignore_ascii_case("chunked"))
-                .unwrap_or(false);
-        if !single_chunked {
-            return Err(Reject::UnsupportedTransferEncoding);
-        }
-        // With Content-Length too, hyper has already dropped Content-Length and will
-        // close the connection after the response (RFC 9112 §6.3).
+    if headers
+        .get_all(header::HOST)
+        .iter()
+        .any(|h| !uri::valid_host(h.as_bytes()))
+    {
+        return Err(Reject::BadHost);
     }
+    check_transfer_encoding(headers)?;
+    if version != Version::HTTP_2 {
+        let uri = req.uri();
+        match (uri.scheme(), uri.authority()) {
+            (None, None) => {}
+            // Authority-form ("GET example.com:80") is for CONNECT only (§3.2.3).
+            (None, Some(_)) => return Err(Reject::BadTarget),
+            (Some(_), authority) => {
+                let authority = authority.map_or("", |a| a.as_str());
+                if !uri::valid_host(authority.as_bytes()) {
+                    return Err(Reject::BadTarget);
+                }
+                let value = HeaderValue::from_str(authority).map_err(|_| Reject::BadTarget)?;
+                req.headers_mut().insert(header::HOST, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9112 §6.1 and RFC 9110 §5.6.1: the codings of every Transfer-Encoding line, empty
+/// list elements ignored; `chunked` must be the last and only once (400 otherwise), and
+/// any other coding is one we do not implement (501).
+fn check_transfer_encoding(headers: &http::HeaderMap) -> Result<(), Reject> {
+    let mut lines = headers.get_all(header::TRANSFER_ENCODING).iter().peekable();
+    if lines.peek().is_none() {
+        return Ok(());
+    }
+    let mut chunked = 0;
+    let mut other = false;
+    let mut last_is_chunked = false;
+    for line in lines {
+        let text = line.to_str().map_err(|_| Reject::BadTransferEncoding)?;
+        for coding in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            last_is_chunked = coding.eq_ignore_ascii_case("chunked");
+            if last_is_chunked {
+                chunked += 1;
+            } else {
+                other = true;
+            }
+        }
+    }
+    if chunked != 1 || !last_is_chunked {
+        // No coding at all, chunked twice, or chunked not last (hyper has refused the
+        // last case already: the body length cannot be determined).
+        return Err(Reject::BadTransferEncoding);
+    }
+    if other {
+        return Err(Reject::UnsupportedTransferEncoding);
+    }
+    // With Content-Length too, hyper has already dropped Content-Length and will close
+    // the connection after the response (RFC 9112 §6.3).
     Ok(())
 }
 
@@ -428,39 +486,78 @@ mod tests {
     #[test]
     fn http11_needs_exactly_one_host() {
         assert_eq!(
-            check_framing(&req(Version::HTTP_11, &[])),
+            check_request(&mut req(Version::HTTP_11, &[])),
             Err(Reject::BadHost)
         );
         assert_eq!(
-            check_framing(&req(Version::HTTP_11, &[("host", "a"), ("host", "b")])),
+            check_request(&mut req(Version::HTTP_11, &[("host", "a"), ("host", "b")])),
             Err(Reject::BadHost)
         );
         assert_eq!(
-            check_framing(&req(Version::HTTP_11, &[("host", "a")])),
+            check_request(&mut req(Version::HTTP_11, &[("host", "a")])),
             Ok(())
         );
-        assert_eq!(check_framing(&req(Version::HTTP_10, &[])), Ok(()));
+        assert_eq!(check_request(&mut req(Version::HTTP_10, &[])), Ok(()));
+    }
+
+    #[test]
+    fn absolute_form_replaces_host_and_authority_form_is_refused() {
+        let mut r = Request::builder()
+            .uri("http://target.test:8080/a?b")
+            .header("host", "header.test")
+            .body(())
+            .unwrap();
+        assert_eq!(check_request(&mut r), Ok(()));
+        assert_eq!(r.headers()[header::HOST], "target.test:8080");
+        assert_eq!(r.uri().path(), "/a");
+        let mut r = Request::builder()
+            .uri("http://user@target.test/")
+            .header("host", "h")
+            .body(())
+            .unwrap();
+        assert_eq!(check_request(&mut r), Err(Reject::BadTarget));
+        let mut r = Request::builder()
+            .uri("target.test:80")
+            .header("host", "h")
+            .body(())
+            .unwrap();
+        assert_eq!(check_request(&mut r), Err(Reject::BadTarget));
+        let mut r = Request::builder()
+            .method(Method::CONNECT)
+            .uri("target.test:443")
+            .header("host", "h")
+            .body(())
+            .unwrap();
+        assert_eq!(check_request(&mut r), Err(Reject::Connect));
+        assert_eq!(
+            check_request(&mut req(Version::HTTP_11, &[("host", "a b")])),
+            Err(Reject::BadHost)
+        );
+        assert_eq!(
+            check_request(&mut req(Version::HTTP_10, &[("host", "a/b")])),
+            Err(Reject::BadHost)
+        );
     }
 
     #[test]
     fn only_a_single_chunked_coding_is_accepted() {
         let h = ("host", "a");
         assert_eq!(
-            check_framing(&req(
+            check_request(&mut req(
                 Version::HTTP_11,
                 &[h, ("transfer-encoding", "chunked")]
             )),
             Ok(())
         );
         assert_eq!(
-            check_framing(&req(
+            check_request(&mut req(
                 Version::HTTP_11,
                 &[h, ("transfer-encoding", "gzip, chunked")]
             )),
             Err(Reject::UnsupportedTransferEncoding)
         );
         assert_eq!(
-            check_framing(&req(
+            check_request(&mut req(
                 Version::HTTP_11,
                 &[
                     h,
@@ -468,7 +565,25 @@ mod tests {
                     ("transfer-encoding", "chunked")
                 ]
             )),
-            Err(Reject::UnsupportedTransferEncoding)
+            Err(Reject::BadTransferEncoding)
+        );
+        assert_eq!(
+            check_request(&mut req(
+                Version::HTTP_11,
+                &[h, ("transfer-encoding", "chunked, chunked")]
+            )),
+            Err(Reject::BadTransferEncoding)
+        );
+        assert_eq!(
+            check_request(&mut req(
+                Version::HTTP_11,
+                &[h, ("transfer-encoding", " ,chunked")]
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            check_request(&mut req(Version::HTTP_11, &[h, ("transfer-encoding", ",")])),
+            Err(Reject::BadTransferEncoding)
         );
     }
 }

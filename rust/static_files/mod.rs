@@ -33,5 +33,11 @@ pub use respond::{RequestHead, StaticReply};
 pub use route::{Fallback, Outcome, Source, StaticRoute};
 pub use spec::{RouteConfig, RouteSpec};
 
+/// What the fuzz targets call (`crate::fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod fuzz_api {
+    pub use super::conditional::{evaluate, range_allowed, Validators};
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,225 @@
+//! Entry points for the `cargo fuzz` targets in `fuzz/` (built only with the `fuzzing`
+//! feature): each feeds arbitrary bytes to one parser we own and checks the invariants
+//! its callers rely on, panicking when one breaks. Not part of the Python module.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::Method;
+
+use crate::static_files::{self, DirOptions, Lookup, Ranges};
+
+/// Path decoding (`uri.rs`): never panics; `%2F` never becomes a separator; text is
+/// produced for any bytes. Host validation: a valid Host never holds what RFC 3986
+/// forbids in an authority.
+pub fn uri(data: &[u8]) {
+    let raw = String::from_utf8_lossy(data);
+    let decoded = crate::uri::decode_path_bytes(&raw);
+    let slashes = |b: &[u8]| b.iter().filter(|&&c| c == b'/').count();
+    assert_eq!(
+        slashes(raw.as_bytes()),
+        slashes(&decoded),
+        "decoding created or removed a path separator"
+    );
+    let _ = crate::uri::decode_path(&raw);
+    let _ = crate::uri::latin1(data);
+    if crate::uri::valid_host(data) {
+        assert!(
+            !data
+                .iter()
+                .any(|&b| b <= b' ' || b == b'/' || b == b'@' || b == b'\\' || b >= 0x7f),
+            "an invalid authority passed as a Host"
+        );
+        let after_host = match data.iter().rposition(|&b| b == b']') {
+            Some(end) => &data[end + 1..],
+            None => data,
+        };
+        let colons_outside_brackets = after_host.iter().filter(|&&b| b == b':').count();
+        assert!(colons_outside_brackets <= 1, "more than one port");
+    }
+}
+
+/// A static root with a file, a subdirectory, and a secret beside the root.
+fn static_root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = std::env::temp_dir().join(format!("cherrypy_rs-fuzz-{}", std::process::id()));
+        let root = base.join("root");
+        let made = std::fs::create_dir_all(root.join("sub"))
+            .and_then(|()| std::fs::write(root.join("a.txt"), b"a"))
+            .and_then(|()| std::fs::write(root.join("sub").join("index.html"), b"i"))
+            .and_then(|()| std::fs::write(root.join(".hidden"), b"h"))
+            .and_then(|()| std::fs::create_dir_all(base.join("root2")))
+            .and_then(|()| std::fs::write(base.join("root2").join("secret"), b"s"))
+            .and_then(|()| std::fs::write(base.join("secret"), b"s"));
+        if let Err(e) = made {
+            panic!(
+                "cannot create the fuzzing root under {}: {e}",
+                base.display()
+            );
+        }
+        match root.canonicalize() {
+            Ok(root) => root,
+            Err(e) => panic!("cannot canonicalise {}: {e}", root.display()),
+        }
+    })
+}
+
+fn check_contained(root: &Path, found: &Lookup) {
+    match found {
+        Lookup::File { path, .. } | Lookup::Directory(path) => {
+            assert!(
+                path.starts_with(root),
+                "{} escaped the root",
+                path.display()
+            );
+            let rest = path.strip_prefix(root).unwrap_or(path);
+            assert!(
+                !rest
+                    .components()
+                    .any(|c| c.as_os_str().to_string_lossy().starts_with('.')),
+                "a dotfile was served with dotfiles off"
+            );
+        }
+        Lookup::AddSlash | Lookup::NotFound | Lookup::Forbidden => {}
+    }
+}
+
+/// Static path resolution: whatever the request path, what is found lies below the root.
+pub fn static_path(data: &[u8]) {
+    let root = static_root();
+    let text = String::from_utf8_lossy(data);
+    let raw = format!("/{}", text.trim_start_matches('/'));
+    let options = DirOptions {
+        index: Some("index.html".into()),
+        dotfiles: false,
+        listing: data.first().is_some_and(|b| b & 1 == 1),
+    };
+    check_contained(root, &static_files::lookup(root, &raw, &options));
+    check_contained(root, &static_files::lookup_decoded(root, &raw, &options));
+}
+
+/// `Range` parsing: partial ranges are sorted, disjoint, non-empty and inside the length.
+pub fn range(data: &[u8]) {
+    let (len_bytes, rest) = data.split_at(data.len().min(4));
+    let len = len_bytes.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+    let value = String::from_utf8_lossy(rest);
+    if let Ranges::Partial(ranges) = static_files::parse_range(&value, len) {
+        assert!(!ranges.is_empty());
+        let mut previous_end = 0;
+        for (i, &(start, end)) in ranges.iter().enumerate() {
+            assert!(start < end && end <= len, "range {start}..{end} of {len}");
+            if i > 0 {
+                assert!(start >= previous_end, "ranges overlap or are unsorted");
+            }
+            previous_end = end;
+        }
+    }
+}
+
+/// Conditional headers (`If-Match`, `If-None-Match`, `If-Modified-Since`,
+/// `If-Unmodified-Since`, `If-Range`): never panic on any value.
+pub fn conditional(data: &[u8]) {
+    const NAMES: [&str; 5] = [
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "if-range",
+    ];
+    let mut headers = HeaderMap::new();
+    for (i, part) in data.split(|&b| b == b'\n').enumerate() {
+        let name = HeaderName::from_static(NAMES[i % NAMES.len()]);
+        if let Ok(value) = HeaderValue::from_bytes(part) {
+            headers.append(name, value);
+        }
+    }
+    let validators = static_files::fuzz_api::Validators::new(
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        1234,
+        "",
+    );
+    for method in [Method::GET, Method::HEAD, Method::PUT] {
+        let _ = static_files::fuzz_api::evaluate(&method, &headers, &validators);
+    }
+    let _ = static_files::fuzz_api::range_allowed(&headers, &validators);
+}
+
+/// The DER reader (`tls/x509.rs`): never panics, whatever the certificate bytes.
+pub fn x509(data: &[u8]) {
+    if let Some(summary) = crate::tls::x509::summarize(data) {
+        let _ = crate::tls::x509::format_dn(&summary.subject);
+        let _ = crate::tls::x509::format_dn(&summary.issuer);
+    }
+    let _ = crate::tls::x509::not_after(data);
+    let _ = crate::tls::x509::to_pem(data);
+}
+
+/// Header joining: repeated fields join with ", ", Cookie with "; ", in order.
+pub fn header_join(data: &[u8]) {
+    let mut headers = HeaderMap::new();
+    let mut expected: Vec<(HeaderName, Vec<Vec<u8>>)> = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        let (name, value) = match line.iter().position(|&b| b == b':') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => continue,
+        };
+        let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        else {
+            continue;
+        };
+        match expected.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value.as_bytes().to_vec()),
+            None => expected.push((name.clone(), vec![value.as_bytes().to_vec()])),
+        }
+        headers.append(name, value);
+    }
+    for (name, values) in expected {
+        let separator: &[u8] = if name == http::header::COOKIE {
+            b"; "
+        } else {
+            b", "
+        };
+        assert_eq!(
+            crate::exchange::joined(&headers, &name),
+            values.join(separator)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A fuzz target's entry point.
+    type Target = fn(&[u8]);
+
+    /// Replays the committed corpus of each target (`fuzz/corpus/<target>`), so that
+    /// `cargo test --features fuzzing` (and CI) catches a regression on any input the
+    /// fuzzers have found interesting, without nightly or cargo-fuzz.
+    #[test]
+    fn the_committed_corpora_replay_cleanly() {
+        let targets: [(&str, Target); 6] = [
+            ("uri", super::uri),
+            ("static_path", super::static_path),
+            ("range", super::range),
+            ("conditional", super::conditional),
+            ("x509", super::x509),
+            ("header_join", super::header_join),
+        ];
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+        for (name, target) in targets {
+            let dir = corpus.join(name);
+            let entries = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+            let mut count = 0;
+            for entry in entries {
+                let path = entry.expect("a corpus entry").path();
+                let data = std::fs::read(&path).expect("a corpus file");
+                target(&data);
+                count += 1;
+            }
+            assert!(count > 0, "the {name} corpus is empty");
+        }
+    }
+}
