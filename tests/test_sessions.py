@@ -810,3 +810,31 @@ def test_memcached_sessions_spread_over_several_servers(memcached_server: Any) -
         assert sum(counts) == 12 and all(counts), counts
     finally:
         second.stop()
+
+
+def test_path_header_sets_the_cookie_path() -> None:
+    config = {"/": {"tools.sessions.on": True, "tools.sessions.path_header": "X-Script-Name"}}
+    with serve(Root(), "", config) as live:
+        status, headers, _ = live.get("/", headers={"X-Script-Name": "/mounted"})
+        assert status == 200 and "Path=/mounted" in headers["Set-Cookie"]
+        assert "Path=/;" in live.get("/")[1]["Set-Cookie"] + ";"
+
+
+def test_ram_clean_up_drops_expired_sessions_and_keeps_held_locks() -> None:
+    RamSession.cache.clear()
+    fresh = RamSession(timeout=60)
+    fresh["a"] = 1
+    fresh.save()
+    stale = RamSession(timeout=-1)
+    stale["b"] = 2
+    stale.acquire_lock()
+    stale.save()  # saves, then releases the lock
+    held = RamSession(fresh.id)
+    held.acquire_lock()
+    try:
+        fresh.clean_up()
+        assert list(RamSession.cache) == [fresh.id]
+        assert fresh.id in RamSession.locks and stale.id not in RamSession.locks
+    finally:
+        held.release_lock()
+    assert fresh.id not in RamSession.locks
