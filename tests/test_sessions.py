@@ -838,3 +838,18 @@ def test_ram_clean_up_drops_expired_sessions_and_keeps_held_locks() -> None:
     finally:
         held.release_lock()
     assert fresh.id not in RamSession.locks
+
+
+def test_internal_redirect_keeps_the_session_and_its_lock() -> None:
+    class Redirecting(Root):
+        @cherrypy.expose
+        def go(self) -> str:
+            cherrypy.session["before"] = True
+            raise cherrypy.InternalRedirect("/")
+
+    with serve(Redirecting(), "", app_config({}, lock_timeout=5)) as live:
+        client = Client(live.port)
+        assert client.get("/") == (200, b"1")
+        # The redirected request goes on with the same (locked) session: no deadlock.
+        assert client.get("/go") == (200, b"2")
+        assert client.get("/") == (200, b"3")
