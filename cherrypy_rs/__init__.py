@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
-from . import context, lib
+from . import _engine, context, lib
 from . import dispatch as _cpdispatch
 from ._config import Config
 from ._core import __version__ as __core_version__
@@ -52,6 +52,7 @@ __version__ = __core_version__
 
 __all__ = [
     "Application",
+    "ChannelFailures",
     "CherryPyException",
     "HTTPError",
     "HTTPRedirect",
@@ -142,6 +143,7 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
     workers = server.process.get("workers", 1)
     if workers not in (None, 1):
         # server.workers: a master forks that many workers serving this application.
+        # Lazy: the master process's machinery loads only when server.workers asks.
         from .master import quickstart_workers
 
         def mount() -> None:
@@ -149,24 +151,10 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
 
         raise SystemExit(quickstart_workers(mount))
     tree.mount(root, script_name, config)
-    engine.signals.subscribe()
-    try:
-        engine.start()
-        engine.block()
-    except ChannelFailures as exc:
-        if all(getattr(e, "quiet", False) for e in exc.get_instances()):
-            # The engine has logged the message; a traceback would add nothing.
-            raise SystemExit(1) from None
-        raise
-    except KeyboardInterrupt:
-        # Ctrl-C before block() took over (during start): stop just as gracefully.
-        engine.log("Keyboard Interrupt: shutting down bus")
-        engine.exit()
-    except SystemExit:
-        # SIGTERM before block() took over: the same graceful stop.
-        if engine.state not in (engine.states.EXITING, engine.states.STOPPED):
-            engine.exit()
-        raise
+    status = _engine.run(engine)
+    if status:
+        # The engine has logged why: a traceback would add nothing.
+        raise SystemExit(status)
 
 
 from . import _aliases, process  # noqa: E402

@@ -207,6 +207,10 @@ class Server:
         debug_log: bool = False,
         listener: Listener | None = None,
         socket_file: str | None = None,
+        forwarded_allow_ips: str = ...,
+        proxy_protocol: bool = False,
+        max_request_line: int = ...,
+        access_log_handler: Callable[[str], object] | None = None,
     ) -> Server:
         """With ``listener`` the server serves that socket (a duplicate of it) instead
         of binding host and port: the workers of a master process serve the socket the
@@ -218,7 +222,14 @@ class Server:
         ``debug_log`` writes one line to stderr per connection dropped before HTTP.
         ``socket_file``: listen on that Unix socket instead of host and port (plain
         HTTP/1.1, for a proxy on the same machine). The defaults are
-        ``SERVER_DEFAULTS``'s (``host``, ``port``: ``socket_host``, ``socket_port``)."""
+        ``SERVER_DEFAULTS``'s (``host``, ``port``: ``socket_host``, ``socket_port``).
+        ``forwarded_allow_ips`` (comma-separated addresses, networks, or ``*``; "" for
+        none) names the peers whose Forwarded / X-Forwarded-* headers set the remote
+        address, scheme and Host; with ``proxy_protocol`` those peers open each
+        connection with a HAProxy PROXY header (v1 or v2). ``max_request_line``: bytes
+        of the request line, 414 beyond (0: no limit of its own). ``access_log_handler``
+        is called with each batch of access-log lines (newline-terminated) on the access
+        log's own thread."""
     def set_mounts(
         self,
         script_names: list[str],

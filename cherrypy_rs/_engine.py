@@ -57,3 +57,27 @@ class Engine(Bus):
                 setattr(plugin, attr, value)
         else:
             setattr(self, key, value)
+
+
+def run(engine: Engine) -> int:
+    """Start ``engine`` with its signal handlers, block until it exits, and return the
+    exit status: 0, or 1 when a start listener failed with an error the engine has
+    already logged in full (a ``quiet`` one). Ctrl-C or SIGTERM while starting stop
+    as gracefully as once started. The one start/block/exit sequence of
+    ``quickstart``, the ``cherrypy-rs`` command and ``python -m cherrypy_rs``."""
+    engine.signals.subscribe()
+    try:
+        engine.start()
+        engine.block()
+    except ChannelFailures as exc:
+        if all(getattr(e, "quiet", False) for e in exc.get_instances()):
+            return 1
+        raise
+    except KeyboardInterrupt:
+        engine.log("Keyboard Interrupt: shutting down bus")
+        engine.exit()
+    except SystemExit:
+        if engine.state not in (states.EXITING, states.STOPPED):
+            engine.exit()
+        raise
+    return 0

@@ -6,6 +6,7 @@ It subscribes to the engine: the server binds on "start" and stops gracefully on
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import threading
@@ -20,6 +21,21 @@ from .handler import RequestHandler
 from .process.servers import ServerAdapter
 from .process.wspbus import SERVING_ATTR
 from .wsgi import WSGIGateway
+
+
+def access_log_handler() -> Any:
+    """When handlers are attached to ``cherrypy.log.access_log`` (the "cherrypy.access"
+    logger), the function Rust hands the access lines to (at INFO, as CherryPy logs
+    them); None otherwise: Rust writes the screen/file outputs alone."""
+    logger = logging.getLogger("cherrypy.access")
+    if not any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
+        return None
+
+    def emit(batch: str) -> None:
+        for line in batch.splitlines():
+            logger.info(line)
+
+    return emit
 
 
 class AppRouter:
@@ -63,6 +79,17 @@ class TimedAppRouter(AppRouter):
 #: server.* keys cherrypy_rs implements, with CherryPy's defaults: written once, in Rust
 #: (``rust/config.rs``), and documented in docs/configuration.md (checked by a test).
 SERVER_DEFAULTS: dict[str, Any] = dict(_core.SERVER_DEFAULTS)
+
+
+def forwarded_allow_ips(value: Any) -> str:
+    """The trusted proxies as the Rust server reads them: a comma-separated string
+    ("" for none)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, set)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
 
 #: server.ssl_module values: CherryPy's default name and the real one.
 SSL_MODULES = ("builtin", "rustls")
@@ -241,6 +268,22 @@ class Server(ServerAdapter):
                 f"server.ssl_verify_client = {verify!r} needs server.ssl_client_ca: the PEM "
                 "file of the CAs that client certificates must chain to"
             )
+        for entry in forwarded_allow_ips(s["forwarded_allow_ips"]).split(","):
+            entry = entry.strip()
+            if entry in ("", "*"):
+                continue
+            try:
+                ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"server.forwarded_allow_ips: {entry!r} is not an IP address or network "
+                    "(e.g. 10.0.0.1, 10.0.0.0/8, ::1, or * for every peer)"
+                ) from None
+        if s["proxy_protocol"] and s["socket_file"]:
+            raise ConfigError(
+                "server.proxy_protocol is for TCP load balancers: a Unix socket "
+                "(server.socket_file) has no PROXY header to read"
+            )
         if s["http2"] not in (None, True, False):
             raise ConfigError(f"server.http2 = {s['http2']!r}: use True, False or None")
 
@@ -273,6 +316,39 @@ class Server(ServerAdapter):
     def running(self) -> bool:  # type: ignore[override]
         return self.core is not None
 
+    def check(self) -> Any:
+        """Every ``server.*`` key checked, by Python and by the Rust server's own
+        validation: the ``_core.Server`` this configuration makes (not started).
+        Raises ConfigError naming the key."""
+        self.validate()
+        s = self.settings
+        try:
+            return _core.Server(
+                str(s["socket_host"]),
+                int(s["socket_port"]),
+                socket_timeout=float(s["socket_timeout"]),
+                max_request_header_size=int(s["max_request_header_size"]),
+                max_request_body_size=int(s["max_request_body_size"]),
+                shutdown_timeout=float(s["shutdown_timeout"]),
+                thread_pool=int(s["thread_pool"]),
+                accepted_queue_size=int(s["accepted_queue_size"]),
+                accepted_queue_timeout=float(s["accepted_queue_timeout"]),
+                socket_queue_size=int(s["socket_queue_size"]),
+                io_threads=int(s["io_threads"]),
+                max_headers=int(s["max_headers"]),
+                max_request_line=int(s["max_request_line"]),
+                access_log_handler=access_log_handler(),
+                access_log_screen=bool(self.access_log_screen),
+                access_log_file=self.access_log_file or None,
+                listener=self.listener,
+                socket_file=str(s["socket_file"]) if s["socket_file"] else None,
+                forwarded_allow_ips=forwarded_allow_ips(s["forwarded_allow_ips"]),
+                proxy_protocol=bool(s["proxy_protocol"]),
+                **self._tls_arguments(),
+            )
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(str(exc)) from None
+
     def start(self) -> None:
         """Bind, start the Rust server and the worker threads."""
         if self.core is not None:
@@ -283,27 +359,7 @@ class Server(ServerAdapter):
                 f"server.workers = {workers!r}: worker processes are started by a master "
                 "process, by quickstart() or the cherrypy-rs command, not by engine.start()"
             )
-        self.validate()
-        s = self.settings
-        core = _core.Server(
-            str(s["socket_host"]),
-            int(s["socket_port"]),
-            socket_timeout=float(s["socket_timeout"]),
-            max_request_header_size=int(s["max_request_header_size"]),
-            max_request_body_size=int(s["max_request_body_size"]),
-            shutdown_timeout=float(s["shutdown_timeout"]),
-            thread_pool=int(s["thread_pool"]),
-            accepted_queue_size=int(s["accepted_queue_size"]),
-            accepted_queue_timeout=float(s["accepted_queue_timeout"]),
-            socket_queue_size=int(s["socket_queue_size"]),
-            io_threads=int(s["io_threads"]),
-            max_headers=int(s["max_headers"]),
-            access_log_screen=bool(self.access_log_screen),
-            access_log_file=self.access_log_file or None,
-            listener=self.listener,
-            socket_file=str(s["socket_file"]) if s["socket_file"] else None,
-            **self._tls_arguments(),
-        )
+        core = self.check()
         self._set_mounts(core)
         self.handler = (TimedAppRouter if self.track_busy else AppRouter)(self._handlers())
         try:

@@ -15,6 +15,9 @@ import argparse
 import importlib
 import sys
 
+import cherrypy_rs
+
+from . import _engine
 from .process import plugins
 
 
@@ -37,10 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def options_help() -> str:
+    """cherryd's options as ``--help`` lists them (for the ``cherrypy-rs`` help)."""
+    text = build_parser().format_help()
+    lines = text[text.index("options:") :].splitlines()[1:]
+    return "\n".join(line for line in lines if "--help" not in line) + "\n"
+
+
 def main(argv: list[str]) -> int:
     """Parse cherryd's options and serve until the engine exits."""
     args = build_parser().parse_args(argv)
-    import cherrypy_rs
 
     sys.path[:0] = [*args.paths, ""]
     try:
@@ -64,16 +73,4 @@ def main(argv: list[str]) -> int:
     except (ValueError, OSError, ImportError) as exc:
         print(f"cherryd: error: {exc}", file=sys.stderr)
         return 2
-    engine.signal_handler.subscribe()
-    try:
-        engine.start()
-    except SystemExit:
-        # SIGTERM while starting: the same graceful stop as once started.
-        if engine.state not in (engine.states.EXITING, engine.states.STOPPED):
-            engine.exit()
-        raise
-    except Exception:
-        # The engine has logged it.
-        return 1
-    engine.block()
-    return 0
+    return _engine.run(engine)

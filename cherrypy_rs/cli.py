@@ -21,29 +21,26 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
+import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
+import cherrypy_rs
 
-class CLIError(Exception):
-    """A usage error: printed as one line, exit status 2."""
-
-
-def parse_bind(value: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``:PORT`` or ``[::1]:PORT`` → (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep:
-        raise CLIError(f"--bind {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
-    host = host.strip("[]") or "127.0.0.1"
-    try:
-        number = int(port)
-    except ValueError:
-        raise CLIError(f"--bind {value!r}: the port {port!r} is not a number") from None
-    if not 0 <= number <= 65535:
-        raise CLIError(f"--bind {value!r}: the port must be between 0 and 65535")
-    return host, number
+from . import _engine, cherryd, demo, master
+from .options import (
+    CLIError,
+    Options,
+    add_server_arguments,
+    apply_config_file,
+    apply_server_args,
+    close_listeners,
+    options_from_args,
+)
 
 
 def _import(module_name: str, spec: str) -> Any:
@@ -57,11 +54,31 @@ def _import(module_name: str, spec: str) -> Any:
                 f"cannot import module {module_name!r} (from {spec!r}): no such module "
                 f"on sys.path (run from the directory that contains it)"
             ) from None
-        raise
+        raise _import_error(module_name, exc) from None
+    except Exception as exc:
+        raise _import_error(module_name, exc) from None
 
 
-def load_object(spec: str, instantiate: bool = True) -> Any:
-    """Import ``module:attr`` (attr may be dotted); a class is instantiated."""
+def _import_error(module_name: str, exc: BaseException) -> CLIError:
+    """One line for an application that fails to import; its traceback first with
+    --log-level debug."""
+    if logging.getLogger("cherrypy.error").isEnabledFor(logging.DEBUG):
+        traceback.print_exception(exc, file=sys.stderr)
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({exc.filename}, line {exc.lineno})"
+        message = f"SyntaxError: {exc.msg}{where}"
+    else:
+        tb = traceback.extract_tb(exc.__traceback__)
+        if tb:
+            where = f" ({tb[-1].filename}, line {tb[-1].lineno})"
+        message = f"{type(exc).__name__}: {' '.join(str(exc).split())}{where}"
+    return CLIError(
+        f"importing {module_name!r} failed: {message} (--log-level debug shows the traceback)"
+    )
+
+
+def _attribute(spec: str) -> Any:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise CLIError(f"{spec!r}: expected module:attr, e.g. myapp:Root")
@@ -74,8 +91,65 @@ def load_object(spec: str, instantiate: bool = True) -> Any:
             raise CLIError(
                 f"module {module_name!r} has no attribute {attr!r} (from {spec!r})"
             ) from None
+    return obj
+
+
+def _positional_parameters(obj: Any) -> list[str] | None:
+    """The names of the positional parameters ``obj`` is called with, or None."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in signature.parameters.values() if p.kind in kinds]
+
+
+def _is_asgi(obj: Any) -> bool:
+    if isinstance(obj, type) or not callable(obj):
+        return False
+    call = obj if inspect.isfunction(obj) or inspect.ismethod(obj) else type(obj).__call__
+    if inspect.iscoroutinefunction(call):
+        return True
+    params = _positional_parameters(obj)
+    return params is not None and params[:3] == ["scope", "receive", "send"]
+
+
+def _is_wsgi(obj: Any) -> bool:
+    if isinstance(obj, (type, cherrypy_rs.Application)) or not callable(obj):
+        # (An Application is a WSGI callable that tree.mount takes as it is.)
+        return False
+    if getattr(obj, "exposed", False):
+        return False
+    params = _positional_parameters(obj)
+    return params is not None and len(params) == 2
+
+
+#: Values that are never a CherryPy application root.
+_NOT_AN_APP = (int, float, complex, str, bytes, bool, list, tuple, dict, set, type(None))
+
+
+def load_object(spec: str, instantiate: bool = True) -> Any:
+    """Import ``module:attr`` (attr may be dotted); a class is instantiated. What is
+    not a CherryPy application (a number, a WSGI callable...) is refused."""
+    obj = _attribute(spec)
+    if isinstance(obj, _NOT_AN_APP) or inspect.ismodule(obj):
+        raise CLIError(
+            f"{spec!r} is {type(obj).__name__ if obj is not None else 'None'}, not a "
+            "CherryPy application: name a class (instantiated without arguments) or an "
+            "instance of one"
+        )
+    if _is_asgi(obj):
+        raise CLIError(f"{spec!r} is an ASGI application: ASGI is not supported")
+    if _is_wsgi(obj):
+        raise CLIError(f"{spec!r} is a WSGI application: use `cherrypy-rs wsgi {spec}` to serve it")
     if instantiate and isinstance(obj, type):
-        obj = obj()
+        try:
+            obj = obj()
+        except TypeError as exc:
+            raise CLIError(
+                f"cannot create {spec!r} without arguments ({exc}): name an instance "
+                "(module:instance) or give __init__'s parameters defaults"
+            ) from None
     return obj
 
 
@@ -96,7 +170,7 @@ def load_wsgi(spec: str) -> Any:
             f"module {module_name!r} has no 'application' or 'app' (from {spec!r}): "
             "name the attribute, e.g. module:app"
         )
-    obj = load_object(f"{module_name}:{attr}", instantiate=False)
+    obj = _attribute(f"{module_name}:{attr}")
     if call:
         try:
             obj = obj()
@@ -108,37 +182,22 @@ def load_wsgi(spec: str) -> Any:
 def _check_wsgi(obj: Any, spec: str) -> Any:
     if not callable(obj):
         raise CLIError(f"{spec!r} is not a WSGI callable (got {type(obj).__name__})")
+    if _is_asgi(obj):
+        raise CLIError(
+            f"{spec!r} is an ASGI application (async def app(scope, receive, send)): ASGI "
+            "is not supported; cherrypy-rs wsgi serves WSGI (PEP 3333) applications"
+        )
     return obj
-
-
-def _configure_wsgi(args: argparse.Namespace) -> None:
-    import cherrypy_rs
-
-    if args.config:
-        cherrypy_rs.config.update(args.config)
-    # As gunicorn: no access log unless asked for (--access-log FILE, "-" for stdout);
-    # errors still go to the screen.
-    cherrypy_rs.server.access_log_screen = args.access_log == "-"
-    if args.access_log == "-":
-        args.access_log = None
-    _apply_server_args(args)
 
 
 def _configure_static(args: argparse.Namespace) -> None:
     """A production static-file server: no Python runs per request."""
-    import cherrypy_rs
-
     if not os.path.isdir(args.directory):
         raise CLIError(f"{args.directory!r} is not a directory")
     if args.cache_valid < 0:
         raise CLIError("--cache-valid must be a number of seconds >= 0")
-    if args.config:
-        cherrypy_rs.config.update(args.config)
-    cherrypy_rs.server.access_log_screen = args.access_log == "-"
-    if args.access_log == "-":
-        args.access_log = None
     threads, args.threads = args.threads, None
-    _apply_server_args(args)
+    apply_server_args(args)
     settings: dict[str, Any] = {"server.thread_pool": 1}
     if threads is not None:
         if threads < 1:
@@ -158,264 +217,68 @@ def _configure_static(args: argparse.Namespace) -> None:
     )
 
 
-def _run_engine() -> int:
-    import cherrypy_rs
-
-    engine = cherrypy_rs.engine
-    engine.signals.subscribe()
-    try:
-        engine.start()
-        engine.block()
-    except cherrypy_rs.ChannelFailures as exc:
-        if all(getattr(e, "quiet", False) for e in exc.get_instances()):
-            return 1
-        raise
-    except KeyboardInterrupt:
-        engine.log("Keyboard Interrupt: shutting down bus")
-        engine.exit()
-    except SystemExit:
-        # SIGTERM before block() took over: the same graceful stop.
-        if engine.state not in (engine.states.EXITING, engine.states.STOPPED):
-            engine.exit()
-        raise
-    return 0
-
-
-def _apply_server_args(args: argparse.Namespace) -> None:
-    import cherrypy_rs
-
-    settings: dict[str, Any] = {}
-    binds = args.bind or ([args.default_bind] if getattr(args, "default_bind", None) else [])
-    if isinstance(binds, str):
-        binds = [binds]
-    for i, bind in enumerate(binds):
-        prefix = "server." if i == 0 else f"server.bind{i}."
-        if bind.startswith("unix:"):
-            path = bind[len("unix:") :]
-            if not path:
-                raise CLIError(f"--bind {bind!r}: expected unix:PATH, e.g. unix:/run/app.sock")
-            settings[prefix + "socket_file"] = os.path.abspath(path)
-            continue
-        host, port = parse_bind(bind)
-        settings[prefix + "socket_host"] = host
-        settings[prefix + "socket_port"] = port
-    if args.threads is not None:
-        if args.threads < 1:
-            raise CLIError("--threads must be at least 1")
-        settings["server.thread_pool"] = args.threads
-    if args.access_log:
-        settings["log.access_file"] = args.access_log
-    for flag, key in (
-        ("certfile", "server.ssl_certificate"),
-        ("keyfile", "server.ssl_private_key"),
-        ("ca_certs", "server.ssl_certificate_chain"),
-        ("client_ca", "server.ssl_client_ca"),
-        ("verify_client", "server.ssl_verify_client"),
-    ):
-        value = getattr(args, flag, None)
-        if value:
-            settings[key] = value
-    if getattr(args, "http2", False):
-        settings["server.http2"] = True
-    cherrypy_rs.config.update(settings)
-    server = cherrypy_rs.server
-    for i in range(1, len(binds)):
-        # Extra --bind addresses serve like the first one (server.<name>.* sections of
-        # the config keep their own keys).
-        extra = server.extra(f"bind{i}")
-        for key, value in server.settings.items():
-            if key not in ("socket_host", "socket_port", "socket_file"):
-                extra.settings[key] = value
-
-
-def _configure_run(args: argparse.Namespace, app_config: Any = None) -> Any:
-    """Apply the config file and the command-line settings; returns the app config."""
-    import cherrypy_rs
-
-    if app_config:
-        cherrypy_rs.config.update(app_config)
-    if args.config:
-        cherrypy_rs.config.update(args.config)
-        app_config = args.config
-    _apply_server_args(args)
-    return app_config
-
-
 def _plan(args: argparse.Namespace) -> Callable[[], None]:
     """Configure the server from the arguments and return the function that imports
     and mounts the application (run in each worker, or in the master with --preload)."""
-    import cherrypy_rs
-
+    # One rule for every subcommand (gunicorn's): no access log unless asked for, by
+    # --access-log or by log.access_file / log.screen in the config.
+    cherrypy_rs.server.access_log_screen = False
+    app_config: Any = None
+    if args.command == "demo":
+        app_config = demo.demo_config()
+        cherrypy_rs.config.update(app_config)
+    apply_config_file(args.config)
+    if args.config and args.command in ("run", "demo"):
+        app_config = args.config
+    if args.command == "static":
+        _configure_static(args)
+        return lambda: None
+    apply_server_args(args)
     if args.command == "run":
-        app_config = _configure_run(args)
 
         def load() -> None:
             cherrypy_rs.tree.mount(load_object(args.target), args.script_name, app_config)
 
         return load
     if args.command == "wsgi":
-        _configure_wsgi(args)
 
         def load_graft() -> None:
             cherrypy_rs.tree.graft(load_wsgi(args.target), args.root_path)
 
         return load_graft
-    if args.command == "static":
-        _configure_static(args)
-        return lambda: None
-    from .demo import DemoRoot, demo_config, wsgi_app
-
-    config = demo_config()
-    config = _configure_run(args, config)
 
     def load_demo() -> None:
-        cherrypy_rs.tree.graft(wsgi_app, "/wsgi")
-        cherrypy_rs.tree.mount(DemoRoot(), args.script_name, config)
+        cherrypy_rs.tree.graft(demo.wsgi_app, "/wsgi")
+        cherrypy_rs.tree.mount(demo.DemoRoot(), args.script_name, app_config)
 
     return load_demo
-
-
-def _process_arguments(p: argparse.ArgumentParser) -> None:
-    """The process-model flags, with gunicorn's names."""
-    g = p.add_argument_group("processes (gunicorn's flag names)")
-    g.add_argument(
-        "--workers",
-        "-w",
-        type=int,
-        help="run a master and N worker processes (server.workers; default: one process)",
-    )
-    g.add_argument(
-        "--graceful-timeout",
-        type=float,
-        default=30.0,
-        help="seconds in-flight requests may take to finish at stop or reload (default 30)",
-    )
-    g.add_argument(
-        "--timeout",
-        type=float,
-        default=0.0,
-        help="replace a worker whose Python threads are all busy for longer than S "
-        "seconds (default 0: never)",
-    )
-    g.add_argument("--max-requests", type=int, default=0, help="replace a worker after N requests")
-    g.add_argument(
-        "--max-requests-jitter",
-        type=int,
-        default=0,
-        help="add a random 0..J to --max-requests, per worker",
-    )
-    g.add_argument(
-        "--max-lifetime", type=float, default=0.0, help="replace a worker after S seconds"
-    )
-    g.add_argument(
-        "--max-lifetime-jitter",
-        type=float,
-        default=0.0,
-        help="add a random 0..J seconds to --max-lifetime, per worker",
-    )
-    g.add_argument(
-        "--preload",
-        action="store_true",
-        help="import the application in the master before forking (workers share memory)",
-    )
-    g.add_argument(
-        "--reuse-port",
-        action="store_true",
-        help="each worker listens on its own SO_REUSEPORT socket (Linux) instead of "
-        "sharing the master's; a reload then resets the connections queued on a worker "
-        "that exits unless net.ipv4.tcp_migrate_req=1",
-    )
-    g.add_argument("--pid", help="write the master's PID to this file")
-    g.add_argument(
-        "--daemon", "-D", action="store_true", help="detach from the terminal (implies a master)"
-    )
-    g.add_argument("--user", "-u", help="run workers as this user (name or uid)")
-    g.add_argument("--group", "-g", help="run workers as this group (name or gid)")
-    g.add_argument("--umask", help="file mode creation mask, e.g. 0o022 or 18")
-    g.add_argument("--chdir", help="change to this directory before loading the application")
-    g.add_argument(
-        "--reload",
-        action="store_true",
-        help="restart (reload the workers) when an imported module or the config changes",
-    )
-    g.add_argument("--error-log", help="append the error log to this file ('-': stderr)")
-    g.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error", "critical"),
-        help="the error log's level (default: info)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cherrypy-rs",
         description="CherryPy applications on a Rust HTTP server.",
-        epilog="Without a subcommand, python -m cherrypy_rs takes cherryd's options: "
-        "-c CONFIG, -d, -e ENVIRONMENT, -i MODULE, -p PIDFILE, -P PATH (see -c x --help).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Without a subcommand, the options are cherryd's "
+        "(python -m cherrypy_rs -i MODULE -c CONFIG):\n"
+        + cherryd.options_help()
+        + "\n'cherrypy-rs COMMAND --help' lists a subcommand's options.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def common(
-        p: argparse.ArgumentParser,
-        default_bind: str | None,
-        mount: str,
-        threads_help: str = "Python worker threads (server.thread_pool)",
-    ) -> None:
-        # No default list here: argparse's "append" adds to a default, so a default of
-        # [8080] plus --bind 8080 would bind 8080 twice; the default applies only when
-        # no --bind is given (see _apply_server_args).
-        p.add_argument(
-            "--bind",
-            "-b",
-            action="append",
-            default=None,
-            help="HOST:PORT to listen on (default: "
-            + (default_bind or "server.socket_host/port, 127.0.0.1:8080")
-            + "); repeat it to listen on several addresses",
-        )
-        p.set_defaults(default_bind=default_bind)
-        p.add_argument("--threads", type=int, help=threads_help)
-        p.add_argument("--config", "-c", help="a CherryPy config file (INI with Python literals)")
-        p.add_argument(
-            "--access-log", help="append the access log to this file ('-': standard output)"
-        )
-        p.add_argument(mount, default="", help="serve under this prefix (default: the root)")
-        _process_arguments(p)
-        tls = p.add_argument_group("TLS and HTTP/2")
-        tls.add_argument(
-            "--certfile", help="serve HTTPS with this PEM certificate (server.ssl_certificate)"
-        )
-        tls.add_argument(
-            "--keyfile", help="the certificate's unencrypted PEM key (server.ssl_private_key)"
-        )
-        tls.add_argument(
-            "--ca-certs",
-            help="PEM intermediate certificates sent after the certificate "
-            "(server.ssl_certificate_chain)",
-        )
-        tls.add_argument(
-            "--client-ca", help="PEM CAs that client certificates must chain to (mTLS)"
-        )
-        tls.add_argument(
-            "--verify-client",
-            choices=("none", "optional", "required"),
-            help="ask for client certificates (server.ssl_verify_client; needs --client-ca)",
-        )
-        tls.add_argument(
-            "--http2",
-            action="store_true",
-            help="also accept HTTP/2 with prior knowledge (h2c) on plain TCP (server.http2)",
-        )
-
+    parser.add_argument(
+        "--version", "-V", action="version", version=f"cherrypy-rs {cherrypy_rs.__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="quickstart module:attr (a class or an instance)")
     run.add_argument("target", help="module:attr, e.g. myapp:Root")
-    common(run, None, "--script-name")
+    add_server_arguments(run, None, "--script-name")
     wsgi = sub.add_parser("wsgi", help="serve a WSGI application (Flask, Django, ...)")
     wsgi.add_argument("target", help="module:app, module:create_app() or module")
-    common(wsgi, None, "--root-path")
+    add_server_arguments(wsgi, None, "--root-path")
     static = sub.add_parser("static", help="serve a directory (Rust only, no Python per request)")
     static.add_argument("directory", help="the directory to serve")
-    common(static, None, "--prefix", "I/O threads serving requests (server.io_threads)")
+    add_server_arguments(
+        static, None, "--prefix", "I/O threads serving requests (server.io_threads)"
+    )
     static.add_argument(
         "--index",
         default="index.html",
@@ -438,13 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds a cached file is served before it is checked on disk again (default 1)",
     )
-    demo = sub.add_parser("demo", help="serve the demo site on 127.0.0.1:8080")
-    common(demo, "127.0.0.1:8080", "--script-name")
+    demo_parser = sub.add_parser("demo", help="serve the demo site on 127.0.0.1:8080")
+    add_server_arguments(demo_parser, "127.0.0.1:8080", "--script-name")
     return parser
 
 
 #: The subcommands; anything else first on the command line is cherryd's options.
 SUBCOMMANDS = ("run", "wsgi", "static", "demo")
+
+#: Options of the command itself (not cherryd's).
+_OWN_OPTIONS = ("-h", "--help", "-V", "--version")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,11 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     without a subcommand, the arguments are cherryd's)."""
     if argv is None:
         argv = sys.argv[1:]
-    if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help"):
-        if argv and argv[0] not in ("-h", "--help"):
-            from .cherryd import main as cherryd_main
-
-            return cherryd_main(argv)
+    if argv and argv[0] not in (*SUBCOMMANDS, *_OWN_OPTIONS):
+        return cherryd.main(argv)
     args = build_parser().parse_args(argv)
     try:
         return _main(args)
@@ -466,16 +329,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from . import master
-
-    options = master.options_from_args(args)
+    options = options_from_args(args)
     load = _plan(args)
     options.finish_config()
     if options.multiprocess:
         return master.run(options, load)
-    load()
-    options.single_process_plugins()
-    return _run_engine()
+    return _single_process(options, load)
+
+
+def _single_process(options: Options, load: Callable[[], None]) -> int:
+    """Bind first (a port in use is one line, before any engine line), import and
+    mount the application, then run the engine in this process."""
+    servers = options.bind()
+    try:
+        load()
+        options.single_process_plugins()
+        return _engine.run(cherrypy_rs.engine)
+    finally:
+        close_listeners(servers)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,7 @@ class Root:
     @cherrypy.expose
     def index(self) -> str:
         return (
-            '<a href="/files/">/files/</a> (this directory), '
+            '<a href="/files/hello.py">/files/hello.py</a> (from this directory), '
             '<a href="/readme">/readme</a> (one file), '
             '<a href="/source">/source</a> (serve_file), '
             '<a href="/download">/download</a> (serve_download)'
@@ -38,7 +38,6 @@ CONFIG = {
     "/files": {
         "tools.staticdir.on": True,
         "tools.staticdir.dir": HERE,
-        "tools.staticdir.index": "index.html",
         # cherrypy_rs extension: serve X.gz / X.br next to X to clients that accept them.
         "tools.staticdir.precompressed": True,
         "response.headers.Cache-Control": "max-age=60",

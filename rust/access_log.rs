@@ -1,7 +1,9 @@
 //! The access log, in CherryPy's default format (Apache combined without the zone):
 //! `127.0.0.1 - - [25/Nov/2026:01:21:16] "GET / HTTP/1.1" 200 13 "" "curl/8"`.
 //! Lines are formatted on the tokio thread and written by a dedicated thread, so neither
-//! the GIL nor file I/O is ever on the request path.
+//! the GIL nor file I/O is ever on the request path. A `Sink` (the bridge's hand-off to
+//! the handlers attached to Python's `cherrypy.access` logger) also receives each batch
+//! on that thread.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -88,7 +90,10 @@ pub fn format_line(entry: &Entry<'_>, time: &str) -> String {
     line
 }
 
-/// Where the lines go: `log.screen` (stdout) and/or `log.access_file`.
+/// Receives each batch of whole lines (newline-terminated) on the writer thread.
+pub type Sink = Box<dyn FnMut(&str) + Send>;
+
+/// Where the lines go: `log.screen` (stdout) and/or `log.access_file`, and a `Sink`.
 pub struct AccessLog {
     sender: Option<SyncSender<String>>,
     writer: Option<JoinHandle<()>>,
@@ -106,8 +111,8 @@ impl AccessLog {
     }
 
     /// Starts the writer thread.
-    pub fn open(screen: bool, file: Option<&str>) -> Result<Self, Error> {
-        if !screen && file.is_none() {
+    pub fn open(screen: bool, file: Option<&str>, sink: Option<Sink>) -> Result<Self, Error> {
+        if !screen && file.is_none() && sink.is_none() {
             return Ok(Self::disabled());
         }
         let file = match file {
@@ -126,7 +131,7 @@ impl AccessLog {
         let (sender, receiver) = sync_channel(BACKLOG);
         let writer = std::thread::Builder::new()
             .name("cherrypy_rs-access-log".into())
-            .spawn(move || write_lines(receiver, screen, file))
+            .spawn(move || write_lines(receiver, screen, file, sink))
             .map_err(|source| Error::Io {
                 what: "cannot start the access-log thread".into(),
                 source,
@@ -169,7 +174,12 @@ impl Drop for AccessLog {
     }
 }
 
-fn write_lines(receiver: Receiver<String>, screen: bool, file: Option<File>) {
+fn write_lines(
+    receiver: Receiver<String>,
+    screen: bool,
+    file: Option<File>,
+    mut sink: Option<Sink>,
+) {
     let mut file = file.map(|f| BufWriter::with_capacity(64 * 1024, f));
     let mut stdout = screen.then(std::io::stdout);
     // Block for the first line, then take whatever else is queued before one flush.
@@ -189,6 +199,9 @@ fn write_lines(receiver: Receiver<String>, screen: bool, file: Option<File>) {
             let mut lock = out.lock();
             let _ = lock.write_all(batch.as_bytes());
             let _ = lock.flush();
+        }
+        if let Some(sink) = sink.as_mut() {
+            sink(&batch);
         }
     }
 }
@@ -241,7 +254,7 @@ mod tests {
     fn file_receives_lines() {
         let dir = std::env::temp_dir().join(format!("cprs-log-{}", std::process::id()));
         let path = dir.to_string_lossy().to_string();
-        let mut log = AccessLog::open(false, Some(&path)).unwrap();
+        let mut log = AccessLog::open(false, Some(&path), None).unwrap();
         log.log(&Entry {
             remote: "1.2.3.4",
             request_line: "GET / HTTP/1.0",
@@ -254,5 +267,28 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
         assert!(text.starts_with("1.2.3.4 - - ["), "{text}");
+    }
+
+    #[test]
+    fn a_sink_receives_whole_lines_with_no_other_output() {
+        let seen = Arc::new(parking_lot::Mutex::new(String::new()));
+        let into = seen.clone();
+        let sink: Sink = Box::new(move |batch: &str| into.lock().push_str(batch));
+        let mut log = AccessLog::open(false, None, Some(sink)).expect("open");
+        assert!(log.enabled());
+        for status in [200, 404] {
+            log.log(&Entry {
+                remote: "1.2.3.4",
+                request_line: "GET / HTTP/1.1",
+                status,
+                length: None,
+                referer: b"",
+                user_agent: b"",
+            });
+        }
+        log.close();
+        let text = seen.lock().clone();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.ends_with("\"\" \"\"\n"), "{text}");
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::errors::Error;
+pub use crate::server::Trusted;
 
 /// CherryPy's defaults for the `server.*` keys (and ours for the cherrypy_rs keys).
 pub mod defaults {
@@ -22,6 +23,8 @@ pub mod defaults {
     pub const SOCKET_QUEUE_SIZE: i32 = 1024;
     pub const IO_THREADS: usize = 1;
     pub const MAX_HEADERS: usize = 100;
+    /// 0: the request line has no limit of its own (the head's size limit applies).
+    pub const MAX_REQUEST_LINE: usize = 0;
     /// CherryPy's name for the TLS library; rustls either way (checked by Python).
     pub const SSL_MODULE: &str = "builtin";
     pub const SSL_VERIFY_CLIENT: &str = "none";
@@ -36,12 +39,13 @@ pub enum DefaultValue {
     Text(&'static str),
     Int(u64),
     Float(f64),
+    Bool(bool),
 }
 
 /// Every `server.*` key with its default, in the docs' order.
 pub const SERVER_DEFAULTS: &[(&str, DefaultValue)] = {
     use defaults::*;
-    use DefaultValue::{Float, Int, None, Text};
+    use DefaultValue::{Bool, Float, Int, None, Text};
     &[
         ("socket_host", Text(SOCKET_HOST)),
         ("socket_port", Int(SOCKET_PORT as u64)),
@@ -59,6 +63,7 @@ pub const SERVER_DEFAULTS: &[(&str, DefaultValue)] = {
         ("socket_queue_size", Int(SOCKET_QUEUE_SIZE as u64)),
         ("io_threads", Int(IO_THREADS as u64)),
         ("max_headers", Int(MAX_HEADERS as u64)),
+        ("max_request_line", Int(MAX_REQUEST_LINE as u64)),
         ("ssl_module", Text(SSL_MODULE)),
         ("ssl_certificate", None),
         ("ssl_private_key", None),
@@ -70,6 +75,9 @@ pub const SERVER_DEFAULTS: &[(&str, DefaultValue)] = {
             "http2_max_concurrent_streams",
             Int(HTTP2_MAX_CONCURRENT_STREAMS as u64),
         ),
+        // None: no proxy is trusted (the cherrypy-rs command supplies its own default).
+        ("forwarded_allow_ips", None),
+        ("proxy_protocol", Bool(false)),
     ]
 };
 
@@ -103,6 +111,10 @@ pub struct ServerConfig {
     pub io_threads: usize,
     /// `server.max_headers`: how many header lines a request may carry (a cherrypy_rs key).
     pub max_headers: usize,
+    /// `server.max_request_line`: bytes of the request line (method, target, version)
+    /// → 414 beyond it; 0 leaves it to `max_header_size` (a cherrypy_rs key, gunicorn's
+    /// `--limit-request-line`).
+    pub max_request_line: usize,
     /// `server.ssl_*`: TLS on the listening socket, when set.
     pub tls: Option<TlsSettings>,
     /// `server.http2`: `None` offers HTTP/2 over TLS (ALPN) only; `Some(true)` also
@@ -112,6 +124,12 @@ pub struct ServerConfig {
     pub http2_max_streams: u32,
     /// Write one-line debug messages (dropped handshakes...) to stderr.
     pub debug_log: bool,
+    /// `server.forwarded_allow_ips`: the proxies whose forwarding headers (and PROXY
+    /// headers) describe the client (a cherrypy_rs key, gunicorn's option).
+    pub forwarded: Trusted,
+    /// `server.proxy_protocol`: trusted peers open each connection with a HAProxy
+    /// PROXY header (a cherrypy_rs key).
+    pub proxy_protocol: bool,
 }
 
 /// `server.ssl_verify_client`: whether to ask for a client certificate (mTLS).
@@ -173,10 +191,13 @@ impl Default for ServerConfig {
             backlog: SOCKET_QUEUE_SIZE,
             io_threads: IO_THREADS,
             max_headers: MAX_HEADERS,
+            max_request_line: MAX_REQUEST_LINE,
             tls: None,
             http2: None,
             http2_max_streams: HTTP2_MAX_CONCURRENT_STREAMS,
             debug_log: false,
+            forwarded: Trusted::default(),
+            proxy_protocol: false,
         }
     }
 }
@@ -222,6 +243,13 @@ impl ServerConfig {
                 "server.socket_file",
                 "serves plain HTTP/1.1 (to a proxy on the same machine): TLS and h2c need \
                  a TCP socket (server.socket_host/socket_port)",
+            );
+        }
+        if self.proxy_protocol && self.socket_file.is_some() {
+            return bad(
+                "server.proxy_protocol",
+                "is for TCP load balancers: a Unix socket (server.socket_file) has no \
+                 PROXY header to read",
             );
         }
         if let Some(tls) = &self.tls {

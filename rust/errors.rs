@@ -91,6 +91,8 @@ pub enum Reject {
     Overloaded,
     /// The server is shutting down.
     ShuttingDown,
+    /// RFC 9112 §3: the request line is longer than `server.max_request_line`.
+    UriTooLong,
     /// The path is not under any mount point.
     NoApp,
     /// The application failed in a way that left no response (a bug, logged).
@@ -108,6 +110,7 @@ impl Reject {
             Reject::Connect => S::METHOD_NOT_ALLOWED,
             Reject::UnsupportedTransferEncoding => S::NOT_IMPLEMENTED,
             Reject::BodyTooLarge => S::PAYLOAD_TOO_LARGE,
+            Reject::UriTooLong => S::URI_TOO_LONG,
             Reject::BodyTimeout => S::REQUEST_TIMEOUT,
             Reject::Overloaded | Reject::ShuttingDown => S::SERVICE_UNAVAILABLE,
             Reject::NoApp => S::NOT_FOUND,
@@ -136,6 +139,7 @@ impl Reject {
             Reject::BodyTooLarge => {
                 "Payload Too Large: the request body exceeds the server's limit.\n"
             }
+            Reject::UriTooLong => "URI Too Long: the request line exceeds the server's limit.\n",
             Reject::BodyTimeout => "Request Timeout: the request body did not arrive in time.\n",
             Reject::BadBody => "Bad Request: the request body could not be read.\n",
             Reject::Overloaded => "Service Unavailable: the server is too busy, try again later.\n",

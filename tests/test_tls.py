@@ -39,7 +39,8 @@ from rawhttp import Client, poll
 import cherrypy_rs as cherrypy
 from cherrypy_rs._engine import Bus
 from cherrypy_rs._server import ConfigError
-from cherrypy_rs.cli import _apply_server_args, build_parser
+from cherrypy_rs.cli import build_parser
+from cherrypy_rs.options import apply_server_args
 from cherrypy_rs.testing import LiveServer, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -789,7 +790,7 @@ def test_cli_flags_set_the_server_keys(restore_config: None) -> None:
         argv = [command, *([target] if target else [])]
         argv += ["--certfile", "c.pem", "--keyfile", "k.pem", "--ca-certs", "chain.pem"]
         argv += ["--client-ca", "ca.pem", "--verify-client", "optional", "--http2"]
-        _apply_server_args(build_parser().parse_args(argv))
+        apply_server_args(build_parser().parse_args(argv))
         assert cherrypy.config["server.ssl_certificate"] == "c.pem"
         assert cherrypy.config["server.ssl_private_key"] == "k.pem"
         assert cherrypy.config["server.ssl_certificate_chain"] == "chain.pem"

@@ -18,6 +18,9 @@ import pytest
 
 from tests.test_cli import ROOT, Proc, get
 
+#: What tests/apps/workers_app.py's /slow prints when it starts.
+SLOW_STARTED = "slow request started"
+
 WSGI = "tests.apps.workers_app:app"
 STARTED = re.compile(r"Worker (\d+) \(#\d+\) started")
 SERVING = re.compile(r"Worker (\d+) \(#\d+\) is serving")
@@ -215,7 +218,7 @@ def test_sigterm_lets_slow_requests_in_flight_finish(procs: list) -> None:
     threads = [threading.Thread(target=slow) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    proc.wait_for(SLOW_STARTED, 4)
     proc.popen.send_signal(signal.SIGTERM)
     for t in threads:
         t.join(timeout=15)
@@ -356,6 +359,11 @@ def test_daemon_and_pid_file(tmp_path: Path) -> None:
     log = (tmp_path / "error.log").read_text()
     workers = [int(p) for p in STARTED.findall(log)]
     assert workers and not any(alive(p) for p in workers)
+    # Each line once (the log file is also the daemon's stderr), the first one with the
+    # daemon's own PID (not the one it had before forking).
+    lines = log.splitlines()
+    assert len(lines) == len(set(lines)), log
+    assert lines[0].endswith(f"(master {pid})"), lines[0]
 
 
 def _try_get(port: int) -> bool:
@@ -401,8 +409,10 @@ def test_autoreload_serves_a_changed_module_within_3_seconds(procs: list, tmp_pa
         procs.append(proc)
         port = proc.wait_port()
         assert get(port) == (200, b"one")
-        time.sleep(1.1)  # a new mtime, whatever the filesystem's resolution
         module.write_text(_reloaded_app("two"))
+        # A later mtime, whatever the filesystem's resolution (no waiting for the clock).
+        later = module.stat().st_mtime + 2
+        os.utime(module, (later, later))
         changed = time.monotonic()
         until(lambda port=port: _body(port) == b"two", timeout=5)
         assert time.monotonic() - changed < 3.0
@@ -570,7 +580,7 @@ def test_sigint_during_a_graceful_stop_makes_it_quick(procs: list) -> None:
     port = proc.port()
     hung = threading.Thread(target=lambda: _ignore(lambda: get(port, "/slow?20")), daemon=True)
     hung.start()
-    time.sleep(0.3)
+    proc.wait_for(SLOW_STARTED)
     proc.popen.send_signal(signal.SIGTERM)
     until(lambda: "stopping gracefully" in proc.output())
     proc.popen.send_signal(signal.SIGINT)

@@ -469,7 +469,10 @@ class Autoreloader(Monitor):
             self.subscribed = False
 
     def start(self) -> None:
+        # The first look, now: a file changed after the start (after "Serving on") is a
+        # change, however soon after the first poll would have come.
         self.mtimes = {}
+        self.run()
         super().start()
 
     start.priority = 70  # type: ignore[attr-defined]

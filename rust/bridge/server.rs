@@ -11,9 +11,10 @@ use pyo3::types::PyDict;
 use super::listener::PyListener;
 use super::static_files::PyStaticRoute;
 use super::worker;
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, Sink};
 use crate::config::{
-    defaults, seconds, DefaultValue, ServerConfig, TlsSettings, VerifyClient, SERVER_DEFAULTS,
+    defaults, seconds, DefaultValue, ServerConfig, TlsSettings, Trusted, VerifyClient,
+    SERVER_DEFAULTS,
 };
 use crate::errors::Error;
 use crate::exchange::Job;
@@ -47,6 +48,9 @@ pub struct PyServer {
     config: ServerConfig,
     access_screen: bool,
     access_file: Option<String>,
+    /// Called with each batch of access-log lines (the handlers of Python's
+    /// `cherrypy.access` logger), on the access log's writer thread.
+    access_handler: Option<Py<PyAny>>,
     /// A socket bound by the master process, served instead of binding host:port.
     listener: Option<Py<PyListener>>,
     state: Mutex<State>,
@@ -61,6 +65,7 @@ pub fn server_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
             DefaultValue::Text(text) => dict.set_item(key, text)?,
             DefaultValue::Int(n) => dict.set_item(key, n)?,
             DefaultValue::Float(x) => dict.set_item(key, x)?,
+            DefaultValue::Bool(b) => dict.set_item(key, b)?,
         }
     }
     Ok(dict)
@@ -102,6 +107,10 @@ impl PyServer {
         debug_log = false,
         listener = None,
         socket_file = None,
+        forwarded_allow_ips = String::new(),
+        proxy_protocol = false,
+        max_request_line = defaults::MAX_REQUEST_LINE,
+        access_log_handler = None,
     ))]
     fn new(
         host: String,
@@ -128,7 +137,15 @@ impl PyServer {
         debug_log: bool,
         listener: Option<Py<PyListener>>,
         socket_file: Option<std::path::PathBuf>,
+        forwarded_allow_ips: String,
+        proxy_protocol: bool,
+        max_request_line: usize,
+        access_log_handler: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        let forwarded = Trusted::parse(&forwarded_allow_ips).map_err(|message| Error::Config {
+            key: "server.forwarded_allow_ips",
+            message,
+        })?;
         let verify_client = VerifyClient::parse(&ssl_verify_client)?;
         let tls = match ssl_certificate {
             Some(certificate) => Some(TlsSettings {
@@ -161,16 +178,20 @@ impl PyServer {
             backlog: socket_queue_size,
             io_threads,
             max_headers,
+            max_request_line,
             tls,
             http2,
             http2_max_streams: http2_max_concurrent_streams,
             debug_log,
+            forwarded,
+            proxy_protocol,
         };
         config.validate()?;
         Ok(PyServer {
             config,
             access_screen: access_log_screen,
             access_file: access_log_file,
+            access_handler: access_log_handler,
             listener,
             state: Mutex::new(State {
                 running: None,
@@ -218,7 +239,19 @@ impl PyServer {
         }
         let table = router(&state.mounts)?;
         let pool = Arc::new(Pool::new(self.config.queue_size));
-        let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref())?;
+        let sink = self.access_handler.as_ref().map(|handler| {
+            let handler = handler.clone_ref(py);
+            let sink: Sink = Box::new(move |batch: &str| {
+                Python::attach(|py| {
+                    if let Err(err) = handler.call1(py, (batch,)) {
+                        // A failing handler must not stop the log: Python prints it.
+                        err.print(py);
+                    }
+                });
+            });
+            sink
+        });
+        let access_log = AccessLog::open(self.access_screen, self.access_file.as_deref(), sink)?;
         let config = self.config.clone();
         let inherited = match &self.listener {
             Some(listener) => Some(listener.bind(py).get().duplicate()?),

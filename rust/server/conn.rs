@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::io::{Activity, Counted, Rewind, SendDeadline, Tracked};
-use super::{service, ResponseBody, Shared};
+use super::{proxy_protocol, service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
 
 /// RFC 9113 §3.4: what an HTTP/2 client with prior knowledge sends first.
@@ -64,8 +64,20 @@ async fn before_http<F: std::future::Future>(
 }
 
 /// Serves one connection until the client closes it, a limit closes it, or the server
-/// stops (then the request in flight finishes first).
-pub async fn serve(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
+/// stops (then the request in flight finishes first). With `server.proxy_protocol`, a
+/// trusted peer's PROXY header is read first and names the remote address.
+pub async fn serve(mut stream: TcpStream, mut remote: SocketAddr, shared: Arc<Shared>) {
+    if shared.config.proxy_protocol && shared.config.forwarded.contains(remote.ip()) {
+        let deadline = Instant::now() + shared.config.socket_timeout;
+        match before_http(&shared, deadline, proxy_protocol::read_header(&mut stream)).await {
+            Ok(Ok(header)) => remote = header.source().unwrap_or(remote),
+            Ok(Err(e)) => {
+                shared.debug(format_args!("PROXY protocol: {remote}: {e}; closed"));
+                return;
+            }
+            Err(_) => return,
+        }
+    }
     if shared.tls.is_some() {
         serve_tls(stream, remote, shared).await;
     } else if shared.config.h2c() {

@@ -5,11 +5,14 @@
 
 mod body;
 mod conn;
+mod forwarded;
 mod inflight;
 mod io;
 mod listener;
+mod proxy_protocol;
 mod service;
 
+pub use forwarded::Trusted;
 pub use listener::{bind_tcp_with, bind_unix, Bound};
 
 use std::net::SocketAddr;

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
-use super::{ResponseBody, Shared};
+use super::{forwarded, ResponseBody, Shared};
 use crate::access_log::Entry;
 use crate::errors::Reject;
 use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
@@ -28,15 +28,25 @@ use crate::uri;
 pub async fn handle(
     shared: Arc<Shared>,
     remote: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    // A trusted proxy's forwarding headers name the client, its scheme and host.
+    let host_optional = req.version() == Version::HTTP_2;
+    let client = forwarded::apply(
+        &shared.config.forwarded,
+        shared.config.socket_file.is_some(),
+        remote,
+        req.headers_mut(),
+        host_optional,
+    );
+    let remote = client.remote;
     let log_line = shared
         .access_log
         .enabled()
         .then(|| LogFields::from(&req, remote));
     // A panic while handling one request answers 500 instead of dropping the
     // connection (Cargo.toml keeps panic = "unwind" for this).
-    let outcome = AssertUnwindSafe(respond(&shared, remote, req))
+    let outcome = AssertUnwindSafe(respond(&shared, remote, client.scheme, req))
         .catch_unwind()
         .await;
     let response = match outcome {
@@ -56,9 +66,11 @@ pub async fn handle(
 async fn respond(
     shared: &Arc<Shared>,
     remote: SocketAddr,
+    forwarded_scheme: Option<&'static str>,
     mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Reject> {
     check_request(&mut req)?;
+    check_request_line(&req, shared.config.max_request_line)?;
     let (mut parts, body) = req.into_parts();
     let tls = parts.extensions.remove::<Arc<TlsInfo>>();
     let announce_keep_alive = parts.version == Version::HTTP_10 && wants_keep_alive(&parts.headers);
@@ -102,7 +114,8 @@ async fn respond(
         remote,
         local: shared.local,
         // conn.rs tags requests that arrived over TLS with the connection's details.
-        scheme: if tls.is_some() { "https" } else { "http" },
+        // (A trusted proxy's scheme first.)
+        scheme: forwarded_scheme.unwrap_or(if tls.is_some() { "https" } else { "http" }),
         tls,
         script_name,
         app,
@@ -222,6 +235,23 @@ fn check_transfer_encoding(headers: &http::HeaderMap) -> Result<(), Reject> {
     }
     // With Content-Length too, hyper has already dropped Content-Length and will close
     // the connection after the response (RFC 9112 §6.3).
+    Ok(())
+}
+
+/// RFC 9112 §3: a request line longer than the server wants to parse is answered 414.
+/// `limit` 0: no limit of its own (the head's size limit still applies).
+fn check_request_line<B>(req: &Request<B>, limit: usize) -> Result<(), Reject> {
+    if limit == 0 {
+        return Ok(());
+    }
+    // method SP request-target SP HTTP-version (8 bytes)
+    let target = match req.uri().path_and_query() {
+        Some(pq) if req.uri().scheme().is_none() => pq.as_str().len(),
+        _ => req.uri().to_string().len(),
+    };
+    if req.method().as_str().len() + target + 10 > limit {
+        return Err(Reject::UriTooLong);
+    }
     Ok(())
 }
 

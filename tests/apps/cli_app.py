@@ -1,11 +1,12 @@
 """A target for `cherrypy-rs run tests.apps.cli_app:Root` in the CLI tests."""
 
-import threading
+import time
 
 import cherrypy_rs as cherrypy
 
-#: Set by /slow while it waits, so a test can signal the server mid-request.
-SLOW_STARTED = threading.Event()
+#: Logged (to stderr) when /slow starts waiting: a test signals the server once it
+#: has seen this line, the request then being in flight.
+SLOW_STARTED = "slow request started"
 
 
 class Root:
@@ -15,8 +16,7 @@ class Root:
 
     @cherrypy.expose
     def slow(self, seconds="1"):
-        import time
-
+        cherrypy.log(SLOW_STARTED)
         time.sleep(float(seconds))
         return "slow done"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any
 
@@ -10,6 +11,8 @@ from typing import Any
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     path = environ["PATH_INFO"]
     if path == "/slow":
+        # The event the tests wait for before signalling: this request is in flight.
+        print(f"slow request started in {os.getpid()}", file=sys.stderr, flush=True)
         time.sleep(float(environ.get("QUERY_STRING") or 1))
     elif path == "/hang":
         time.sleep(60)
