@@ -2,10 +2,10 @@
 before the login is worthless) and is deleted on logout; the cookie is HttpOnly and
 SameSite=Lax.
 
-Run with: python examples/sessions_login.py   then open http://127.0.0.1:8080/
-(log in as alice / wonderland). With several workers, keep the sessions in Redis:
-set SESSION_REDIS_URL=redis://127.0.0.1:6379/0 and run
-``cherrypy-rs run examples.sessions_login:root --workers 4``.
+Run with: python examples/sessions_login.py (then open http://127.0.0.1:8080/ and log
+in as alice / wonderland). With several workers, keep the sessions in Redis: set
+SESSION_REDIS_URL=redis://127.0.0.1:6379/0 and serve ``sessions_login:root`` from the
+examples directory with ``cherrypy-rs run`` and ``--workers 4``.
 """
 
 from __future__ import annotations
