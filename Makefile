@@ -49,6 +49,12 @@ test: build-dev ## Build, then run the Rust unit tests and the pytest suite
 	cargo test --quiet --all-features
 	$(VPY) -m pytest -q -p no:cacheprovider
 
+.PHONY: test-upstream
+test-upstream: build-dev ## Run CherryPy 18.10's own test suite against cherrypy_rs (ARGS="core --markdown")
+	@# CherryPy's own test dependencies (its "testing" extra) that ours do not have.
+	$(VPY) -m pip install -q path requests-toolbelt
+	$(VPY) tests/upstream/run_upstream.py $(ARGS)
+
 # cargo fuzz targets (fuzz/fuzz_targets, entry points in rust/fuzzing.rs); each runs for
 # FUZZ_SECONDS on its committed corpus (fuzz/corpus/<target>), which it extends.
 FUZZ_SECONDS ?= 30
