@@ -159,6 +159,10 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
 
 from . import _aliases, process  # noqa: E402
 
+# CherryPy's tests and some apps reach these as attributes (cherrypy._cptools.Tool).
+from . import _cprequest as _cprequest  # noqa: E402
+from . import _cptools as _cptools  # noqa: E402
+
 _aliases.install()
 
 __cherrypy_version__ = CHERRYPY_VERSION

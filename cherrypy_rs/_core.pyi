@@ -99,6 +99,9 @@ class StaticFile:
     @staticmethod
     def from_bytes(data: bytes) -> StaticFile:
         """Bytes held in memory (a file-like object without a descriptor)."""
+    def read(self, limit: int) -> bytes | None:
+        """The whole content, read now (for a tool that transforms the body, such as
+        ``tools.gzip``); None when it is longer than ``limit`` bytes."""
 
 @final
 class StaticRoute:

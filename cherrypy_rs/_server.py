@@ -143,6 +143,9 @@ class Server(ServerAdapter):
     ``ServerAdapter`` on the engine. Keys ``server.<name>.<key>`` configure an extra
     server ``<name>`` (``extras``; another port, HTTPS next to HTTP...)."""
 
+    #: The protocol the server speaks (``server.protocol_version`` has no effect).
+    protocol_version = "HTTP/1.1"
+
     def __init__(self) -> None:
         self.settings: dict[str, Any] = dict(SERVER_DEFAULTS)
         self.unknown: dict[str, Any] = {}

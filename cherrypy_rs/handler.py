@@ -27,7 +27,7 @@ from .errors import (
     bare_error,
     format_exc,
 )
-from .lib import cptools, static
+from .lib import cptools, jsontools, static
 from .lib.encoding import encode_output
 from .objects import CLASS_HOOKS, Request, Response
 from .pathconfig import PathConfig, compile_path, toolboxes_of
@@ -257,6 +257,10 @@ class RequestHandler:
         if request.method in request.methods_with_bodies:
             self.process_body(request)
         request.stage = "before_handler"
+        if pc.json_out is not None:
+            # tools.json_out (priority 30, before the static tools' 50): it wraps the
+            # handler and sets the content type, as it does as a hook.
+            jsontools.json_out(**pc.json_out)
         if pc.static is not None and _serve_static(*pc.static):
             request.handler = None
         slash = pc.trailing_slash
@@ -276,7 +280,7 @@ class RequestHandler:
             else:
                 output = request.handler()
             if pc.encode is not None:
-                output = encode_output(output, response, **pc.encode)
+                output = encode_output(output, response, request=request, **pc.encode)
             response.body = output
         request.stage = "before_finalize"
         hooks = request.__dict__.get("hooks")
@@ -297,8 +301,12 @@ class RequestHandler:
             hooks[point].append(hook)
         for namespace_handler, items in pc.custom:
             _apply_namespace(namespace_handler, items)
-        for tool in pc.all_setups:
-            tool._setup()
+        for step in pc.plan:
+            if step.__class__ is tuple:
+                # A plain tool: the hook its _setup() would attach, built once per path.
+                hooks[step[0]].append(step[1])
+            else:
+                step._setup()
         request.stage = "on_start_resource"
         hooks.run("on_start_resource")
         request.stage = "process_query_string"
@@ -312,7 +320,12 @@ class RequestHandler:
         hooks.run("before_handler")
         if request.handler is not None:
             request.stage = "handler"
-            response.body = request.handler()
+            body = request.handler()
+            if body.__class__ is bytes:
+                # As CherryPy's response.body: an iterable of chunks for the hooks that
+                # follow (tools iterate it).
+                body = [body] if body else []
+            response.body = body
         request.stage = "before_finalize"
         hooks.run("before_finalize")
         response.finalize()

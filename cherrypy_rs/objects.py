@@ -311,9 +311,10 @@ class Response:
         return time.time()
 
     def collapse_body(self) -> bytes:
-        """Join the body into one bytes object (consuming an iterator) and keep it."""
+        """Join the body into one bytes object (consuming an iterator), keep it as the
+        body's one chunk (``response.body[0]``, as in CherryPy) and return it."""
         body = as_bytes(self.body)
-        self.body = body
+        self.body = [body] if body else []
         return body
 
     def check_timeout(self) -> None:

@@ -6,9 +6,11 @@ CherryPy walks the merged config on every request, handing each key to its names
 ``request.toolmaps`` and runs the ``_setup()`` of each tool that is on). Here that walk
 happens once, when a path is first dispatched: the result is cached with the dispatch,
 and a request only replays plain lists. The built-in tools that are on by default
-(``encode``, ``trailing_slash``, ``log_tracebacks``, ``log_headers``) and the static
-tools run inline while they are the toolbox's own objects, so a path with no other tool
-and no hook never touches the hook machinery (``needs_hooks`` is False).
+(``encode``, ``trailing_slash``, ``log_tracebacks``, ``log_headers``), ``json_out``
+and the static tools run inline while they are the toolbox's own objects, so a path
+with no other tool and no hook never touches the hook machinery (``needs_hooks`` is
+False). Other tools that only attach their callable (``Tool._setup``) have that hook
+built here once (``plan``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Callable
 from ._config import Config
 from .default_tools import INLINE, tools
 from .hooks import Hook
-from .toolbox import Toolbox
+from .toolbox import Tool, Toolbox
 
 #: Request-level namespaces handled here; others are the application's or the
 #: process's (server, engine, log, checker, wsgi...), applied elsewhere.
@@ -36,9 +38,11 @@ class PathConfig:
         "error_pages",
         "has_attributes",
         "hooks",
+        "json_out",
         "log_headers",
         "log_tracebacks",
         "needs_hooks",
+        "plan",
         "request_attrs",
         "response_attrs",
         "response_headers",
@@ -61,6 +65,10 @@ class PathConfig:
         #: Every tool that is on, inline ones included, in config order: what runs
         #: ``_setup()`` once the path needs the hook machinery anyway.
         self.all_setups: list[Any] = []
+        #: ``all_setups`` as each request replays it: a plain ``Tool`` (one that keeps
+        #: ``Tool._setup``) as the ``(point, Hook)`` its ``_setup()`` would attach,
+        #: built once here; any other tool as itself (its ``_setup()`` runs).
+        self.plan: list[Any] = []
         #: Bare hooks from ``hooks.<point>`` keys.
         self.hooks: list[tuple[str, Hook]] = []
         #: Request-level namespaces added by the application: (handler, [(key, value)]).
@@ -68,6 +76,7 @@ class PathConfig:
         #: Arguments of the inline built-in tools, None when off.
         self.trailing_slash: dict[str, Any] | None = None
         self.encode: dict[str, Any] | None = None
+        self.json_out: dict[str, Any] | None = None
         self.log_tracebacks: dict[str, Any] | None = None
         self.log_headers: dict[str, Any] | None = None
         #: ("staticdir" | "staticfile", arguments) when one of them is on.
@@ -132,7 +141,9 @@ def compile_path(
                 # from its toolbox since then is an error here too.
                 raise AttributeError(f"{namespace}.{name}: there is no such tool")
             pc.all_setups.append(tool)
-            if box is tools and INLINE.get(name) is tool:
+            pc.plan.append(_planned(tool, args))
+            # An inline tool given its own priority runs as a hook (where it belongs).
+            if box is tools and INLINE.get(name) is tool and "priority" not in args:
                 _inline(pc, name, args)
             else:
                 pc.setups.append(tool)
@@ -146,6 +157,21 @@ def compile_path(
         or pc.body_attrs
     )
     return pc
+
+
+def _planned(tool: Any, args: dict[str, Any]) -> Any:
+    """What ``tool._setup()`` attaches, as a ``(point, Hook)`` built once, when that
+    is all it does (``Tool._setup`` with ``Tool._merged_args``); else the tool."""
+    cls = type(tool)
+    if cls._setup is not Tool._setup or cls._merged_args is not Tool._merged_args:
+        return tool
+    if tool._point is None:
+        return tool
+    conf = {k: v for k, v in args.items() if k != "on"}
+    priority = conf.pop("priority", None)
+    if priority is None:
+        priority = getattr(tool.callable, "priority", tool._priority)
+    return (tool._point, Hook(tool.callable, priority=priority, **conf))
 
 
 def _inline(pc: PathConfig, name: str, args: dict[str, Any]) -> None:

@@ -92,8 +92,15 @@ class Tool:
                 pass
 
     def arguments(self) -> tuple[set[str], bool]:
-        """(the argument names config may give this tool, whether any name goes)."""
+        """(the argument names config may give this tool, whether any name goes).
+
+        A subclass with its own ``_setup`` or ``_merged_args`` may read any argument
+        (CherryPy's docs write such tools): any name goes unless it says otherwise by
+        overriding this method."""
         names = set(_arg_names(self.callable)) | {"on", "priority"}
+        cls = type(self)
+        if cls._setup not in _KNOWN_SETUPS or cls._merged_args is not Tool._merged_args:
+            return names, True
         return names, accepts_any_keyword(self.callable)
 
     def _merged_args(self, d: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -214,6 +221,10 @@ class ErrorTool(Tool):
 
     def _setup(self) -> None:
         context.request_or_raise().error_response = self._wrapper
+
+
+#: The ``_setup`` methods whose arguments are those of the tool's callable.
+_KNOWN_SETUPS = (Tool._setup, HandlerTool._setup, ErrorTool._setup)
 
 
 class Toolbox:

@@ -92,11 +92,12 @@ class HeaderMap(dict):
         return new
 
     def elements(self, key: str) -> list[HeaderElement]:
-        """The comma-separated elements of a header, parsed (``Accept: a, b;q=0.5``)."""
+        """The comma-separated elements of a header, parsed and sorted as CherryPy
+        sorts them (``Accept*``/``TE``: most preferred first, see ``AcceptElement``)."""
         value = self.get(key)
         if value is None:
             return []
-        return [HeaderElement.parse(part) for part in str(value).split(",") if part.strip()]
+        return header_elements(_title(key), str(value))
 
     def values(self, key: str | None = None) -> Any:  # type: ignore[override]
         """With a key: the element values of that header; without: dict.values()."""
@@ -211,3 +212,80 @@ def header_items(items: Iterable[tuple[str, str]]) -> HeaderMap:
         else:
             dict.__setitem__(headers, key, value)
     return headers
+
+
+class AcceptElement(HeaderElement):
+    """An element of an ``Accept*``/``TE`` header, with its ``qvalue`` (tools.encode,
+    tools.gzip, tools.accept). Sorting puts the least preferred first, as CherryPy's
+    does (``header_elements`` reverses the sort)."""
+
+    @classmethod
+    def parse(cls, text: str) -> HeaderElement:
+        # The first "q" parameter separates media-range parameters from accept-params.
+        media_range, sep, accept_params = _Q_SEPARATOR.partition(text)
+        element = HeaderElement.parse(media_range)
+        if sep:
+            element.params["q"] = HeaderElement.parse(accept_params.strip())  # type: ignore[assignment]
+        return cls(element.value, element.params)
+
+    @property
+    def qvalue(self) -> float:
+        """The preference of this element (``q``, 1 when absent); a q that is not a
+        number is the client's error: 400."""
+        value: Any = self.params.get("q", "1")
+        if isinstance(value, HeaderElement):
+            value = value.value
+        try:
+            q = float(value)
+        except ValueError:
+            # Lazy: errors imports this module (response codes).
+            from ..errors import HTTPError
+
+            raise HTTPError(400, f"Malformed HTTP header: `{self}`") from None
+        return q if q == q else 0.0  # NaN is no preference
+
+    def __lt__(self, other: AcceptElement) -> bool:
+        mine, theirs = self.qvalue, other.qvalue
+        if mine == theirs:
+            return str(self) < str(other)
+        return mine < theirs
+
+
+class _QSeparator:
+    """Split ``text/html;level=1; q=0.5`` at its first ``;q=`` (spaces allowed)."""
+
+    pattern = re.compile(r"; *q *=")
+
+    def partition(self, text: str) -> tuple[str, str, str]:
+        match = self.pattern.search(text)
+        if match is None:
+            return text.strip(), "", ""
+        return text[: match.start()].strip(), match.group(), text[match.end() :]
+
+
+_Q_SEPARATOR = _QSeparator()
+#: Commas outside double quotes separate a header's elements.
+_ELEMENT_SPLIT = re.compile(r',(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
+def header_elements(fieldname: str, fieldvalue: str) -> list[HeaderElement]:
+    """The elements of a header value, sorted as CherryPy sorts them: by ``qvalue``
+    (most preferred first) for ``Accept*`` and ``TE``, else by value, descending."""
+    if not fieldvalue:
+        return []
+    accept = fieldname.startswith("Accept") or fieldname == "TE"
+    parts = _ELEMENT_SPLIT.split(fieldvalue) if '"' in fieldvalue else fieldvalue.split(",")
+    result: list[HeaderElement] = [
+        AcceptElement.parse(part) if accept else HeaderElement.parse(part)
+        for part in parts
+        if part.strip()
+    ]
+    if accept:
+        result.sort(key=_accept_key, reverse=True)
+    else:
+        result.sort(key=lambda e: e.value, reverse=True)
+    return result
+
+
+def _accept_key(element: HeaderElement) -> tuple[float, str]:
+    return (element.qvalue, str(element))  # type: ignore[attr-defined]

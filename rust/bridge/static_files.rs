@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::config::seconds;
 use crate::static_files::{
@@ -139,6 +140,16 @@ impl PyStaticFile {
         PyStaticFile {
             file: AppFile::Memory(Bytes::from(data)),
         }
+    }
+
+    /// The whole content, read now with the interpreter released (for a tool that
+    /// transforms the body, such as `tools.gzip`); None when it is longer than `limit`
+    /// bytes.
+    fn read<'py>(&self, py: Python<'py>, limit: u64) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let data = py
+            .detach(|| self.file.read_all(limit))
+            .map_err(|e| PyOSError::new_err(format!("cannot read the file body: {e}")))?;
+        Ok(data.map(|d| PyBytes::new(py, &d)))
     }
 }
 

@@ -54,6 +54,41 @@ fn decided_here(name: &HeaderName) -> bool {
 }
 
 impl AppFile {
+    /// The whole content, read now (for a Python tool that transforms the body, such
+    /// as `tools.gzip`), or None when it is longer than `limit` bytes. An open file is
+    /// read from its start without moving its position.
+    pub fn read_all(&self, limit: u64) -> std::io::Result<Option<Bytes>> {
+        let length = match self {
+            AppFile::Path(path) => std::fs::metadata(path)?.len(),
+            AppFile::Open(file) => file.metadata()?.len(),
+            AppFile::Memory(data) => data.len() as u64,
+        };
+        if length > limit {
+            return Ok(None);
+        }
+        self.read_whole().map(Some)
+    }
+
+    fn read_whole(&self) -> std::io::Result<Bytes> {
+        match self {
+            AppFile::Path(path) => std::fs::read(path).map(Bytes::from),
+            AppFile::Open(file) => {
+                use std::os::unix::fs::FileExt;
+                let mut data = Vec::new();
+                let mut chunk = vec![0u8; 64 * 1024];
+                loop {
+                    let n = file.read_at(&mut chunk, data.len() as u64)?;
+                    if n == 0 {
+                        break;
+                    }
+                    data.extend_from_slice(&chunk[..n]);
+                }
+                Ok(Bytes::from(data))
+            }
+            AppFile::Memory(data) => Ok(data.clone()),
+        }
+    }
+
     /// The identity representation: a missing path is 404, an unreadable one 403.
     fn open(&self) -> Result<Representation, StatusCode> {
         match self {
