@@ -6,6 +6,7 @@ processes sharing a Redis store, and session_auth."""
 
 from __future__ import annotations
 
+import gc
 import http.client
 import logging
 import os
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 import pytest
 
 import cherrypy_rs as cherrypy
+from cherrypy_rs import context
 from cherrypy_rs.lib import sessions
 from cherrypy_rs.lib.sessions import FileSession, MemcachedSession, RamSession, RedisSession
 from cherrypy_rs.testing import serve
@@ -853,3 +856,27 @@ def test_internal_redirect_keeps_the_session_and_its_lock() -> None:
         # The redirected request goes on with the same (locked) session: no deadlock.
         assert client.get("/go") == (200, b"2")
         assert client.get("/") == (200, b"3")
+
+
+def test_sessions_keep_no_request_or_response_alive(tmp_path: Path) -> None:
+    """Neither the cleanup monitor nor the id observers hold a past request's objects."""
+    refs: list[Any] = []
+
+    class Tracked(Root):
+        @cherrypy.expose
+        def track(self) -> str:
+            refs.append(weakref.ref(context.response_or_raise()))
+            refs.append(weakref.ref(context.request_or_raise()))
+            cherrypy.session["n"] = 1
+            cherrypy.tools.sessions.regenerate()
+            return "ok"
+
+    store = {
+        "tools.sessions.storage_class": FileSession,
+        "tools.sessions.storage_path": str(tmp_path),
+    }
+    with serve(Tracked(), "", app_config(store, clean_freq=1)) as live:
+        for _ in range(3):
+            assert live.get("/track")[2] == b"ok"
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []

@@ -14,6 +14,7 @@ gets a new id (no session fixation), as it does for a malformed or oversized coo
 
 from __future__ import annotations
 
+import copy
 import datetime
 import fcntl
 import logging
@@ -219,8 +220,14 @@ class Session:
         if cls._needs_cleanup and self.clean_freq and not cls.clean_thread:
             engine = context.site.engine
             if engine is not None:
+                # A detached copy runs the clean-ups: the monitor must not keep this
+                # request's session (its data, its observers) alive.
+                cleaner = copy.copy(self)
+                cleaner.id_observers = []
+                cleaner._data = {}
+                cleaner.loaded = cleaner.locked = False
                 monitor = Monitor(
-                    engine, self.clean_up, self.clean_freq * 60, name="Session cleanup"
+                    engine, cleaner.clean_up, self.clean_freq * 60, name="Session cleanup"
                 )
                 monitor.subscribe()
                 cls.clean_thread = monitor

@@ -216,11 +216,10 @@ def init(
     request._session = sess  # type: ignore[attr-defined]
     request._session_cookie = cookie_args  # type: ignore[attr-defined]
 
-    response = context.response_or_raise()
-
     def update_cookie(new_id: str | None) -> None:
-        """Follow the session id in the cookie."""
-        response.cookie[name] = new_id or ""
+        """Follow the session id in the cookie (of the response being built then: the
+        session must not keep a response alive)."""
+        context.response_or_raise().cookie[name] = new_id or ""
 
     sess.id_observers.append(update_cookie)
     set_response_cookie(**cookie_args)
