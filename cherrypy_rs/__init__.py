@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
-from . import _engine, context, lib
+from . import _engine, config_check, context, lib
 from . import dispatch as _cpdispatch
 from ._config import Config
 from ._core import __version__ as __core_version__
@@ -29,6 +29,7 @@ from ._log import LogManager
 from ._server import Server
 from ._staticroutes import check_application
 from ._tree import Application, Tree
+from .checker import Checker
 from .context import _ContextProxy
 from .default_tools import tools
 from .errors import (
@@ -61,6 +62,7 @@ __all__ = [
     "TimeoutError",
     "Tool",
     "__version__",
+    "checker",
     "config",
     "dispatch",
     "engine",
@@ -111,6 +113,13 @@ context.site.engine = engine
 context.site.log = log
 Tree.mount_checks.append(check_application)
 Tree.mount_checks.append(_check_sessions)
+Tree.mount_checks.append(lambda app, script_name, _config: config_check.check_app(app, script_name))
+Tree.start_checks.append(config_check.check_namespaces)
+config.checks.append(config_check.check_global)
+
+#: ``cherrypy.checker``: warnings about suspicious config when the engine starts.
+checker = Checker()
+context.site.checker = checker
 
 
 def _log_engine(msg: str, level: int = 20) -> None:
@@ -125,8 +134,23 @@ def _apply_log_key(key: str, value: Any) -> None:
         server.access_log_file = value or ""
 
 
+def _apply_tree_key(key: str, value: Any) -> None:
+    """``tree.<name> = app`` (or ``{script_name: app}``) mounts or grafts apps."""
+    for script_name, app in value.items() if isinstance(value, dict) else [(None, value)]:
+        name = app.script_name if script_name is None else script_name
+        if isinstance(app, Application) and (name or "") == app.script_name:
+            tree.mount(app, name)
+        else:
+            # As CherryPy: grafted at the given name (any WSGI callable).
+            tree.graft(app, name or "")
+        engine.log(f"Mounted: {app} on {name or '/'}")
+
+
 engine.subscribe("log", _log_engine)
+engine.subscribe("start", checker, priority=45)
 config.namespaces["server"] = server.apply
+config.namespaces["tree"] = _apply_tree_key
+config.namespaces["checker"] = lambda key, value: setattr(checker, key, value)
 config.namespaces["log"] = _apply_log_key
 config.namespaces["engine"] = engine.apply
 config.listeners.append(tree.clear_caches)
@@ -157,11 +181,10 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
         raise SystemExit(status)
 
 
-from . import _aliases, process  # noqa: E402
+from . import _aliases, _cpchecker, _cpcompat, _cptools, _cpwsgi, process  # noqa: E402, F401
 
 # CherryPy's tests and some apps reach these as attributes (cherrypy._cptools.Tool).
 from . import _cprequest as _cprequest  # noqa: E402
-from . import _cptools as _cptools  # noqa: E402
 
 _aliases.install()
 

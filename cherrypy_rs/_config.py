@@ -1,18 +1,22 @@
-"""Configuration (``cherrypy._cpconfig``): the global config dict, environments, and
-config files parsed without ``eval``.
+"""Configuration (``cherrypy._cpconfig``): the global config, environments, application
+config sections, and the ``@cherrypy.config(**kw)`` decorator.
 
-Keys are namespaced ("server.socket_port", "log.screen", "request.show_tracebacks");
-each namespace may register a handler that applies its keys to the matching object
-(``cherrypy.server``, ``cherrypy.log``, ``cherrypy.engine``). This module never imports
-the Rust core.
+Config comes as dicts, INI files (or open files) whose values are Python expressions
+built by ``lib.reprconf.unrepr`` (never ``eval``), ``_cp_config`` attributes on classes
+and handlers. Keys are namespaced ("server.socket_port", "log.screen",
+"request.show_tracebacks"); each namespace may register a handler in
+``config.namespaces`` that applies its keys to the matching object. A request's config
+is merged in CherryPy's order: global, root ``_cp_config``, ``[/]``, then per node and
+path section down to the handler (see ``dispatch.Dispatcher``). This module never
+imports the Rust core.
 """
 
 from __future__ import annotations
 
-import ast
-import configparser
-import os
 from typing import Any, Callable
+
+from .lib.reprconf import Config as _ReprConfig
+from .lib.reprconf import NamespaceSet, Parser
 
 environments: dict[str, dict[str, Any]] = {
     "staging": {
@@ -51,46 +55,11 @@ environments: dict[str, dict[str, Any]] = {
 }
 
 
-def literal(text: str, where: str) -> Any:
-    """A config value: a Python literal (number, str, list, dict, True, None...).
-
-    Nothing is evaluated: names and calls are refused with a message saying where.
-    """
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError) as exc:
-        raise ValueError(
-            f"{where}: {text.strip()!r} is not a Python literal (quote strings, "
-            f"e.g. 'value'): {exc}"
-        ) from None
-
-
-def load_file(filename: str) -> dict[str, dict[str, Any]]:
-    """Read an INI-style CherryPy config file into ``{section: {key: value}}``."""
-    if not os.path.exists(filename):
-        raise OSError(f"config file {filename!r} does not exist")
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep key case
-    with open(filename, encoding="utf-8") as f:
-        parser.read_file(f)
-    result: dict[str, dict[str, Any]] = {}
-    for section in parser.sections():
-        result[section] = {
-            key: literal(raw, f"{filename} [{section}] {key}")
-            for key, raw in parser.items(section, raw=True)
-        }
-    return result
-
-
-def as_dict(config: Any) -> dict[str, Any]:
-    """A config given as a dict or a filename, as a dict."""
+def load(config: Any) -> dict[str, Any]:
+    """A config given as a dict, a filename or an open file, as a dict (a copy)."""
     if config is None:
         return {}
-    if isinstance(config, str):
-        return load_file(config)
-    if hasattr(config, "read"):
-        raise TypeError("pass a config file by its filename, not as an open file")
-    return dict(config)
+    return Parser.load(config)
 
 
 def is_sectioned(config: dict[str, Any]) -> bool:
@@ -98,12 +67,26 @@ def is_sectioned(config: dict[str, Any]) -> bool:
     return bool(config) and all(isinstance(v, dict) for v in config.values())
 
 
-class Config(dict):
+class _Vars:
+    """Sets a default attribute on a function or class (``_cp_config``)."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def setdefault(self, key: str, default: Any) -> Any:
+        if not hasattr(self.target, key):
+            setattr(self.target, key, default)
+        return getattr(self.target, key)
+
+
+class Config(_ReprConfig):
     """The global config (``cherrypy.config``): flat ``namespace.key`` entries.
 
-    ``update`` takes a flat dict, a ``{"global": {...}}`` dict or a config filename.
-    Namespace handlers (``config.namespaces["server"] = handler``) receive each key of
-    their namespace as it is set.
+    ``update`` takes a flat dict, a ``{"global": {...}}`` dict, a config filename or an
+    open file (only its ``[global]`` section, when it has one, goes in). Namespace
+    handlers (``config.namespaces["server"] = handler``) receive each key of their
+    namespace as it is set. ``cherrypy.config(**kw)`` is also a decorator that adds
+    ``kw`` to the decorated class's or handler's ``_cp_config``.
     """
 
     defaults: dict[str, Any] = {
@@ -115,26 +98,43 @@ class Config(dict):
     environments = environments
 
     def __init__(self) -> None:
-        super().__init__()
-        self.namespaces: dict[str, Callable[[str, Any], None]] = {}
+        self.namespaces = NamespaceSet()
+        #: Called after every change (the tree drops its per-path caches).
         self.listeners: list[Callable[[], None]] = []
-        self.reset()
+        #: Called with each flat config before it is applied; raise to refuse it
+        #: (the package registers the strict key checks here).
+        self.checks: list[Callable[[dict[str, Any]], None]] = []
+        #: Whether an update carried application sections beside [global] (the
+        #: checker's hint when an application's config is empty).
+        self.global_config_contained_paths = False
+        super().__init__()
 
     def reset(self) -> None:
         """Back to the defaults."""
-        self.clear()
-        dict.update(self, self.defaults)
+        super().reset()
         self._changed()
 
     def update(self, config: Any = None, **kwargs: Any) -> None:  # type: ignore[override]
-        """Merge a dict, ``{"global": {...}}`` dict, or config filename."""
-        data = as_dict(config)
+        """Merge a dict, ``{"global": {...}}`` dict, config filename or open file."""
+        data = load(config)
         data.update(kwargs)
-        if is_sectioned(data):
-            data = dict(data.get("global", {}))
         self._apply(data)
 
+    @staticmethod
+    def __call__(**kwargs: Any) -> Callable[[Any], Any]:
+        """``@cherrypy.config(**{"tools.gzip.on": True})``: add to ``_cp_config``."""
+
+        def decorate(f: Any) -> Any:
+            _Vars(f).setdefault("_cp_config", {}).update(kwargs)
+            return f
+
+        return decorate
+
     def _apply(self, config: dict[str, Any]) -> None:
+        if isinstance(config.get("global"), dict):
+            if len(config) > 1:
+                self.global_config_contained_paths = True
+            config = dict(config["global"])
         env = config.get("environment")
         if env:
             if env not in self.environments:
@@ -146,34 +146,33 @@ class Config(dict):
         if "tools.staticdir.dir" in config:
             # As CherryPy: a global staticdir serves below each application's root.
             config["tools.staticdir.section"] = "global"
+        for check in self.checks:
+            check(config)
         dict.update(self, config)
-        self._dispatch(config)
+        self.namespaces(config)
         self._changed()
 
     def __setitem__(self, key: str, value: Any) -> None:
+        for check in self.checks:
+            check({key: value})
         dict.__setitem__(self, key, value)
-        self._dispatch({key: value})
+        self.namespaces({key: value})
         self._changed()
 
-    def _dispatch(self, config: dict[str, Any]) -> None:
-        for key, value in config.items():
-            namespace, dot, rest = key.partition(".")
-            if dot and namespace in self.namespaces:
-                self.namespaces[namespace](rest, value)
-
     def _changed(self) -> None:
-        for listener in self.listeners:
+        for listener in getattr(self, "listeners", ()):
             listener()
 
 
 def merge_app_config(base: dict[str, dict[str, Any]], config: Any) -> None:
-    """Merge an application config (``{"/path": {key: value}}`` or a filename) into
-    ``base``, section by section."""
-    data = as_dict(config)
+    """Merge an application config (``{"/path": {key: value}}``, a filename or an open
+    file) into ``base``, section by section."""
+    data = load(config)
     if data and not is_sectioned(data):
         raise ValueError(
-            "an application config maps paths to dicts, e.g. {'/': {'tools.gzip.on': True}}; "
-            f"got the flat keys {sorted(data)[:3]}"
+            "Application config must include section headers: an application config "
+            "maps paths to dicts, e.g. {'/': {'tools.gzip.on': True}}; "
+            f"got the flat keys {sorted(map(str, data))[:3]}"
         )
     for section, values in data.items():
         if section != "global" and not section.startswith("/"):
@@ -181,3 +180,7 @@ def merge_app_config(base: dict[str, dict[str, Any]], config: Any) -> None:
                 f"application config section {section!r} must be 'global' or start with '/'"
             )
         base.setdefault(section, {}).update(values)
+
+
+#: CherryPy's name for ``merge_app_config`` (``cherrypy._cpconfig.merge``).
+merge = merge_app_config

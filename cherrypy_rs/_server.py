@@ -362,6 +362,9 @@ class Server(ServerAdapter):
                 f"server.workers = {workers!r}: worker processes are started by a master "
                 "process, by quickstart() or the cherrypy-rs command, not by engine.start()"
             )
+        if self.tree is not None:
+            # Config keys nobody handles (namespaces are registered after mounting).
+            self.tree.check()
         core = self.check()
         self._set_mounts(core)
         self.handler = (TimedAppRouter if self.track_busy else AppRouter)(self._handlers())

@@ -12,7 +12,10 @@ from typing import Any, Callable
 
 from . import context
 from ._config import merge_app_config
-from .dispatch import Dispatcher, Resolution
+from .default_tools import tools
+from .dispatch import Dispatcher
+from .lib.reprconf import NamespaceSet
+from .objects import Request, Response
 
 
 class Application:
@@ -22,26 +25,59 @@ class Application:
     """
 
     relative_urls: Any = False
+    #: Namespaces of the application's ``[/]`` config, called at each merge (CherryPy's
+    #: ``log`` and ``wsgi`` are refused with what to do instead).
+    namespaces = NamespaceSet()
+    #: The config sections of every instance, before its own (a class may set some).
+    config: dict[str, dict[str, Any]] = {}
 
     def __init__(self, root: Any, script_name: str = "", config: Any = None) -> None:
         self.root = root
         self.script_name = script_name
-        self.config: dict[str, dict[str, Any]] = {}
+        self.namespaces = type(self).namespaces.copy()
+        self.namespaces.setdefault("log", self._log_namespace)
+        self.namespaces.setdefault("wsgi", self._wsgi_namespace)
+        self.config = {k: dict(v) for k, v in type(self).config.items()}
+        #: The default dispatcher (``request.dispatch`` in a section overrides it).
         self.dispatcher = Dispatcher()
         #: Resolutions by path_info (see ``dispatch.find``).
-        self.dispatch_cache: dict[str, Resolution] = {}
-        if root is not None and hasattr(root, "_cp_config"):
-            self.config.setdefault("/", {}).update(root._cp_config)
+        self.dispatch_cache: dict[Any, Any] = {}
         if config:
             self.merge(config)
 
+    #: Toolboxes by config namespace (``tools.*`` is ``cherrypy.tools``).
+    toolboxes: dict[str, Any] = {"tools": tools}
+    request_class = Request
+    response_class = Response
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r}, {self.script_name!r})"
+
+    def _where(self) -> str:
+        return f"the application mounted at {self.script_name or '/'!r}, section [/]"
+
+    def _log_namespace(self, key: str, value: Any) -> None:
+        raise ValueError(
+            f"{self._where()}: log.{key} in an application's [/] config: cherrypy_rs has "
+            "one log for the process, not one per application; set it in the [global] "
+            "section (cherrypy.config.update) instead"
+        )
+
+    def _wsgi_namespace(self, key: str, value: Any) -> None:
+        if key == "pipeline" and not value:
+            return
+        raise ValueError(
+            f"{self._where()}: wsgi.{key}: a WSGI middleware pipeline on a native "
+            "application is not supported; wrap the application instead "
+            "(tree.graft(Middleware(app), ...))"
+        )
 
     def merge(self, config: Any) -> None:
         """Merge a config dict or filename into this application's config."""
         merge_app_config(self.config, config)
         self.dispatch_cache.clear()
+        # As CherryPy: the [/] section's entries go to the application's namespaces.
+        self.namespaces(self.config.get("/", {}))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Serve one request as a WSGI application (under gunicorn, waitress, ...).
@@ -65,7 +101,8 @@ class Application:
         return handler
 
     def find_config(self, path: str, key: str, default: Any = None) -> Any:
-        """The value of ``key`` for ``path``, from the closest section upward."""
+        """The most specific value of ``key`` along ``path`` in this application's
+        config sections (not ``_cp_config``), or ``default``."""
         trail = path or "/"
         while trail:
             section = self.config.get(trail, {})
@@ -151,6 +188,9 @@ class Tree:
     #: raise on a config the server cannot serve. The package registers the static
     #: routes' checks here (this module does not import the server side).
     mount_checks: list[Callable[[Application, str, dict[str, Any]], None]] = []
+    #: Called with (app, script_name) for each mounted application when a server
+    #: starts (after applications registered their config namespaces).
+    start_checks: list[Callable[[Application, str], None]] = []
 
     def __init__(self) -> None:
         #: Script name → an Application, a StaticDirectory or a grafted WSGI callable.
@@ -181,6 +221,13 @@ class Tree:
         self.apps[script_name] = app
         self._changed()
         return app
+
+    def check(self) -> None:
+        """Run the start checks on every mounted application (the server calls it)."""
+        for script_name, app in self.ordered():
+            if isinstance(app, Application):
+                for check in self.start_checks:
+                    check(app, script_name)
 
     @staticmethod
     def global_config() -> dict[str, Any]:

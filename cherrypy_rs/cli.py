@@ -32,6 +32,7 @@ from typing import Any
 import cherrypy_rs
 
 from . import _engine, cherryd, demo, master
+from .config_check import ConfigError
 from .options import (
     CLIError,
     Options,
@@ -323,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _main(args)
-    except CLIError as exc:
+    except (CLIError, ConfigError) as exc:
+        # ConfigError: a key nobody would honour, found when the application mounts.
         print(f"cherrypy-rs: error: {exc}", file=sys.stderr)
         return 2
 

@@ -37,6 +37,7 @@ class _Site:
     tree: Any = None
     engine: Any = None
     log: Any = None
+    checker: Any = None
 
 
 #: The process-wide objects (``cherrypy.config``, ``server``, ``tree``, ``engine``, ``log``).

@@ -180,12 +180,17 @@ class RequestHandler:
                 try:
                     self.do_respond(request, response)
                 except (HTTPRedirect, HTTPError) as inst:
-                    inst.set_response()
-                    request.stage = "before_finalize (HTTPError)"
-                    hooks = request.__dict__.get("hooks")
-                    if hooks is not None:
-                        hooks.run("before_finalize")
-                    response.finalize()
+                    try:
+                        inst.set_response()
+                        request.stage = "before_finalize (HTTPError)"
+                        hooks = request.__dict__.get("hooks")
+                        if hooks is not None:
+                            hooks.run("before_finalize")
+                        response.finalize()
+                    finally:
+                        # An instance kept in config (request.body.default_proc) is
+                        # raised again later: drop this request's frames from it.
+                        inst.__traceback__ = None
             finally:
                 request.stage = "on_end_resource"
                 hooks = request.__dict__.get("hooks")

@@ -16,9 +16,17 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from ._core import StaticFile
 from .bodies import RequestBody
+from .bodies import release as release_body
 from .errors import CHERRYPY_VERSION, HTTPError, InternalRedirect
 from .hooks import HookMap, hookpoints
-from .lib.httputil import HeaderMap, Host, header_items, parse_query_string, valid_status
+from .lib.httputil import (
+    HeaderMap,
+    Host,
+    header_items,
+    header_value,
+    parse_query_string,
+    valid_status,
+)
 
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
 
@@ -173,9 +181,9 @@ class Request:
             self.stage = "close"
             request: Request | None = self
             while request is not None:
-                body = request.__dict__.get("body")
-                if body is not None and not isinstance(body.fp, io.BytesIO):
-                    body.fp.close()
+                # Multipart part files and the spooled body (see bodies.release).
+                state = request.__dict__
+                release_body(state.get("body"), state.get("rfile"))
                 request = request.prev
 
     @_lazy
@@ -195,8 +203,9 @@ class Request:
 
     @_lazy
     def headers(self) -> HeaderMap:
-        """Request headers (case-insensitive; repeated headers joined with ", ")."""
-        return header_items(self._core.header_items())
+        """Request headers (case-insensitive; repeated headers joined with ", ",
+        cookies with "; "), with CherryPy's ``Remote-Addr``."""
+        return header_items(self._core.header_items(), self._core.remote[0])
 
     @_lazy
     def params(self) -> dict[str, Any]:
@@ -226,22 +235,22 @@ class Request:
         return jar
 
     @_lazy
-    def body(self) -> RequestBody:
-        """The request entity (see RequestBody)."""
+    def rfile(self) -> Any:
+        """The raw request body as a binary file: in memory, or the temporary file Rust
+        spooled a large body to (CherryPy: the socket's reader)."""
         if self._body_bytes is not None:
-            data = self._body_bytes
-        else:
-            data = self._core.body
-            if data is None:
-                # Spooled to a temporary file by Rust (large bodies): read it from there.
-                fp = os.fdopen(self._core.body_fd(), "rb")
-                fp.seek(0)
-                return RequestBody(fp, self._core.content_length, self.headers, self.params)
-        return RequestBody(io.BytesIO(data), len(data), self.headers, self.params)
+            return io.BytesIO(self._body_bytes)
+        data = self._core.body
+        if data is None:
+            fp = os.fdopen(self._core.body_fd(), "rb")
+            fp.seek(0)
+            return fp
+        return io.BytesIO(data)
 
     @_lazy
-    def rfile(self) -> io.BytesIO:
-        return self.body.fp
+    def body(self) -> RequestBody:
+        """The request entity (see cherrypy_rs.bodies.RequestBody)."""
+        return RequestBody(self.rfile, self.headers, request_params=self.params)
 
     @_lazy
     def remote(self) -> Host:
@@ -361,7 +370,11 @@ class Response:
         elif body.__class__ is not StaticFile:
             body = as_bytes(body)
         self.body = body
-        header_list = [(k, v if v.__class__ is str else str(v)) for k, v in dict.items(headers)]
+        # Latin-1 text as it is; other values RFC 2047-encoded, as CherryPy sends them.
+        header_list = [
+            (k, v if v.__class__ is str and v.isascii() else header_value(v))
+            for k, v in dict.items(headers)
+        ]
         if "cookie" in self.__dict__:
             for morsel in self.cookie.values():
                 header_list.append(("Set-Cookie", morsel.OutputString()))

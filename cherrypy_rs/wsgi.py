@@ -357,3 +357,32 @@ def serve_wsgi(
     if isinstance(body, bytes):
         return [body]
     return body
+
+
+class VirtualHost:
+    """A WSGI application that picks another by the Host header
+    (``cherrypy._cpwsgi.VirtualHost``): ``domains`` maps a Host value (with its port
+    when the client sends one) to an application; ``default`` answers the others.
+
+    With ``use_x_forwarded_host`` (the default) an ``X-Forwarded-Host`` header wins
+    over ``Host``.
+    """
+
+    def __init__(
+        self,
+        default: Any,
+        domains: dict[str, Any] | None = None,
+        use_x_forwarded_host: bool = True,
+    ) -> None:
+        self.default = default
+        self.domains = domains or {}
+        self.use_x_forwarded_host = use_x_forwarded_host
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        domain = environ.get("HTTP_HOST", "")
+        if self.use_x_forwarded_host:
+            domain = environ.get("HTTP_X_FORWARDED_HOST", domain)
+        app = self.domains.get(domain)
+        if app is None:
+            app = self.default
+        return app(environ, start_response)

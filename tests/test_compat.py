@@ -93,6 +93,37 @@ class Case:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
 
+def _multipart(*parts: bytes, boundary: str = "XyZ", tail: bytes = b"--XyZ--\r\n") -> bytes:
+    """A multipart body: each part is its header lines + CRLF CRLF + content."""
+    head = f"--{boundary}\r\n".encode()
+    return b"".join(head + p + b"\r\n" for p in parts) + tail
+
+
+def _mp(boundary: str = "XyZ", kind: str = "form-data") -> tuple[tuple[str, str], ...]:
+    return (("Content-Type", f"multipart/{kind}; boundary={boundary}"),)
+
+
+UPLOAD = _multipart(
+    'Content-Disposition: form-data; name="note"\r\n\r\nh\xc3\xa9llo'.encode("latin-1"),
+    b'Content-Disposition: form-data; name="f"; filename="foo, bar.csv"\r\n'
+    b"Content-Type: text/csv\r\n\r\nline1\r\n--XyZnot a boundary\r\n\r\n",
+    b'Content-Disposition: form-data; name="f"; filename="file;name.csv"\r\n\r\n',
+    b'Content-Disposition: form-data; name="g"; filename="file"name.csv"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n" + bytes(range(256)),
+    b"Content-Disposition: form-data; name=\"h\"; filename*=UTF-8''test_%C5%82%C3%B3.txt\r\n\r\nx",
+    b'Content-Disposition: form-data; name="empty"; filename=""\r\n\r\n',
+    b'Content-Disposition: form-data; name="big"\r\n\r\n' + b"0123456789" * 300,
+    b'Content-Disposition: form-data; name="note"\r\n\r\nsecond',
+)
+UTF16_PARTS = (
+    b"Content-Type: text/plain;charset=utf-16\r\n"
+    b'Content-Disposition: form-data; name="text"\r\n\r\n\xff\xfea\x00b\x00\x1c c\x00',
+    b"Content-Type: text/plain;charset=utf-16\r\n"
+    b'Content-Disposition: form-data; name="submit"\r\n\r\n'
+    b"\xff\xfeC\x00r\x00e\x00a\x00t\x00e\x00",
+)
+
+
 def _redirect_codes() -> list[Case]:
     return [
         Case(f"redirect_{c}", f"/redirect_code?code={c}")
@@ -238,6 +269,132 @@ CASES: list[Case] = [
     Case("params_post", "/params?q=1", "POST", headers=FORM, body=b"a=1&a=2&b=%C3%A9+x"),
     Case("params_post_same_key", "/params?a=q", "POST", headers=FORM, body=b"a=b"),
     Case("params_put", "/params", "PUT", headers=FORM, body=b"a=1"),
+    # request bodies (cherrypy._cpreqbody)
+    Case("body_multipart_upload", "/bodies/fields?q=1", "POST", headers=_mp(), body=UPLOAD),
+    Case(
+        "body_multipart_utf16",
+        "/bodies/fields",
+        "POST",
+        headers=_mp("X"),
+        body=_multipart(*UTF16_PARTS, boundary="X", tail=b"--X--"),
+    ),
+    Case(
+        "body_multipart_undecodable",
+        "/bodies/fields",
+        "POST",
+        headers=_mp("X"),
+        body=_multipart(
+            *(p.replace(b"Content-Type: text/plain;charset=utf-16\r\n", b"") for p in UTF16_PARTS),
+            boundary="X",
+            tail=b"--X--",
+        ),
+    ),
+    Case(
+        "body_multipart_preamble_padding_epilogue",
+        "/bodies/fields",
+        "POST",
+        headers=(("Content-Type", 'multipart/form-data; boundary="a b:c"'),),
+        body=b"preamble\r\n--a b:c \t\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n"
+        b"--a b:c\r\nContent-Disposition: form-data; name=y\r\n\r\n\r\n\r\n--a b:c--\r\nepilogue",
+    ),
+    Case(
+        "body_multipart_nameless",
+        "/bodies/fields",
+        "POST",
+        headers=_mp(),
+        body=_multipart(b"Content-Type: text/plain\r\n\r\nanon", b"\r\nno headers"),
+    ),
+    Case(
+        "body_multipart_mixed",
+        "/bodies/fields",
+        "POST",
+        headers=_mp(kind="mixed"),
+        body=_multipart(
+            b"Content-Type: text/plain\r\n\r\none",
+            b'Content-Disposition: attachment; name="n"; filename="f.txt"\r\n\r\ntwo',
+        ),
+    ),
+    Case(
+        "body_multipart_no_parts",
+        "/bodies/fields",
+        "POST",
+        headers=(*_mp(), ("Content-Length", "0")),
+    ),
+    Case(
+        "body_multipart_only_close",
+        "/bodies/fields",
+        "POST",
+        headers=_mp(),
+        body=b"--XyZ--\r\n",
+    ),
+    Case(
+        "body_urlencoded_charset_param",
+        "/bodies/fields",
+        "POST",
+        headers=(("Content-Type", "application/x-www-form-urlencoded;charset=utf-16"),),
+        body=b"\xff\xfeq\x00=\xff\xfe\xa3\x00",
+    ),
+    Case(
+        "body_urlencoded_undecodable",
+        "/bodies/fields",
+        "POST",
+        headers=(("Content-Type", "application/x-www-form-urlencoded;charset=utf-8"),),
+        body=b"\xff\xfeq\x00=\xff\xfe\xa3\x00",
+    ),
+    Case(
+        "body_urlencoded_separators",
+        "/bodies/fields",
+        "POST",
+        headers=FORM,
+        body=b"a=1;b=2&&c&d=%41%zz+%2&a=3",
+    ),
+    Case(
+        "body_config_attempt_charsets",
+        "/bodies/utf16",
+        "POST",
+        headers=FORM,
+        body=b"\xff\xfex\x00=\xff\xfea\x00b\x00c\x00",
+    ),
+    Case(
+        "body_text_put_echo",
+        "/bodies/echo",
+        "PUT",
+        headers=(("Content-Type", "text/plain"),),
+        body=b"one\ntwo\r\nthree",
+    ),
+    Case("body_no_content_type_echo", "/bodies/echo", "PATCH", body=b"raw bytes"),
+    Case(
+        "body_readlines",
+        "/bodies/lines",
+        "POST",
+        headers=(("Content-Type", "text/plain"),),
+        body=b"a\nb\r\n\nlast",
+    ),
+    Case(
+        "body_patch_without_length",
+        "/bodies/echo",
+        "PATCH",
+        headers=(("Content-Type", "text/plain"),),
+    ),
+    Case(
+        "body_post_without_length",
+        raw=b"POST /bodies/fields HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+        b"Connection: close\r\n\r\n",
+        check_close=True,
+    ),
+    Case(
+        "body_unprocessed",
+        "/bodies/unprocessed?q=1",
+        "POST",
+        headers=FORM,
+        body=b"a=1&b=2",
+    ),
+    Case(
+        "body_form_empty",
+        "/bodies/fields",
+        "POST",
+        headers=(*FORM, ("Content-Length", "0")),
+    ),
     Case("params_bracket", "/params?a[]=1&a[]=2"),
     Case("params_bad_pct", "/params?a=%zz"),
     Case(
@@ -292,6 +449,65 @@ CASES: list[Case] = [
     Case("sub_info", "/sub/info/x"),
     Case("sub_info_slash", "/sub/info/"),
     # malformed requests (handled by the HTTP server layer)
+    # dispatchers (MethodDispatcher and VirtualHost per path)
+    Case("rest_get", "/rest/a/b?x=1"),
+    Case("rest_head", "/rest", method="HEAD"),
+    Case("rest_post", "/rest", "POST", headers=FORM, body=b"name=al"),
+    Case("rest_post_missing", "/rest", "POST", headers=FORM, body=b"other=1"),
+    Case("rest_put", "/rest", "PUT"),
+    Case("rest_delete_405", "/rest", "DELETE"),
+    Case("rest_get_again", "/rest"),
+    Case("vh_main", "/vh/page"),
+    Case("vh_alt", "/vh/page", host=False, headers=(("Host", "other.example"),)),
+    Case(
+        "vh_forwarded",
+        "/vh/",
+        headers=(("X-Forwarded-Host", "other.example"),),
+    ),
+    # handler results of every type
+    *[
+        Case(f"ret_{kind}", f"/ret/{kind}")
+        for kind in (
+            "int_",
+            "none",
+            "empty",
+            "list_str",
+            "list_bytes",
+            "tuple_str",
+            "gen_str",
+            "gen_mixed",
+            "dict_",
+            "fileobj",
+            "bytes_non_text",
+            "str_non_text",
+        )
+    ],
+    # response header values, request headers as CherryPy fills them, Accept parsing
+    Case("hdr_latin1", "/hdr/latin1"),
+    Case("hdr_unicode", "/hdr/unicode"),
+    Case("hdr_int", "/hdr/int_"),
+    Case(
+        "hdr_request",
+        "/hdr/request",
+        headers=(
+            # Repeated list headers are joined (a repeated Cookie or other singleton
+            # header keeps only its last value under cheroot; see test_httputil.py).
+            ("Accept", "text/html"),
+            ("Accept", "application/json;q=0.5"),
+            ("Cookie", "a=1; b=2"),
+            ("X-Rep", "one"),
+            ("X-Empty", ""),
+        ),
+    ),
+    Case(
+        "hdr_accept",
+        "/hdr/accept",
+        headers=(
+            ("Accept", "text/*;q=0.5, text/html;level=1, */*;q=0.1, application/json;q=0.9"),
+            ("Accept-Encoding", "gzip;q=1.0, identity; q=0.5, *;q=0"),
+        ),
+    ),
+    Case("urls_more", "/urls_more"),
     Case("bad_request_line", raw=b"GARBAGE\r\n\r\n", check_close=True),
     Case("http2_request_line", raw=b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", check_close=True),
     Case("http09_request_line", raw=b"GET /\r\n\r\n", check_close=True),

@@ -847,7 +847,7 @@ def test_request_local_ip(info: Live) -> None:
 
 
 class ConfigRoot:
-    _cp_config = {"obj.root": "root-obj", "shared": "root-obj"}
+    _cp_config = {"obj_root": "root-obj", "shared": "root-obj"}
 
     def __init__(self) -> None:
         self.sub = ConfigSub()
@@ -859,12 +859,12 @@ class ConfigRoot:
     @staticmethod
     def view() -> dict[str, Any]:
         config = cherrypy.request.config
-        keys = ("obj.root", "obj.sub", "obj.page", "path.root", "path.sub", "path.page", "shared")
+        keys = ("obj_root", "obj_sub", "obj_page", "path_root", "path_sub", "path_page", "shared")
         return {k: config.get(k) for k in keys}
 
 
 class ConfigSub:
-    _cp_config = {"obj.sub": "sub-obj", "shared": "sub-obj"}
+    _cp_config = {"obj_sub": "sub-obj", "shared": "sub-obj"}
 
     @cherrypy.expose
     def index(self) -> str:
@@ -874,7 +874,7 @@ class ConfigSub:
     def page(self) -> str:
         return dump(ConfigRoot.view())
 
-    page._cp_config = {"obj.page": "page-obj", "shared": "page-obj"}  # type: ignore[attr-defined]
+    page._cp_config = {"obj_page": "page-obj", "shared": "page-obj"}  # type: ignore[attr-defined]
 
     @cherrypy.expose
     def other(self) -> str:
@@ -882,49 +882,49 @@ class ConfigSub:
 
 
 CONFIG_APP = {
-    "/": {"path.root": "root-path", "shared": "root-path"},
-    "/sub": {"path.sub": "sub-path", "shared": "sub-path"},
-    "/sub/other": {"path.page": "other-path"},
+    "/": {"path_root": "root-path", "shared": "root-path"},
+    "/sub": {"path_sub": "sub-path", "shared": "sub-path"},
+    "/sub/other": {"path_page": "other-path"},
 }
 
 
 def test_request_config_is_merged_per_path(serve_app: ServeApp) -> None:
     live = serve_app(ConfigRoot(), "", CONFIG_APP)
     none = dict.fromkeys(
-        ("obj.root", "obj.sub", "obj.page", "path.root", "path.sub", "path.page", "shared")
+        ("obj_root", "obj_sub", "obj_page", "path_root", "path_sub", "path_page", "shared")
     )
     # Path config overrides the object's _cp_config at the same level...
     assert get(live, "/").json() == {
         **none,
-        "obj.root": "root-obj",
-        "path.root": "root-path",
+        "obj_root": "root-obj",
+        "path_root": "root-path",
         "shared": "root-path",
     }
     assert get(live, "/sub/").json() == {
         **none,
-        "obj.root": "root-obj",
-        "obj.sub": "sub-obj",
-        "path.root": "root-path",
-        "path.sub": "sub-path",
+        "obj_root": "root-obj",
+        "obj_sub": "sub-obj",
+        "path_root": "root-path",
+        "path_sub": "sub-path",
         "shared": "sub-path",
     }
     # ... and deeper object config overrides path config above it.
     assert get(live, "/sub/page").json() == {
         **none,
-        "obj.root": "root-obj",
-        "obj.sub": "sub-obj",
-        "obj.page": "page-obj",
-        "path.root": "root-path",
-        "path.sub": "sub-path",
+        "obj_root": "root-obj",
+        "obj_sub": "sub-obj",
+        "obj_page": "page-obj",
+        "path_root": "root-path",
+        "path_sub": "sub-path",
         "shared": "page-obj",
     }
     assert get(live, "/sub/other").json() == {
         **none,
-        "obj.root": "root-obj",
-        "obj.sub": "sub-obj",
-        "path.root": "root-path",
-        "path.sub": "sub-path",
-        "path.page": "other-path",
+        "obj_root": "root-obj",
+        "obj_sub": "sub-obj",
+        "path_root": "root-path",
+        "path_sub": "sub-path",
+        "path_page": "other-path",
         "shared": "sub-path",
     }
 

@@ -1,12 +1,16 @@
-"""HTTP helpers with ``cherrypy.lib.httputil``'s names: status codes, header maps,
-query-string parsing and host records."""
+"""HTTP helpers with ``cherrypy.lib.httputil``'s names and behaviour: status codes,
+header maps (case-insensitive; values encoded for the wire as Latin-1 or RFC 2047),
+header elements with ``Accept`` q-values and their ordering, ``Range`` parsing,
+query-string parsing, URL joining and host records."""
 
 from __future__ import annotations
 
+import binascii
 import email.utils
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from email.header import decode_header
 from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 
@@ -49,17 +53,174 @@ def valid_status(status: Any) -> tuple[int, str, str]:
 
 
 def _title(key: Any) -> Any:
+    if key is None:
+        return "None"
     return key.title() if isinstance(key, str) else key
 
 
+# -- header elements -------------------------------------------------------------------
+
+
+class HeaderElement:
+    """One element of a header value, e.g. ``text/html;level=1``: its ``value`` and
+    ``params``. Elements order by value."""
+
+    def __init__(self, value: str, params: dict[str, Any] | None = None) -> None:
+        self.value = value
+        self.params = {} if params is None else params
+
+    def __lt__(self, other: HeaderElement) -> bool:
+        return self.value < other.value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HeaderElement):
+            return NotImplemented
+        return str(self) == str(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return self.value + "".join(f";{k}={v}" for k, v in self.params.items())
+
+    def __bytes__(self) -> bytes:
+        return str(self).encode("ISO-8859-1")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r}, {self.params!r})"
+
+    @staticmethod
+    def parse(elementstr: str) -> tuple[str, dict[str, str]]:
+        """``(value, params)`` of ``"value;k=v;k2=v2"`` (values kept as written)."""
+        atoms = [x.strip() for x in elementstr.split(";") if x.strip()]
+        initial = atoms.pop(0).strip() if atoms else ""
+        params: dict[str, str] = {}
+        for atom in atoms:
+            parts = [x.strip() for x in atom.split("=", 1) if x.strip()]
+            key = parts.pop(0)
+            params[key] = parts[0] if parts else ""
+        return initial, params
+
+    @classmethod
+    def from_str(cls, elementstr: str) -> HeaderElement:
+        """Build an element from its text."""
+        value, params = cls.parse(elementstr)
+        return cls(value, params)
+
+
+#: Where an Accept element's media-range parameters end and its accept-params begin.
+q_separator = re.compile(r"; *q *=")
+
+
+class AcceptElement(HeaderElement):
+    """An element of ``Accept``, ``Accept-Charset``, ``Accept-Encoding``,
+    ``Accept-Language`` or ``TE``, with its ``qvalue``. Elements order by qvalue,
+    then by text, so ``sorted(..., reverse=True)`` puts the preferred one first."""
+
+    @classmethod
+    def from_str(cls, elementstr: str) -> AcceptElement:
+        qvalue = None
+        atoms = q_separator.split(elementstr, 1)
+        media_range = atoms.pop(0).strip()
+        if atoms:
+            # The qvalue may carry accept-extensions: parse it as an element.
+            qvalue = HeaderElement.from_str(atoms[0].strip())
+        media_type, params = cls.parse(media_range)
+        if qvalue is not None:
+            params["q"] = qvalue  # type: ignore[assignment]
+        return cls(media_type, params)
+
+    @property
+    def qvalue(self) -> float:
+        """The preference (0 to 1; 1 when not given). A malformed one is a 400."""
+        val = self.params.get("q", "1")
+        if isinstance(val, HeaderElement):
+            val = val.value
+        try:
+            return float(val)
+        except ValueError as exc:
+            # Lazy: errors imports this module (valid_status).
+            from ..errors import HTTPError
+
+            raise HTTPError(400, f"Malformed HTTP header: `{self}`") from exc
+
+    def __lt__(self, other: HeaderElement) -> bool:
+        mine, theirs = self.qvalue, getattr(other, "qvalue", 1.0)
+        if mine == theirs:
+            return str(self) < str(other)
+        return mine < theirs
+
+
+#: Splits a header value on the commas that are not inside a quoted string.
+RE_HEADER_SPLIT = re.compile(',(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
+def header_elements(fieldname: str, fieldvalue: str | None) -> list[HeaderElement]:
+    """The elements of a header value, most preferred (or greatest) first."""
+    if not fieldvalue:
+        return []
+    accept = fieldname.startswith("Accept") or fieldname == "TE"
+    cls = AcceptElement if accept else HeaderElement
+    result = [cls.from_str(element) for element in RE_HEADER_SPLIT.split(fieldvalue)]
+    return list(reversed(sorted(result)))
+
+
+def decode_TEXT(value: str) -> str:
+    """Decode RFC 2047 encoded-words (``=?utf-8?q?f=C3=BCr?=`` → ``für``)."""
+    decoded = ""
+    for atom, charset in decode_header(value):
+        if isinstance(atom, bytes):
+            atom = atom.decode(charset or "ISO-8859-1")
+        decoded += atom
+    return decoded
+
+
+def decode_TEXT_maybe(value: str) -> str:
+    """``decode_TEXT`` only when ``=?`` appears in the value."""
+    return decode_TEXT(value) if "=?" in value else value
+
+
+# -- header maps -----------------------------------------------------------------------
+
+
+def header_value(value: Any) -> str:
+    """A response header value as text the wire can carry: ``str()`` of non-strings;
+    Latin-1 text as it is; anything else as one RFC 2047 encoded-word
+    (``=?utf-8?b?...?=``), as CherryPy sends it."""
+    if value.__class__ is not str:
+        if isinstance(value, bytes):
+            return value.decode("ISO-8859-1")
+        value = str(value)
+    if value.isascii():
+        return value
+    try:
+        value.encode("ISO-8859-1")
+    except UnicodeEncodeError:
+        encoded = binascii.b2a_base64(value.encode("utf-8"), newline=False)
+        return "=?utf-8?b?" + encoded.decode("ascii") + "?="
+    return value
+
+
 class HeaderMap(dict):
-    """A dict of HTTP headers whose keys are case-insensitive (stored title-cased)."""
+    """A dict of HTTP headers whose keys are case-insensitive (stored title-cased).
+
+    ``elements(key)``/``values(key)`` parse a header's comma-separated elements;
+    ``output()`` gives the ``(name, value)`` byte pairs CherryPy would send (values in
+    Latin-1, or RFC 2047 when they need more).
+    """
 
     __slots__ = ()
+
+    protocol = (1, 1)
+    encodings = ["ISO-8859-1"]
+    use_rfc_2047 = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
         self.update(*args, **kwargs)
+
+    @staticmethod
+    def transform_key(key: Any) -> Any:
+        return _title(key)
 
     def __getitem__(self, key: Any) -> Any:
         return dict.__getitem__(self, _title(key))
@@ -87,53 +248,67 @@ class HeaderMap(dict):
             self[key] = value
 
     def copy(self) -> HeaderMap:
-        new = HeaderMap()
+        new = type(self)()
         dict.update(new, self)
         return new
 
+    @classmethod
+    def fromkeys(cls, keys: Iterable[Any], value: Any = None) -> HeaderMap:  # type: ignore[override]
+        new = cls()
+        for key in keys:
+            new[key] = value
+        return new
+
     def elements(self, key: str) -> list[HeaderElement]:
-        """The comma-separated elements of a header, parsed and sorted as CherryPy
-        sorts them (``Accept*``/``TE``: most preferred first, see ``AcceptElement``)."""
-        value = self.get(key)
-        if value is None:
-            return []
-        return header_elements(_title(key), str(value))
+        """The elements of a header, sorted (for Accept* headers: by preference)."""
+        return header_elements(_title(key), self.get(key))
 
     def values(self, key: str | None = None) -> Any:  # type: ignore[override]
-        """With a key: the element values of that header; without: dict.values()."""
+        """With a key: the element values of that header, sorted as ``elements``;
+        without: ``dict.values()``."""
         if key is None:
             return dict.values(self)
         return [e.value for e in self.elements(key)]
 
-    def output(self) -> list[tuple[str, str]]:
-        """The headers as a list of ``(name, value)`` str tuples."""
-        return [(k, v if isinstance(v, str) else str(v)) for k, v in dict.items(self)]
-
-
-class HeaderElement:
-    """One element of a header value: ``text/html;charset=utf-8``."""
-
-    def __init__(self, value: str, params: dict[str, str] | None = None) -> None:
-        self.value = value
-        self.params = params or {}
+    def output(self) -> list[tuple[bytes, bytes]]:
+        """The headers as ``(name, value)`` byte pairs for the wire."""
+        return list(self.encode_header_items(self.items()))
 
     @classmethod
-    def parse(cls, text: str) -> HeaderElement:
-        atoms = [a.strip() for a in text.split(";")]
-        params: dict[str, str] = {}
-        for atom in atoms[1:]:
-            if not atom:
+    def encode_header_items(
+        cls, header_items: Iterable[tuple[Any, Any]]
+    ) -> Iterator[tuple[bytes, bytes]]:
+        for k, v in header_items:
+            if not isinstance(v, (str, bytes)):
+                v = str(v)
+            yield cls.encode_header_item(k), cls.encode_header_item(v)
+
+    @classmethod
+    def encode_header_item(cls, item: Any) -> bytes:
+        if isinstance(item, str):
+            item = cls.encode(item)
+        return bytes(item).translate(None, _CONTROL_CHARS)
+
+    @classmethod
+    def encode(cls, v: str) -> bytes:
+        """A header name or value encoded for the wire (Latin-1, else RFC 2047)."""
+        for enc in cls.encodings:
+            try:
+                return v.encode(enc)
+            except UnicodeEncodeError:
                 continue
-            key, _, val = atom.partition("=")
-            params[key.strip()] = val.strip().strip('"')
-        return cls(atoms[0], params)
+        if cls.protocol == (1, 1) and cls.use_rfc_2047:
+            encoded = binascii.b2a_base64(v.encode("utf-8"), newline=False)
+            return b"=?utf-8?b?" + encoded + b"?="
+        raise ValueError(
+            f"Could not encode header part {v!r} using any of the encodings {cls.encodings!r}."
+        )
 
-    def __str__(self) -> str:
-        params = "".join(f";{k}={v}" for k, v in self.params.items())
-        return f"{self.value}{params}"
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.value!r}, {self.params!r})"
+#: CherryPy's name for a case-insensitive dict of headers.
+CaseInsensitiveDict = HeaderMap
+
+_CONTROL_CHARS = bytes(range(32)) + bytes([127])
 
 
 class Host(NamedTuple):
@@ -145,6 +320,8 @@ class Host(NamedTuple):
 
 
 _IMAGE_MAP = re.compile(r"^\d+,\d+$")
+#: CherryPy's name for the image-map query pattern.
+image_map_pattern = re.compile(r"[0-9]+,[0-9]+")
 
 
 def parse_query_string(
@@ -188,11 +365,54 @@ def parse_pairs(
 
 
 def urljoin(*atoms: str) -> str:
-    """Join URL path atoms with single slashes."""
+    """Join URL path atoms (a SCRIPT_NAME and a PATH_INFO...) with single slashes;
+    "" joins to "/"."""
     url = "/".join(x for x in atoms if x)
     while "//" in url:
         url = url.replace("//", "/")
     return url or "/"
+
+
+def urljoin_bytes(*atoms: bytes) -> bytes:
+    """``urljoin`` for bytes atoms."""
+    url = b"/".join(x for x in atoms if x)
+    while b"//" in url:
+        url = url.replace(b"//", b"/")
+    return url or b"/"
+
+
+def protocol_from_http(protocol_str: str) -> tuple[int, int]:
+    """``(1, 1)`` from ``"HTTP/1.1"``."""
+    return int(protocol_str[5]), int(protocol_str[7])
+
+
+def get_ranges(headervalue: str | None, content_length: int) -> list[tuple[int, int]] | None:
+    """The ``(start, stop)`` slices a ``Range`` header asks for, or None.
+
+    ``bytes=3-6`` gives ``[(3, 7)]``; ``bytes=-5`` the last five bytes. None means
+    "serve the whole entity" (no header, or a syntactically invalid range); an empty
+    list means no range is satisfiable (answer 416).
+    """
+    if not headervalue:
+        return None
+    result: list[tuple[int, int]] = []
+    _unit, _, byteranges = headervalue.partition("=")
+    for brange in byteranges.split(","):
+        first, _, last = (x.strip() for x in brange.partition("-"))
+        if first:
+            start = int(first)
+            stop = int(last) if last else content_length - 1
+            if start >= content_length:
+                continue  # unsatisfiable: skipped (416 if none is left)
+            if stop < start:
+                return None  # invalid: treated as if there were no Range header
+            result.append((start, stop + 1))
+        else:
+            if not last:
+                return None
+            suffix = int(last)
+            result.append((max(content_length - suffix, 0), content_length))
+    return result
 
 
 def HTTPDate(timeval: float | None = None) -> str:
@@ -200,92 +420,46 @@ def HTTPDate(timeval: float | None = None) -> str:
     return email.utils.formatdate(timeval, usegmt=True)
 
 
-def header_items(items: Iterable[tuple[str, str]]) -> HeaderMap:
-    """Build a HeaderMap from (name, value) pairs, joining repeats with ", " (RFC 9110
-    §5.3), and Cookie lines with "; " (RFC 6265 §5.4: one cookie-string)."""
+def header_items(items: Iterable[tuple[str, str]], remote_addr: str | None = None) -> HeaderMap:
+    """Build ``request.headers`` from (name, value) pairs as CherryPy fills it.
+
+    A repeated header is joined into one value with ", " (RFC 9110 §5.3), except
+    ``Cookie``, joined with "; " (RFC 6265 §5.4: one cookie-string). Values
+    with RFC 2047 encoded-words are decoded; CR and LF are removed from ``Host``
+    (``SanitizedHost``). ``remote_addr`` becomes the ``Remote-Addr`` entry CherryPy adds.
+    """
     headers = HeaderMap()
     for name, value in items:
         key = name.title()
+        if "=?" in value:
+            try:
+                value = decode_TEXT(value)
+            except (ValueError, LookupError):
+                pass  # not a valid encoded-word: kept as received
         if dict.__contains__(headers, key):
             sep = "; " if key == "Cookie" else ", "
             dict.__setitem__(headers, key, dict.__getitem__(headers, key) + sep + value)
         else:
             dict.__setitem__(headers, key, value)
+    host = dict.get(headers, "Host")
+    if host is not None and ("\n" in host or "\r" in host):
+        dict.__setitem__(headers, "Host", SanitizedHost(host))
+    if remote_addr is not None and not dict.__contains__(headers, "Remote-Addr"):
+        dict.__setitem__(headers, "Remote-Addr", remote_addr)
     return headers
 
 
-class AcceptElement(HeaderElement):
-    """An element of an ``Accept*``/``TE`` header, with its ``qvalue`` (tools.encode,
-    tools.gzip, tools.accept). Sorting puts the least preferred first, as CherryPy's
-    does (``header_elements`` reverses the sort)."""
+class SanitizedHost(str):
+    """A Host header value with CR and LF removed; ``raw`` keeps what was received.
+    Only returned when something was removed."""
 
-    @classmethod
-    def parse(cls, text: str) -> HeaderElement:
-        # The first "q" parameter separates media-range parameters from accept-params.
-        media_range, sep, accept_params = _Q_SEPARATOR.partition(text)
-        element = HeaderElement.parse(media_range)
-        if sep:
-            element.params["q"] = HeaderElement.parse(accept_params.strip())  # type: ignore[assignment]
-        return cls(element.value, element.params)
+    dangerous = re.compile(r"[\n\r]")
+    raw: str
 
-    @property
-    def qvalue(self) -> float:
-        """The preference of this element (``q``, 1 when absent); a q that is not a
-        number is the client's error: 400."""
-        value: Any = self.params.get("q", "1")
-        if isinstance(value, HeaderElement):
-            value = value.value
-        try:
-            q = float(value)
-        except ValueError:
-            # Lazy: errors imports this module (response codes).
-            from ..errors import HTTPError
-
-            raise HTTPError(400, f"Malformed HTTP header: `{self}`") from None
-        return q if q == q else 0.0  # NaN is no preference
-
-    def __lt__(self, other: AcceptElement) -> bool:
-        mine, theirs = self.qvalue, other.qvalue
-        if mine == theirs:
-            return str(self) < str(other)
-        return mine < theirs
-
-
-class _QSeparator:
-    """Split ``text/html;level=1; q=0.5`` at its first ``;q=`` (spaces allowed)."""
-
-    pattern = re.compile(r"; *q *=")
-
-    def partition(self, text: str) -> tuple[str, str, str]:
-        match = self.pattern.search(text)
-        if match is None:
-            return text.strip(), "", ""
-        return text[: match.start()].strip(), match.group(), text[match.end() :]
-
-
-_Q_SEPARATOR = _QSeparator()
-#: Commas outside double quotes separate a header's elements.
-_ELEMENT_SPLIT = re.compile(r',(?=(?:[^"]*"[^"]*")*[^"]*$)')
-
-
-def header_elements(fieldname: str, fieldvalue: str) -> list[HeaderElement]:
-    """The elements of a header value, sorted as CherryPy sorts them: by ``qvalue``
-    (most preferred first) for ``Accept*`` and ``TE``, else by value, descending."""
-    if not fieldvalue:
-        return []
-    accept = fieldname.startswith("Accept") or fieldname == "TE"
-    parts = _ELEMENT_SPLIT.split(fieldvalue) if '"' in fieldvalue else fieldvalue.split(",")
-    result: list[HeaderElement] = [
-        AcceptElement.parse(part) if accept else HeaderElement.parse(part)
-        for part in parts
-        if part.strip()
-    ]
-    if accept:
-        result.sort(key=_accept_key, reverse=True)
-    else:
-        result.sort(key=lambda e: e.value, reverse=True)
-    return result
-
-
-def _accept_key(element: HeaderElement) -> tuple[float, str]:
-    return (element.qvalue, str(element))  # type: ignore[attr-defined]
+    def __new__(cls, raw: str) -> Any:
+        sanitized = cls.dangerous.sub("", raw)
+        if sanitized == raw:
+            return raw
+        instance = super().__new__(cls, sanitized)
+        instance.raw = raw
+        return instance

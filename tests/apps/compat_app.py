@@ -101,12 +101,215 @@ class Quiet:
         raise ValueError("kaboom quietly")
 
 
+class Rest:
+    """Mounted under ``/rest`` with ``cherrypy.dispatch.MethodDispatcher``."""
+
+    exposed = True
+
+    def GET(self, *args: str, **kwargs: Any) -> str:
+        return _dump({"method": "GET", "args": list(args), "kwargs": kwargs})
+
+    def POST(self, name: str) -> str:
+        cherrypy.response.status = 201
+        return _dump({"method": "POST", "name": name})
+
+    @cherrypy.config(**{"response.headers.X-Custom": "put"})
+    def PUT(self) -> str:
+        return "put"
+
+
+class VhostSite:
+    """Under ``/vh`` (VirtualHost: ``other.example`` gets the ``/vhalt`` prefix)."""
+
+    @cherrypy.expose
+    def index(self) -> str:
+        return "vh main"
+
+    @cherrypy.expose
+    def page(self) -> str:
+        return "vh main page"
+
+
+class VhostAlt:
+    @cherrypy.expose
+    def index(self) -> str:
+        return "vh alt"
+
+    @cherrypy.expose
+    def page(self) -> str:
+        return "vh alt page"
+
+
+class Results:
+    """``/ret/<kind>``: handlers returning values of every type."""
+
+    @cherrypy.expose
+    def int_(self) -> Any:
+        return 42
+
+    @cherrypy.expose
+    def none(self) -> Any:
+        return None
+
+    @cherrypy.expose
+    def empty(self) -> Any:
+        return ""
+
+    @cherrypy.expose
+    def list_str(self) -> Any:
+        return ["a", "b"]
+
+    @cherrypy.expose
+    def list_bytes(self) -> Any:
+        return [b"a", b"b"]
+
+    @cherrypy.expose
+    def tuple_str(self) -> Any:
+        return ("t", "u")
+
+    @cherrypy.expose
+    def gen_str(self) -> Any:
+        yield "x"
+        yield "y"
+
+    @cherrypy.expose
+    def gen_mixed(self) -> Any:
+        yield "x"
+        yield b"y"
+
+    @cherrypy.expose
+    def dict_(self) -> Any:
+        return {"a": 1}
+
+    @cherrypy.expose
+    def fileobj(self) -> Any:
+        import io
+
+        return io.BytesIO(b"file body")
+
+    @cherrypy.expose
+    def bytes_non_text(self) -> Any:
+        cherrypy.response.headers["Content-Type"] = "application/octet-stream"
+        return b"\x00\x01"
+
+    @cherrypy.expose
+    def str_non_text(self) -> Any:
+        cherrypy.response.headers["Content-Type"] = "application/json"
+        return '{"a": 1}'
+
+
+class Headers:
+    """``/hdr/<kind>``: response header encoding, request headers as CherryPy fills them."""
+
+    @cherrypy.expose
+    def latin1(self) -> str:
+        cherrypy.response.headers["X-Custom"] = "caf\u00e9"
+        return "ok"
+
+    @cherrypy.expose
+    def unicode(self) -> str:
+        cherrypy.response.headers["X-Custom"] = "caf\u00e9 \u2603"
+        return "ok"
+
+    @cherrypy.expose
+    def int_(self) -> str:
+        cherrypy.response.headers["X-Custom"] = 7
+        return "ok"
+
+    @cherrypy.expose
+    def request(self) -> str:
+        h = cherrypy.request.headers
+        keys = ("Remote-Addr", "X-Rep", "Cookie", "Accept", "Host", "X-Empty")
+        cookies = sorted((k, m.value) for k, m in cherrypy.request.cookie.items())
+        return _dump({"headers": {k: h.get(k) for k in keys}, "cookies": cookies})
+
+    @cherrypy.expose
+    def accept(self) -> str:
+        h = cherrypy.request.headers
+        return _dump(
+            {
+                "accept": [str(e) for e in h.elements("Accept")],
+                "qvalues": [e.qvalue for e in h.elements("Accept")],
+                "values": h.values("Accept"),
+                "language": [str(e) for e in h.elements("Accept-Language")],
+                "encoding": [str(e) for e in h.elements("Accept-Encoding")],
+            }
+        )
+
+
+def _describe(value: Any) -> Any:
+    """A field as JSON: text as is, a file upload as its Part attributes and content."""
+    if isinstance(value, list):
+        return [_describe(v) for v in value]
+    if isinstance(value, str):
+        return value
+    data = value.file.read() if value.file is not None else value.value
+    return {
+        "name": value.name,
+        "filename": value.filename,
+        "content_type": value.content_type.value,
+        "headers": sorted(value.headers.items()),
+        "content": data.decode("latin-1"),
+    }
+
+
+class Bodies:
+    """Request bodies (``cherrypy._cpreqbody``) as handlers see them."""
+
+    @cherrypy.expose
+    def fields(self, **kwargs: Any) -> str:
+        body = cherrypy.request.body
+        return _dump(
+            {
+                "kwargs": {k: _describe(v) for k, v in kwargs.items()},
+                "content_type": body.content_type.value,
+                "length": body.length,
+                "charset": body.charset,
+                "attempt_charsets": body.attempt_charsets,
+                "parts": [[p.name, p.filename, p.fullvalue()] for p in body.parts],
+            }
+        )
+
+    @cherrypy.expose
+    def echo(self) -> Any:
+        # The unprocessed body is a file-like iterable: CherryPy sends it back.
+        return cherrypy.request.body
+
+    @cherrypy.expose
+    def lines(self) -> str:
+        body = cherrypy.request.body
+        return _dump([line.decode("latin-1") for line in body.readlines()])
+
+    @cherrypy.expose
+    def utf16(self, **kwargs: Any) -> str:
+        return _dump({"kwargs": kwargs, "charset": cherrypy.request.body.charset})
+
+    utf16._cp_config = {"request.body.attempt_charsets": ["utf-16"]}
+
+    @cherrypy.expose
+    def unprocessed(self, **kwargs: Any) -> str:
+        # CherryPy's unprocessed body.read() fails (its fp is the socket reader, which
+        # takes no fp_out): read the fp.
+        body = cherrypy.request.body.fp.read()
+        return _dump({"kwargs": kwargs, "body": body.decode("latin-1")})
+
+    unprocessed._cp_config = {"request.process_request_body": False}
+
+
 class Root:
     def __init__(self) -> None:
+        self.bodies = Bodies()
         self.sub = Sub()
         self.catch = Catch()
         self.exposedobj = ExposedObj()
         self.quiet = Quiet()
+        self.rest = Rest()
+        self.vh = VhostSite()
+        # other.example's requests for /vh/... are dispatched on /vhalt/vh/...
+        self.vhalt = Sub()
+        self.vhalt.vh = VhostAlt()  # type: ignore[attr-defined]
+        self.ret = Results()
+        self.hdr = Headers()
 
     # -- dispatch --------------------------------------------------------
     @cherrypy.expose
@@ -259,6 +462,20 @@ class Root:
         return _dump({"params": cherrypy.request.params, "kwargs": kwargs})
 
     @cherrypy.expose
+    def urls_more(self, **kwargs: Any) -> str:
+        return _dump(
+            {
+                "qs_dict": cherrypy.url("/x", qs={"a": "1", "b": "two words"}),
+                "qs_list": cherrypy.url("x", qs=[("k", "v"), ("k", "w")]),
+                "relative": cherrypy.url("/sub/page", relative=True),
+                "relative_server": cherrypy.url("/sub/page", relative="server"),
+                "base": cherrypy.url("/p", base="https://example.org:8443"),
+                "script_name": cherrypy.url("/p", script_name="/mnt"),
+                "dots": cherrypy.url("../up/./x"),
+            }
+        )
+
+    @cherrypy.expose
     def urls(self, **kwargs: Any) -> str:
         return _dump(
             {
@@ -280,4 +497,6 @@ def make_root() -> Root:
 CONFIG: dict[str, dict[str, Any]] = {
     "/": {"tools.trailing_slash.on": True},
     "/quiet": {"request.show_tracebacks": False},
+    "/rest": {"request.dispatch": cherrypy.dispatch.MethodDispatcher()},
+    "/vh": {"request.dispatch": cherrypy.dispatch.VirtualHost(**{"other.example": "/vhalt"})},
 }

@@ -1,0 +1,71 @@
+"""String helpers CherryPy apps import from ``cherrypy._cpcompat``.
+
+``ntob``/``ntou``/``tonative`` convert between native strings and bytes (Latin-1 by
+default, as in CherryPy); ``escape_html`` and ``base64_decode`` are the helpers older
+CherryPy releases had there and applications still import.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import http.client
+import urllib.parse
+from typing import Any
+
+__all__ = [
+    "HTTPSConnection",
+    "assert_native",
+    "base64_decode",
+    "escape_html",
+    "ntob",
+    "ntou",
+    "quote",
+    "text_or_bytes",
+    "tonative",
+    "unquote",
+]
+
+#: What CherryPy accepts where "a string" is meant.
+text_or_bytes = (str, bytes)
+
+HTTPSConnection = getattr(http.client, "HTTPSConnection", None)
+
+quote = urllib.parse.quote
+unquote = urllib.parse.unquote
+
+
+def assert_native(n: Any) -> None:
+    """Raise TypeError unless ``n`` is a str."""
+    if not isinstance(n, str):
+        raise TypeError(f"n must be a native str (got {type(n).__name__})")
+
+
+def ntob(n: str, encoding: str = "ISO-8859-1") -> bytes:
+    """The native string ``n`` as bytes in ``encoding``."""
+    assert_native(n)
+    return n.encode(encoding)
+
+
+def ntou(n: str, encoding: str = "ISO-8859-1") -> str:
+    """The native string ``n`` as a unicode string (itself, on Python 3)."""
+    assert_native(n)
+    return n
+
+
+def tonative(n: str | bytes, encoding: str = "ISO-8859-1") -> str:
+    """``n`` as a native string: bytes are decoded with ``encoding``."""
+    if isinstance(n, bytes):
+        return n.decode(encoding)
+    return n
+
+
+def escape_html(s: str, escape_quote: bool = False) -> str:
+    """``s`` with ``&``, ``<`` and ``>`` escaped (and ``"`` with ``escape_quote``)."""
+    return html.escape(s, quote=escape_quote).replace("&#x27;", "'")
+
+
+def base64_decode(n: str | bytes, encoding: str = "ISO-8859-1") -> str:
+    """Decode base64 ``n`` and return the result as a native string."""
+    decoded = base64.b64decode(n.encode(encoding) if isinstance(n, str) else n)
+    return tonative(decoded, encoding)

@@ -1,0 +1,447 @@
+"""Strict config checks: a key cherrypy_rs would not honour is an error at start.
+
+CherryPy accepts any key and, at best, its checker warns. Here a key that would be
+silently ignored — an unknown tool or one not implemented yet, an argument a tool does
+not take, a namespace nobody handles, a misspelt ``request.*``/``response.*`` attribute,
+a site-wide key in an application section — raises ``ConfigError`` naming where the
+key is (file/section, object, handler) and what to do. Security tools
+(``tools.auth_basic``, ``auth_digest``, ``session_auth``, ``proxy``) get the loudest
+message: accepting them without enforcing them would leave the site open.
+
+Entry points: ``check_global(config)`` (``config.update``), ``check_app(app)`` (at
+``tree.mount``: its sections and every ``_cp_config`` on the mounted object tree),
+``check_namespaces(app)`` (at server start, once applications had their chance to
+register namespaces), ``check_server_value`` (the type of a ``server.*`` value). The
+toolbox (``context.site.tools``) decides which tools exist once it is there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import numbers
+from collections.abc import Iterator
+from typing import Any
+
+from . import context
+from ._config import Config
+from .bodies import RequestBody
+from .default_tools import tools
+from .objects import Request, Response
+
+__all__ = [
+    "SECURITY_TOOLS",
+    "ConfigError",
+    "check_app",
+    "check_global",
+    "check_namespaces",
+    "check_section",
+    "check_server_value",
+]
+
+
+class ConfigError(ValueError):
+    """A config key cherrypy_rs cannot honour; the message names it and what to do."""
+
+    #: The message says all there is: the engine logs it without a traceback.
+    quiet = True
+
+
+#: Tools whose being accepted without effect would leave the site unprotected.
+SECURITY_TOOLS = ("auth_basic", "auth_digest", "session_auth", "proxy")
+
+#: Namespaces every application section may use (besides registered ones).
+_REQUEST_NAMESPACES = {"request", "response", "tools", "hooks", "error_page", "wsgi"}
+#: Namespaces only the global config may use.
+_SITE_NAMESPACES = {"server", "engine", "tree", "checker", "log"}
+
+#: CherryPy's hook points (``hooks.<point>``).
+HOOK_POINTS = (
+    "on_start_resource",
+    "before_request_body",
+    "before_handler",
+    "before_finalize",
+    "on_end_resource",
+    "on_end_request",
+    "before_error_response",
+    "after_error_response",
+)
+
+
+def _suggest(name: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- tools -----------------------------------------------------------------------------
+
+
+def _tool_names(box: Any) -> list[str]:
+    return sorted(
+        n for n in dir(box) if not n.startswith("_") and hasattr(getattr(box, n, None), "_setup")
+    )
+
+
+def _check_tools(ns: str, box: Any, entries: dict[str, Any], where: str) -> None:
+    """``<ns>.<tool>.<arg>`` entries of one section, against the toolbox ``box``."""
+    by_tool: dict[str, dict[str, Any]] = {}
+    for key, value in entries.items():
+        name, _, arg = key.partition(".")
+        by_tool.setdefault(name, {})[arg] = value
+    for name, args in by_tool.items():
+        if set(args) == {"on"} and not args["on"]:
+            continue  # turning off a tool that does not run changes nothing
+        tool = getattr(box, name, None) if not name.startswith("_") else None
+        first = f"{ns}.{name}.{next(iter(args))}"
+        if tool is None or not hasattr(tool, "_setup"):
+            known = _tool_names(box)
+            if name in SECURITY_TOOLS:
+                raise ConfigError(
+                    f"{where}: {first}: the {name} tool is not implemented in cherrypy_rs "
+                    "yet, and accepting it without enforcing it would leave these pages "
+                    f"unprotected. Remove every {ns}.{name}.* key and protect the pages "
+                    f"another way (a reverse proxy, or a tool of your own on cherrypy.{ns})"
+                )
+            raise ConfigError(
+                f"{where}: {first}: there is no tool {name!r}{_suggest(name, known)} in "
+                f"cherrypy.{ns} (it has {', '.join(known)}); remove the key, fix the name, "
+                f"or register the tool (cherrypy.{ns}.{name} = Tool(...)) first"
+            )
+        arguments = getattr(tool, "arguments", None)
+        if arguments is None:
+            continue
+        accepted, any_keyword = arguments()
+        if any_keyword:
+            continue
+        accepted = set(accepted) | {"on", "priority"}
+        for arg in args:
+            if arg not in accepted:
+                raise ConfigError(
+                    f"{where}: {ns}.{name}.{arg}: the {name} tool takes no argument "
+                    f"{arg!r}{_suggest(arg, accepted)}; it takes "
+                    f"{', '.join(sorted(accepted))}"
+                )
+
+
+# -- request / response / hooks / error_page -------------------------------------------
+
+
+def _check_attr(kind: str, cls: Any, attr: str, where: str, extra: set[str]) -> None:
+    if attr in extra or (hasattr(cls, attr) and not attr.startswith("_")):
+        return
+    known = [n for n in dir(cls) if not n.startswith("_")] + sorted(extra)
+    raise ConfigError(
+        f"{where}: {kind}.{attr}: cherrypy.{kind} has no attribute {attr!r}"
+        f"{_suggest(attr, known)}, so the key would do nothing. Fix the name; for a "
+        f"value of your own, use a key without a namespace ('{attr}') and read it from "
+        f"cherrypy.request.config, or declare it on the class first "
+        f"(cherrypy._cprequest.{cls.__name__}.{attr} = None)"
+    )
+
+
+def _check_request(app: Any, attr: str, value: Any, where: str) -> None:
+    cls = getattr(app, "request_class", None) if app is not None else None
+    if cls is None:
+        cls = Request
+    head, _, rest = attr.partition(".")
+    if head == "body" and rest:
+        _check_attr("request.body", RequestBody, rest, where, set())
+        return
+    _check_attr("request", cls, attr, where, {"dispatch"})
+    if attr == "dispatch" and not (callable(value) or hasattr(value, "resolve_for")):
+        raise ConfigError(
+            f"{where}: request.dispatch = {value!r} is not a dispatcher: use e.g. "
+            "cherrypy.dispatch.MethodDispatcher()"
+        )
+
+
+def _check_response(app: Any, attr: str, where: str) -> None:
+    if attr.startswith("headers."):
+        return
+    cls = getattr(app, "response_class", None) if app is not None else None
+    if cls is None:
+        cls = Response
+    _check_attr("response", cls, attr, where, set())
+
+
+def _check_hook(app: Any, point: str, value: Any, where: str) -> None:
+    cls = getattr(app, "request_class", None) if app is not None else None
+    if cls is None or not hasattr(cls, "hooks"):
+        raise ConfigError(
+            f"{where}: hooks.{point}: hooks in config are not run by cherrypy_rs yet; "
+            "remove the key (or call the function from the page handler)"
+        )
+    if point not in HOOK_POINTS:
+        raise ConfigError(
+            f"{where}: hooks.{point}: there is no hook point {point!r}"
+            f"{_suggest(point, HOOK_POINTS)}; the points are {', '.join(HOOK_POINTS)}"
+        )
+    if not callable(value):
+        raise ConfigError(f"{where}: hooks.{point} = {value!r} is not callable")
+
+
+def _check_error_page(code: str, value: Any, where: str) -> None:
+    if code != "default" and not (code.isdigit() and 400 <= int(code) <= 599):
+        raise ConfigError(f"{where}: error_page.{code}: use an error status (400-599) or 'default'")
+    if not (isinstance(value, str) or callable(value)):
+        raise ConfigError(
+            f"{where}: error_page.{code} = {value!r}: give a template file name or a callable"
+        )
+
+
+# -- sections ---------------------------------------------------------------------------
+
+
+def check_section(
+    entries: dict[str, Any],
+    where: str,
+    app: Any = None,
+    site: bool = False,
+    path_section: bool = False,
+) -> None:
+    """Check one flat config section. ``site``: the global config (site-wide
+    namespaces allowed). Unknown namespaces are left to ``check_namespaces``."""
+    boxes = getattr(app, "toolboxes", None) or {"tools": tools}
+    found: dict[str, dict[str, Any]] = {}
+    for key, value in entries.items():
+        if not isinstance(key, str) or "." not in key:
+            continue  # an application's own value (request.config['key'])
+        ns, rest = key.split(".", 1)
+        if ns in boxes:
+            found.setdefault(ns, {})[rest] = value
+        elif ns == "request":
+            _check_request(app, rest, value, where)
+            if rest == "dispatch" and not path_section:
+                raise ConfigError(
+                    f"{where}: request.dispatch is only read from an application's path "
+                    "sections (as in CherryPy, the dispatcher is chosen before any "
+                    "_cp_config is known): move it to the application's config, e.g. "
+                    "{'/api': {'request.dispatch': cherrypy.dispatch.MethodDispatcher()}}"
+                )
+        elif ns == "response":
+            _check_response(app, rest, where)
+        elif ns == "hooks":
+            _check_hook(app, rest, value, where)
+        elif ns == "error_page":
+            _check_error_page(rest, value, where)
+        elif ns in _SITE_NAMESPACES and not site and ns != "log":
+            raise ConfigError(
+                f"{where}: {key}: {ns}.* keys are site-wide: move them to the [global] "
+                "section (cherrypy.config.update), not an application's config"
+            )
+    for ns, tool_entries in found.items():
+        _check_tools(ns, boxes[ns], tool_entries, where)
+
+
+def check_global(config: dict[str, Any]) -> None:
+    """The entries ``config.update`` is about to apply. Dict values (sections of a
+    global config file without [global], which CherryPy stores as data) are left alone;
+    so are the defaults' own values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) or Config.defaults.get(key, _MISSING) == value:
+            continue
+        if isinstance(key, str) and key.startswith("server."):
+            check_server_value(key[7:], value)
+        flat[key] = value
+    check_section(flat, "[global]", site=True)
+
+
+_MISSING = object()
+
+
+# -- the object tree -------------------------------------------------------------------
+
+
+def _attr(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)`` that survives objects whose attribute lookup raises
+    something else than AttributeError (proxies such as ``cherrypy.request`` outside a
+    request)."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+def _config_of(obj: Any) -> dict[str, Any] | None:
+    conf = _attr(obj, "_cp_config")
+    return conf if isinstance(conf, dict) else None
+
+
+def _walk(root: Any, limit: int = 5000) -> Iterator[tuple[str, Any]]:
+    """``(dotted path, object)`` for each object of the tree below ``root`` (reached
+    by attribute, as the dispatcher walks it) that carries a ``_cp_config``: nodes,
+    handlers, classes. Each object once, at most ``limit``; properties are not run."""
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [("root", root)]
+    while stack and len(seen) < limit:
+        name, obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if _config_of(obj) is not None:
+            yield name, obj
+        try:
+            attrs = [n for n in dir(obj) if not n.startswith("_")]
+        except Exception:
+            continue
+        for attr in attrs:
+            try:
+                if isinstance(inspect.getattr_static(obj, attr), property):
+                    continue
+                child = getattr(obj, attr)
+            except Exception:
+                continue
+            if child is None or isinstance(child, (str, bytes, numbers.Number, dict, list)):
+                continue
+            if inspect.ismodule(child):
+                continue
+            target = _attr(child, "__func__") or child
+            if inspect.isroutine(child) or isinstance(child, type):
+                if id(target) not in seen and _config_of(target) is not None:
+                    seen.add(id(target))
+                    yield f"{name}.{attr}", target
+                continue
+            if _attr(child, "exposed") or _has_handlers(child):
+                stack.append((f"{name}.{attr}", child))
+
+
+def _has_handlers(obj: Any) -> bool:
+    """Whether ``obj``'s class has exposed methods or a ``_cp_config`` (a tree node)."""
+    cls = type(obj)
+    if cls.__module__ == "builtins":
+        return False
+    if isinstance(getattr(cls, "_cp_config", None), dict):
+        return True
+    return any(_attr(v, "exposed") for v in vars(cls).values())
+
+
+def check_app(app: Any, script_name: str | None = None) -> None:
+    """Every section of ``app``'s config and every ``_cp_config`` on its object tree."""
+    mount = script_name if script_name is not None else getattr(app, "script_name", "")
+    label = f"the application mounted at {mount or '/'!r}"
+    for section, entries in getattr(app, "config", {}).items():
+        if not isinstance(entries, dict):
+            continue
+        where = f"{label}, section [{section}]"
+        check_section(
+            entries, where, app, site=section == "global", path_section=section != "global"
+        )
+    for path, obj in _tree_objects(app):
+        check_section(obj._cp_config, f"{label}, _cp_config of {path}", app)
+
+
+def _tree_objects(app: Any) -> Iterator[tuple[str, Any]]:
+    """Objects with a ``_cp_config`` reachable from the root, and from the controllers
+    of a ``RoutesDispatcher`` set as ``request.dispatch``."""
+    root = getattr(app, "root", None)
+    if root is not None:
+        yield from _walk(root)
+    for entries in getattr(app, "config", {}).values():
+        dispatcher = entries.get("request.dispatch") if isinstance(entries, dict) else None
+        controllers = getattr(dispatcher, "controllers", None)
+        if isinstance(controllers, dict):
+            for name, controller in controllers.items():
+                for path, obj in _walk(controller):
+                    yield path.replace("root", f"controller {name!r}", 1), obj
+
+
+def known_namespaces(app: Any) -> set[str]:
+    """The namespaces an application's sections may use."""
+    known = set(_REQUEST_NAMESPACES)
+    known.update(getattr(app, "namespaces", {}) or {})
+    known.update(getattr(app, "toolboxes", {}) or {})
+    request_class = getattr(app, "request_class", None)
+    known.update(getattr(request_class, "namespaces", {}) or {})
+    config = context.site.config
+    known.update(getattr(config, "namespaces", {}) or {})
+    checker = getattr(context.site, "checker", None)
+    known.update(getattr(checker, "extra_config_namespaces", ()) or ())
+    return known
+
+
+def check_namespaces(app: Any, script_name: str | None = None) -> None:
+    """Keys of ``app``'s sections and ``_cp_config`` in a namespace nobody handles
+    (checked at start: applications register namespaces after mounting)."""
+    known = known_namespaces(app)
+    mount = script_name if script_name is not None else getattr(app, "script_name", "")
+    label = f"the application mounted at {mount or '/'!r}"
+    places: list[tuple[str, dict[str, Any]]] = [
+        (f"{label}, section [{s}]", e)
+        for s, e in getattr(app, "config", {}).items()
+        if isinstance(e, dict) and s != "global"
+    ]
+    places += [(f"{label}, _cp_config of {p}", o._cp_config) for p, o in _tree_objects(app)]
+    for where, entries in places:
+        for key in entries:
+            if not isinstance(key, str) or "." not in key:
+                continue
+            ns = key.split(".", 1)[0]
+            if ns in known or ns in _SITE_NAMESPACES:
+                continue
+            if ns == "cherrypy" and key.split(".")[1] in known:
+                raise ConfigError(
+                    f"{where}: {key}: write {key.split('.', 1)[1]!r} (no 'cherrypy.')"
+                )
+            raise ConfigError(
+                f"{where}: {key}: no handler for the {ns!r} namespace{_suggest(ns, known)}, "
+                "so the key would do nothing. Register one (app.namespaces"
+                f"[{ns!r}] = handler, or cherrypy.config.namespaces), or use a key "
+                "without a namespace for a value of your own"
+            )
+
+
+# -- server.* types --------------------------------------------------------------------
+
+_INT = (int,)
+_NUMBER = (int, float)
+_STR = (str,)
+
+#: The type each server.* key needs (None is accepted where the default is None).
+_SERVER_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "socket_port": (_INT, "an int"),
+    "socket_timeout": (_NUMBER, "a number of seconds"),
+    "max_request_header_size": (_INT, "an int (bytes)"),
+    "max_request_body_size": (_INT, "an int (bytes)"),
+    "shutdown_timeout": (_NUMBER, "a number of seconds"),
+    "thread_pool": (_INT, "an int"),
+    "accepted_queue_size": (_INT, "an int"),
+    "accepted_queue_timeout": (_NUMBER, "a number of seconds"),
+    "socket_queue_size": (_INT, "an int"),
+    "io_threads": (_INT, "an int"),
+    "max_headers": (_INT, "an int"),
+    "http2_max_concurrent_streams": (_INT, "an int"),
+    "socket_host": (_STR, "a str (an address or host name)"),
+    "socket_file": (_STR, "a str (a path) or None"),
+    "ssl_module": (_STR, "a str"),
+    "ssl_certificate": (_STR, "a str (a PEM file name) or None"),
+    "ssl_private_key": (_STR, "a str (a PEM file name) or None"),
+    "ssl_certificate_chain": (_STR, "a str (a PEM file name) or None"),
+    "ssl_client_ca": (_STR, "a str (a PEM file name) or None"),
+    "ssl_verify_client": (_STR, "'none', 'optional' or 'required'"),
+}
+
+_NULLABLE = {
+    "socket_file",
+    "ssl_certificate",
+    "ssl_private_key",
+    "ssl_certificate_chain",
+    "ssl_client_ca",
+    "ssl_module",
+    "ssl_verify_client",
+}
+
+
+def check_server_value(
+    key: str, value: Any, types: dict[str, tuple[tuple[type, ...], str]] | None = None
+) -> None:
+    """Raise ConfigError when ``server.<key>`` has a value of the wrong type."""
+    table = _SERVER_TYPES if types is None else types
+    spec = table.get(key)
+    if spec is None:
+        return
+    allowed, what = spec
+    if value is None and key in _NULLABLE:
+        return
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise ConfigError(f"server.{key} = {value!r} ({type(value).__name__}): it must be {what}")

@@ -1,0 +1,313 @@
+"""Strict config keys: what cherrypy_rs would not honour fails at start, naming where
+the key is and what to do; what it honours still serves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import cherrypy_rs as cherrypy
+from cherrypy_rs.config_check import SECURITY_TOOLS, ConfigError
+
+ServeApp = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def _config_restored(restore_config: None) -> None:
+    """Tests here change the global config: put it back afterwards."""
+
+
+class Root:
+    @cherrypy.expose
+    def index(self) -> str:
+        return "ok"
+
+
+@pytest.mark.parametrize(
+    ("section", "pattern"),
+    [
+        ({"tools.gzipp.on": True}, r"tools\.gzipp\.on: there is no tool 'gzipp'"),
+        ({"tools.nosuchtool.on": True}, r"there is no tool 'nosuchtool'"),
+        (
+            {"tools.trailing_slash.mising": True},
+            r"takes no argument 'mising' \(did you mean 'missing'\?\)",
+        ),
+        ({"tools.trailing_slash.extra_": True}, r"the trailing_slash tool takes no argument"),
+        (
+            {"request.show_traceback": False},
+            r"cherrypy\.request has no attribute 'show_traceback' "
+            r"\(did you mean 'show_tracebacks'\?\)",
+        ),
+        (
+            {"response.strem": True},
+            r"cherrypy\.response has no attribute 'strem' \(did you mean 'stream'\?\)",
+        ),
+        (
+            {"request.dispatch": "MethodDispatcher"},
+            r"request\.dispatch = 'MethodDispatcher' is not a dispatcher",
+        ),
+        ({"error_page.40": "x.html"}, r"error_page\.40: use an error status"),
+        (
+            {"server.socket_port": 8080},
+            r"server\.\* keys are site-wide: move them to the \[global\]",
+        ),
+        ({"log.screen": False}, r"log\.screen in an application's \[/\] config"),
+        ({"wsgi.pipeline": [("m", object)]}, r"wsgi\.pipeline: a WSGI middleware pipeline"),
+    ],
+)
+def test_unhonoured_keys_fail_the_mount(
+    serve_app: ServeApp, section: dict[str, Any], pattern: str
+) -> None:
+    with pytest.raises(ValueError, match=pattern) as info:
+        serve_app(Root(), "/app", {"/": section})
+    assert "/app" in str(info.value)
+
+
+MISSING_SECURITY_TOOLS = [t for t in SECURITY_TOOLS if not hasattr(cherrypy.tools, t)]
+
+
+@pytest.mark.parametrize("tool", MISSING_SECURITY_TOOLS)
+def test_security_tools_are_never_accepted_unenforced(serve_app: ServeApp, tool: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        serve_app(Root(), "", {"/admin": {f"tools.{tool}.on": True, f"tools.{tool}.realm": "x"}})
+    msg = str(info.value)
+    assert f"section [/admin]: tools.{tool}.on" in msg
+    assert "unprotected" in msg
+    assert f"tools.{tool}.*" in msg
+
+
+def test_security_tool_in_cp_config_found_by_walking_the_tree(serve_app: ServeApp) -> None:
+    class Admin:
+        @cherrypy.expose
+        @cherrypy.config(**{"tools.session_auth.on": True})
+        def secret(self) -> str:
+            return "secret"
+
+    root = Root()
+    root.admin = Admin()  # type: ignore[attr-defined]
+    with pytest.raises(
+        ConfigError, match=r"_cp_config of root\.admin\.secret: tools\.session_auth"
+    ):
+        serve_app(root)
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("tools.auth_basic.checkpasword", "'checkpassword'"),
+        ("tools.auth_digest.get_ha", "'get_ha1'"),
+        ("tools.proxy.remotee", "'remote'"),
+    ],
+)
+def test_a_misspelt_argument_of_a_security_tool_fails(
+    serve_app: ServeApp, key: str, hint: str
+) -> None:
+    tool = key.split(".")[1]
+    with pytest.raises(
+        ConfigError, match=f"the {tool} tool takes no argument .*did you mean {hint}"
+    ):
+        serve_app(Root(), "", {"/admin": {f"tools.{tool}.on": True, key: "x"}})
+
+
+def test_request_dispatch_outside_path_sections_is_refused(serve_app: ServeApp) -> None:
+    @cherrypy.config(**{"request.dispatch": cherrypy.dispatch.MethodDispatcher()})
+    class Api:
+        exposed = True
+
+        def GET(self) -> str:
+            return "get"
+
+    root = Root()
+    root.api = Api()  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"_cp_config of root\.api: request\.dispatch is only"):
+        serve_app(root)
+    with pytest.raises(ConfigError, match=r"\[global\]: request\.dispatch is only read"):
+        cherrypy.config.update({"request.dispatch": cherrypy.dispatch.MethodDispatcher()})
+    # In the application's path section it is honoured.
+    del Api._cp_config
+    live = serve_app(root, "", {"/api": {"request.dispatch": cherrypy.dispatch.MethodDispatcher()}})
+    assert live.get("/api")[2] == b"get"
+
+
+def test_turning_an_unknown_tool_off_is_accepted(serve_app: ServeApp) -> None:
+    live = serve_app(Root(), "", {"/": {"tools.sessions.on": False}})
+    assert live.get("/")[2] == b"ok"
+
+
+def test_unknown_namespace_fails_at_start_and_a_registered_one_is_applied(
+    serve_app: ServeApp,
+) -> None:
+    with pytest.raises(ConfigError, match=r"section \[/\]: db\.scheme: no handler for the 'db'"):
+        serve_app(Root(), "", {"/": {"db.scheme": "sqlite"}})
+    seen: list[tuple[str, Any]] = []
+    cherrypy.config.namespaces["db"] = lambda k, v: seen.append((k, v))
+    try:
+        cherrypy.config.update({"db.scheme": "sqlite"})
+        live = serve_app(Root(), "", {"/": {"db.scheme": "sqlite"}})
+        assert live.get("/")[0] == 200
+    finally:
+        del cherrypy.config.namespaces["db"]
+    assert seen == [("scheme", "sqlite")]
+
+
+def test_app_namespace_registered_after_mount(serve_app: ServeApp) -> None:
+    app = cherrypy.Application(Root(), "", {"/": {"raw.value": 1}})
+    seen: list[tuple[str, Any]] = []
+    app.namespaces["raw"] = lambda k, v: seen.append((k, v))
+    app.merge({"/": {"raw.value": 2}})
+    live = serve_app(app)
+    assert live.get("/")[0] == 200
+    assert seen == [("value", 2)]
+
+
+def test_global_keys_are_checked_at_update() -> None:
+    with pytest.raises(ConfigError, match=r"\[global\]: tools\.nosuchtool\.on: there is no tool"):
+        cherrypy.config.update({"tools.nosuchtool.on": True})
+    assert "tools.nosuchtool.on" not in cherrypy.config
+    with pytest.raises(
+        ConfigError, match=r"server\.socket_port = '8080' \(str\): it must be an int"
+    ):
+        cherrypy.config.update({"server.socket_port": "8080"})
+    with pytest.raises(ConfigError, match=r"server\.thread_pool = True \(bool\)"):
+        cherrypy.config["server.thread_pool"] = True
+    # The right types go in; values without a namespace are the application's own.
+    cherrypy.config.update({"server.socket_timeout": 3, "luxuryyacht": "throatwobbler"})
+    assert cherrypy.config["luxuryyacht"] == "throatwobbler"
+
+
+def test_a_bad_global_file_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "site.conf"
+    path.write_text("[global]\nserver.socket_port = '8080'\n")
+    with pytest.raises(ConfigError, match=re.escape("server.socket_port = '8080' (str)")):
+        cherrypy.config.update(str(path))
+
+
+def test_honoured_keys_serve(serve_app: ServeApp) -> None:
+    class Page:
+        _cp_config = {"tools.encode.encoding": "latin-1", "response.headers.X-Page": "1"}
+
+        @cherrypy.expose
+        def index(self) -> str:
+            return "café"
+
+    root = Root()
+    root.page = Page()  # type: ignore[attr-defined]
+    live = serve_app(
+        root,
+        "",
+        {
+            "/": {"request.show_tracebacks": False, "tools.trailing_slash.missing": True},
+            "/page": {"error_page.404": str(Path(__file__))},
+        },
+    )
+    status, headers, body = live.get("/page/")
+    assert (status, body, headers["X-Page"]) == (200, "café".encode("latin-1"), "1")
+    assert headers["Content-Type"] == "text/html;charset=latin-1"
+
+
+APP_MODULE = """
+import cherrypy_rs as cherrypy
+
+class Root:
+    @cherrypy.expose
+    def index(self):
+        return "x"
+
+root = Root()
+"""
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        (
+            "[global]\nserver.socket_port = 80 80\n",
+            "site.conf:2 [global] server.socket_port: cannot build the value '80 80'",
+        ),
+        (
+            "[global]\nserver.socket_port = '80'\n",
+            "server.socket_port = '80' (str): it must be an int",
+        ),
+        ("[/]\ntools.auth_basc.on = True\n", "(did you mean 'auth_basic'?)"),
+        ("server.socket_port = 80\n", "site.conf:1: config file syntax error: a section header"),
+    ],
+)
+def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path, conf: str, message: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "fwapp.py").write_text(APP_MODULE)
+    (tmp_path / "site.conf").write_text(conf)
+    code = "import sys; from cherrypy_rs.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "run", "fwapp:root", "--config", "site.conf"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("cherrypy-rs: error: ")
+    assert message in lines[0]
+
+
+def test_the_checker_gives_cherrypys_warnings(tmp_path: Path) -> None:
+    class Node:
+        @cherrypy.expose
+        def index(self) -> str:
+            return "x"
+
+    tree = cherrypy.tree
+    saved = dict(tree.apps)
+    # Other tests' environments (production...) turn the checker off through config.
+    cherrypy.config.update({"checker.on": True})
+    try:
+        tree.apps.clear()
+        tree.apps["/blog"] = cherrypy.Application(
+            Node(),
+            "/blog",
+            {
+                "/blog/x": {"response.stream": False},
+                "/static": {"tools.staticdir.on": True, "tools.staticdir.dir": "rel"},
+                "/typed": {"request.show_tracebacks": "yes"},
+            },
+        )
+        tree.apps["/empty"] = cherrypy.Application(Node(), "/empty")
+        with pytest.warns(UserWarning) as record:
+            cherrypy.checker()
+    finally:
+        tree.apps.clear()
+        tree.apps.update(saved)
+    messages = "\n".join(str(w.message) for w in record)
+    assert "mounted at '/blog' has config entries that start with its script name" in messages
+    assert "dir is a relative path and no root provided." in messages
+    assert "'request.show_tracebacks' in section '/typed' is of type 'str'" in messages
+    assert "The Application mounted at '/empty' has an empty config." in messages
+    # checker.on = False (the production environments) silences it.
+    cherrypy.config.update({"checker.on": False})
+    assert cherrypy.checker.on is False
+    cherrypy.config.update({"checker.on": True})
+
+
+def test_the_tree_walk_survives_proxies_and_properties(serve_app: ServeApp) -> None:
+    class Node:
+        req = cherrypy.request  # a proxy whose attributes raise outside a request
+
+        @property
+        def costly(self) -> Any:
+            raise AssertionError("properties are not run by the config check")
+
+        @cherrypy.expose
+        def index(self) -> str:
+            return "node"
+
+    root = Root()
+    root.node = Node()  # type: ignore[attr-defined]
+    root.loop = root  # type: ignore[attr-defined]
+    live = serve_app(root)
+    assert live.get("/node/")[2] == b"node"
