@@ -23,7 +23,7 @@ def process_body() -> tuple[tuple[Any, ...], str]:
     """``(params, method name)`` from the request body (an unparsable body gives
     ``(('ERROR PARAMS',), 'ERRORMETHOD')``, which answers with a Fault)."""
     try:
-        return xmlrpc_loads(context.request_or_raise().body.read())  # type: ignore[return-value]
+        return xmlrpc_loads(context.request_or_raise().body.read() or b"")  # type: ignore[return-value]
     except Exception:
         return ("ERROR PARAMS",), "ERRORMETHOD"
 
