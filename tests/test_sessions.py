@@ -880,3 +880,24 @@ def test_sessions_keep_no_request_or_response_alive(tmp_path: Path) -> None:
             assert live.get("/track")[2] == b"ok"
     gc.collect()
     assert [r for r in refs if r() is not None] == []
+
+
+def test_internal_redirect_to_a_path_without_sessions_releases_the_lock() -> None:
+    class Redirecting(Root):
+        @cherrypy.expose
+        def go(self) -> str:
+            cherrypy.session["x"] = 1
+            raise cherrypy.InternalRedirect("/plain")
+
+        @cherrypy.expose
+        def plain(self) -> str:
+            return "plain"
+
+        plain._cp_config = {"tools.sessions.on": False}
+
+    with serve(Redirecting(), "", app_config({}, lock_timeout=2)) as live:
+        client = Client(live.port)
+        assert client.get("/") == (200, b"1")
+        assert client.get("/go") == (200, b"plain")
+        # The redirected request ran no session hook; the lock was released anyway.
+        assert client.get("/") == (200, b"2")

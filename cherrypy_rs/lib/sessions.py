@@ -299,6 +299,19 @@ def _save_streamed() -> None:
             pass
 
 
+def _release_unless_streaming() -> None:
+    """``on_end_resource``: release the lock now unless a streamed response still has to
+    save the session. This request's ``on_end_request`` may never run: an internal
+    redirect ends it there, and the path it goes to may not use sessions."""
+    request = context.request_or_raise()
+    sess = request.__dict__.get("_session")
+    if sess is None or not sess.locked:
+        return
+    if request.__dict__.get("_session_saved") and context.response_or_raise().stream:
+        return
+    sess.release_lock()
+
+
 def close() -> None:
     """``on_end_request``: release the session's lock if the request still holds it."""
     request = context.request_or_none()
@@ -356,6 +369,7 @@ class SessionTool(Tool):
                 f"tools.sessions.locking = {locking!r}: use 'implicit', 'early' or 'explicit'"
             )
         hooks.attach("before_finalize", save)
+        hooks.attach("on_end_resource", _release_unless_streaming, failsafe=True, priority=90)
         hooks.attach("on_end_request", close)
 
     def regenerate(self) -> None:
