@@ -53,6 +53,8 @@ test: build-dev ## Build, then run the Rust unit tests and the pytest suite
 test-upstream: build-dev ## Run CherryPy 18.10's own test suite against cherrypy_rs (ARGS="core --markdown")
 	@# CherryPy's own test dependencies (its "testing" extra) that ours do not have.
 	$(VPY) -m pip install -q path requests-toolbelt
+	@# The memcached session tests import python-memcached's "memcache" to decide to run.
+	$(VPY) -m pip install -q python-memcached
 	$(VPY) tests/upstream/run_upstream.py $(ARGS)
 
 # cargo fuzz targets (fuzz/fuzz_targets, entry points in rust/fuzzing.rs); each runs for

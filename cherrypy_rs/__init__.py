@@ -42,6 +42,8 @@ from .errors import (
     TimeoutError,
 )
 from .helper import expose, popargs, url
+from .lib.sessions import SessionProxy
+from .lib.sessions import check_application as _check_sessions
 from .toolbox import Tool
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ __all__ = [
     "response",
     "server",
     "serving",
+    "session",
     "tools",
     "tree",
     "url",
@@ -89,6 +92,8 @@ dispatch = _cpdispatch
 #: as the objects they forward to, so that editors and type checkers know their attributes.
 request = cast("Request", _ContextProxy(0, "request"))
 response = cast("Response", _ContextProxy(1, "response"))
+#: The current request's session (``tools.sessions.on``), dict-like.
+session: Any = SessionProxy()
 
 config = Config()
 tree = Tree()
@@ -107,6 +112,7 @@ context.site.tree = tree
 context.site.engine = engine
 context.site.log = log
 Tree.mount_checks.append(check_application)
+Tree.mount_checks.append(_check_sessions)
 Tree.mount_checks.append(lambda app, script_name, _config: config_check.check_app(app, script_name))
 Tree.start_checks.append(config_check.check_namespaces)
 config.checks.append(config_check.check_global)

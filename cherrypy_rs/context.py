@@ -83,11 +83,16 @@ def clear() -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """``cherrypy.serving.request`` / ``.response``, as CherryPy's tools use them."""
+    """``cherrypy.serving.request`` / ``.response`` (and ``.session`` when sessions are
+    on), as CherryPy's tools use them."""
     if name == "request":
         return request_or_raise()
     if name == "response":
         return response_or_raise()
+    if name == "session":
+        session = request_or_raise().__dict__.get("_session")
+        if session is not None:
+            return session
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

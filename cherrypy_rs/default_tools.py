@@ -15,6 +15,8 @@ from .lib import (
     encoding,
     jsontools,
     proxy,
+    sessionauth,
+    sessions,
     static,
     xmlrpcutil,
 )
@@ -51,6 +53,8 @@ tools.cpstats = cpstats.StatsTool()
 tools.proxy = Tool("before_request_body", proxy.proxy, priority=30)
 tools.auth_basic = Tool("before_handler", auth_basic.basic_auth, priority=1)
 tools.auth_digest = Tool("before_handler", auth_digest.digest_auth, priority=1)
+tools.sessions = sessions.SessionTool()
+tools.session_auth = sessionauth.SessionAuthTool(sessionauth.session_auth)
 
 #: The built-in tools that the request path runs inline (no hook machinery) while they
 #: are the objects registered above; replacing one in the toolbox makes it a hook.

@@ -82,14 +82,18 @@ def test_security_tools_are_never_accepted_unenforced(serve_app: ServeApp, tool:
 def test_security_tool_in_cp_config_found_by_walking_the_tree(serve_app: ServeApp) -> None:
     class Admin:
         @cherrypy.expose
-        @cherrypy.config(**{"tools.session_auth.on": True})
+        @cherrypy.config(
+            **{"tools.session_auth.on": True, "tools.session_auth.check_username_and_pasword": 1}
+        )
         def secret(self) -> str:
             return "secret"
 
     root = Root()
     root.admin = Admin()  # type: ignore[attr-defined]
     with pytest.raises(
-        ConfigError, match=r"_cp_config of root\.admin\.secret: tools\.session_auth"
+        ConfigError,
+        match=r"_cp_config of root\.admin\.secret: tools\.session_auth\.check_username_and_pasword"
+        r".*'check_username_and_password'",
     ):
         serve_app(root)
 

@@ -177,6 +177,11 @@ EXPECT: dict[str, Expect] = {
         body=b"worker"
     ),
     "python examples/workers.py": Expect(body=b"worker"),
+    "python examples/sessions_login.py": Expect(body=b"Please log in"),
+    # docs/sessions.md
+    "cherrypy-rs run myapp:Root --config app.conf --bind 127.0.0.1:8080 --workers 4": Expect(
+        body=b"myapp"
+    ),
 }
 
 #: The pages an example's docstring links beyond "/", requested from its server.

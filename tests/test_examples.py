@@ -94,3 +94,42 @@ def test_workers(procs: list[Any]) -> None:
     workers = proc.wait_serving(2)
     body = get(proc.port(), "/")[1].decode()
     assert int(body.split()[3]) in workers
+
+
+def test_tut07_hit_counter_counts_per_session() -> None:
+    from tests.test_sessions import Client
+
+    module = runpy.run_path(str(EXAMPLES / "tutorial" / "tut07_sessions.py"), run_name="example")
+    with serve(module["root"]()) as live:
+        client = Client(live.port)
+        try:
+            for n in (1, 2, 3):
+                assert f"this page {n} times".encode() in client.get("/")[1]
+            other = Client(live.port)
+            assert b"this page 1 times" in other.get("/")[1]
+            other.close()
+        finally:
+            client.close()
+
+
+def test_sessions_login() -> None:
+    from tests.test_sessions import Client
+
+    with serve(load("sessions_login.py")["root"]()) as live:
+        client = Client(live.port)
+        try:
+            assert b"Please log in" in client.get("/")[1]
+            cookie = client.set_cookie or ""
+            assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+            before = client.sid
+            assert b"Wrong" in client.post("/login", "username=alice&password=x")[1]
+            assert client.post("/login", "username=alice&password=wonderland")[0] == 303
+            assert client.sid != before
+            assert b"Hello alice, visit 1." in client.get("/")[1]
+            assert b"Please log in" in client.get("/", cookie=f"session_id={before}")[1]
+            assert client.get("/logout")[0] == 405
+            assert client.post("/logout", "")[0] == 303
+            assert "session_id" not in client.cookies
+            assert b"Please log in" in client.get("/")[1]
+        finally:
+            client.close()

@@ -48,6 +48,7 @@ CASES: dict[str, list[tuple[str, str, bytes | None, dict[str, str]]]] = {
         ("GET", "/lorenzo", None, {}),
         ("GET", "/nobody", None, {}),
     ],
+    "tut07_sessions": [("GET", "/", None, {}), ("GET", "/", None, {})],
     "tut08_generators_and_yield": [("GET", "/", None, {})],
     "tut09_files": [
         ("GET", "/", None, {}),

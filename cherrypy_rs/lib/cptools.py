@@ -291,3 +291,7 @@ def _annotations(func: Any) -> dict[str, Any]:
         return typing.get_type_hints(func)
     except Exception:
         return {k: v for k, v in raw.items() if not isinstance(v, str)}
+
+
+# session_auth lives in lib/sessionauth.py (with tools.sessions); CherryPy exports it here.
+from .sessionauth import SessionAuth, session_auth  # noqa: E402, F401

@@ -14,8 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -60,10 +64,38 @@ else:
 
 
 @pytest.fixture(scope="session")
-def watcher_getter() -> None:
-    """pytest-services' fixture, which the memcached session tests ask for: skip them
-    (no memcached is started by the upstream run)."""
-    pytest.skip("memcached tests need pytest-services and memcached")
+def watcher_getter() -> Any:
+    """pytest-services' fixture, which the memcached session tests ask for (pytest-services
+    itself is not installed: it breaks our suite's ``filterwarnings = error``): start
+    ``name`` with ``arguments``, wait until ``checker()`` is true, stop it by PID at the
+    end of the session. Skips when the binary is absent."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def getter(
+        name: str, arguments: Any = (), checker: Any = None, request: Any = None, **_: Any
+    ) -> Any:
+        binary = shutil.which(name) or (
+            f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
+        )
+        if binary is None:
+            pytest.skip(f"{name} is not installed")
+        argv = [binary, *arguments]
+        if name == "memcached" and os.getuid() == 0:
+            argv += ["-u", "root"]  # memcached refuses root without it
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(proc)
+        deadline = time.monotonic() + 15
+        while checker is not None and not checker() and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"{name} exited at start: {argv}")
+            time.sleep(0.02)
+        return proc
+
+    yield getter
+    for proc in started:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
 
 
 def _first_line(text: str) -> str:

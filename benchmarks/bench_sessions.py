@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Sessions: a counter in ``cherrypy.session``, one cookie jar per connection, on
+cherrypy_rs and real CherryPy 18 with RAM and file storage, and on cherrypy_rs with
+Redis in one process and with ``--workers 2``.
+
+Each wrk thread holds one connection (``-t`` = ``-c``), and its Lua state keeps the
+session cookie of the first answer: every connection is one browser session, and
+each request loads, increments and saves it (``GET /count``, implicit locking). The
+apps are ``apps/session_cherrypy_rs.py`` and ``apps/session_cherrypy.py`` (the same
+program, only the import differs). The Redis targets need ``redis-server``: one is
+started on a free loopback port for the run and stopped by PID at the end. The
+mechanics (free port, readiness, wrk runs, CPU over the process tree, stop by PID,
+table and JSON report) are ``bench_hello.py``'s.
+
+Goal: RAM on cherrypy_rs >= 20x real CherryPy's req/s (a release build).
+
+Examples::
+
+    python benchmarks/bench_sessions.py
+    python benchmarks/bench_sessions.py --quick --targets rs-ram,cp-ram
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_hello
+from bench_hello import HOST, RESULTS_DIR, Target, free_port
+
+LUA = RESULTS_DIR / "session_cookie_jar.lua"
+LUA_SCRIPT = """-- One cookie jar per wrk thread (= per connection with -t N -c N).
+local cookie = nil
+request = function()
+  if cookie then
+    return wrk.format("GET", "/count", {["Cookie"] = cookie})
+  end
+  return wrk.format("GET", "/count")
+end
+response = function(status, headers, body)
+  local set = headers["Set-Cookie"] or headers["set-cookie"]
+  if set and not cookie then
+    cookie = set:match("^([^;]+)")
+  end
+end
+"""
+SESSION_DIRS = {"rs": RESULTS_DIR / "sessions-rs", "cp": RESULTS_DIR / "sessions-cp"}
+REFERENCES = (("cp-ram", "vs CherryPy RAM"), ("cp-file", "vs CherryPy file"))
+
+
+def _app(impl: str, port: int, store: str, workers: int = 1) -> list[str]:
+    """The command line; the store and workers go through the environment (set here
+    for the child by ``env`` so each target is self-contained)."""
+    script = "session_cherrypy_rs.py" if impl == "rs" else "session_cherrypy.py"
+    env = [
+        f"BENCH_SESSION_STORE={store}",
+        f"BENCH_SESSION_DIR={SESSION_DIRS[impl]}",
+        f"BENCH_REDIS_URL={os.environ.get('BENCH_REDIS_URL', '')}",
+        f"BENCH_WORKERS={workers}",
+    ]
+    return ["env", *env, sys.executable, script, str(port)]
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("rs-ram", "cherrypy_rs, RamSession", lambda p: _app("rs", p, "ram")),
+        Target("cp-ram", "CherryPy 18, RamSession", lambda p: _app("cp", p, "ram")),
+        Target("rs-file", "cherrypy_rs, FileSession", lambda p: _app("rs", p, "file")),
+        Target("cp-file", "CherryPy 18, FileSession", lambda p: _app("cp", p, "file")),
+        Target(
+            "rs-redis-1", "cherrypy_rs, RedisSession, 1 process", lambda p: _app("rs", p, "redis")
+        ),
+        Target(
+            "rs-redis-2",
+            "cherrypy_rs, RedisSession, --workers 2",
+            lambda p: _app("rs", p, "redis", workers=2),
+        ),
+    )
+}
+
+
+def start_redis() -> None:
+    """A redis-server on a free loopback port for the Redis targets (no persistence),
+    stopped by PID when the script exits."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("redis-server not found: apt-get install -y redis-server", file=sys.stderr)
+        return
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="bench-redis-")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
+    for _ in range(150):
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            time.sleep(0.1)
+    os.environ["BENCH_REDIS_URL"] = f"redis://{HOST}:{port}/0"
+
+
+def setup() -> None:
+    LUA.parent.mkdir(parents=True, exist_ok=True)
+    LUA.write_text(LUA_SCRIPT)
+    for directory in SESSION_DIRS.values():
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    start_redis()
+    # Every wrk run gets the cookie-jar script.
+    bench_hello.run_wrk = functools.partial(_run_wrk_with_script, bench_hello.run_wrk)
+
+
+def _run_wrk_with_script(run_wrk, wrk, port, threads, conns, secs, **kwargs):  # type: ignore[no-untyped-def]
+    extra = (*kwargs.pop("extra_args", ()), "-s", str(LUA))
+    return run_wrk(wrk, port, threads, conns, secs, path="/count", extra_args=extra, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in ("-t", "--threads") or a.startswith(("-t", "--threads=")) for a in argv):
+        # One connection per wrk thread: one cookie jar per connection.
+        conns = "50"
+        for i, a in enumerate(argv):
+            if a in ("-c", "--connections") and i + 1 < len(argv):
+                conns = argv[i + 1]
+        argv += ["--threads", conns]
+    return bench_hello.main(
+        argv,
+        targets=TARGETS,
+        default_targets=list(TARGETS),
+        references=REFERENCES,
+        prefix="sessions",
+        description=__doc__.splitlines()[0],
+        log_subdir_prefix="sessions-",
+        extra_versions=("redis",),
+        setup=setup,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,466 @@
+"""Sessions (``cherrypy.lib.sessions``): per-user data kept between requests under an
+id the client carries in a cookie.
+
+Turn them on with ``tools.sessions.on = True`` and use ``cherrypy.session`` as a dict::
+
+    count = cherrypy.session.get("count", 0) + 1
+    cherrypy.session["count"] = count
+
+The data is read from the store on first use in a request (lazy load) and written
+back at the end of it only if it was read (after the last chunk when the response is
+streamed). ``tools.sessions.locking`` says when a request takes the session's lock:
+``implicit`` (before the handler, the default), ``early`` (before the request body is
+read) or ``explicit`` (``cherrypy.session.acquire_lock()`` in the handler); the lock is
+always released when the request ends, whatever happened.
+
+Stores: ``RamSession`` (the default), ``FileSession``, ``MemcachedSession`` and
+``RedisSession`` (see docs/sessions.md for choosing one). ``expire()`` ends the
+session's cookie; ``cherrypy.tools.sessions.regenerate()`` gives the session a new id
+(call it on login).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import time
+from typing import Any
+
+from .. import context
+from ..errors import HTTPError
+from ..toolbox import Tool
+from . import is_iterator
+from .httputil import HTTPDate
+from .session_remote import MemcachedSession, RedisSession
+from .session_store import (
+    MAX_ID_LENGTH,
+    CorruptSession,
+    FileSession,
+    LockTimeout,
+    RamSession,
+    Session,
+    log,
+)
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "CorruptSession",
+    "FileSession",
+    "LockTimeout",
+    "MemcachedSession",
+    "RamSession",
+    "RedisSession",
+    "Session",
+    "SessionProxy",
+    "SessionTool",
+    "close",
+    "expire",
+    "init",
+    "save",
+    "set_response_cookie",
+]
+
+_STORES = {
+    "ram": RamSession,
+    "file": FileSession,
+    "memcached": MemcachedSession,
+    "redis": RedisSession,
+}
+_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+#: Store options any built-in store knows (a config may name them whatever the store:
+#: CherryPy's own tests give storage_path to RamSession).
+_STORE_KEYS = frozenset(
+    name
+    for cls in (Session, *_STORES.values())
+    for name in dir(cls)
+    if not name.startswith("_") and not callable(getattr(cls, name, None))
+) | {"storage_path", "servers", "url"}
+#: The storage classes set up so far, with the settings they were set up with.
+_set_up: dict[type, dict[str, Any]] = {}
+#: (storage class, option names) whose names were found valid.
+_checked: set[tuple[Any, ...]] = set()
+#: (whole second, seconds ahead) -> the cookie's expires date.
+_expires: dict[tuple[int, int], str] = {}
+
+
+def _cookie_value(request: Any, name: str) -> str | None:
+    """The value of cookie ``name`` in the request (without building
+    ``request.cookie``, unless the application already did); None when absent."""
+    jar = request.__dict__.get("cookie")
+    if jar is not None:
+        morsel = jar.get(name)
+        return morsel.value if morsel is not None else None
+    header = request.headers.get("Cookie")
+    if not header:
+        return None
+    for part in header.split(";"):
+        key, eq, value = part.partition("=")
+        if eq and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value
+    return None
+
+
+def _expires_date(seconds: int) -> str:
+    """``HTTPDate(now + seconds)``, computed once a second."""
+    now = int(time.time())
+    key = (now, seconds)
+    date = _expires.get(key)
+    if date is None:
+        if len(_expires) > 64:
+            _expires.clear()
+        date = _expires[key] = HTTPDate(now + seconds)
+    return date
+
+
+def current() -> Session:
+    """The current request's session; AttributeError when sessions are off."""
+    request = context.request_or_raise()
+    sess = request.__dict__.get("_session")
+    if sess is None:
+        raise AttributeError(
+            "cherrypy.session exists only while a request is handled by a path with "
+            "tools.sessions.on = True"
+        )
+    return sess  # type: ignore[no-any-return]
+
+
+def _package() -> Any:
+    return sys.modules.get(__name__.split(".", 1)[0])
+
+
+def init(
+    storage_type: str | None = None,
+    path: str | None = None,
+    path_header: str | None = None,
+    name: str = "session_id",
+    timeout: float = 60,
+    domain: str | None = None,
+    secure: bool = False,
+    clean_freq: float = 5,
+    persistent: bool = True,
+    httponly: bool = False,
+    samesite: str | None = None,
+    debug: bool = False,
+    **kwargs: Any,
+) -> None:
+    """``tools.sessions`` (at ``before_request_body``): make ``cherrypy.session`` for
+    this request, from the id in the ``name`` cookie when the store holds a live
+    session under it (else a new id), and set the cookie on the response.
+
+    ``timeout`` and ``clean_freq`` are in minutes; ``persistent=False`` makes a
+    browser-session cookie (no Max-Age); ``storage_class`` (or the older
+    ``storage_type``: "ram", "file", "memcached", "redis") picks the store, and the
+    remaining keys are the store's options.
+    """
+    request = context.request_or_raise()
+    if request.__dict__.get("_session_init_flag"):
+        return
+    request._session_init_flag = True  # type: ignore[attr-defined]
+    storage_class = kwargs.pop("storage_class", None)
+    if storage_type:
+        try:
+            storage_class = _STORES[storage_type.lower()]
+        except KeyError:
+            raise ValueError(
+                f"tools.sessions.storage_type = {storage_type!r}: use one of "
+                f"{', '.join(_STORES)} (or tools.sessions.storage_class)"
+            ) from None
+    if storage_class is None:
+        storage_class = RamSession
+    checked = (storage_class, *kwargs)
+    if checked not in _checked:
+        for key in kwargs:
+            if key not in _STORE_KEYS and not hasattr(storage_class, key):
+                raise ValueError(
+                    f"tools.sessions.{key} is not an option of {storage_class.__name__}"
+                )
+        _checked.add(checked)
+    cookie_args: dict[str, Any] = {
+        "path": path,
+        "path_header": path_header,
+        "name": name,
+        "timeout": timeout if persistent else None,
+        "domain": domain,
+        "secure": secure,
+        "httponly": httponly,
+        "samesite": samesite,
+    }
+    prev = request.prev
+    previous = prev.__dict__.get("_session") if prev is not None else None
+    if previous is not None:
+        # An internal redirect: the same session (and the lock it may hold) goes on.
+        request._session = previous  # type: ignore[attr-defined]
+        request._session_cookie = cookie_args  # type: ignore[attr-defined]
+        set_response_cookie(**cookie_args)
+        return
+
+    package = _package()
+    first_time = package is not None and not hasattr(package, "session")
+    if first_time:
+        package.session = SessionProxy()
+    if hasattr(storage_class, "setup") and (first_time or _set_up.get(storage_class) != kwargs):
+        storage_class.setup(**kwargs)
+        _set_up[storage_class] = dict(kwargs)
+
+    session_id = _cookie_value(request, name)
+    if debug and session_id is not None:
+        log(f"ID obtained from request.cookie: {session_id!r}")
+    kwargs["timeout"] = timeout
+    kwargs["clean_freq"] = clean_freq
+    sess = storage_class(session_id, **kwargs)
+    sess.debug = debug
+    request._session = sess  # type: ignore[attr-defined]
+    request._session_cookie = cookie_args  # type: ignore[attr-defined]
+
+    def update_cookie(new_id: str | None) -> None:
+        """Follow the session id in the cookie (of the response being built then: the
+        session must not keep a response alive)."""
+        context.response_or_raise().cookie[name] = new_id or ""
+
+    sess.id_observers.append(update_cookie)
+    set_response_cookie(**cookie_args)
+
+
+def set_response_cookie(
+    path: str | None = None,
+    path_header: str | None = None,
+    name: str = "session_id",
+    timeout: float | None = 60,
+    domain: str | None = None,
+    secure: bool = False,
+    httponly: bool = False,
+    samesite: str | None = None,
+) -> None:
+    """Set the session cookie on the response: ``Path`` (``path``, else the
+    ``path_header`` request header, else "/"), ``Max-Age``/``expires`` from
+    ``timeout`` minutes (none: a browser-session cookie), ``Domain``, ``Secure``,
+    ``HttpOnly`` and ``SameSite`` ("Strict", "Lax" or "None")."""
+    request = context.request_or_raise()
+    cookie = context.response_or_raise().cookie
+    cookie[name] = current().id or ""
+    morsel = cookie[name]
+    morsel["path"] = path or (request.headers.get(path_header) if path_header else None) or "/"
+    if timeout:
+        seconds = int(timeout * 60)
+        morsel["max-age"] = seconds
+        morsel["expires"] = _expires_date(seconds)
+    if domain is not None:
+        morsel["domain"] = domain
+    if secure:
+        morsel["secure"] = True
+    if httponly:
+        morsel["httponly"] = True
+    if samesite:
+        value = _SAMESITE.get(str(samesite).lower())
+        if value is None:
+            raise ValueError(
+                f"tools.sessions.samesite = {samesite!r}: use 'Strict', 'Lax' or 'None'"
+            )
+        if value == "None" and not secure:
+            raise ValueError(
+                "tools.sessions.samesite = 'None' needs tools.sessions.secure = True "
+                "(browsers drop such cookies otherwise)"
+            )
+        morsel["samesite"] = value
+
+
+def save() -> None:
+    """``before_finalize``: write the session back (if it was loaded) and release the
+    lock; for a streamed response, after the last chunk instead."""
+    request = context.request_or_raise()
+    sess = request.__dict__.get("_session")
+    if sess is None or request.__dict__.get("_session_saved"):
+        return
+    request._session_saved = True  # type: ignore[attr-defined]
+    response = context.response_or_raise()
+    if response.stream:
+        request.hooks.attach("on_end_request", _save_streamed)
+    else:
+        if is_iterator(response.body):
+            response.collapse_body()
+        sess.save()
+
+
+save.failsafe = True  # type: ignore[attr-defined]
+
+
+def _save_streamed() -> None:
+    """Save after a streamed body was sent (the response can no longer change, so a
+    store failure is only logged, by the store)."""
+    sess = context.request_or_raise().__dict__.get("_session")
+    if sess is not None:
+        try:
+            sess.save()
+        except HTTPError:
+            pass
+
+
+def _release_unless_streaming() -> None:
+    """``on_end_resource``: release the lock now unless a streamed response still has to
+    save the session. This request's ``on_end_request`` may never run: an internal
+    redirect ends it there, and the path it goes to may not use sessions."""
+    request = context.request_or_raise()
+    sess = request.__dict__.get("_session")
+    if sess is None or not sess.locked:
+        return
+    if request.__dict__.get("_session_saved") and context.response_or_raise().stream:
+        return
+    sess.release_lock()
+
+
+def close() -> None:
+    """``on_end_request``: release the session's lock if the request still holds it."""
+    request = context.request_or_none()
+    sess = request.__dict__.get("_session") if request is not None else None
+    if sess is not None and sess.locked:
+        sess.release_lock()
+        if sess.debug:
+            log("Lock released on close.")
+
+
+close.failsafe = True  # type: ignore[attr-defined]
+close.priority = 90  # type: ignore[attr-defined]
+
+
+def expire() -> None:
+    """Expire the session cookie in the client (call it on logout, with
+    ``cherrypy.session.delete()`` to drop the data too)."""
+    request = context.request_or_raise()
+    name = request.config.get("tools.sessions.name", "session_id")
+    cookie = context.response_or_raise().cookie
+    if name not in cookie:
+        cookie[name] = ""
+        cookie[name]["path"] = "/"
+    one_year = 60 * 60 * 24 * 365
+    cookie[name]["expires"] = HTTPDate(time.time() - one_year)
+    cookie[name]["max-age"] = 0
+
+
+class SessionTool(Tool):
+    """``tools.sessions``: ``init`` at ``before_request_body``, the lock as
+    ``locking`` says, ``save`` at ``before_finalize`` and ``close`` at the end."""
+
+    def __init__(self) -> None:
+        super().__init__("before_request_body", init)
+
+    @staticmethod
+    def _lock_session() -> None:
+        current().acquire_lock()
+
+    def _setup(self) -> None:
+        hooks = context.request_or_raise().hooks
+        conf = self._merged_args()
+        priority = conf.pop("priority", None)
+        if priority is None:
+            priority = getattr(self.callable, "priority", self._priority)
+        locking = conf.pop("locking", "implicit")
+        hooks.attach("before_request_body", self.callable, priority=priority, **conf)
+        if locking == "implicit":
+            hooks.attach("before_handler", self._lock_session)
+        elif locking == "early":
+            # After init (priority 50), before the body is read.
+            hooks.attach("before_request_body", self._lock_session, priority=60)
+        elif locking != "explicit":
+            raise ValueError(
+                f"tools.sessions.locking = {locking!r}: use 'implicit', 'early' or 'explicit'"
+            )
+        hooks.attach("before_finalize", save)
+        hooks.attach("on_end_resource", _release_unless_streaming, failsafe=True, priority=90)
+        hooks.attach("on_end_request", close)
+
+    def regenerate(self) -> None:
+        """Give the current session a new id (keeping its data) and send it in the
+        cookie: call it when the user logs in."""
+        sess = current()
+        sess.regenerate()
+        cookie_args = context.request_or_raise().__dict__.get("_session_cookie") or {}
+        set_response_cookie(**cookie_args)
+
+    def arguments(self) -> tuple[set[str], bool]:
+        names, _ = super().arguments()
+        # Stores take options of their own (and custom stores any): any name goes.
+        return names | {"storage_class", "locking"} | set(_STORE_KEYS), True
+
+
+class SessionProxy:
+    """``cherrypy.session``: the current request's ``Session`` (dict-like)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(current(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(current(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(current(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return current()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        current()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del current()[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in current()
+
+    def __iter__(self) -> Any:
+        return iter(current())
+
+    def __len__(self) -> int:
+        return len(current())  # type: ignore[arg-type]
+
+    def __bool__(self) -> bool:
+        request = context.request_or_none()
+        return request is not None and request.__dict__.get("_session") is not None
+
+    def __repr__(self) -> str:
+        request = context.request_or_none()
+        sess = request.__dict__.get("_session") if request is not None else None
+        return f"<cherrypy.session {sess!r}>" if sess is not None else "<cherrypy.session (none)>"
+
+
+def _uses_ram_sessions(config: dict[str, Any]) -> bool:
+    if not config.get("tools.sessions.on"):
+        return False
+    storage_class = config.get("tools.sessions.storage_class")
+    storage_type = str(config.get("tools.sessions.storage_type") or "ram").lower()
+    if storage_class is None:
+        return storage_type == "ram"
+    return isinstance(storage_class, type) and issubclass(storage_class, RamSession)
+
+
+def check_application(app: Any, script_name: str, global_config: dict[str, Any]) -> None:
+    """A mount check: warn when a process of several (``--workers N``) mounts an
+    application whose sessions are in RAM (each worker would have its own)."""
+    server = context.site.server
+    if server is None or not getattr(server, "multiprocess", False):
+        return
+    sections: list[dict[str, Any]] = [global_config]
+    sections.extend(v for v in (getattr(app, "config", None) or {}).values() if isinstance(v, dict))
+    root = getattr(app, "root", None)
+    # The root and what its class and instance hold, read without running properties.
+    members = [*vars(type(root)).values(), *getattr(root, "__dict__", {}).values()]
+    for obj in (root, *members):
+        try:
+            conf = inspect.getattr_static(obj, "_cp_config", None)
+        except Exception:
+            continue
+        if isinstance(conf, dict):
+            sections.append(conf)
+    if any(_uses_ram_sessions(section) for section in sections):
+        log(
+            f"The application at {script_name or '/'!r} keeps sessions in RAM "
+            "(RamSession) while several worker processes serve it: each worker has its "
+            "own sessions, so a user's next request may not find theirs. Use "
+            "RedisSession or MemcachedSession (or FileSession on one host) with --workers.",
+            logging.WARNING,
+        )
