@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import context
+from ._core import StaticFile
 from .helper import url as current_url
 from .lib.httputil import valid_status
 
@@ -320,6 +321,13 @@ def get_error_page(status: Any, **kwargs: Any) -> bytes:
                     return result.encode("utf-8")
                 if isinstance(result, bytes):
                     return result
+                if isinstance(result, StaticFile):
+                    # serve_file()/serve_fileobj() from the error page function.
+                    return result.read(sys.maxsize) or b""
+                if isinstance(result, Iterator):
+                    return b"".join(
+                        c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in result
+                    )
                 raise ValueError(
                     "error page function did not return a bytestring, str or an iterator - "
                     f"returned object of type {type(result).__name__}."

@@ -144,7 +144,7 @@ class RequestHandler:
                     response = Response()
                     _current.set((request, response))
             body = response.body
-            if response.stream and not isinstance(body, (bytes, list)):
+            if response.stream and not isinstance(body, (bytes, list, static.StaticFile)):
                 body = _StreamedBody(body, request, response)
                 streamed = True
             return response.status_code, response.reason, response.header_list, body  # type: ignore[return-value]

@@ -270,6 +270,11 @@ class WSGIGateway:
                     # Shorter than declared: stream it, hyper closes the connection.
                     return code, reason, headers, _Body([body], iter(()), None, declared)
             return code, reason, headers, body
+        if isinstance(result, StaticResult) and not start.written:
+            # Our own application under a WSGI middleware (VirtualHost...): Rust still
+            # answers ranges and conditional requests for the file.
+            code, reason, headers, _declared = _head(start)
+            return code, reason, headers, result.file
         if isinstance(result, FileWrapper) and not start.written:
             fd = _regular_file(result.filelike)
             if fd is not None:
@@ -356,7 +361,23 @@ def serve_wsgi(
     start_response(f"{status} {reason}", headers)
     if isinstance(body, bytes):
         return [body]
+    if isinstance(body, _core.StaticFile):
+        return StaticResult(body)
     return body
+
+
+class StaticResult:
+    """A ``serve_file`` body answered through WSGI: our server sends the file itself;
+    another WSGI server iterates it (the whole content in one chunk)."""
+
+    __slots__ = ("file",)
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+    def __iter__(self) -> Iterator[bytes]:
+        data = self.file.read(sys.maxsize)
+        return iter([data] if data else [])
 
 
 class VirtualHost:

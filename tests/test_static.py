@@ -505,6 +505,49 @@ def test_serve_fileobj(live: Any) -> None:
     assert headers["Content-Type"] == "application/x-demo"
 
 
+def test_serve_file_with_response_stream(serve_app: Any, site: Path) -> None:
+    """``response.stream`` on: the file is still sent by Rust, ranges included."""
+    root = Root()
+    root.site = str(site)
+    live = serve_app(root, "", {"/": {"response.stream": True}})
+    status, _, body = live.get("/file?name=large.bin")
+    assert (status, body) == (200, LARGE)
+    status, _, body = live.get("/file?name=large.bin", headers={"Range": "bytes=0-2"})
+    assert (status, body) == (206, LARGE[:3])
+
+
+def test_serve_file_under_a_wsgi_virtualhost(serve_app: Any, site: Path) -> None:
+    """An application wrapped in ``_cpwsgi.VirtualHost`` (a WSGI middleware) serves
+    ``serve_file`` bodies too, with ranges; another WSGI server gets the bytes."""
+    root = Root()
+    root.site = str(site)
+    app = cherrypy.Application(root, "")
+    vhost = cherrypy._cpwsgi.VirtualHost(app, {"virt.net": app})
+    live = serve_app(apps={"": vhost})
+    status, _, body = live.get("/file", headers={"Host": "virt.net"})
+    assert (status, body) == (200, SMALL)
+    status, _, body = live.get("/file", headers={"Range": "bytes=1-2"})
+    assert (status, body) == (206, SMALL[1:3])
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/file", "SERVER_PROTOCOL": "HTTP/1.1"}
+    started: list[str] = []
+    chunks = vhost(environ, lambda status, headers, exc=None: started.append(status))
+    assert started == ["200 OK"] and b"".join(chunks) == SMALL
+
+
+def test_error_page_function_may_serve_a_file(serve_app: Any, site: Path) -> None:
+    """An ``error_page.404`` function that returns ``serve_file(...)`` (CherryPy's
+    test_static): its content is the error page."""
+
+    def page_404(**kwargs: Any) -> Any:
+        return static.serve_file(str(site / "sub" / "index.html"))
+
+    root = Root()
+    root.site = str(site)
+    live = serve_app(root, "", {"/": {"error_page.404": page_404}})
+    status, _, body = live.get("/no/such/page")
+    assert status == 404 and body.startswith(b"<h1>sub index</h1>")
+
+
 # -- configuration errors at mount -------------------------------------------------------
 
 
