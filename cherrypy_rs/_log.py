@@ -15,6 +15,16 @@ from typing import Any
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+class LazyRfc3339UtcTime:
+    """Now in UTC as RFC 3339 text (``2026-11-25T01:21:16.123456Z``) when turned into a
+    ``str`` (``cherrypy._cplogging.LazyRfc3339UtcTime``; CherryPy's own appends ``Z``
+    after ``+00:00``, which RFC 3339 does not allow)."""
+
+    def __str__(self) -> str:
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        return f"{now.isoformat('T')}Z"
+
+
 class LogManager:
     """``cherrypy.log``: call it to log to the error log.
 

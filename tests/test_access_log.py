@@ -3,11 +3,13 @@ writes them."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any
 
 import cherrypy_rs as cherrypy
+from cherrypy_rs import _cplogging
 from cherrypy_rs.testing import serve
 
 LINE = re.compile(
@@ -58,3 +60,14 @@ def test_handler_tracebacks_go_to_the_error_file(tmp_path: Path) -> None:
     text = error_file.read_text()
     assert "Traceback (most recent call last)" in text
     assert "ValueError: kaboom" in text
+
+
+def test_lazy_rfc3339_utc_time_is_now_in_utc() -> None:
+    """``_cplogging.LazyRfc3339UtcTime``: RFC 3339 text of the UTC time it is turned
+    into a string at."""
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    text = str(_cplogging.LazyRfc3339UtcTime())
+    after = datetime.datetime.now(datetime.timezone.utc)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", text)
+    when = datetime.datetime.fromisoformat(text[:-1]).replace(tzinfo=datetime.timezone.utc)
+    assert before <= when <= after
