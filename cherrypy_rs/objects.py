@@ -25,10 +25,13 @@ from .lib.httputil import (
     header_items,
     header_value,
     parse_query_string,
+    response_codes,
     valid_status,
 )
 
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
+#: "200 OK" & co. by code: the status ``Response.finalize()`` leaves in ``status``.
+_STATUS_LINES = {code: f"{code} {texts[0]}" for code, texts in response_codes.items()}
 
 
 _T = TypeVar("_T")
@@ -352,6 +355,12 @@ class Response:
                 raise HTTPError(500, exc.args[0]) from None
         self.status_code = status
         self.reason = reason
+        # CherryPy leaves the status line here ("200 OK") for later hooks (on_end_resource).
+        self.status = (
+            f"{status} {reason}"
+            if reason is not None
+            else _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
+        )
         headers = self.headers
         body = self.body
         if self.stream and not (status < 200 or status in (204, 205, 304)):

@@ -271,3 +271,32 @@ def test_hookmap_unit() -> None:
     with pytest.raises(KeyError, match="not a hook point"):
         hooks.attach("nope", lambda: None)
     assert Hook(lambda: None, priority=3) < Hook(lambda: None)
+
+
+def test_on_end_resource_sees_the_finalized_status_line() -> None:
+    """After ``finalize()`` ``response.status`` is the status line, as in CherryPy
+    (``["200 OK"]`` in its test_core); a custom reason stays."""
+    seen: list[Any] = []
+    cherrypy.tools.log_status = Tool(
+        "on_end_resource", lambda: seen.append(cherrypy.response.status)
+    )
+
+    class Root:
+        @cherrypy.expose
+        def index(self) -> str:
+            return "ok"
+
+        @cherrypy.expose
+        def teapot(self) -> str:
+            cherrypy.response.status = "299 Fine Indeed"
+            return "tea"
+
+        @cherrypy.expose
+        def gone(self) -> str:
+            raise cherrypy.HTTPError(410)
+
+    with serve(Root(), "", {"/": {"tools.log_status.on": True}}) as live:
+        assert live.get("/")[0] == 200
+        assert live.get("/teapot")[0] == 299
+        assert live.get("/gone")[0] == 410
+    assert seen == ["200 OK", "299 Fine Indeed", "410 Gone"]
