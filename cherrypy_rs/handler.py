@@ -101,6 +101,22 @@ class _StreamedBody:
                 _current.reset(token)
 
 
+def _text_header_list(response: Response) -> None:
+    """Pairs a hook added to ``response.header_list`` as bytes (CherryPy's own form of
+    that list) become text, as Rust sends them."""
+    header_list = response.header_list
+    if header_list and any(
+        k.__class__ is not str or v.__class__ is not str for k, v in header_list
+    ):
+        response.header_list = [
+            (
+                k.decode("latin-1") if isinstance(k, bytes) else k,
+                v.decode("latin-1") if isinstance(v, bytes) else v,
+            )
+            for k, v in header_list
+        ]
+
+
 class RequestHandler:
     """Called by a Rust worker thread for every request to a mounted application."""
 
@@ -196,6 +212,7 @@ class RequestHandler:
                 hooks = request.__dict__.get("hooks")
                 if hooks is not None:
                     hooks.run("on_end_resource")
+                    _text_header_list(response)
         except request.throws:
             raise
         except Exception:

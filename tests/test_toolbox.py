@@ -300,3 +300,25 @@ def test_on_end_resource_sees_the_finalized_status_line() -> None:
         assert live.get("/teapot")[0] == 299
         assert live.get("/gone")[0] == 410
     assert seen == ["200 OK", "299 Fine Indeed", "410 Gone"]
+
+
+def test_on_end_resource_may_append_bytes_pairs_to_header_list() -> None:
+    """CherryPy's ``header_list`` holds bytes pairs: a hook that extends it with bytes
+    (test_core's ``append_headers``) sends them, repeated names included."""
+
+    def append_headers(header_list: list[tuple[bytes, bytes]]) -> None:
+        cherrypy.serving.response.header_list.extend(header_list)
+
+    cherrypy.tools.append_headers = Tool("on_end_resource", append_headers)
+    pairs = [(b"WWW-Authenticate", b"Negotiate"), (b"WWW-Authenticate", b'Basic realm="foo"')]
+
+    class Root:
+        @cherrypy.expose
+        @cherrypy.tools.append_headers(header_list=pairs)
+        def index(self) -> str:
+            return "x"
+
+    with serve(Root()) as live:
+        status, headers, body = live.get("/")
+    assert (status, body) == (200, b"x")
+    assert headers.get_all("WWW-Authenticate") == ["Negotiate", 'Basic realm="foo"']
