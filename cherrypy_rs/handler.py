@@ -103,18 +103,25 @@ class _StreamedBody:
 
 def _text_header_list(response: Response) -> None:
     """Pairs a hook added to ``response.header_list`` as bytes (CherryPy's own form of
-    that list) become text, as Rust sends them."""
+    that list) become text, as Rust sends them; anything else is an error (500), as
+    CherryPy's WSGI layer makes it."""
     header_list = response.header_list
     if header_list and any(
         k.__class__ is not str or v.__class__ is not str for k, v in header_list
     ):
-        response.header_list = [
-            (
-                k.decode("latin-1") if isinstance(k, bytes) else k,
-                v.decode("latin-1") if isinstance(v, bytes) else v,
+        pairs = []
+        for k, v in header_list:
+            if not isinstance(k, (bytes, str)):
+                raise TypeError(f"response.header_list key {k!r} is not a byte string.")
+            if not isinstance(v, (bytes, str)):
+                raise TypeError(f"response.header_list value {v!r} is not a byte string.")
+            pairs.append(
+                (
+                    k.decode("latin-1") if isinstance(k, bytes) else k,
+                    v.decode("latin-1") if isinstance(v, bytes) else v,
+                )
             )
-            for k, v in header_list
-        ]
+        response.header_list = pairs
 
 
 class RequestHandler:

@@ -322,3 +322,22 @@ def test_on_end_resource_may_append_bytes_pairs_to_header_list() -> None:
         status, headers, body = live.get("/")
     assert (status, body) == (200, b"x")
     assert headers.get_all("WWW-Authenticate") == ["Negotiate", 'Basic realm="foo"']
+
+
+def test_a_non_text_pair_in_header_list_is_a_500_naming_it() -> None:
+    """A hook that puts something else than bytes/str in ``header_list`` gets CherryPy's
+    500 naming it (test_core's ``break_header``); the bad pair is not sent."""
+    cherrypy.tools.break_header = Tool(
+        "on_end_resource", lambda: cherrypy.serving.response.header_list.append((2, 3))
+    )
+
+    class Root:
+        @cherrypy.expose
+        @cherrypy.tools.break_header()
+        def index(self) -> str:
+            return "salud!"
+
+    with serve(Root()) as live:
+        status, _, body = live.get("/")
+    assert status == 500
+    assert b"TypeError: response.header_list key 2 is not a byte string." in body
