@@ -153,7 +153,7 @@ class Server(ServerAdapter):
         self.core: Any = None
         self.handler: AppRouter | None = None
         self.threads: list[threading.Thread] = []
-        self.bound_addr: tuple[str, int] | None = None
+        self._bound: tuple[str, int] | None = None
         self.access_log_screen = True
         self.access_log_file = ""
         self.tree: Any = None
@@ -216,6 +216,16 @@ class Server(ServerAdapter):
     @bind_addr.setter
     def bind_addr(self, value: tuple[str, int]) -> None:
         self.settings["socket_host"], self.settings["socket_port"] = value
+
+    @property
+    def bound_addr(self) -> tuple[str, int]:
+        """The address the server listens at while started (the real port when
+        ``socket_port`` is 0); ``bind_addr`` otherwise, as in CherryPy."""
+        return self._bound or self.bind_addr
+
+    @bound_addr.setter
+    def bound_addr(self, value: tuple[str, int] | None) -> None:
+        self._bound = value
 
     def apply(self, key: str, value: Any) -> None:
         """The ``server`` config namespace handler: records each key."""
@@ -303,7 +313,7 @@ class Server(ServerAdapter):
 
     def base(self) -> str:
         """The base URL (``http://host:port``) of this server."""
-        host, port = self.bound_addr or self.bind_addr
+        host, port = self.bound_addr
         if host in ("", "0.0.0.0"):
             host = "127.0.0.1"
         elif host in ("::", "::0", "::0.0.0.0"):
@@ -556,7 +566,7 @@ class Server(ServerAdapter):
     def describe(self) -> str:
         if self.settings["socket_file"]:
             return f"unix:{self.settings['socket_file']}"
-        host, port = self.bound_addr or self.bind_addr
+        host, port = self.bound_addr
         if ":" in host:
             host = f"[{host}]"
         return f"{self.scheme}://{host}:{port}"

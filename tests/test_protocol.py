@@ -83,6 +83,7 @@ def assert_ok(client: Client, body: bytes = b"hello", version: str = "HTTP/1.1")
 
 def test_port_is_known_when_start_returns() -> None:
     with serve(Root()) as live:
+        server = live.server
         assert live.host == "127.0.0.1"
         assert live.port > 0
         assert live.server.bound_addr == ("127.0.0.1", live.port)
@@ -91,6 +92,8 @@ def test_port_is_known_when_start_returns() -> None:
         with Client(live.port) as c:
             c.send(get())
             assert_ok(c)
+    # Stopped: the configured address again (CherryPy's bound_addr, port 0 included).
+    assert server.bound_addr == server.bind_addr == ("127.0.0.1", 0)
 
 
 def test_port_in_use_names_host_and_port() -> None:
