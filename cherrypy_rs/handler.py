@@ -162,6 +162,8 @@ class RequestHandler:
                         except RuntimeError:
                             return self.bare_error(request)
                     previous = request
+                    # Done with: CherryPy closes it (on_end_request) before the next.
+                    previous.close()
                     request = Request(core, app, "GET", ir.path, ir.query_string, b"")
                     request.prev = previous
                     response = Response()

@@ -226,6 +226,14 @@ class Root:
         raise cherrypy.InternalRedirect("/show", "y=2")
 
     @cherrypy.expose
+    def internal_closed(self) -> str:
+        raise cherrypy.InternalRedirect("/prev_closed")
+
+    @cherrypy.expose
+    def prev_closed(self) -> str:
+        return repr(cherrypy.request.prev.closed)
+
+    @cherrypy.expose
     def show(self, **kwargs: Any) -> str:
         req = cherrypy.request
         prev = req.prev
@@ -624,6 +632,12 @@ def test_internal_redirect_is_a_get_without_the_body(live: Live) -> None:
         timeout=10,
     )
     assert (resp.status_code, resp.text) == (200, "('GET', '/show', '', {}, '/internal')")
+
+
+def test_internal_redirect_closes_the_previous_request(live: Live) -> None:
+    """As in CherryPy (test_core's ``cousin``): ``request.prev`` is closed (its
+    ``on_end_request`` ran) before the redirect's handler runs."""
+    assert get(live, "/internal_closed").text == "True"
 
 
 def test_internal_redirect_relative_path(live: Live) -> None:
