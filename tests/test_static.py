@@ -479,6 +479,19 @@ def test_serve_file_from_a_handler(live: Any) -> None:
     assert live.request("HEAD", "/file?name=large.bin")[1]["Content-Length"] == str(len(LARGE))
 
 
+def test_serve_file_304_has_no_content_type(live: Any) -> None:
+    """A 304 for a handler's file sends no representation metadata (RFC 9110
+    §15.4.5), as CherryPy's 304 has no Content-Type, Content-Length or
+    Content-Disposition (its test_static ``test_modif``)."""
+    status, headers, _ = live.get("/download")
+    assert status == 200 and headers["Content-Disposition"]
+    resp = raw(live, "/download", f"If-None-Match: {headers['ETag']}\r\n")
+    assert resp.status == 304 and resp.body == b""
+    for name in ("Content-Type", "Content-Length", "Content-Disposition"):
+        assert resp.header(name) is None, name
+    assert resp.header("ETag") == headers["ETag"]
+
+
 def test_serve_file_errors(live: Any) -> None:
     assert live.get("/file?name=nope")[0] == 404
     assert live.get("/file?name=sub")[0] == 404

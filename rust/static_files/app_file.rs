@@ -53,6 +53,16 @@ fn decided_here(name: &HeaderName) -> bool {
         || name == header::LAST_MODIFIED
 }
 
+/// Representation metadata of the application's that a 304 the file answered does not
+/// carry (RFC 9110 §15.4.5: only validators, Cache-Control, Content-Location, Date,
+/// Expires and Vary), as CherryPy sends none of these with its 304.
+fn not_for_304(name: &HeaderName) -> bool {
+    name == header::CONTENT_TYPE
+        || name == header::CONTENT_DISPOSITION
+        || name == header::CONTENT_ENCODING
+        || name == header::CONTENT_LANGUAGE
+}
+
 impl AppFile {
     /// The whole content, read now (for a Python tool that transforms the body, such
     /// as `tools.gzip`), or None when it is longer than `limit` bytes. An open file is
@@ -147,6 +157,7 @@ impl AppFile {
         let mut merged: Vec<(HeaderName, HeaderValue)> = headers
             .into_iter()
             .filter(|(name, _)| !decided_here(name) && !answer.headers.contains_key(name))
+            .filter(|(name, _)| answer.status != StatusCode::NOT_MODIFIED || !not_for_304(name))
             .collect();
         merged.extend(
             answer
@@ -240,6 +251,34 @@ mod tests {
         assert!(as_is.status_kept);
         assert_eq!(named(&as_is, "content-length"), ["10"]);
         assert!(named(&as_is, "content-range").is_empty());
+    }
+
+    #[test]
+    fn a_304_drops_the_applications_representation_metadata() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("photo.jpg");
+        std::fs::write(&path, b"jpeg").unwrap();
+        let file = AppFile::Path(path);
+        let get = Method::GET;
+        let none = HeaderMap::new();
+        let app = || {
+            app_headers(&[
+                ("content-type", "image/jpeg"),
+                ("content-disposition", "attachment; filename=\"photo.jpg\""),
+                ("x-app", "kept"),
+            ])
+        };
+        let first = file.reply(&head(&get, &none), StatusCode::OK, app());
+        let etag = named(&first, "etag")[0].to_owned();
+        let mut conditional = HeaderMap::new();
+        conditional.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&etag).unwrap());
+        let reply = file.reply(&head(&get, &conditional), StatusCode::OK, app());
+        assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+        assert!(named(&reply, "content-type").is_empty());
+        assert!(named(&reply, "content-disposition").is_empty());
+        assert!(named(&reply, "content-length").is_empty());
+        assert_eq!(named(&reply, "x-app"), ["kept"]);
+        assert_eq!(named(&reply, "etag"), [etag.as_str()]);
     }
 
     #[test]
