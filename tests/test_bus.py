@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -454,3 +455,20 @@ def test_an_extra_https_server_next_to_http(procs: list, tmp_path: Path, tls_fil
     context = ssl.create_default_context(cafile=tls_files.ca_file)
     with urllib.request.urlopen(f"https://127.0.0.1:{match.group(1)}/", context=context) as r:
         assert r.read() == b"cli app"
+
+
+def test_autoreloader_skips_modules_without_a_file(tmp_path: Path) -> None:
+    source = tmp_path / "watched_mod.py"
+    source.write_text("X = 1\n")
+    fileless = type(sys)("cprs_fileless_mod")
+    fileless.__file__ = None  # type: ignore[assignment]
+    with_file = type(sys)("cprs_watched_mod")
+    with_file.__file__ = str(source) + "c"  # a .pyc path names its source
+    assert plugins.Autoreloader._file_for_file_module(fileless) is None
+    sys.modules["cprs_fileless_mod"] = fileless
+    sys.modules["cprs_watched_mod"] = with_file
+    try:
+        reloader = plugins.Autoreloader(wspbus.Bus(), match="cprs_")
+        assert reloader.sysfiles() == {str(source)}
+    finally:
+        del sys.modules["cprs_fileless_mod"], sys.modules["cprs_watched_mod"]
