@@ -475,13 +475,14 @@ class Server(ServerAdapter):
 
     def _handlers(self) -> list[Any]:
         """One request handler per mount, in the Rust router's order: the native path
-        for CherryPy applications, the WSGI gateway for grafts (a static directory
-        never reaches Python)."""
+        for CherryPy applications, the WSGI gateway for grafts and for applications
+        with a ``wsgi.pipeline`` (a static directory never reaches Python)."""
         ordered = self.tree.ordered()
         native = RequestHandler([app for _n, app in ordered], self.global_config, self.log_error)
         return [
             native
-            if isinstance(app, (Application, StaticDirectory))
+            if isinstance(app, StaticDirectory)
+            or (isinstance(app, Application) and not app.wsgiapp.pipeline)
             else WSGIGateway(app, self.log_error, self.multiprocess)
             for _name, app in ordered
         ]
