@@ -40,14 +40,33 @@ def access_log_handler() -> Any:
 
 
 class AppRouter:
-    """What the Rust workers call: hands each request to its mount's handler."""
+    """What the Rust workers call: hands each request to its mount's handler.
 
-    __slots__ = ("handlers",)
+    A worker thread publishes ``acquire_thread`` before its first request, and again
+    after ``engine.graceful()`` (CherryPy's ThreadManager numbers the threads that
+    served requests since the last start or graceful)."""
 
-    def __init__(self, handlers: list[Any]) -> None:
+    __slots__ = ("acquired", "bus", "handlers")
+
+    def __init__(self, handlers: list[Any], bus: Any = None) -> None:
         self.handlers = handlers
+        self.bus = bus
+        #: Idents of the threads that published ``acquire_thread``.
+        self.acquired: set[int] = set()
+
+    def acquire(self, ident: int) -> None:
+        """Publish ``acquire_thread`` for the calling worker thread."""
+        self.acquired.add(ident)
+        if self.bus is not None:
+            try:
+                self.bus.publish("acquire_thread")
+            except Exception:
+                pass  # the bus has logged the listener's error; serve anyway
 
     def __call__(self, core: Any) -> Any:
+        ident = threading.get_ident()
+        if ident not in self.acquired:
+            self.acquire(ident)
         return self.handlers[core.app](core)
 
 
@@ -58,13 +77,15 @@ class TimedAppRouter(AppRouter):
 
     __slots__ = ("busy",)
 
-    def __init__(self, handlers: list[Any]) -> None:
-        super().__init__(handlers)
+    def __init__(self, handlers: list[Any], bus: Any = None) -> None:
+        super().__init__(handlers, bus)
         #: thread ident -> monotonic start of the request it is running.
         self.busy: dict[int, float] = {}
 
     def __call__(self, core: Any) -> Any:
         ident = threading.get_ident()
+        if ident not in self.acquired:
+            self.acquire(ident)
         self.busy[ident] = time.monotonic()
         try:
             return self.handlers[core.app](core)
@@ -374,7 +395,9 @@ class Server(ServerAdapter):
             )
         )
         self._set_mounts(core)
-        self.handler = (TimedAppRouter if self.track_busy else AppRouter)(self._handlers())
+        self.handler = (TimedAppRouter if self.track_busy else AppRouter)(
+            self._handlers(), self.bus
+        )
         try:
             self.bound_addr = core.start()
         except OSError as exc:
@@ -411,19 +434,16 @@ class Server(ServerAdapter):
             self.threads.append(t)
 
     def _thread_main(self, core: Any, handler: AppRouter) -> None:
-        """A worker thread's life: ``acquire_thread`` once, serve, ``release_thread``
-        (CherryPy publishes them around requests; once per thread costs nothing)."""
+        """A worker thread's life: serve (``handler`` publishes ``acquire_thread``
+        before the thread's first request), then ``release_thread`` if it served."""
         bus = self.bus
         setattr(threading.current_thread(), SERVING_ATTR, True)
-        if bus is not None:
-            try:
-                bus.publish("acquire_thread")
-            except Exception:
-                pass  # the bus has logged the listener's error; serve anyway
         try:
             core.run_worker(handler, self._report)
         finally:
-            if bus is not None:
+            ident = threading.get_ident()
+            if bus is not None and ident in handler.acquired:
+                handler.acquired.discard(ident)
                 bus.publish("release_thread")
 
     def _set_mounts(self, core: Any) -> None:
@@ -459,7 +479,10 @@ class Server(ServerAdapter):
     def graceful(self) -> None:
         """``engine.graceful()`` (SIGHUP): re-read the TLS certificate and key. New
         handshakes use the new files; open connections are not dropped. A file that
-        cannot be used is logged and the previous certificate stays in use."""
+        cannot be used is logged and the previous certificate stays in use. Worker
+        threads publish ``acquire_thread`` again at their next request."""
+        if self.handler is not None:
+            self.handler.acquired.clear()
         core = self.core
         if core is None or not core.tls:
             return
