@@ -98,6 +98,41 @@ class TimedAppRouter(AppRouter):
         return len(started) >= threads and time.monotonic() - max(started) > timeout
 
 
+class HTTPServerHandle:
+    """``cherrypy.server.httpserver``: the Rust server (``_core.Server``) with cheroot's
+    ``interrupt``. Setting ``interrupt = KeyboardInterrupt`` (or any exception) stops
+    serving and exits the engine, as cheroot's serving thread does when it sees one."""
+
+    __slots__ = ("_server",)
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server.core, name)
+
+    def __repr__(self) -> str:
+        return f"<HTTP server {self._server.describe()}>"
+
+    @property
+    def interrupt(self) -> BaseException | type[BaseException] | None:
+        """The exception that stopped the server, or None."""
+        return self._server.interrupted
+
+    @interrupt.setter
+    def interrupt(self, exc: BaseException | type[BaseException]) -> None:
+        server = self._server
+        server.interrupted = exc
+        bus = server.bus
+        if bus is None:
+            server.stop()
+            return
+        name = getattr(exc, "__name__", type(exc).__name__)
+        bus.log(f"{name} set on the HTTP server: shutting down")
+        # From a request handler the bus hands the exit to another thread.
+        bus.exit()
+
+
 #: server.* keys cherrypy_rs implements, with CherryPy's defaults: written once, in Rust
 #: (``rust/config.rs``), and documented in docs/configuration.md (checked by a test).
 SERVER_DEFAULTS: dict[str, Any] = dict(_core.SERVER_DEFAULTS)
@@ -181,6 +216,8 @@ class Server(ServerAdapter):
         self.global_config: dict[str, Any] = {}
         self.log_error: Any = None
         self.bus: Any = None
+        #: What ``httpserver.interrupt`` was set to (cheroot's attribute), or None.
+        self.interrupted: BaseException | type[BaseException] | None = None
         #: A ``_core.Listener`` bound by the master process: served instead of binding.
         self.listener: Any = None
         #: True in a worker process of a master with more than one worker.
@@ -221,9 +258,12 @@ class Server(ServerAdapter):
         return server
 
     @property
-    def httpserver(self) -> Any:
-        """The Rust server while running (``_core.Server``)."""
-        return self.core
+    def httpserver(self) -> HTTPServerHandle | None:
+        """The running HTTP server (None when stopped): the Rust server's attributes,
+        and cheroot's ``interrupt``."""
+        if self.core is None:
+            return None
+        return HTTPServerHandle(self)
 
     @property
     def description(self) -> str:
@@ -378,6 +418,7 @@ class Server(ServerAdapter):
         """Bind, start the Rust server and the worker threads."""
         if self.core is not None:
             return
+        self.interrupted = None
         workers = self.process.get("workers", 1)
         if workers not in (None, 1) and self.listener is None:
             raise ConfigError(

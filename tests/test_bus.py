@@ -483,3 +483,42 @@ def test_autoreloader_skips_modules_without_a_file(tmp_path: Path) -> None:
         assert reloader.sysfiles() == {str(source)}
     finally:
         del sys.modules["cprs_fileless_mod"], sys.modules["cprs_watched_mod"]
+
+
+def test_httpserver_interrupt_exits_the_engine() -> None:
+    # cheroot's idiom: ``cherrypy.server.httpserver.interrupt = KeyboardInterrupt``.
+    from cherrypy_rs._server import Server
+    from cherrypy_rs._tree import Tree
+
+    bus = wspbus.Bus()
+    stopped: list[bool] = []
+    bus.subscribe("stop", lambda: stopped.append(True))
+
+    class Root:
+        @cherrypy_rs.expose
+        def index(self) -> str:
+            return "ok"
+
+    tree = Tree()
+    tree.mount(Root(), "")
+    server = Server()
+    server.tree, server.global_config, server.log_error = tree, {}, cherrypy_rs.log.error
+    server.access_log_screen = False
+    server.settings.update(socket_host="127.0.0.1", socket_port=0, thread_pool=2)
+    server.subscribe(bus)
+    bus.start()
+    try:
+        handle = server.httpserver
+        assert handle is not None and handle.interrupt is None
+        port = server.bound_addr[1]
+        assert handle.bound_address == server.core.bound_address  # the Rust server's
+        assert get(port, "/") == (200, b"ok")
+        handle.interrupt = KeyboardInterrupt
+        bus.block(interval=0.05)
+        assert bus.state is wspbus.states.EXITING and stopped == [True]
+        assert server.httpserver is None and server.interrupted is KeyboardInterrupt
+        with pytest.raises(OSError):
+            get(port, "/")
+    finally:
+        if bus.state is not wspbus.states.EXITING:
+            bus.exit()
