@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -522,3 +523,20 @@ def test_httpserver_interrupt_exits_the_engine() -> None:
     finally:
         if bus.state is not wspbus.states.EXITING:
             bus.exit()
+
+
+def test_safe_wait_warns_only_on_a_wildcard_host() -> None:
+    from cherrypy_rs.process import servers
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def connect() -> None:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+    with pytest.warns(UserWarning, match="Unable to verify that the server is bound on "):
+        with servers._safe_wait("0.0.0.0", port):
+            connect()
+    with pytest.raises(OSError), servers._safe_wait("127.0.0.1", port):
+        connect()
