@@ -51,6 +51,7 @@ class Resolution:
         "handler",
         "is_index",
         "vpath",
+        "watch",
     )
 
     def __init__(
@@ -60,15 +61,28 @@ class Resolution:
         is_index: bool | None,
         config: dict[str, Any],
         cacheable: bool,
+        watch: tuple[tuple[Any, dict[str, Any], dict[str, Any]], ...] = (),
     ) -> None:
         self.handler = handler
         self.vpath = vpath
         self.is_index = is_index
         self.config = config
         self.cacheable = cacheable
+        #: The ``_cp_config`` dicts this resolution merged: (owner, the dict, a copy).
+        #: A handler or tool may change them while the server runs (CherryPy reads them
+        #: on every request); a cached resolution is used only while they are unchanged.
+        self.watch = watch
         #: What the config asks of each request (``pathconfig.PathConfig``), compiled
         #: on the first request of this path.
         self.compiled: Any = None
+
+    def is_current(self) -> bool:
+        """Whether every ``_cp_config`` merged into this resolution is still the same
+        dict with the same items."""
+        for owner, conf, copy in self.watch:
+            if getattr(owner, "_cp_config", None) is not conf or conf != copy:
+                return False
+        return True
 
 
 class Dispatcher:
@@ -130,7 +144,9 @@ class Dispatcher:
         cacheable = True
 
         nodeconf: dict[str, Any] = {}
+        watch: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
         if hasattr(root, "_cp_config"):
+            _watch(watch, root)
             nodeconf.update(root._cp_config)
         if "/" in app.config:
             nodeconf.update(app.config["/"])
@@ -172,6 +188,7 @@ class Dispatcher:
                 segleft -= 1
             node = subnode
             if node is not None and hasattr(node, "_cp_config"):
+                _watch(watch, node)
                 nodeconf.update(node._cp_config)
 
             consumed = fullpath_len - pre_len
@@ -200,6 +217,8 @@ class Dispatcher:
             default = getattr(candidate, "default", None)
             if default is not None and getattr(default, "exposed", False):
                 conf = getattr(default, "_cp_config", {})
+                if hasattr(default, "_cp_config"):
+                    _watch(watch, default)
                 trail.insert(i + 1, ["default", default, conf, segleft])
                 return Resolution(
                     default,
@@ -207,6 +226,7 @@ class Dispatcher:
                     path.endswith("/"),
                     merged(),
                     cacheable,
+                    tuple(watch),
                 )
             if getattr(candidate, "exposed", False):
                 return Resolution(
@@ -215,8 +235,9 @@ class Dispatcher:
                     i == last,
                     merged(),
                     cacheable,
+                    tuple(watch),
                 )
-        return Resolution(None, [], None, merged(), cacheable)
+        return Resolution(None, [], None, merged(), cacheable, tuple(watch))
 
 
 def check_callable_spec(
@@ -362,6 +383,12 @@ def _from_request(request: Any) -> Resolution:
     return Resolution(handler, vpath, request.is_index, request.config, False)
 
 
+def _watch(watch: list[tuple[Any, dict[str, Any], dict[str, Any]]], owner: Any) -> None:
+    conf = getattr(owner, "_cp_config", None)
+    if isinstance(conf, dict):
+        watch.append((owner, conf, dict(conf)))
+
+
 def find(dispatcher: Any, app: Any, path: str, base_config: dict[str, Any]) -> Resolution:
     """The resolution of ``path`` through the application's cache.
 
@@ -373,13 +400,17 @@ def find(dispatcher: Any, app: Any, path: str, base_config: dict[str, Any]) -> R
     cache = app.dispatch_cache
     hit = cache.get(path)
     if hit is not None and hit.__class__ is Resolution:
-        return hit
+        if not hit.watch or hit.is_current():
+            return hit
+        # A _cp_config it merged changed: resolve again.
+        del cache[path]
+        hit = None
     request = context.request_or_none()
     chosen = hit.dispatcher if hit is not None else dispatcher_for(app, path, dispatcher)
     key = _key(chosen, path, request)
     if key is not None and key != path:
         keyed = cache.get((path, key))
-        if keyed is not None:
+        if keyed is not None and (not keyed.watch or keyed.is_current()):
             return keyed
     resolution = resolve_with(chosen, app, path, base_config, request)
     if len(cache) >= CACHE_LIMIT:
@@ -510,13 +541,20 @@ class MethodDispatcher(Dispatcher):
         if func is None and method == "HEAD":
             func = getattr(resource, "GET", None)
         config = dict(found.config)
+        watch = list(found.watch)
         if func is not None and hasattr(func, "_cp_config"):
+            _watch(watch, func)
             config.update(func._cp_config)
         # CherryPy sets Allow while dispatching, so that every answer for the resource
         # carries it (a 411 before the handler too): a header of the path's config.
         config["response.headers.Allow"] = allow
         return Resolution(
-            MethodHandler(func, allow), found.vpath, found.is_index, config, found.cacheable
+            MethodHandler(func, allow),
+            found.vpath,
+            found.is_index,
+            config,
+            found.cacheable,
+            tuple(watch),
         )
 
     def __call__(self, path_info: str) -> None:
@@ -582,7 +620,9 @@ class VirtualHost:
         if prefix and section:
             config = dict(found.config)
             config["tools.staticdir.section"] = section[len(prefix) :]
-            found = Resolution(found.handler, found.vpath, found.is_index, config, found.cacheable)
+            found = Resolution(
+                found.handler, found.vpath, found.is_index, config, found.cacheable, found.watch
+            )
         return found
 
     def __call__(self, path_info: str) -> Any:

@@ -124,3 +124,29 @@ def test_find_caches_per_path_and_bounds_the_cache(monkeypatch: Any) -> None:
     assert len(app.dispatch_cache) <= 3
     app.merge({"/": {"x": 1}})
     assert app.dispatch_cache == {}
+
+
+def test_cached_resolution_follows_cp_config_changed_at_run_time() -> None:
+    """CherryPy reads ``_cp_config`` on every request; the cache must not hide a change
+    a handler or tool makes while the server runs (CherryPy's test_session does)."""
+
+    class Changing:
+        _cp_config = {"mode": "a"}
+
+        @cherrypy.expose
+        def index(self) -> str:
+            return "x"
+
+    root = Changing()
+    app = Application(root, "")
+    d = dispatch.Dispatcher()
+    first = dispatch.find(d, app, "/", {})
+    assert first.config["mode"] == "a"
+    assert dispatch.find(d, app, "/", {}) is first
+    Changing._cp_config["mode"] = "b"
+    second = dispatch.find(d, app, "/", {})
+    assert second is not first and second.config["mode"] == "b"
+    Changing._cp_config = {"mode": "c"}
+    assert dispatch.find(d, app, "/", {}).config["mode"] == "c"
+    # A _cp_config added to an object that had none is not watched (documented in
+    # docs/compatibility.md): only dicts the resolution merged are.

@@ -271,3 +271,27 @@ def test_hookmap_unit() -> None:
     with pytest.raises(KeyError, match="not a hook point"):
         hooks.attach("nope", lambda: None)
     assert Hook(lambda: None, priority=3) < Hook(lambda: None)
+
+
+def test_cp_config_changed_while_serving_is_seen() -> None:
+    """A handler that changes its class's ``_cp_config`` changes the next request's
+    config, tools included (as in CherryPy, which merges config per request)."""
+    cherrypy.tools.add_header = Tool("before_finalize", add_header)
+
+    class Root:
+        _cp_config: dict[str, Any] = {}
+
+        @cherrypy.expose
+        def index(self) -> str:
+            return "page"
+
+        @cherrypy.expose
+        def turn_on(self) -> str:
+            Root._cp_config["tools.add_header.on"] = True
+            Root._cp_config["tools.add_header.value"] = "now"
+            return "on"
+
+    with serve(Root()) as live:
+        assert live.get("/")[1]["X-Tool"] is None
+        assert live.get("/turn_on")[2] == b"on"
+        assert live.get("/")[1]["X-Tool"] == "now"
