@@ -40,14 +40,33 @@ def access_log_handler() -> Any:
 
 
 class AppRouter:
-    """What the Rust workers call: hands each request to its mount's handler."""
+    """What the Rust workers call: hands each request to its mount's handler.
 
-    __slots__ = ("handlers",)
+    A worker thread publishes ``acquire_thread`` before its first request, and again
+    after ``engine.graceful()`` (CherryPy's ThreadManager numbers the threads that
+    served requests since the last start or graceful)."""
 
-    def __init__(self, handlers: list[Any]) -> None:
+    __slots__ = ("acquired", "bus", "handlers")
+
+    def __init__(self, handlers: list[Any], bus: Any = None) -> None:
         self.handlers = handlers
+        self.bus = bus
+        #: Idents of the threads that published ``acquire_thread``.
+        self.acquired: set[int] = set()
+
+    def acquire(self, ident: int) -> None:
+        """Publish ``acquire_thread`` for the calling worker thread."""
+        self.acquired.add(ident)
+        if self.bus is not None:
+            try:
+                self.bus.publish("acquire_thread")
+            except Exception:
+                pass  # the bus has logged the listener's error; serve anyway
 
     def __call__(self, core: Any) -> Any:
+        ident = threading.get_ident()
+        if ident not in self.acquired:
+            self.acquire(ident)
         return self.handlers[core.app](core)
 
 
@@ -58,13 +77,15 @@ class TimedAppRouter(AppRouter):
 
     __slots__ = ("busy",)
 
-    def __init__(self, handlers: list[Any]) -> None:
-        super().__init__(handlers)
+    def __init__(self, handlers: list[Any], bus: Any = None) -> None:
+        super().__init__(handlers, bus)
         #: thread ident -> monotonic start of the request it is running.
         self.busy: dict[int, float] = {}
 
     def __call__(self, core: Any) -> Any:
         ident = threading.get_ident()
+        if ident not in self.acquired:
+            self.acquire(ident)
         self.busy[ident] = time.monotonic()
         try:
             return self.handlers[core.app](core)
@@ -75,6 +96,41 @@ class TimedAppRouter(AppRouter):
         """Whether all ``threads`` are busy on requests older than ``timeout`` seconds."""
         started = list(self.busy.values())
         return len(started) >= threads and time.monotonic() - max(started) > timeout
+
+
+class HTTPServerHandle:
+    """``cherrypy.server.httpserver``: the Rust server (``_core.Server``) with cheroot's
+    ``interrupt``. Setting ``interrupt = KeyboardInterrupt`` (or any exception) stops
+    serving and exits the engine, as cheroot's serving thread does when it sees one."""
+
+    __slots__ = ("_server",)
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server.core, name)
+
+    def __repr__(self) -> str:
+        return f"<HTTP server {self._server.describe()}>"
+
+    @property
+    def interrupt(self) -> BaseException | type[BaseException] | None:
+        """The exception that stopped the server, or None."""
+        return self._server.interrupted
+
+    @interrupt.setter
+    def interrupt(self, exc: BaseException | type[BaseException]) -> None:
+        server = self._server
+        server.interrupted = exc
+        bus = server.bus
+        if bus is None:
+            server.stop()
+            return
+        name = getattr(exc, "__name__", type(exc).__name__)
+        bus.log(f"{name} set on the HTTP server: shutting down")
+        # From a request handler the bus hands the exit to another thread.
+        bus.exit()
 
 
 #: server.* keys cherrypy_rs implements, with CherryPy's defaults: written once, in Rust
@@ -160,6 +216,8 @@ class Server(ServerAdapter):
         self.global_config: dict[str, Any] = {}
         self.log_error: Any = None
         self.bus: Any = None
+        #: What ``httpserver.interrupt`` was set to (cheroot's attribute), or None.
+        self.interrupted: BaseException | type[BaseException] | None = None
         #: A ``_core.Listener`` bound by the master process: served instead of binding.
         self.listener: Any = None
         #: True in a worker process of a master with more than one worker.
@@ -200,9 +258,12 @@ class Server(ServerAdapter):
         return server
 
     @property
-    def httpserver(self) -> Any:
-        """The Rust server while running (``_core.Server``)."""
-        return self.core
+    def httpserver(self) -> HTTPServerHandle | None:
+        """The running HTTP server (None when stopped): the Rust server's attributes,
+        and cheroot's ``interrupt``."""
+        if self.core is None:
+            return None
+        return HTTPServerHandle(self)
 
     @property
     def description(self) -> str:
@@ -367,6 +428,7 @@ class Server(ServerAdapter):
         """Bind, start the Rust server and the worker threads."""
         if self.core is not None:
             return
+        self.interrupted = None
         workers = self.process.get("workers", 1)
         if workers not in (None, 1) and self.listener is None:
             raise ConfigError(
@@ -384,7 +446,9 @@ class Server(ServerAdapter):
             )
         )
         self._set_mounts(core)
-        self.handler = (TimedAppRouter if self.track_busy else AppRouter)(self._handlers())
+        self.handler = (TimedAppRouter if self.track_busy else AppRouter)(
+            self._handlers(), self.bus
+        )
         try:
             self.bound_addr = core.start()
         except OSError as exc:
@@ -421,19 +485,16 @@ class Server(ServerAdapter):
             self.threads.append(t)
 
     def _thread_main(self, core: Any, handler: AppRouter) -> None:
-        """A worker thread's life: ``acquire_thread`` once, serve, ``release_thread``
-        (CherryPy publishes them around requests; once per thread costs nothing)."""
+        """A worker thread's life: serve (``handler`` publishes ``acquire_thread``
+        before the thread's first request), then ``release_thread`` if it served."""
         bus = self.bus
         setattr(threading.current_thread(), SERVING_ATTR, True)
-        if bus is not None:
-            try:
-                bus.publish("acquire_thread")
-            except Exception:
-                pass  # the bus has logged the listener's error; serve anyway
         try:
             core.run_worker(handler, self._report)
         finally:
-            if bus is not None:
+            ident = threading.get_ident()
+            if bus is not None and ident in handler.acquired:
+                handler.acquired.discard(ident)
                 bus.publish("release_thread")
 
     def _set_mounts(self, core: Any) -> None:
@@ -469,7 +530,10 @@ class Server(ServerAdapter):
     def graceful(self) -> None:
         """``engine.graceful()`` (SIGHUP): re-read the TLS certificate and key. New
         handshakes use the new files; open connections are not dropped. A file that
-        cannot be used is logged and the previous certificate stays in use."""
+        cannot be used is logged and the previous certificate stays in use. Worker
+        threads publish ``acquire_thread`` again at their next request."""
+        if self.handler is not None:
+            self.handler.acquired.clear()
         core = self.core
         if core is None or not core.tls:
             return
@@ -485,13 +549,14 @@ class Server(ServerAdapter):
 
     def _handlers(self) -> list[Any]:
         """One request handler per mount, in the Rust router's order: the native path
-        for CherryPy applications, the WSGI gateway for grafts (a static directory
-        never reaches Python)."""
+        for CherryPy applications, the WSGI gateway for grafts and for applications
+        with a ``wsgi.pipeline`` (a static directory never reaches Python)."""
         ordered = self.tree.ordered()
         native = RequestHandler([app for _n, app in ordered], self.global_config, self.log_error)
         return [
             native
-            if isinstance(app, (Application, StaticDirectory))
+            if isinstance(app, StaticDirectory)
+            or (isinstance(app, Application) and not app.wsgiapp.pipeline)
             else WSGIGateway(app, self.log_error, self.multiprocess)
             for _name, app in ordered
         ]

@@ -16,6 +16,7 @@ from .default_tools import tools
 from .dispatch import Dispatcher
 from .lib.reprconf import NamespaceSet
 from .objects import Request, Response
+from .wsgipipeline import WSGIPipeline
 
 
 class Application:
@@ -26,7 +27,7 @@ class Application:
 
     relative_urls: Any = False
     #: Namespaces of the application's ``[/]`` config, called at each merge (CherryPy's
-    #: ``log`` and ``wsgi`` are refused with what to do instead).
+    #: ``log`` is refused with what to do instead, ``wsgi`` fills ``wsgiapp``).
     namespaces = NamespaceSet()
     #: The config sections of every instance, before its own (a class may set some).
     config: dict[str, dict[str, Any]] = {}
@@ -36,6 +37,8 @@ class Application:
         self.script_name = script_name
         self.namespaces = type(self).namespaces.copy()
         self.namespaces.setdefault("log", self._log_namespace)
+        #: The WSGI middleware around this application (``wsgi.pipeline``).
+        self.wsgiapp = WSGIPipeline(self._native_wsgi)
         self.namespaces.setdefault("wsgi", self._wsgi_namespace)
         self.config = {k: dict(v) for k, v in type(self).config.items()}
         #: The default dispatcher (``request.dispatch`` in a section overrides it).
@@ -64,13 +67,10 @@ class Application:
         )
 
     def _wsgi_namespace(self, key: str, value: Any) -> None:
-        if key == "pipeline" and not value:
-            return
-        raise ValueError(
-            f"{self._where()}: wsgi.{key}: a WSGI middleware pipeline on a native "
-            "application is not supported; wrap the application instead "
-            "(tree.graft(Middleware(app), ...))"
-        )
+        try:
+            self.wsgiapp.namespace_handler(key, value)
+        except ValueError as exc:
+            raise ValueError(f"{self._where()}: {exc}") from None
 
     def merge(self, config: Any) -> None:
         """Merge a config dict or filename into this application's config."""
@@ -80,10 +80,17 @@ class Application:
         self.namespaces(self.config.get("/", {}))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        """Serve one request as a WSGI application (under gunicorn, waitress, ...).
+        """Serve one request as a WSGI application (under gunicorn, waitress, ...),
+        through ``wsgiapp``'s middleware pipeline when there is one.
 
-        The Rust server never goes through here: it calls the native path directly.
+        The Rust server calls the native path directly, unless a pipeline is set.
         """
+        if self.wsgiapp.pipeline:
+            return self.wsgiapp(environ, start_response)
+        return self._native_wsgi(environ, start_response)
+
+    def _native_wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """The application alone as a WSGI callable (the pipeline's innermost app)."""
         # Lazy: this module stays free of the Rust core (testable without a server).
         from .wsgi import serve_wsgi
 
@@ -251,9 +258,6 @@ class Tree:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Serve one request as a WSGI application: pick the mounted application by
         the longest matching script name, as CherryPy's tree does."""
-        # Lazy: this module stays free of the Rust core (testable without a server).
-        from .wsgi import serve_wsgi
-
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         name = self.script_name(path or "/")
         if name is None:
@@ -264,7 +268,7 @@ class Tree:
         environ["PATH_INFO"] = path[len(name) :]
         app = self.apps[name]
         if isinstance(app, Application):
-            return serve_wsgi(app.wsgi_handler(), environ, start_response)
+            return app(environ, start_response)
         if isinstance(app, StaticDirectory):
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"Not Found: static directories are served by the cherrypy_rs server"]

@@ -283,8 +283,18 @@ class Request:
     @_lazy
     def wsgi_environ(self) -> dict[str, Any]:
         """What CherryPy apps read from the WSGI environ about the connection:
-        ``wsgi.url_scheme`` and, over TLS, ``HTTPS`` and the ``SSL_*`` keys."""
-        environ: dict[str, Any] = {"wsgi.url_scheme": self.scheme}
+        ``wsgi.url_scheme``, ``SERVER_NAME``/``SERVER_PORT`` (the address that took
+        the connection), ``SERVER_PROTOCOL``, ``REMOTE_ADDR``/``REMOTE_PORT`` and, over
+        TLS, ``HTTPS`` and the ``SSL_*`` keys."""
+        local, remote = self.local, self.remote
+        environ: dict[str, Any] = {
+            "wsgi.url_scheme": self.scheme,
+            "SERVER_NAME": local.name,
+            "SERVER_PORT": str(local.port),
+            "SERVER_PROTOCOL": self._core.protocol,
+            "REMOTE_ADDR": remote.ip,
+            "REMOTE_PORT": str(remote.port),
+        }
         if self.ssl is not None:
             environ["HTTPS"] = "on"
             environ.update(self.ssl)

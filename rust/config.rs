@@ -205,6 +205,9 @@ impl Default for ServerConfig {
 /// Smallest header limit hyper accepts for its read buffer.
 const MIN_READ_BUFFER: usize = 8192;
 
+/// Smallest `server.max_request_header_size` accepted (CherryPy's suite uses 500).
+const MIN_HEADER_LIMIT: usize = 128;
+
 impl ServerConfig {
     /// Checks ranges that would otherwise panic deep in hyper or hang the server.
     pub fn validate(&self) -> Result<(), Error> {
@@ -220,10 +223,12 @@ impl ServerConfig {
         if self.io_threads == 0 {
             return bad("server.io_threads", "must be at least 1");
         }
-        if self.max_header_size < 1024 {
+        // A small limit is safe (hyper's read buffer keeps its own floor, see
+        // `read_buffer_size`); below a request line plus Host every request would be a 431.
+        if self.max_header_size < MIN_HEADER_LIMIT {
             return bad(
                 "server.max_request_header_size",
-                "must be at least 1024 bytes",
+                "must be at least 128 bytes (room for a request line and Host)",
             );
         }
         if self.socket_timeout.is_zero() {
@@ -369,7 +374,7 @@ mod tests {
         let c = ServerConfig::default();
         assert!(c.read_buffer_size() > c.max_header_size);
         let small = ServerConfig {
-            max_header_size: 1024,
+            max_header_size: MIN_HEADER_LIMIT,
             ..Default::default()
         };
         assert!(small.read_buffer_size() >= 16384);

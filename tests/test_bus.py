@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -255,7 +257,9 @@ def test_module_paths_are_cherrypys() -> None:
     assert isinstance(cherrypy_rs.engine.signal_handler, plugins.SignalHandler)
 
 
-def test_worker_threads_acquire_once_per_life() -> None:
+def test_worker_threads_acquire_at_their_first_request() -> None:
+    # CherryPy's ThreadManager numbers the threads that served a request since the last
+    # start or graceful: idle workers publish nothing.
     from cherrypy_rs._server import Server
     from cherrypy_rs._tree import Tree
 
@@ -279,15 +283,24 @@ def test_worker_threads_acquire_once_per_life() -> None:
     server.subscribe(bus)
     bus.start()
     try:
-        deadline = time.monotonic() + 5
-        while len(events) < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert events == []
+        assert get(server.bound_addr[1], "/") == (200, b"ok")
+        assert events == [("start", 1)]
         for _ in range(5):
             assert get(server.bound_addr[1], "/") == (200, b"ok")
-        assert sorted(events) == [("start", 1), ("start", 2), ("start", 3)]
+        started = sorted(events)
+        assert 1 <= len(started) <= 3
+        assert started == [("start", i) for i in range(1, len(started) + 1)]
+        events.clear()
+        bus.graceful()
+        assert sorted(events) == [("stop", i) for i in range(1, len(started) + 1)]
+        events.clear()
+        assert get(server.bound_addr[1], "/") == (200, b"ok")
+        assert events == [("start", 1)]
+        events.clear()
     finally:
         bus.exit()
-    assert sorted(events)[3:] == [("stop", 1), ("stop", 2), ("stop", 3)]
+    assert ("stop", 1) in events and all(kind == "stop" for kind, _ in events)
 
 
 def test_sigusr1_is_a_graceful_reload_and_sighup_too_when_not_daemonized(
@@ -454,3 +467,76 @@ def test_an_extra_https_server_next_to_http(procs: list, tmp_path: Path, tls_fil
     context = ssl.create_default_context(cafile=tls_files.ca_file)
     with urllib.request.urlopen(f"https://127.0.0.1:{match.group(1)}/", context=context) as r:
         assert r.read() == b"cli app"
+
+
+def test_autoreloader_skips_modules_without_a_file(tmp_path: Path) -> None:
+    source = tmp_path / "watched_mod.py"
+    source.write_text("X = 1\n")
+    fileless = type(sys)("cprs_fileless_mod")
+    fileless.__file__ = None  # type: ignore[assignment]
+    with_file = type(sys)("cprs_watched_mod")
+    with_file.__file__ = str(source) + "c"  # a .pyc path names its source
+    assert plugins.Autoreloader._file_for_file_module(fileless) is None
+    sys.modules["cprs_fileless_mod"] = fileless
+    sys.modules["cprs_watched_mod"] = with_file
+    try:
+        reloader = plugins.Autoreloader(wspbus.Bus(), match="cprs_")
+        assert reloader.sysfiles() == {str(source)}
+    finally:
+        del sys.modules["cprs_fileless_mod"], sys.modules["cprs_watched_mod"]
+
+
+def test_httpserver_interrupt_exits_the_engine() -> None:
+    # cheroot's idiom: ``cherrypy.server.httpserver.interrupt = KeyboardInterrupt``.
+    from cherrypy_rs._server import Server
+    from cherrypy_rs._tree import Tree
+
+    bus = wspbus.Bus()
+    stopped: list[bool] = []
+    bus.subscribe("stop", lambda: stopped.append(True))
+
+    class Root:
+        @cherrypy_rs.expose
+        def index(self) -> str:
+            return "ok"
+
+    tree = Tree()
+    tree.mount(Root(), "")
+    server = Server()
+    server.tree, server.global_config, server.log_error = tree, {}, cherrypy_rs.log.error
+    server.access_log_screen = False
+    server.settings.update(socket_host="127.0.0.1", socket_port=0, thread_pool=2)
+    server.subscribe(bus)
+    bus.start()
+    try:
+        handle = server.httpserver
+        assert handle is not None and handle.interrupt is None
+        port = server.bound_addr[1]
+        assert handle.bound_address == server.core.bound_address  # the Rust server's
+        assert get(port, "/") == (200, b"ok")
+        handle.interrupt = KeyboardInterrupt
+        bus.block(interval=0.05)
+        assert bus.state is wspbus.states.EXITING and stopped == [True]
+        assert server.httpserver is None and server.interrupted is KeyboardInterrupt
+        with pytest.raises(OSError):
+            get(port, "/")
+    finally:
+        if bus.state is not wspbus.states.EXITING:
+            bus.exit()
+
+
+def test_safe_wait_warns_only_on_a_wildcard_host() -> None:
+    from cherrypy_rs.process import servers
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def connect() -> None:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+    with pytest.warns(UserWarning, match="Unable to verify that the server is bound on "):
+        with servers._safe_wait("0.0.0.0", port):
+            connect()
+    with pytest.raises(OSError), servers._safe_wait("127.0.0.1", port):
+        connect()

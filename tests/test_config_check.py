@@ -55,7 +55,8 @@ class Root:
             r"server\.\* keys are site-wide: move them to the \[global\]",
         ),
         ({"log.screen": False}, r"log\.screen in an application's \[/\] config"),
-        ({"wsgi.pipeline": [("m", object)]}, r"wsgi\.pipeline: a WSGI middleware pipeline"),
+        ({"wsgi.pipeline": [("m", object, 1)]}, r"wsgi\.pipeline: each entry must be a"),
+        ({"wsgi.nodot": 1}, r"wsgi\.nodot: the wsgi namespace takes 'pipeline'"),
     ],
 )
 def test_unhonoured_keys_fail_the_mount(

@@ -484,12 +484,21 @@ class Autoreloader(Monitor):
         for name, module in list(sys.modules.items()):
             if not pattern.match(name):
                 continue
-            filename = getattr(module, "__file__", None)
+            filename = self._file_for_file_module(module)
             if filename:
-                if filename.endswith((".pyc", ".pyo")):
-                    filename = filename[:-1]
-                found.add(os.path.abspath(filename))
+                found.add(filename)
         return found
+
+    @staticmethod
+    def _file_for_file_module(module: Any) -> str | None:
+        """The absolute source path of ``module``, or None when it has no file
+        (``__file__`` missing or None: built-in, namespace or frozen modules)."""
+        filename = getattr(module, "__file__", None)
+        if not filename:
+            return None
+        if filename.endswith((".pyc", ".pyo")):
+            filename = filename[:-1]
+        return os.path.abspath(filename)
 
     def run(self) -> None:
         """Compare each file's mtime with the last seen one; restart on a change."""

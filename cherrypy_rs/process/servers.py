@@ -4,7 +4,13 @@ configured as ``server.<name>.*`` (``cherrypy_rs.servers``)."""
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
+
+#: Addresses that bind every interface: a check through them may not see the server.
+INADDR_ANY = ("0.0.0.0", "::", "")
 
 
 class ServerAdapter:
@@ -60,3 +66,18 @@ class ServerAdapter:
         """Stop, then start again."""
         self.stop()
         self.start()
+
+
+@contextlib.contextmanager
+def _safe_wait(host: str, port: int) -> Iterator[None]:
+    """Around a wait for a port to be bound (``portend.occupied``): on a wildcard
+    ``host`` a failed check only warns (the server may be bound where the check cannot
+    see it); on a specific host the ``OSError`` propagates. CherryPy's helper."""
+    try:
+        yield
+    except OSError:
+        if host not in INADDR_ANY:
+            raise
+        warnings.warn(
+            f"Unable to verify that the server is bound on {port}", UserWarning, stacklevel=3
+        )
