@@ -111,6 +111,12 @@ def _check_tools(ns: str, box: Any, entries: dict[str, Any], where: str) -> None
         if arguments is None:
             continue
         accepted, any_keyword = arguments()
+        # A tool whose arguments depend on each other (tools.sessions: the store's options
+        # depend on storage_class) checks them itself.
+        check = getattr(tool, "check_arguments", None)
+        problem = check(args) if check is not None else None
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
         if any_keyword:
             continue
         accepted = set(accepted) | {"on", "priority"}

@@ -57,6 +57,14 @@ class Root:
         ({"log.screen": False}, r"log\.screen in an application's \[/\] config"),
         ({"wsgi.pipeline": [("m", object, 1)]}, r"wsgi\.pipeline: each entry must be a"),
         ({"wsgi.nodot": 1}, r"wsgi\.nodot: the wsgi namespace takes 'pipeline'"),
+        (
+            {"tools.sessions.on": True, "tools.sessions.storage_pathx": "/tmp"},
+            r"tools\.sessions\.storage_pathx is not an option of RamSession",
+        ),
+        (
+            {"tools.sessions.on": True, "tools.sessions.storage_type": "nope"},
+            r"tools\.sessions\.storage_type = 'nope': use one of ram, file",
+        ),
     ],
 )
 def test_unhonoured_keys_fail_the_mount(

@@ -173,11 +173,9 @@ def init(
         storage_class = RamSession
     checked = (storage_class, *kwargs)
     if checked not in _checked:
-        for key in kwargs:
-            if key not in _STORE_KEYS and not hasattr(storage_class, key):
-                raise ValueError(
-                    f"tools.sessions.{key} is not an option of {storage_class.__name__}"
-                )
+        problem = _unknown_store_option(storage_class, kwargs)
+        if problem:
+            raise ValueError(problem)
         _checked.add(checked)
     cookie_args: dict[str, Any] = {
         "path": path,
@@ -340,6 +338,14 @@ def expire() -> None:
     cookie[name]["max-age"] = 0
 
 
+def _unknown_store_option(storage_class: Any, keys: Any) -> str | None:
+    """The message for the first of ``keys`` that no store takes, or None."""
+    for key in keys:
+        if key not in _STORE_KEYS and not hasattr(storage_class, key):
+            return f"tools.sessions.{key} is not an option of {storage_class.__name__}"
+    return None
+
+
 class SessionTool(Tool):
     """``tools.sessions``: ``init`` at ``before_request_body``, the lock as
     ``locking`` says, ``save`` at ``before_finalize`` and ``close`` at the end."""
@@ -382,8 +388,30 @@ class SessionTool(Tool):
 
     def arguments(self) -> tuple[set[str], bool]:
         names, _ = super().arguments()
-        # Stores take options of their own (and custom stores any): any name goes.
+        # Stores take options of their own (and custom stores any): check_arguments
+        # looks at them against the store the section names.
         return names | {"storage_class", "locking"} | set(_STORE_KEYS), True
+
+    def check_arguments(self, args: dict[str, Any]) -> str | None:
+        """At start: the first option no store takes (the same rule ``init`` applies),
+        or a ``storage_type`` that names no store."""
+        storage_class = args.get("storage_class") or RamSession
+        storage_type = args.get("storage_type")
+        if storage_type:
+            storage_class = _STORES.get(str(storage_type).lower())
+            if storage_class is None:
+                return (
+                    f"tools.sessions.storage_type = {storage_type!r}: use one of "
+                    f"{', '.join(_STORES)} (or tools.sessions.storage_class)"
+                )
+        locking = args.get("locking", "implicit")
+        if locking not in ("implicit", "early", "explicit"):
+            return f"tools.sessions.locking = {locking!r}: use 'implicit', 'early' or 'explicit'"
+        samesite = args.get("samesite")
+        if samesite and str(samesite).lower() not in _SAMESITE:
+            return f"tools.sessions.samesite = {samesite!r}: use 'Strict', 'Lax' or 'None'"
+        own = set(super().arguments()[0]) | {"storage_class", "locking", "storage_type"}
+        return _unknown_store_option(storage_class, [k for k in args if k not in own])
 
 
 class SessionProxy:
