@@ -118,6 +118,15 @@ impl Reject {
         }
     }
 
+    /// The reason phrase, where cheroot's (RFC 2616's) differs from hyper's.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            Reject::BodyTooLarge => Some("Request Entity Too Large"),
+            Reject::UriTooLong => Some("Request-URI Too Long"),
+            _ => None,
+        }
+    }
+
     /// A short plain-text body that never echoes client input.
     pub fn body(self) -> &'static str {
         match self {
@@ -136,10 +145,13 @@ impl Reject {
             Reject::BadTransferEncoding => {
                 "Bad Request: 'chunked' must be the one and only transfer coding.\n"
             }
+            // cheroot's wording: clients written for CherryPy compare it.
             Reject::BodyTooLarge => {
-                "Payload Too Large: the request body exceeds the server's limit.\n"
+                "The entity sent with the request exceeds the maximum allowed bytes."
             }
-            Reject::UriTooLong => "URI Too Long: the request line exceeds the server's limit.\n",
+            Reject::UriTooLong => {
+                "The Request-URI sent with the request exceeds the maximum allowed bytes."
+            }
             Reject::BodyTimeout => "Request Timeout: the request body did not arrive in time.\n",
             Reject::BadBody => "Bad Request: the request body could not be read.\n",
             Reject::Overloaded => "Service Unavailable: the server is too busy, try again later.\n",

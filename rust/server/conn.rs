@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::task::TaskTracker;
 
+use super::head_error::{self, Failure};
 use super::idle::{ConnIo, Finished, IdleWatch, Park, PARK_AFTER};
 use super::io::{Activity, Counted, Rewind, SendDeadline, Tracked};
 use super::{proxy_protocol, service, ResponseBody, Shared};
@@ -281,7 +282,12 @@ async fn serve_http1<I: Park>(
         head_deadline = Some(deadline);
         if !park(&io, &shared, deadline, !watch.served()).await {
             // Idle for server.socket_timeout, or the server stops: close (for TLS, with
-            // a close_notify, as hyper would).
+            // a close_notify, as hyper would). A connection that never sent a request
+            // gets cheroot's 408 first.
+            if !watch.served() && !shared.shutdown.is_cancelled() {
+                let answer = head_error::answer(Failure::Timeout, b"");
+                let _ = timeout(DRAIN_GRACE, io.write_all(&answer)).await;
+            }
             let _ = timeout(DRAIN_GRACE, io.shutdown()).await;
             return;
         }
@@ -320,8 +326,8 @@ impl Drop for Parked<'_> {
 
 /// What ended a round of hyper on a connection.
 enum Event {
-    /// hyper closed the connection.
-    Closed,
+    /// hyper closed the connection (with the error that made it, if any).
+    Closed(Option<hyper::Error>),
     /// The server stops.
     Stop,
     /// Idle for `PARK_AFTER`.
@@ -388,8 +394,8 @@ async fn http1_round<I: Park>(
     let head_timer = tokio::time::sleep_until(head_deadline.unwrap_or_else(Instant::now));
     tokio::pin!(head_timer);
     let event = std::future::poll_fn(|cx| {
-        if Pin::new(&mut conn).poll(cx).is_ready() {
-            return Poll::Ready(Event::Closed);
+        if let Poll::Ready(done) = Pin::new(&mut conn).poll(cx) {
+            return Poll::Ready(Event::Closed(done.err()));
         }
         if stopping.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Event::Stop);
@@ -415,7 +421,33 @@ async fn http1_round<I: Park>(
     })
     .await;
     match event {
-        Event::Closed | Event::HeadTimeout => None,
+        Event::Closed(None) | Event::HeadTimeout => None,
+        Event::Closed(Some(error)) => {
+            // hyper could not take the head: cheroot's answer instead of hyper's.
+            let parts = conn.into_parts();
+            let (held, io) = parts.io.into_inner().into_held();
+            let failure = if error.is_timeout() {
+                // cheroot's 408: on a connection that never had a request, or in the
+                // middle of a head whose request line arrived.
+                let mid_head = parts.read_buf.contains(&b'\n');
+                (!watch.served() || mid_head).then_some(Failure::Timeout)
+            } else {
+                Failure::from_canned(&held)
+            };
+            let answer = match failure {
+                Some(failure) => {
+                    shared.debug(format_args!(
+                        "{remote}: request head refused ({failure:?}: {error})"
+                    ));
+                    head_error::answer(failure, &parts.read_buf)
+                }
+                None => held,
+            };
+            if !answer.is_empty() {
+                send_and_close(io, &answer, shared.config.socket_timeout).await;
+            }
+            None
+        }
         Event::Stop => {
             if !watch.started() {
                 // Accepted (or woken) just before the stop, its request not read yet:
@@ -460,6 +492,16 @@ async fn http1_round<I: Park>(
             Some((io.into_inner(), read_ahead))
         }
     }
+}
+
+/// Writes a last answer and closes the connection (a FIN, so that the answer is read
+/// before the close), within `limit`.
+async fn send_and_close<W: AsyncWrite + Unpin>(mut io: W, answer: &[u8], limit: std::time::Duration) {
+    let _ = timeout(limit, async {
+        io.write_all(answer).await?;
+        io.shutdown().await
+    })
+    .await;
 }
 
 /// `io` with the send timeout: a write or flush that makes no progress for

@@ -49,6 +49,11 @@ pub struct IdleWatch {
     started: AtomicBool,
     /// A request head has ever arrived on this connection.
     served: AtomicBool,
+    /// A response is owed to the client, or not all of it is flushed yet: from the
+    /// service call until the socket is flushed with no request in flight. hyper
+    /// writes nothing else but its canned answer to a head it could not parse, which
+    /// `ConnIo` holds back for `head_error` to replace.
+    owed: AtomicBool,
     /// Signalled when `started` is first set in a round.
     arrival: Notify,
 }
@@ -64,6 +69,7 @@ impl IdleWatch {
             since_ms: AtomicU64::new(0),
             started: AtomicBool::new(false),
             served: AtomicBool::new(false),
+            owed: AtomicBool::new(false),
             arrival: Notify::new(),
         })
     }
@@ -81,6 +87,7 @@ impl IdleWatch {
     pub fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.armed.store(false, Ordering::Relaxed);
+        self.owed.store(true, Ordering::Relaxed);
         if !self.started.load(Ordering::Relaxed) {
             self.started.store(true, Ordering::Relaxed);
             self.served.store(true, Ordering::Relaxed);
@@ -116,6 +123,9 @@ impl IdleWatch {
 
     fn flushed(&self) {
         self.flushed.store(true, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            self.owed.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Since when the connection has been idle: no request in flight, the response
@@ -198,11 +208,14 @@ impl<B: http_body::Body + Unpin> http_body::Body for Finished<B> {
 }
 
 /// The byte stream under one hyper round: bytes read ahead by the previous round first,
-/// then the socket; reads and writes are reported to the `IdleWatch`.
+/// then the socket; reads and writes are reported to the `IdleWatch`. What hyper writes
+/// while no response is owed (its canned answer to a head it could not parse) is held
+/// back, not sent: `conn.rs` sends cheroot's answer instead (`head_error`).
 pub struct ConnIo<I> {
     prefix: Bytes,
     inner: I,
     watch: Arc<IdleWatch>,
+    held: Vec<u8>,
 }
 
 impl<I> ConnIo<I> {
@@ -211,12 +224,32 @@ impl<I> ConnIo<I> {
             prefix,
             inner,
             watch,
+            held: Vec::new(),
         }
     }
 
     /// The bytes of the prefix not read yet, and the socket.
     pub fn into_parts(self) -> (Bytes, I) {
         (self.prefix, self.inner)
+    }
+
+    /// What hyper wrote while no response was owed (empty almost always), and the
+    /// socket.
+    pub fn into_held(self) -> (Vec<u8>, I) {
+        (self.held, self.inner)
+    }
+
+    /// Keeps `bufs` instead of writing them when no response is owed.
+    fn hold(&mut self, bufs: &[&[u8]]) -> Option<usize> {
+        if self.watch.owed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut n = 0;
+        for buf in bufs {
+            self.held.extend_from_slice(buf);
+            n += buf.len();
+        }
+        Some(n)
     }
 }
 
@@ -249,6 +282,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ConnIo<I> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(n) = this.hold(&[buf]) {
+            return Poll::Ready(Ok(n));
+        }
         this.watch.writing();
         Pin::new(&mut this.inner).poll_write(cx, buf)
     }
@@ -259,6 +295,12 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ConnIo<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if !this.watch.owed.load(Ordering::Relaxed) {
+            let slices: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
+            if let Some(n) = this.hold(&slices) {
+                return Poll::Ready(Ok(n));
+            }
+        }
         this.watch.writing();
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
@@ -278,7 +320,12 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ConnIo<I> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        if !this.held.is_empty() {
+            // hyper closes after its canned answer; conn.rs writes the real one first.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
@@ -371,10 +418,28 @@ mod tests {
     async fn writes_are_flushed_before_idle() {
         let w = IdleWatch::new();
         w.begin_round(true);
+        w.request_started();
+        drop(w.response_guard());
         let mut io = ConnIo::new(Bytes::new(), Vec::new(), w.clone());
         io.write_all(b"response").await.unwrap();
         assert!(w.idle_since().is_none());
         io.flush().await.unwrap();
         assert!(w.idle_since().is_some());
+        let (held, written) = io.into_held();
+        assert!(held.is_empty());
+        assert_eq!(written, b"response");
+    }
+
+    #[tokio::test]
+    async fn what_hyper_writes_when_nothing_is_owed_is_held_back() {
+        let w = IdleWatch::new();
+        w.begin_round(true);
+        let mut io = ConnIo::new(Bytes::new(), Vec::new(), w.clone());
+        io.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await.unwrap();
+        io.flush().await.unwrap();
+        io.shutdown().await.unwrap();
+        let (held, written) = io.into_held();
+        assert_eq!(held, b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        assert!(written.is_empty());
     }
 }

@@ -6,6 +6,7 @@
 mod body;
 mod conn;
 mod forwarded;
+mod head_error;
 mod idle;
 mod inflight;
 mod io;

@@ -94,7 +94,7 @@ async fn respond(
                 Outcome::Reply(reply) => {
                     let mut response = static_response(reply);
                     if announce_keep_alive {
-                        keep_alive_timeout(&mut response, shared);
+                        keep_alive(&mut response, shared);
                     }
                     return Ok(response);
                 }
@@ -123,22 +123,33 @@ async fn respond(
     let reply = dispatch(shared, request).await?;
     let mut response = into_response(reply);
     if announce_keep_alive {
-        keep_alive_timeout(&mut response, shared);
+        keep_alive(&mut response, shared);
     }
     Ok(response)
 }
 
-/// RFC 2068 §19.7.1: tell an HTTP/1.0 keep-alive client how long the connection stays
-/// open, as cheroot does (hyper adds `Connection: keep-alive` itself).
-fn keep_alive_timeout(response: &mut Response<ResponseBody>, shared: &Shared) {
-    if response.headers().contains_key(header::CONNECTION) {
+/// RFC 2068 §19.7.1: an HTTP/1.0 client that asked for keep-alive gets
+/// `Connection: Keep-Alive` and how long the connection stays open, as cheroot answers
+/// it — unless the response says `Connection` itself, or its end can only be told by
+/// closing (a stream without Content-Length: HTTP/1.0 has no chunked coding).
+fn keep_alive(response: &mut Response<ResponseBody>, shared: &Shared) {
+    let headers = response.headers();
+    if headers.contains_key(header::CONNECTION) {
         return;
     }
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "timeout={}",
-        shared.config.socket_timeout.as_secs().max(1)
-    )) {
-        response.headers_mut().insert("keep-alive", value);
+    let status = response.status().as_u16();
+    let bodiless = status < 200 || matches!(status, 204 | 205 | 304);
+    let delimited = response.body().exact_len().is_some()
+        || headers.contains_key(header::CONTENT_LENGTH)
+        || bodiless;
+    if !delimited {
+        return;
+    }
+    let timeout = format!("timeout={}", shared.config.socket_timeout.as_secs().max(1));
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
+    if let Ok(value) = HeaderValue::from_str(&timeout) {
+        headers.insert("keep-alive", value);
     }
 }
 
@@ -450,6 +461,11 @@ fn rejection(reject: Reject) -> Response<ResponseBody> {
     }
     if matches!(reject, Reject::Overloaded | Reject::ShuttingDown) {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if let Some(reason) = reject.reason() {
+        response
+            .extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
     }
     response
 }

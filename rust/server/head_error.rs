@@ -1,0 +1,310 @@
+//! cheroot's answers to request heads hyper refuses to parse. hyper answers such a head
+//! itself with a bare status (`400`, `431`, `414`) and no body; CherryPy (cheroot) says
+//! what was wrong ("Malformed Request-Line", "Illegal header line.", …), and clients and
+//! test suites written against CherryPy read those words. The connection holds hyper's
+//! canned answer back (`idle::ConnIo`), and `conn.rs` sends the one built here instead,
+//! from the bytes hyper could not parse (still in its read buffer), then closes.
+//!
+//! Nothing here runs for a request hyper parsed: valid requests pay nothing for it.
+//! Where hyper is stricter than cheroot (a field name that is not a token, whitespace
+//! before the colon, a control byte in a value, an obsolete line folding: RFC 9112
+//! §5.1, §5.2), the head stays refused, with cheroot's wording for a bad header line.
+
+/// Why hyper ended the connection without reaching the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A head hyper could not parse (its canned `400`).
+    Malformed,
+    /// The head outgrew `server.max_request_header_size` (its canned `431`).
+    TooLarge,
+    /// The request target is longer than hyper takes (its canned `414`).
+    UriTooLong,
+    /// No complete head within `server.socket_timeout`.
+    Timeout,
+}
+
+impl Failure {
+    /// The failure hyper's canned answer stands for, read from its status line.
+    pub fn from_canned(answer: &[u8]) -> Option<Failure> {
+        let code = answer.get(9..12)?;
+        match code {
+            b"400" => Some(Failure::Malformed),
+            b"431" => Some(Failure::TooLarge),
+            b"414" => Some(Failure::UriTooLong),
+            _ => None,
+        }
+    }
+}
+
+/// cheroot's wording for a head over `max_request_header_size` whose request line is
+/// complete (its `413`; RFC 6585 would say `431`, CherryPy clients expect `413`).
+pub const HEADERS_TOO_LARGE: &str =
+    "The headers sent with the request exceed the maximum allowed bytes.";
+
+/// cheroot's wording for a request line over the limit (its `414`).
+pub const URI_TOO_LONG: &str =
+    "The Request-URI sent with the request exceeds the maximum allowed bytes.";
+
+const CRLF_REQUIRED: &str = "HTTP requires CRLF terminators";
+const MALFORMED_LINE: &str = "Malformed Request-Line";
+const ILLEGAL_HEADER: &str = "Illegal header line.";
+
+/// The whole response (status line, headers, body) for `failure`, given the bytes of
+/// the head as far as they arrived.
+pub fn answer(failure: Failure, head: &[u8]) -> Vec<u8> {
+    let (status, message) = match failure {
+        Failure::Timeout => ("408 Request Timeout", ""),
+        Failure::UriTooLong => ("414 Request-URI Too Long", URI_TOO_LONG),
+        Failure::TooLarge => {
+            if first_line(head).is_some() {
+                ("413 Request Entity Too Large", HEADERS_TOO_LARGE)
+            } else {
+                ("414 Request-URI Too Long", URI_TOO_LONG)
+            }
+        }
+        Failure::Malformed => classify(head),
+    };
+    simple_response(status, message)
+}
+
+/// cheroot's `simple_response`: a plain-text message, then the connection closes.
+pub fn simple_response(status: &str, message: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\
+         Connection: close\r\n\r\n{message}",
+        message.len()
+    )
+    .into_bytes()
+}
+
+/// The request line with its terminator, after one empty line cheroot skips
+/// (RFC 9112 §2.2), and the rest of the head; `None` while the line is incomplete.
+fn first_line(head: &[u8]) -> Option<(&[u8], &[u8])> {
+    let head = head.strip_prefix(b"\r\n").unwrap_or(head);
+    let end = head.iter().position(|&b| b == b'\n')?;
+    Some(head.split_at(end + 1))
+}
+
+/// What cheroot answers to a head that hyper could not parse: the first fault in the
+/// order cheroot reads (request line, then header lines).
+fn classify(head: &[u8]) -> (&'static str, &'static str) {
+    const BAD: &str = "400 Bad Request";
+    let Some((line, rest)) = first_line(head) else {
+        // hyper refused the line before its end arrived: its start is already wrong.
+        return (BAD, MALFORMED_LINE);
+    };
+    if !line.ends_with(b"\r\n") {
+        return (BAD, CRLF_REQUIRED);
+    }
+    if let Some(fault) = request_line_fault(line.trim_ascii()) {
+        return fault;
+    }
+    if let Some(fault) = header_fault(rest) {
+        return (BAD, fault);
+    }
+    (BAD, "Bad Request: the request head could not be parsed.")
+}
+
+/// cheroot's checks of `method SP target SP HTTP/major.minor`, in its order.
+fn request_line_fault(line: &[u8]) -> Option<(&'static str, &'static str)> {
+    const BAD: &str = "400 Bad Request";
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), Some(protocol)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Some((BAD, MALFORMED_LINE));
+    };
+    let Some(version) = protocol.strip_prefix(b"HTTP/") else {
+        return Some((BAD, "Malformed Request-Line: bad protocol"));
+    };
+    let Some((major, minor)) = split_once(version, b'.') else {
+        return Some((BAD, "Malformed Request-Line: bad version"));
+    };
+    let (Some(major), Some(minor)) = (number(major), number(minor)) else {
+        return Some((BAD, MALFORMED_LINE));
+    };
+    if (major, minor) > (1, 1) {
+        return Some(("505 HTTP Version Not Supported", "Cannot fulfill request"));
+    }
+    if method.iter().any(u8::is_ascii_lowercase) {
+        return Some((
+            BAD,
+            "Malformed method name: According to RFC 2616 (section 5.1.1) and its \
+             successors RFC 7230 (section 3.1.1) and RFC 7231 (section 4.1) method names \
+             are case-sensitive and uppercase.",
+        ));
+    }
+    if method == b"CONNECT" {
+        return Some((
+            BAD,
+            "Invalid path in Request-URI: request-target must match authority-form.",
+        ));
+    }
+    if let Some(fault) = target_fault(target) {
+        return Some((BAD, fault));
+    }
+    if major != 1 {
+        return Some(("505 HTTP Version Not Supported", ""));
+    }
+    None
+}
+
+/// cheroot's checks of an origin-form target (`urlsplit`, then the path and fragment).
+fn target_fault(target: &[u8]) -> Option<&'static str> {
+    let absolute = has_scheme(target) || target.starts_with(b"//");
+    if !absolute && !target.starts_with(b"/") && target != b"*" {
+        return Some(
+            "Invalid path in Request-URI: request-target must contain origin-form which \
+             starts with absolute-path (URI starting with a slash \"/\").",
+        );
+    }
+    match split_once(target, b'#') {
+        Some((_, fragment)) if !fragment.is_empty() => Some("Illegal #fragment in Request-URI."),
+        _ if target.iter().any(|&b| b <= b' ' || b == 0x7f) => Some("Malformed Request-URI"),
+        _ => None,
+    }
+}
+
+/// `scheme ":"` at the start of `target` (RFC 3986 §3.1), as `urlsplit` reads it.
+fn has_scheme(target: &[u8]) -> bool {
+    let Some(colon) = target.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let scheme = &target[..colon];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// The first header line hyper cannot have accepted, in cheroot's wording.
+fn header_fault(mut rest: &[u8]) -> Option<&'static str> {
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        let (line, next) = rest.split_at(end + 1);
+        rest = next;
+        if line == b"\r\n" {
+            return None;
+        }
+        if !line.ends_with(b"\r\n") {
+            return Some(CRLF_REQUIRED);
+        }
+        let line = &line[..line.len() - 2];
+        // RFC 9112 §5.2: obsolete line folding; cheroot unfolds it, hyper refuses it.
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            return Some(ILLEGAL_HEADER);
+        }
+        let Some((name, value)) = split_once(line, b':') else {
+            return Some(ILLEGAL_HEADER);
+        };
+        // RFC 9110 §5.1 (a token), RFC 9112 §5.1 (no whitespace before the colon),
+        // RFC 9110 §5.5 (no control bytes but HTAB in a value).
+        if name.is_empty()
+            || !name.iter().all(|&b| is_token(b))
+            || value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+        {
+            return Some(ILLEGAL_HEADER);
+        }
+        if name.eq_ignore_ascii_case(b"content-length") && number(value.trim_ascii()).is_none()
+        {
+            return Some("Malformed Content-Length Header.");
+        }
+    }
+    None
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn split_once(bytes: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let at = bytes.iter().position(|&b| b == sep)?;
+    Some((&bytes[..at], &bytes[at + 1..]))
+}
+
+/// A non-negative decimal number of at most 9 digits.
+fn number(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(head: &[u8]) -> String {
+        String::from_utf8(answer(Failure::Malformed, head)).unwrap()
+    }
+
+    fn body(head: &[u8]) -> String {
+        said(head).split("\r\n\r\n").nth(1).unwrap().to_string()
+    }
+
+    #[test]
+    fn request_line_faults_in_cherootss_words() {
+        assert_eq!(body(b"geT /\r\n\r\n"), MALFORMED_LINE);
+        assert_eq!(body(b"gjkgjklsgjklsgjkljklsg\r\n\r\n"), MALFORMED_LINE);
+        assert_eq!(body(b"GET / HTTP/1.1\n\n"), CRLF_REQUIRED);
+        assert_eq!(
+            body(b"GET / FTP/1.1\r\n\r\n"),
+            "Malformed Request-Line: bad protocol"
+        );
+        assert_eq!(
+            body(b"GET / HTTP/11\r\n\r\n"),
+            "Malformed Request-Line: bad version"
+        );
+        assert_eq!(body(b"GET / HTTP/1.x\r\n\r\n"), MALFORMED_LINE);
+        assert!(said(b"GET / HTTP/2.0\r\n\r\n").starts_with("HTTP/1.1 505 "));
+        assert!(said(b"GET / HTTP/0.9\r\n\r\n").ends_with("\r\n\r\n"));
+        assert!(body(b"GET invalid/path HTTP/1.1\r\n\r\n").starts_with("Invalid path in"));
+        assert_eq!(
+            body(b"GET /a#b HTTP/1.1\r\n\r\n"),
+            "Illegal #fragment in Request-URI."
+        );
+        assert_eq!(body(b"GET /\x00 HTTP/1.1\r\n\r\n"), "Malformed Request-URI");
+        assert_eq!(body(b"GE\x01T"), MALFORMED_LINE);
+    }
+
+    #[test]
+    fn header_faults_in_cherootss_words() {
+        let line = b"GET / HTTP/1.1\r\nHost: a\r\n";
+        let with = |h: &[u8]| body(&[&line[..], h, b"\r\n"].concat());
+        assert_eq!(with(b"re, 1.2.3.4#015#012\r\n"), ILLEGAL_HEADER);
+        assert_eq!(with(b"X-A : b\r\n"), ILLEGAL_HEADER);
+        assert_eq!(with(b" folded\r\n"), ILLEGAL_HEADER);
+        assert_eq!(with(b"X-A: b\x00c\r\n"), ILLEGAL_HEADER);
+        assert_eq!(with(b"X-A: b\n"), CRLF_REQUIRED);
+        assert_eq!(
+            with(b"Content-Length: 1x\r\n"),
+            "Malformed Content-Length Header."
+        );
+    }
+
+    #[test]
+    fn the_answer_is_a_closing_plain_text_response() {
+        let out = said(b"nonsense\r\n\r\n");
+        assert_eq!(
+            out,
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 22\r\nContent-Type: text/plain\r\n\
+             Connection: close\r\n\r\nMalformed Request-Line"
+        );
+    }
+
+    #[test]
+    fn size_and_time_failures() {
+        let big = String::from_utf8(answer(Failure::TooLarge, b"GET / HTTP/1.1\r\nFrom: xx"))
+            .unwrap();
+        assert!(big.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"));
+        assert!(big.ends_with(HEADERS_TOO_LARGE));
+        let long = String::from_utf8(answer(Failure::TooLarge, b"GET /aaaaaaaa")).unwrap();
+        assert!(long.starts_with("HTTP/1.1 414 ") && long.ends_with(URI_TOO_LONG));
+        let late = String::from_utf8(answer(Failure::Timeout, b"")).unwrap();
+        assert!(late.starts_with("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"));
+        assert_eq!(
+            Failure::from_canned(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            Some(Failure::TooLarge)
+        );
+        assert_eq!(Failure::from_canned(b"HTTP/1.1 200 OK\r\n"), None);
+    }
+}
