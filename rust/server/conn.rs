@@ -285,7 +285,7 @@ async fn serve_http1<I: Park>(
             // a close_notify, as hyper would). A connection that never sent a request
             // gets cheroot's 408 first.
             if !watch.served() && !shared.shutdown.is_cancelled() {
-                let answer = head_error::answer(Failure::Timeout, b"");
+                let answer = head_error::answer(Failure::Timeout, b"", "");
                 let _ = timeout(DRAIN_GRACE, io.write_all(&answer)).await;
             }
             let _ = timeout(DRAIN_GRACE, io.shutdown()).await;
@@ -439,7 +439,7 @@ async fn http1_round<I: Park>(
                     shared.debug(format_args!(
                         "{remote}: request head refused ({failure:?}: {error})"
                     ));
-                    head_error::answer(failure, &parts.read_buf)
+                    head_error::answer(failure, &parts.read_buf, &error.to_string())
                 }
                 None => held,
             };
@@ -496,7 +496,11 @@ async fn http1_round<I: Park>(
 
 /// Writes a last answer and closes the connection (a FIN, so that the answer is read
 /// before the close), within `limit`.
-async fn send_and_close<W: AsyncWrite + Unpin>(mut io: W, answer: &[u8], limit: std::time::Duration) {
+async fn send_and_close<W: AsyncWrite + Unpin>(
+    mut io: W,
+    answer: &[u8],
+    limit: std::time::Duration,
+) {
     let _ = timeout(limit, async {
         io.write_all(answer).await?;
         io.shutdown().await

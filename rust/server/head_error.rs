@@ -48,10 +48,14 @@ pub const URI_TOO_LONG: &str =
 const CRLF_REQUIRED: &str = "HTTP requires CRLF terminators";
 const MALFORMED_LINE: &str = "Malformed Request-Line";
 const ILLEGAL_HEADER: &str = "Illegal header line.";
+const INVALID_PATH: &str = "Invalid path in Request-URI: request-target must contain \
+                            origin-form which starts with absolute-path (URI starting with \
+                            a slash \"/\").";
 
-/// The whole response (status line, headers, body) for `failure`, given the bytes of
-/// the head as far as they arrived.
-pub fn answer(failure: Failure, head: &[u8]) -> Vec<u8> {
+/// The whole response (status line, headers, body) for `failure`, given the bytes hyper
+/// left unparsed (the head as far as it arrived, unless hyper had taken it already)
+/// and what hyper said of the fault.
+pub fn answer(failure: Failure, head: &[u8], hyper_said: &str) -> Vec<u8> {
     let (status, message) = match failure {
         Failure::Timeout => ("408 Request Timeout", ""),
         Failure::UriTooLong => ("414 Request-URI Too Long", URI_TOO_LONG),
@@ -62,7 +66,7 @@ pub fn answer(failure: Failure, head: &[u8]) -> Vec<u8> {
                 ("414 Request-URI Too Long", URI_TOO_LONG)
             }
         }
-        Failure::Malformed => classify(head),
+        Failure::Malformed => classify(head, hyper_said),
     };
     simple_response(status, message)
 }
@@ -86,23 +90,47 @@ fn first_line(head: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// What cheroot answers to a head that hyper could not parse: the first fault in the
-/// order cheroot reads (request line, then header lines).
-fn classify(head: &[u8]) -> (&'static str, &'static str) {
+/// order cheroot reads (request line, then header lines). hyper checks Content-Length,
+/// Transfer-Encoding and the target's form after it has taken the head from its buffer:
+/// then what it said names the fault.
+fn classify(head: &[u8], hyper_said: &str) -> (&'static str, &'static str) {
     const BAD: &str = "400 Bad Request";
-    let Some((line, rest)) = first_line(head) else {
+    let taken = hyper_said.contains("content-length") || hyper_said.contains("transfer-encoding");
+    if !taken {
+        if let Some(fault) = fault(head) {
+            return fault;
+        }
+    }
+    let message = if hyper_said.contains("content-length") {
+        "Malformed Content-Length Header."
+    } else if hyper_said.contains("unexpected transfer-encoding") {
+        "Bad Request: an HTTP/1.0 request cannot carry Transfer-Encoding."
+    } else if hyper_said.contains("transfer-encoding") {
+        "Bad Request: 'chunked' must be the last transfer coding."
+    } else if hyper_said.contains("URI") {
+        // Taken by httparse, refused by `http::Uri`: not origin-, absolute-, authority-
+        // or asterisk-form.
+        INVALID_PATH
+    } else if first_line(head).is_none() {
         // hyper refused the line before its end arrived: its start is already wrong.
-        return (BAD, MALFORMED_LINE);
+        MALFORMED_LINE
+    } else {
+        "Bad Request: the request head could not be parsed."
     };
+    (BAD, message)
+}
+
+/// The first fault of a head that starts in `head`, if its request line is there.
+fn fault(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    const BAD: &str = "400 Bad Request";
+    let (line, rest) = first_line(head)?;
     if !line.ends_with(b"\r\n") {
-        return (BAD, CRLF_REQUIRED);
+        return Some((BAD, CRLF_REQUIRED));
     }
     if let Some(fault) = request_line_fault(line.trim_ascii()) {
-        return fault;
+        return Some(fault);
     }
-    if let Some(fault) = header_fault(rest) {
-        return (BAD, fault);
-    }
-    (BAD, "Bad Request: the request head could not be parsed.")
+    header_fault(rest).map(|fault| (BAD, fault))
 }
 
 /// cheroot's checks of `method SP target SP HTTP/major.minor`, in its order.
@@ -152,10 +180,7 @@ fn request_line_fault(line: &[u8]) -> Option<(&'static str, &'static str)> {
 fn target_fault(target: &[u8]) -> Option<&'static str> {
     let absolute = has_scheme(target) || target.starts_with(b"//");
     if !absolute && !target.starts_with(b"/") && target != b"*" {
-        return Some(
-            "Invalid path in Request-URI: request-target must contain origin-form which \
-             starts with absolute-path (URI starting with a slash \"/\").",
-        );
+        return Some(INVALID_PATH);
     }
     match split_once(target, b'#') {
         Some((_, fragment)) if !fragment.is_empty() => Some("Illegal #fragment in Request-URI."),
@@ -203,8 +228,7 @@ fn header_fault(mut rest: &[u8]) -> Option<&'static str> {
         {
             return Some(ILLEGAL_HEADER);
         }
-        if name.eq_ignore_ascii_case(b"content-length") && number(value.trim_ascii()).is_none()
-        {
+        if name.eq_ignore_ascii_case(b"content-length") && number(value.trim_ascii()).is_none() {
             return Some("Malformed Content-Length Header.");
         }
     }
@@ -234,7 +258,12 @@ mod tests {
     use super::*;
 
     fn said(head: &[u8]) -> String {
-        String::from_utf8(answer(Failure::Malformed, head)).unwrap()
+        String::from_utf8(answer(
+            Failure::Malformed,
+            head,
+            "invalid HTTP header parsed",
+        ))
+        .unwrap()
     }
 
     fn body(head: &[u8]) -> String {
@@ -282,6 +311,21 @@ mod tests {
     }
 
     #[test]
+    fn a_head_hyper_took_is_named_by_what_hyper_said() {
+        let by = |said: &str, left: &[u8]| {
+            let out = String::from_utf8(answer(Failure::Malformed, left, said)).unwrap();
+            out.split("\r\n\r\n").nth(1).unwrap().to_string()
+        };
+        assert_eq!(by("invalid URI", b""), INVALID_PATH);
+        assert_eq!(
+            by("invalid content-length parsed", b"GET / HTTP/2.0\r\n"),
+            "Malformed Content-Length Header."
+        );
+        assert!(by("invalid transfer-encoding parsed", b"").contains("chunked"));
+        assert_eq!(by("invalid HTTP method parsed", b"GE"), MALFORMED_LINE);
+    }
+
+    #[test]
     fn the_answer_is_a_closing_plain_text_response() {
         let out = said(b"nonsense\r\n\r\n");
         assert_eq!(
@@ -293,13 +337,13 @@ mod tests {
 
     #[test]
     fn size_and_time_failures() {
-        let big = String::from_utf8(answer(Failure::TooLarge, b"GET / HTTP/1.1\r\nFrom: xx"))
+        let big = String::from_utf8(answer(Failure::TooLarge, b"GET / HTTP/1.1\r\nFrom: xx", ""))
             .unwrap();
         assert!(big.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"));
         assert!(big.ends_with(HEADERS_TOO_LARGE));
-        let long = String::from_utf8(answer(Failure::TooLarge, b"GET /aaaaaaaa")).unwrap();
+        let long = String::from_utf8(answer(Failure::TooLarge, b"GET /aaaaaaaa", "")).unwrap();
         assert!(long.starts_with("HTTP/1.1 414 ") && long.ends_with(URI_TOO_LONG));
-        let late = String::from_utf8(answer(Failure::Timeout, b"")).unwrap();
+        let late = String::from_utf8(answer(Failure::Timeout, b"", "")).unwrap();
         assert!(late.starts_with("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"));
         assert_eq!(
             Failure::from_canned(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),

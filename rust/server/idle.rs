@@ -435,7 +435,9 @@ mod tests {
         let w = IdleWatch::new();
         w.begin_round(true);
         let mut io = ConnIo::new(Bytes::new(), Vec::new(), w.clone());
-        io.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await.unwrap();
+        io.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            .await
+            .unwrap();
         io.flush().await.unwrap();
         io.shutdown().await.unwrap();
         let (held, written) = io.into_held();
