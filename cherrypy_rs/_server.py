@@ -100,8 +100,9 @@ class TimedAppRouter(AppRouter):
 
 class HTTPServerHandle:
     """``cherrypy.server.httpserver``: the Rust server (``_core.Server``) with cheroot's
-    ``interrupt``. Setting ``interrupt = KeyboardInterrupt`` (or any exception) stops
-    serving and exits the engine, as cheroot's serving thread does when it sees one."""
+    ``interrupt`` and ``timeout`` (read-only: ``server.socket_timeout``). Setting
+    ``interrupt = KeyboardInterrupt`` (or any exception) stops serving and exits the
+    engine, as cheroot's serving thread does when it sees one."""
 
     __slots__ = ("_server",)
 
@@ -113,6 +114,18 @@ class HTTPServerHandle:
 
     def __repr__(self) -> str:
         return f"<HTTP server {self._server.describe()}>"
+
+    @property
+    def timeout(self) -> Any:
+        """cheroot's ``timeout``: ``server.socket_timeout`` as configured (seconds)."""
+        return self._server.settings["socket_timeout"]
+
+    @timeout.setter
+    def timeout(self, value: Any) -> None:
+        raise AttributeError(
+            f"httpserver.timeout = {value!r}: the Rust server reads server.socket_timeout "
+            "once, at start; set server.socket_timeout in the config before the engine starts"
+        )
 
     @property
     def interrupt(self) -> BaseException | type[BaseException] | None:

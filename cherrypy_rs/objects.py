@@ -8,6 +8,7 @@ handler may not need — headers, cookies, params, the body, addresses — on fi
 from __future__ import annotations
 
 import io
+import logging
 import os
 import time
 import uuid
@@ -353,6 +354,50 @@ class Response:
         code, reason, _ = valid_status(self.status_code)
         return f"{code} {self.reason or reason}".encode("latin-1")
 
+    def _declared_body(self, body: Any, declared: Any) -> bytes:
+        """The body of a response whose handler set ``Content-Length``, as cheroot sends
+        it: when the first chunk alone is longer, a plain-text 500 instead; when a later
+        one goes past it, the body cut at the declared length (and an error logged). A
+        shorter body is sent whole, with its true length (Rust frames it)."""
+        try:
+            remaining = int(declared)
+        except (TypeError, ValueError):
+            return as_bytes(body)
+        chunks = [body] if body is None or isinstance(body, (bytes, str)) else body
+        out: list[bytes] = []
+        try:
+            for chunk in chunks:
+                chunk = as_bytes(chunk)
+                if not chunk:
+                    continue
+                if len(chunk) <= remaining:
+                    out.append(chunk)
+                    remaining -= len(chunk)
+                    continue
+                if not out:
+                    message = (
+                        b"The requested resource returned more bytes than the declared "
+                        b"Content-Length."
+                    )
+                    self.status_code, self.reason = 500, None
+                    self.status = "500 Internal Server Error"
+                    dict.clear(self.headers)
+                    dict.__setitem__(self.headers, "Content-Type", "text/plain")
+                    return message
+                out.append(chunk[:remaining])
+                from . import context
+
+                context.site.log.error(
+                    f"Response body exceeds the declared Content-Length: cut at {declared} bytes",
+                    severity=logging.ERROR,
+                )
+                break
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        return b"".join(out)
+
     def finalize(self) -> None:
         """Check the status, settle the body (collapsed unless streamed; none for
         1xx/204/205/304) and build ``header_list`` with the cookies."""
@@ -387,7 +432,8 @@ class Response:
                 as_bytes(body)
             body = b""
         elif body.__class__ is not StaticFile:
-            body = as_bytes(body)
+            declared = dict.get(headers, "Content-Length")
+            body = as_bytes(body) if declared is None else self._declared_body(body, declared)
         self.body = body
         # Latin-1 text as it is; other values RFC 2047-encoded, as CherryPy sends them.
         header_list = [

@@ -425,8 +425,9 @@ async fn http1_round<I: Park>(
         Event::Closed(Some(error)) => {
             // hyper could not take the head: cheroot's answer instead of hyper's.
             let parts = conn.into_parts();
-            let (held, io) = parts.io.into_inner().into_held();
-            let failure = if error.is_timeout() {
+            let (held, mut io) = parts.io.into_inner().into_held();
+            let mut head = parts.read_buf.to_vec();
+            let mut failure = if error.is_timeout() {
                 // cheroot's 408: on a connection that never had a request, or in the
                 // middle of a head whose request line arrived.
                 let mid_head = parts.read_buf.contains(&b'\n');
@@ -434,12 +435,26 @@ async fn http1_round<I: Park>(
             } else {
                 Failure::from_canned(&held)
             };
+            if failure == Some(Failure::Malformed) && !head_error::has_line(&head) {
+                // cheroot reads the request line to its end before it judges it.
+                let limit = shared.config.max_header_size;
+                let deadline = Instant::now() + shared.config.socket_timeout;
+                failure = match read_line(&mut io, &mut head, limit, deadline).await {
+                    LineEnd::Found => failure,
+                    LineEnd::TooLong => Some(Failure::TooLarge),
+                    LineEnd::TimedOut => (!watch.served()).then_some(Failure::Timeout),
+                    LineEnd::Closed => None,
+                };
+                if failure.is_none() {
+                    return None;
+                }
+            }
             let answer = match failure {
                 Some(failure) => {
                     shared.debug(format_args!(
                         "{remote}: request head refused ({failure:?}: {error})"
                     ));
-                    head_error::answer(failure, &parts.read_buf, &error.to_string())
+                    head_error::answer(failure, &head, &error.to_string())
                 }
                 None => held,
             };
@@ -490,6 +505,38 @@ async fn http1_round<I: Park>(
                 all.freeze()
             };
             Some((io.into_inner(), read_ahead))
+        }
+    }
+}
+
+/// How reading the rest of a refused request line ended.
+enum LineEnd {
+    Found,
+    TooLong,
+    TimedOut,
+    Closed,
+}
+
+/// Reads into `head` until it holds a whole request line, `limit` bytes, `deadline`,
+/// or the client's end of the stream.
+async fn read_line<R: AsyncRead + Unpin>(
+    io: &mut R,
+    head: &mut Vec<u8>,
+    limit: usize,
+    deadline: Instant,
+) -> LineEnd {
+    let mut buf = [0u8; 1024];
+    loop {
+        if head_error::has_line(head) {
+            return LineEnd::Found;
+        }
+        if head.len() >= limit {
+            return LineEnd::TooLong;
+        }
+        match timeout_at(deadline, io.read(&mut buf)).await {
+            Err(_) => return LineEnd::TimedOut,
+            Ok(Ok(0)) | Ok(Err(_)) => return LineEnd::Closed,
+            Ok(Ok(n)) => head.extend_from_slice(&buf[..n]),
         }
     }
 }

@@ -81,6 +81,11 @@ pub fn simple_response(status: &str, message: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Whether `head` holds a whole request line (cheroot judges a line once it is whole).
+pub fn has_line(head: &[u8]) -> bool {
+    first_line(head).is_some()
+}
+
 /// The request line with its terminator, after one empty line cheroot skips
 /// (RFC 9112 §2.2), and the rest of the head; `None` while the line is incomplete.
 fn first_line(head: &[u8]) -> Option<(&[u8], &[u8])> {

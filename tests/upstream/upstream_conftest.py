@@ -33,6 +33,12 @@ if not REFERENCE:
     import cherrypy_rs.test
 
     sys.modules["cherrypy"] = cherrypy_rs
+    # test_conn's test_598 calls ``urllib.request.urlopen`` having imported only
+    # ``urllib.parse``: it works under CherryPy because ``cherrypy.lib.auth_digest``
+    # imports ``urllib.request`` at import time; ours imports it lazily (memory), so the
+    # test's missing import is made here rather than in every process.
+    import urllib.request  # noqa: F401
+
     _here = os.path.dirname(os.path.abspath(__file__))
     if _here not in cherrypy_rs.test.__path__:
         cherrypy_rs.test.__path__.append(_here)
