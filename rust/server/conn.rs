@@ -435,7 +435,10 @@ async fn http1_round<I: Park>(
             } else {
                 Failure::from_canned(&held)
             };
-            if failure == Some(Failure::Malformed) && !head_error::has_line(&head) {
+            if failure == Some(Failure::Malformed)
+                && !head.is_empty()
+                && !head_error::has_line(&head)
+            {
                 // cheroot reads the request line to its end before it judges it.
                 let limit = shared.config.max_header_size;
                 let deadline = Instant::now() + shared.config.socket_timeout;
