@@ -511,6 +511,25 @@ CASES: list[Case] = [
     Case("bad_request_line", raw=b"GARBAGE\r\n\r\n", check_close=True),
     Case("http2_request_line", raw=b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", check_close=True),
     Case("http09_request_line", raw=b"GET /\r\n\r\n", check_close=True),
+    Case("lowercase_garbage", raw=b"geT /\r\n\r\n", check_close=True),
+    Case("bad_protocol", raw=b"GET / FTP/1.1\r\nHost: x\r\n\r\n", check_close=True),
+    Case("relative_target", raw=b"GET a/b HTTP/1.1\r\nHost: x\r\n\r\n", check_close=True),
+    Case(
+        "header_without_colon",
+        raw=b"GET / HTTP/1.1\r\nHost: x\r\nre, 1.2.3.4#015#012\r\n\r\n",
+        check_close=True,
+    ),
+    Case(
+        "bad_content_length",
+        raw=b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
+        check_close=True,
+    ),
+    Case("bare_lf", raw=b"GET / HTTP/1.1\n\n", check_close=True),
+    Case("fragment_in_target", raw=b"GET /#frag HTTP/1.1\r\nHost: x\r\n\r\n"),
+    Case(
+        "space_before_colon",
+        raw=b"GET / HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n",
+    ),
 ]
 
 
@@ -759,9 +778,12 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "double_slash_reqinfo": "cheroot reads '//x' as an authority; cherrypy_rs keeps it as a path",
     "stream_head": "cheroot closes the connection after HEAD of a streamed response; "
     "hyper keeps it open (no body is due)",
-    "bad_request_line": "protocol errors are answered by hyper: empty 400, then close",
-    "http2_request_line": "protocol errors are answered by hyper: empty 400, then close",
-    "http09_request_line": "protocol errors are answered by hyper: empty 400, then close",
+    "bare_lf": "hyper takes a bare LF as a line end (RFC 9112 §2.2 allows it); cheroot "
+    "answers 'HTTP requires CRLF terminators' (here: the missing Host's 400)",
+    "fragment_in_target": "hyper's URI parser drops '#fragment' (the path before it is "
+    "served); cheroot answers 400 'Illegal #fragment in Request-URI.'",
+    "space_before_colon": "RFC 9112 §5.1: whitespace before the colon is a 400 "
+    "'Illegal header line.'; cheroot strips it",
     "reqinfo_absolute_uri": "RFC 9112 §3.2.2: an absolute-form target's host replaces Host "
     "(cheroot keeps Host)",
 }

@@ -61,6 +61,18 @@ class Root:
     def boom(self) -> str:
         raise ValueError("handler failure")
 
+    @cherrypy.expose
+    @cherrypy.config(**{"tools.encode.on": False})
+    def custom_cl(self, cl: str, chunks: str | list[str] = ()) -> list[bytes]:
+        cherrypy.response.headers["Content-Length"] = cl
+        return [c.encode() for c in ([chunks] if isinstance(chunks, str) else chunks)]
+
+    @cherrypy.expose
+    @cherrypy.config(**{"response.stream": True})
+    def streamed(self) -> Iterator[bytes]:
+        yield b"one"
+        yield b"two"
+
 
 @contextmanager
 def served(**settings: Any) -> Iterator[tuple[Root, int]]:
@@ -145,11 +157,22 @@ def test_http10_keep_alive_on_request() -> None:
         for _ in range(2):
             c.send(get(version="HTTP/1.0", extra="Connection: keep-alive\r\n"))
             resp = assert_ok(c, version="HTTP/1.0")
-            assert resp.header("Connection") == "keep-alive"
-            # RFC 2068 §19.7.1: socket_timeout (10 s by default).
+            # cheroot's spelling; RFC 2068 §19.7.1: socket_timeout (10 s by default).
+            assert resp.header("Connection") == "Keep-Alive"
             assert resp.header("Keep-Alive") == "timeout=10"
         c.send(get(version="HTTP/1.0"))
         assert_ok(c, version="HTTP/1.0")
+        assert c.closed()
+
+
+def test_http10_keep_alive_ends_a_stream_without_length_by_closing() -> None:
+    # HTTP/1.0 has no chunked coding: no Keep-Alive promised, the close ends the body.
+    with served() as (_, port), Client(port) as c:
+        c.send(get("/streamed", version="HTTP/1.0", extra="Connection: Keep-Alive\r\n"))
+        resp = c.response()
+        assert (resp.status, resp.body) == (200, b"onetwo")
+        assert resp.header("Connection") is None
+        assert resp.header("Keep-Alive") is None
         assert c.closed()
 
 
@@ -211,11 +234,28 @@ def test_slow_request_head_is_cut() -> None:
     with served(socket_timeout=0.5) as (root, port), Client(port) as c:
         start = time.monotonic()
         c.send(b"GET / HTTP/1.1\r\nHost: test\r\n")
-        # The head never completes: the connection is closed without a response.
+        # The head never completes: cheroot's 408 (the request line arrived), then close.
+        resp = c.response()
+        assert (resp.status, resp.body) == (408, b"")
         assert c.closed(timeout=5.0)
-        assert c.buf == b""
         assert 0.3 <= time.monotonic() - start < 5.0
         assert root.calls == {}
+
+
+def test_silent_new_connection_gets_408_and_a_later_idle_one_does_not() -> None:
+    # cheroot: 408 on a connection that never sent a request; between two requests
+    # the idle connection just closes.
+    with served(socket_timeout=0.5) as (_, port):
+        with Client(port) as c:
+            resp = c.response()
+            assert (resp.status, resp.reason) == (408, "Request Timeout")
+            assert resp.header("Content-Type") == "text/plain"
+            assert c.closed(timeout=5.0)
+        with Client(port) as c:
+            c.send(get())
+            assert_ok(c)
+            assert c.closed(timeout=5.0)
+            assert c.buf == b""
 
 
 def test_idle_keep_alive_connection_is_closed() -> None:
@@ -238,8 +278,18 @@ def test_header_size_limit() -> None:
         with Client(port) as c:
             c.send(get(extra=f"X-Big: {'a' * 10240}\r\n"))
             resp = c.response()
-            assert (resp.status, resp.reason) == (431, "Request Header Fields Too Large")
+            # cheroot's 413 and words (RFC 6585 would say 431).
+            assert (resp.status, resp.reason) == (413, "Request Entity Too Large")
+            assert (
+                resp.body == b"The headers sent with the request exceed the maximum allowed bytes."
+            )
             assert resp.header("Connection") == "close"
+            assert c.closed()
+        with Client(port) as c:
+            c.send(b"GET /" + b"a" * 10240 + b" HTTP/1.1\r\nHost: test\r\n\r\n")
+            resp = c.response()
+            assert (resp.status, resp.reason) == (414, "Request-URI Too Long")
+            assert resp.body.startswith(b"The Request-URI sent with the request exceeds")
             assert c.closed()
 
 
@@ -252,7 +302,7 @@ def test_small_header_limit_is_enforced() -> None:
         with Client(port) as c:
             c.send(get(extra=f"From: {'x' * 500}\r\n"))
             resp = c.response()
-            assert resp.status == 431
+            assert resp.status == 413
             assert c.closed()
 
 
@@ -260,7 +310,8 @@ def test_declared_body_too_large() -> None:
     with served(max_request_body_size=1000) as (_, port), Client(port) as c:
         c.send(b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5000\r\n\r\n")
         resp = c.response()
-        assert (resp.status, resp.reason) == (413, "Payload Too Large")
+        assert (resp.status, resp.reason) == (413, "Request Entity Too Large")
+        assert resp.body == b"The entity sent with the request exceeds the maximum allowed bytes."
         assert resp.header("Connection") == "close"
         assert c.closed()
 
@@ -376,7 +427,7 @@ def test_transfer_encoding_without_chunked_is_400() -> None:
         c.send(b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip\r\n\r\n")
         resp = c.response()
         assert resp.status == 400
-        assert resp.header("Connection") == "close"
+        assert resp.body == b"Bad Request: 'chunked' must be the last transfer coding."
         assert c.closed()
         assert root.calls == {}
 
@@ -385,21 +436,117 @@ def test_transfer_encoding_without_chunked_is_400() -> None:
 
 
 @pytest.mark.parametrize(
-    "line",
-    [b"GARBAGE", b"GET  / HTTP/1.1", b"GET / HTTP/9.9", b"GET / HTTP/1.1 extra", b"\x00\x01\x02"],
-    ids=["no-spaces", "double-space", "bad-version", "trailing-token", "binary"],
+    ("line", "status", "body"),
+    [
+        (b"GARBAGE", 400, b"Malformed Request-Line"),
+        (b"GET  / HTTP/1.1", 400, b"Malformed Request-Line: bad protocol"),
+        (b"GET / HTTP/9.9", 505, b"Cannot fulfill request"),
+        (b"GET / HTTP/1.1 extra", 400, b"Malformed Request-Line"),
+        (b"\x00\x01\x02", 400, b"Malformed Request-Line"),
+        (b"GET / FTP/1.1", 400, b"Malformed Request-Line: bad protocol"),
+        (b"GET / HTTP/11", 400, b"Malformed Request-Line: bad version"),
+        (b"GET relative/path HTTP/1.1", 400, b"Invalid path in Request-URI"),
+        (b"GET /\x7f HTTP/1.1", 400, b"Malformed Request-URI"),
+    ],
+    ids=[
+        "no-spaces",
+        "double-space",
+        "bad-version",
+        "trailing-token",
+        "binary",
+        "bad-protocol",
+        "version-without-dot",
+        "relative-path",
+        "control-byte",
+    ],
 )
-def test_malformed_request_line(line: bytes) -> None:
-    with served() as (_, port):
+def test_malformed_request_line(line: bytes, status: int, body: bytes) -> None:
+    # cheroot's status and words (its simple_response: plain text, then close).
+    with served() as (root, port):
         with Client(port) as c:
             c.send(line + b"\r\nHost: test\r\n\r\n")
             resp = c.response()
-            assert resp.status == 400
-            assert resp.header("Connection") == "close"
+            assert resp.status == status
+            assert resp.body.startswith(body)
+            assert resp.header("Content-Type") == "text/plain"
             assert c.closed()
+        assert root.calls == {}
         with Client(port) as c:
             c.send(get())
             assert_ok(c)
+
+
+@pytest.mark.parametrize(
+    ("line", "body"),
+    [
+        (b"re, 1.2.3.4#015#012", b"Illegal header line."),
+        (b"X-Spaced : before the colon", b"Illegal header line."),
+        (b" folded continuation", b"Illegal header line."),
+        (b"X-Control: a\x01b", b"Illegal header line."),
+        (b"Content-Length: 1x", b"Malformed Content-Length Header."),
+    ],
+    ids=["no-colon", "space-before-colon", "obs-fold", "control-byte", "bad-content-length"],
+)
+def test_malformed_header_line(line: bytes, body: bytes) -> None:
+    # cheroot's words; whitespace before the colon, folding and control bytes are refused
+    # (RFC 9112 §5.1, §5.2) where cheroot takes them.
+    with served() as (root, port), Client(port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: test\r\n" + line + b"\r\n\r\n")
+        resp = c.response()
+        assert (resp.status, resp.body) == (400, body)
+        assert c.closed()
+        assert root.calls == {}
+
+
+def test_a_bad_head_after_a_good_request_on_the_connection() -> None:
+    with served() as (_, port), Client(port) as c:
+        c.send(get())
+        assert_ok(c)
+        c.send(b"GARBAGE\r\n\r\n")
+        resp = c.response()
+        assert (resp.status, resp.body) == (400, b"Malformed Request-Line")
+        assert c.closed()
+
+
+def test_a_request_line_is_read_to_its_end_before_it_is_judged() -> None:
+    # httparse stops at the first bad byte; cheroot (and we) wait for the line's end.
+    with served(socket_timeout=5) as (_, port), Client(port) as c:
+        c.send(b"GET /hello HTTP/1.1")
+        c.send(b"X")
+        assert not c.closed(timeout=0.3)
+        c.send(b"\r\n\r\n")
+        resp = c.response()
+        assert (resp.status, resp.body) == (400, b"Malformed Request-Line")
+
+
+def test_app_400_with_empty_body_is_not_replaced() -> None:
+    # Only hyper's own answer to an unparsable head is replaced, never an application's.
+    with served() as (_, port), Client(port) as c:
+        c.send(get("/custom_cl?cl=0"))
+        resp = c.response()
+        assert (resp.status, resp.body) == (200, b"")
+        c.send(get())
+        assert_ok(c)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "body"),
+    [
+        ("cl=5&chunks=I+have+too+many", 500, b"The requested resource returned more bytes "),
+        ("cl=5&chunks=I+too&chunks=+have+too+many", 200, b"I too"),
+        ("cl=50&chunks=short", 200, b"short"),
+    ],
+    ids=["first-chunk-too-long", "later-chunk-cut", "shorter-sent-whole"],
+)
+def test_declared_content_length_against_the_body(query: str, status: int, body: bytes) -> None:
+    # cheroot: a 500 when the first chunk is longer than declared, the body cut when a
+    # later one is; a shorter body gets its true length (never a hanging client).
+    with served() as (_, port), Client(port) as c:
+        c.send(get(f"/custom_cl?{query}"))
+        resp = c.response()
+        assert resp.status == status
+        assert resp.body.startswith(body)
+        assert resp.header("Content-Length") == str(len(resp.body))
 
 
 def test_options_asterisk_reaches_the_root_app() -> None:

@@ -56,26 +56,34 @@ const INVALID_PATH: &str = "Invalid path in Request-URI: request-target must con
 /// left unparsed (the head as far as it arrived, unless hyper had taken it already)
 /// and what hyper said of the fault.
 pub fn answer(failure: Failure, head: &[u8], hyper_said: &str) -> Vec<u8> {
+    // cheroot announces the close only for a 413 to an HTTP/1.1 request line; it closes
+    // after each of these answers all the same.
+    let mut announce_close = false;
     let (status, message) = match failure {
         Failure::Timeout => ("408 Request Timeout", ""),
         Failure::UriTooLong => ("414 Request-URI Too Long", URI_TOO_LONG),
-        Failure::TooLarge => {
-            if first_line(head).is_some() {
+        Failure::TooLarge => match first_line(head) {
+            Some((line, _)) => {
+                announce_close = line.trim_ascii_end().ends_with(b" HTTP/1.1");
                 ("413 Request Entity Too Large", HEADERS_TOO_LARGE)
-            } else {
-                ("414 Request-URI Too Long", URI_TOO_LONG)
             }
-        }
+            None => ("414 Request-URI Too Long", URI_TOO_LONG),
+        },
         Failure::Malformed => classify(head, hyper_said),
     };
-    simple_response(status, message)
+    simple_response(status, message, announce_close)
 }
 
-/// cheroot's `simple_response`: a plain-text message, then the connection closes.
-pub fn simple_response(status: &str, message: &str) -> Vec<u8> {
+/// cheroot's `simple_response`: a plain-text message (the connection closes after it).
+fn simple_response(status: &str, message: &str, announce_close: bool) -> Vec<u8> {
+    let close = if announce_close {
+        "Connection: close\r\n"
+    } else {
+        ""
+    };
     format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\
-         Connection: close\r\n\r\n{message}",
+         {close}\r\n{message}",
         message.len()
     )
     .into_bytes()
@@ -336,7 +344,7 @@ mod tests {
         assert_eq!(
             out,
             "HTTP/1.1 400 Bad Request\r\nContent-Length: 22\r\nContent-Type: text/plain\r\n\
-             Connection: close\r\n\r\nMalformed Request-Line"
+             \r\nMalformed Request-Line"
         );
     }
 
@@ -345,6 +353,7 @@ mod tests {
         let big = String::from_utf8(answer(Failure::TooLarge, b"GET / HTTP/1.1\r\nFrom: xx", ""))
             .unwrap();
         assert!(big.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"));
+        assert!(big.contains("\r\nConnection: close\r\n"));
         assert!(big.ends_with(HEADERS_TOO_LARGE));
         let long = String::from_utf8(answer(Failure::TooLarge, b"GET /aaaaaaaa", "")).unwrap();
         assert!(long.starts_with("HTTP/1.1 414 ") && long.ends_with(URI_TOO_LONG));

@@ -143,6 +143,9 @@ fn keep_alive(response: &mut Response<ResponseBody>, shared: &Shared) {
         || headers.contains_key(header::CONTENT_LENGTH)
         || bodiless;
     if !delimited {
+        // The close ends the body. Marked HTTP/1.0 (as hyper writes it anyway), so that
+        // hyper does not announce keep-alive on a connection it is going to close.
+        *response.version_mut() = Version::HTTP_10;
         return;
     }
     let timeout = format!("timeout={}", shared.config.socket_timeout.as_secs().max(1));
