@@ -193,6 +193,13 @@ class Results:
         return b"\x00\x01"
 
     @cherrypy.expose
+    @cherrypy.config(**{"tools.encode.on": False})
+    def custom_cl(self, cl: str, chunks: Any = ()) -> Any:
+        # A declared Content-Length the body does not match (cheroot: 500 or cut).
+        cherrypy.response.headers["Content-Length"] = cl
+        return [c.encode("latin-1") for c in ([chunks] if isinstance(chunks, str) else chunks)]
+
+    @cherrypy.expose
     def str_non_text(self) -> Any:
         cherrypy.response.headers["Content-Type"] = "application/json"
         return '{"a": 1}'
