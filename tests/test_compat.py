@@ -784,7 +784,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "cl_first_chunk_too_long": "same status, headers and words, plus the Date hyper "
     "always sends (RFC 9110 §6.6.1); cheroot's 500 has none (and the response it replaced "
     "follows it on the wire)",
-    "bare_lf": ""hyper takes a bare LF as a line end (RFC 9112 §2.2 allows it); cheroot "
+    "bare_lf": "hyper takes a bare LF as a line end (RFC 9112 §2.2 allows it); cheroot "
     "answers 'HTTP requires CRLF terminators' (here: the missing Host's 400)",
     "fragment_in_target": "hyper's URI parser drops '#fragment' (the path before it is "
     "served); cheroot answers 400 'Illegal #fragment in Request-URI.'",
