@@ -208,6 +208,21 @@ def test_http1_over_tls_keeps_the_http1_behaviour(https: LiveServer) -> None:
                 assert b"\r\nContent-Length: 5\r\n" in data
 
 
+def test_a_malformed_head_over_tls_gets_cheroots_answer(https: LiveServer) -> None:
+    ctx = https.client_context
+    assert ctx is not None
+    with socket.create_connection(("127.0.0.1", https.port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(b"GARBAGE\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+    assert data == (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 22\r\nContent-Type: text/plain\r\n"
+        b"\r\nMalformed Request-Line"
+    )
+
+
 @pytest.mark.parametrize("key_type", ["ecdsa-sec1", "rsa-pkcs1", "rsa-pkcs8"])
 def test_key_formats(tmp_path: Path, key_type: str) -> None:
     from cryptography.hazmat.primitives import serialization
