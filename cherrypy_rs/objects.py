@@ -15,6 +15,7 @@ import uuid
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
+from . import context
 from ._core import StaticFile
 from .bodies import RequestBody
 from .bodies import release as release_body
@@ -385,8 +386,6 @@ class Response:
                     dict.__setitem__(self.headers, "Content-Type", "text/plain")
                     return message
                 out.append(chunk[:remaining])
-                from . import context
-
                 context.site.log.error(
                     f"Response body exceeds the declared Content-Length: cut at {declared} bytes",
                     severity=logging.ERROR,

@@ -315,7 +315,9 @@ def test_invalid_host_is_400(host: bytes) -> None:
         c.send(b"GET /info HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
         resp = c.response()
         assert resp.status == 400
-        assert resp.header("Connection") == "close"
+        # A control byte is refused by the parser (cheroot's "Illegal header line.",
+        # which announces no close); the others by the Host check.
+        assert resp.header("Connection") == ("close" if host != b"a\x01b" else None)
         assert c.closed()
     assert root.calls == {}
 

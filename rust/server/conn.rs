@@ -435,10 +435,9 @@ async fn http1_round<I: Park>(
             } else {
                 Failure::from_canned(&held)
             };
-            if failure == Some(Failure::Malformed)
-                && !head.is_empty()
-                && !head_error::has_line(&head)
-            {
+            let said = error.to_string();
+            let intact = head_error::intact(&head, &said);
+            if failure == Some(Failure::Malformed) && intact && !head_error::has_line(&head) {
                 // cheroot reads the request line to its end before it judges it.
                 let limit = shared.config.max_header_size;
                 let deadline = Instant::now() + shared.config.socket_timeout;
@@ -457,7 +456,7 @@ async fn http1_round<I: Park>(
                     shared.debug(format_args!(
                         "{remote}: request head refused ({failure:?}: {error})"
                     ));
-                    head_error::answer(failure, &head, &error.to_string())
+                    head_error::answer(failure, &head, &said)
                 }
                 None => held,
             };

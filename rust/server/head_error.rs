@@ -102,14 +102,28 @@ fn first_line(head: &[u8]) -> Option<(&[u8], &[u8])> {
     Some(head.split_at(end + 1))
 }
 
+/// Whether `head` (what hyper left in its buffer) starts with the refused head. hyper
+/// checks Content-Length, Transfer-Encoding and the target's form (`http::Uri`) after it
+/// has taken a head that httparse accepted; then the buffer holds what followed it.
+/// httparse's own refusals (a bad method, target byte, version or header line) leave
+/// the head in place, its target cut at the bad byte after `method SP`.
+pub fn intact(head: &[u8], hyper_said: &str) -> bool {
+    if hyper_said.contains("content-length") || hyper_said.contains("transfer-encoding") {
+        return false;
+    }
+    if hyper_said.contains("URI") {
+        let method = head.iter().take_while(|&&b| is_token(b)).count();
+        return method > 0 && head.get(method) == Some(&b' ');
+    }
+    true
+}
+
 /// What cheroot answers to a head that hyper could not parse: the first fault in the
-/// order cheroot reads (request line, then header lines). hyper checks Content-Length,
-/// Transfer-Encoding and the target's form after it has taken the head from its buffer:
-/// then what it said names the fault.
+/// order cheroot reads (request line, then header lines); for a head hyper had taken,
+/// the fault it named.
 fn classify(head: &[u8], hyper_said: &str) -> (&'static str, &'static str) {
     const BAD: &str = "400 Bad Request";
-    let taken = hyper_said.contains("content-length") || hyper_said.contains("transfer-encoding");
-    if !taken {
+    if intact(head, hyper_said) {
         if let Some(fault) = fault(head) {
             return fault;
         }
@@ -336,6 +350,15 @@ mod tests {
         );
         assert!(by("invalid transfer-encoding parsed", b"").contains("chunked"));
         assert_eq!(by("invalid HTTP method parsed", b"GE"), MALFORMED_LINE);
+        // The byte after a taken head is not read as a request line.
+        assert_eq!(by("invalid URI", b"x"), INVALID_PATH);
+        assert!(!intact(b"x", "invalid URI"));
+        assert!(intact(b"GET /a\x01", "invalid URI"));
+        assert!(!intact(
+            b"GET / HTTP/1.1\r\n",
+            "invalid content-length parsed"
+        ));
+        assert!(intact(b"GET / HTTP/1.1X", "invalid HTTP version parsed"));
     }
 
     #[test]
