@@ -447,9 +447,8 @@ async fn http1_round<I: Park>(
                     LineEnd::TimedOut => (!watch.served()).then_some(Failure::Timeout),
                     LineEnd::Closed => None,
                 };
-                if failure.is_none() {
-                    return None;
-                }
+                // Nothing to answer (the client left, or went quiet after a request).
+                failure?;
             }
             let answer = match failure {
                 Some(failure) => {
