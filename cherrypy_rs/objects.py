@@ -14,6 +14,7 @@ import uuid
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
+from . import cookies
 from ._core import StaticFile
 from .bodies import RequestBody
 from .bodies import release as release_body
@@ -156,8 +157,15 @@ class Request:
 
     @_lazy
     def toolmaps(self) -> dict[str, Any]:
-        """Tool arguments by toolbox and tool, from config (``{"tools": {...}}``)."""
-        return {}
+        """Tool arguments by toolbox and tool, from config (``{"tools": {...}}``):
+        this request's copy of its path's, made on first use."""
+        pc = self.__dict__.get("path_config")
+        if pc is None:
+            return {}
+        return {
+            ns: {name: dict(args) for name, args in toolmap.items()}
+            for ns, toolmap in pc.toolmaps.items()
+        }
 
     @_lazy
     def header_list(self) -> list[tuple[str, str]]:
@@ -225,17 +233,24 @@ class Request:
                 f"resource must be encoded with {self.query_string_encoding!r}.",
             ) from None
 
+    def _header(self, name: str) -> str | None:
+        """The value ``request.headers.get(name)`` gives, without building the header
+        map when nothing has yet (and the value has no RFC 2047 encoded-word)."""
+        headers = self.__dict__.get("headers")
+        if headers is None:
+            value = self._core.header(name)
+            if value is None or "=?" not in value:
+                return value  # type: ignore[no-any-return]
+            headers = self.headers
+        return headers.get(name)  # type: ignore[no-any-return]
+
     @_lazy
     def cookie(self) -> SimpleCookie:
         """The request's cookies."""
-        jar: SimpleCookie = SimpleCookie()
-        value = self.headers.get("Cookie")
-        if value:
-            try:
-                jar.load(value)
-            except CookieError as exc:
-                raise HTTPError(400, str(exc)) from None
-        return jar
+        try:
+            return cookies.load_jar(self._header("Cookie"))
+        except CookieError as exc:
+            raise HTTPError(400, str(exc)) from None
 
     @_lazy
     def rfile(self) -> Any:
@@ -395,8 +410,9 @@ class Response:
             for k, v in dict.items(headers)
         ]
         if "cookie" in self.__dict__:
+            output = cookies.output
             for morsel in self.cookie.values():
-                header_list.append(("Set-Cookie", morsel.OutputString()))
+                header_list.append(("Set-Cookie", output(morsel)))
         self.header_list = header_list
 
 
