@@ -70,7 +70,8 @@ def new_morsel(key: str, value: str) -> Morsel[str] | None:
     quoting nor checking (else None: use the jar)."""
     if not _ENABLED or not _LEGAL.issuperset(key) or not _LEGAL.issuperset(value):
         return None
-    if not key or key.lower() in _RESERVED:
+    if not key or not value or key.lower() in _RESERVED:
+        # An empty value is sent quoted ("").
         return None
     return _morsel(key, value)
 
