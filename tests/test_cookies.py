@@ -121,11 +121,7 @@ def test_the_shortcut_declines_what_it_does_not_know() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    st.lists(st.sampled_from(list('ab=; \t"$,/\\é\x00') + ["Path", "x1", "secure"])).map(
-        "".join
-    )
-)
+@given(st.lists(st.sampled_from([*'ab=; \t"$,/\\é\x00', "Path", "x1", "secure"])).map("".join))
 def test_random_headers_load_as_simplecookie_loads_them(header: str) -> None:
     assert_same_jar(header)
 
@@ -220,4 +216,7 @@ def test_request_and_response_cookies_through_a_socket() -> None:
         assert status == 400
         status, headers, _body = live.get("/write")
         assert status == 200
-        assert headers.get_all("Set-Cookie") == ["plain=v1; Max-Age=60; Path=/x", 'spaced="a b"; HttpOnly']
+        assert headers.get_all("Set-Cookie") == [
+            "plain=v1; Max-Age=60; Path=/x",
+            'spaced="a b"; HttpOnly',
+        ]
