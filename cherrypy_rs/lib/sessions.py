@@ -187,9 +187,12 @@ class _Settings:
     __slots__ = (
         "checked",
         "cookie_args",
+        "cookie_attrs",
         "debug",
+        "max_age",
         "name",
         "observer",
+        "path_header",
         "setup_kwargs",
         "storage_class",
         "store_kwargs",
@@ -243,10 +246,48 @@ class _Settings:
         }
         self.name = name
         self.debug = debug
+        self._cookie_shortcut(path, path_header, timeout if persistent else None, domain)
+        self.cookie_attrs = self.cookie_attrs if self._plain(name, samesite, secure) else None
         #: The store's options: what ``storage_class.setup`` gets.
         self.setup_kwargs = kwargs
         self.store_kwargs = {**kwargs, "timeout": timeout, "clean_freq": clean_freq}
         self.observer = _CookieFollower(name)
+
+    def _cookie_shortcut(
+        self, path: str | None, path_header: str | None, timeout: float | None, domain: Any
+    ) -> None:
+        """The cookie attributes ``set_response_cookie`` gives every response of
+        the path (``_set_cookie_fast`` adds the expiry date and a path from a header)."""
+        args = self.cookie_args
+        attrs: dict[str, Any] = {}
+        self.path_header = None
+        if path or not path_header:
+            attrs["path"] = path or "/"
+        else:
+            self.path_header = path_header
+        self.max_age = None
+        if timeout:
+            self.max_age = attrs["max-age"] = int(timeout * 60)
+        if domain is not None:
+            attrs["domain"] = domain
+        if args["secure"]:
+            attrs["secure"] = True
+        if args["httponly"]:
+            attrs["httponly"] = True
+        self.cookie_attrs = attrs
+
+    def _plain(self, name: str, samesite: Any, secure: bool) -> bool:
+        """Whether ``_set_cookie_fast`` may set the cookie: a name that needs no
+        quoting and a ``samesite`` value ``set_response_cookie`` takes (it is added
+        to the attributes)."""
+        if cookies.new_morsel(name, "x") is None:
+            return False
+        if samesite:
+            value = _SAMESITE.get(str(samesite).lower())
+            if value is None or (value == "None" and not secure):
+                return False
+            self.cookie_attrs["samesite"] = value
+        return True
 
 
 class _CookieFollower:
@@ -294,19 +335,17 @@ def _start(request: Any, settings: _Settings) -> None:
     state["_session"] = sess
     state["_session_cookie"] = cookie_args
     sess.id_observers.append(settings.observer)
-    if not _set_cookie_fast(request, sess.id, cookie_args):
+    if not _set_cookie_fast(request, sess.id, settings):
         set_response_cookie(**cookie_args)
 
 
-def _set_cookie_fast(request: Any, session_id: str | None, cookie_args: dict[str, Any]) -> bool:
+def _set_cookie_fast(request: Any, session_id: str | None, settings: _Settings) -> bool:
     """``set_response_cookie(**cookie_args)`` for a new cookie whose name and value need
     no quoting, with a valid ``samesite``; False (nothing done) otherwise."""
-    samesite = cookie_args["samesite"]
-    if samesite:
-        samesite = _SAMESITE.get(str(samesite).lower())
-        if samesite is None or (samesite == "None" and not cookie_args["secure"]):
-            return False
-    name = cookie_args["name"]
+    attrs = settings.cookie_attrs
+    if attrs is None:
+        return False
+    name = settings.name
     jar = context.response_or_raise().cookie
     if name in jar:
         return False
@@ -314,23 +353,14 @@ def _set_cookie_fast(request: Any, session_id: str | None, cookie_args: dict[str
     if morsel is None:
         return False
     dict.__setitem__(jar, name, morsel)
-    path_header = cookie_args["path_header"]
-    path = cookie_args["path"] or (request.headers.get(path_header) if path_header else None) or "/"
     # Morsel keys as Morsel.__setitem__ stores them (lower case, reserved).
-    dict.__setitem__(morsel, "path", path)
-    timeout = cookie_args["timeout"]
-    if timeout:
-        seconds = int(timeout * 60)
-        dict.__setitem__(morsel, "max-age", seconds)
+    dict.update(morsel, attrs)
+    path_header = settings.path_header
+    if path_header is not None:
+        dict.__setitem__(morsel, "path", request.headers.get(path_header) or "/")
+    seconds = settings.max_age
+    if seconds is not None:
         dict.__setitem__(morsel, "expires", _expires_date(seconds))
-    if cookie_args["domain"] is not None:
-        dict.__setitem__(morsel, "domain", cookie_args["domain"])
-    if cookie_args["secure"]:
-        dict.__setitem__(morsel, "secure", True)
-    if cookie_args["httponly"]:
-        dict.__setitem__(morsel, "httponly", True)
-    if samesite:
-        dict.__setitem__(morsel, "samesite", samesite)
     return True
 
 
