@@ -24,6 +24,17 @@ def main(argv: list[str]) -> int:
         def index(self) -> str:
             return "root"
 
+        # The decorator forms: the tool's config lives on the handler, not in a section.
+        @cherrypy.expose
+        @cherrypy.tools.staticdir(dir=site, index="index.html")
+        def deco(self, *parts: str) -> str:
+            return "deco fallback " + "/".join(parts)
+
+        @cherrypy.expose
+        @cherrypy.tools.staticfile(filename=site + "/a.txt")
+        def decofile(self) -> str:
+            return "decofile fallback"
+
     cherrypy.config.update(
         {
             "server.socket_host": "127.0.0.1",
