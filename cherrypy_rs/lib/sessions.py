@@ -246,8 +246,11 @@ class _Settings:
         }
         self.name = name
         self.debug = debug
-        self._cookie_shortcut(path, path_header, timeout if persistent else None, domain)
-        self.cookie_attrs = self.cookie_attrs if self._plain(name, samesite, secure) else None
+        attrs = self._cookie_shortcut(path, path_header, timeout if persistent else None, domain)
+        #: The cookie's attributes for _set_cookie_fast; None: set_response_cookie.
+        self.cookie_attrs: dict[str, Any] | None = (
+            attrs if self._plain(name, samesite, secure, attrs) else None
+        )
         #: The store's options: what ``storage_class.setup`` gets.
         self.setup_kwargs = kwargs
         self.store_kwargs = {**kwargs, "timeout": timeout, "clean_freq": clean_freq}
@@ -255,7 +258,7 @@ class _Settings:
 
     def _cookie_shortcut(
         self, path: str | None, path_header: str | None, timeout: float | None, domain: Any
-    ) -> None:
+    ) -> dict[str, Any]:
         """The cookie attributes ``set_response_cookie`` gives every response of
         the path (``_set_cookie_fast`` adds the expiry date and a path from a header)."""
         args = self.cookie_args
@@ -274,19 +277,20 @@ class _Settings:
             attrs["secure"] = True
         if args["httponly"]:
             attrs["httponly"] = True
-        self.cookie_attrs = attrs
+        return attrs
 
-    def _plain(self, name: str, samesite: Any, secure: bool) -> bool:
+    @staticmethod
+    def _plain(name: str, samesite: Any, secure: bool, attrs: dict[str, Any]) -> bool:
         """Whether ``_set_cookie_fast`` may set the cookie: a name that needs no
         quoting and a ``samesite`` value ``set_response_cookie`` takes (it is added
-        to the attributes)."""
+        to ``attrs``)."""
         if cookies.new_morsel(name, "x") is None:
             return False
         if samesite:
             value = _SAMESITE.get(str(samesite).lower())
             if value is None or (value == "None" and not secure):
                 return False
-            self.cookie_attrs["samesite"] = value
+            attrs["samesite"] = value
         return True
 
 
