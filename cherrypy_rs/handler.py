@@ -333,7 +333,8 @@ class RequestHandler:
             # Every tool's hooks were attached and ordered once for the path: this
             # request's map starts as a copy of them (request.toolmaps is built from
             # the path's on first use).
-            hooks = HookMap()
+            # HookMap() with these lists, without running its __init__ for nothing.
+            hooks = HookMap.__new__(HookMap)
             dict.update(hooks, zip(point_hooks, map(list, point_hooks.values())))
             request.__dict__["hooks"] = hooks
         else:
