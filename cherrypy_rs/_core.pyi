@@ -67,6 +67,13 @@ class Request:
         """Every header as (Title-Case name, ISO-8859-1 value), in order."""
     def header(self, name: str) -> str | None:
         """The first value of one header, or None."""
+    def log_field(self, atom: str, value: str) -> None:
+        """Replace one atom of this request's access-log line (CherryPy's default
+        format): ``h`` (remote.name or ip), ``u`` (login), ``r`` (request line), ``f``
+        (Referer), ``a`` (User-Agent)."""
+    def log_line(self, line: str) -> None:
+        """A whole access-log line formatted by Python (a custom access_log_format),
+        written instead of the server's own."""
     def environ(self) -> dict[str, str]:
         """The CGI keys of a PEP 3333 environ (PATH_INFO as ISO-8859-1 text, HTTP_*
         joined with ","; over TLS the SSL_* keys of ``ssl_environ``); header names
@@ -252,6 +259,9 @@ class Server:
     @property
     def parked_connections(self) -> int:
         """Idle keep-alive connections holding no HTTP state or buffers (of ``connections``)."""
+    def flush_access_log(self, timeout: float = 10.0) -> bool:
+        """Wait until the access-log lines of the requests answered so far are written
+        (screen, file, handlers); True when they are or the server is not running."""
     @property
     def queued(self) -> int: ...
     @property

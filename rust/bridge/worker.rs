@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::file_body::PyFileBody;
 use super::request::PyRequest;
 use super::static_files::PyStaticFile;
-use crate::exchange::{Job, Reply, ReplyBody, StreamAborted};
+use crate::exchange::{Job, LogPatch, Reply, ReplyBody, StreamAborted};
 use crate::pool::{Pool, Worker};
 
 /// Chunks a streamed body may have in flight between the worker and the socket.
@@ -79,7 +79,12 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
     };
     let result = handler
         .call1((request.clone_ref(py),))
-        .and_then(|result| convert(&result));
+        .and_then(|result| convert(&result))
+        .map(|(mut head, body)| {
+            // What the application changed about its access-log line, if anything.
+            head.log = request.get().take_log();
+            (head, body)
+        });
     match result {
         Ok((head, Body::Full(bytes))) => {
             let _ = reply.send(head.with_body(ReplyBody::Full(bytes)));
@@ -142,6 +147,7 @@ fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
         },
         headers: answer.headers,
         body: ReplyBody::Static(answer.body),
+        log: head.log,
     }
 }
 
@@ -233,6 +239,7 @@ fn internal_error() -> Reply {
             HeaderValue::from_static("text/plain;charset=utf-8"),
         )],
         body: ReplyBody::Full(Bytes::from_static(b"Internal Server Error\n")),
+        log: None,
     }
 }
 
@@ -241,6 +248,7 @@ struct Head {
     status: StatusCode,
     reason: Option<Bytes>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    log: Option<Box<LogPatch>>,
 }
 
 impl Head {
@@ -250,6 +258,7 @@ impl Head {
             reason: self.reason,
             headers: self.headers,
             body,
+            log: self.log,
         }
     }
 }
@@ -304,6 +313,7 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
             status,
             reason,
             headers,
+            log: None,
         },
         body,
     ))
