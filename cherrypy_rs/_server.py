@@ -603,6 +603,11 @@ class Server(ServerAdapter):
         self._set_mounts(self.core)
 
     def _report(self, message: str, exc: BaseException | None) -> None:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            # Raised by a handler: as in cheroot, the connection was dropped without a
+            # response, and the server is interrupted (the engine exits).
+            HTTPServerHandle(self).interrupt = exc
+            return
         if exc is not None:
             message += "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.log_error(message, severity=40)

@@ -270,8 +270,16 @@ class Request:
 
     @_lazy
     def toolmaps(self) -> dict[str, Any]:
-        """Tool arguments by toolbox and tool, from config (``{"tools": {...}}``)."""
-        return {}
+        """Tool arguments by toolbox and tool, from config (``{"tools": {...}}``), for
+        tools that are on and for those that are not (a ``HandlerTool.handler`` reads
+        its config arguments here)."""
+        pc = self.__dict__.get("path_config")
+        if pc is None:
+            return {}
+        return {
+            ns: {name: dict(args) for name, args in toolmap.items()}
+            for ns, toolmap in pc.toolmaps.items()
+        }
 
     @_lazy
     def header_list(self) -> list[tuple[str, str]]:

@@ -103,6 +103,9 @@ pub enum ReplyBody {
     /// A static file body (`lib.static.serve_file`), read by the tokio side; its
     /// Content-Length is in the headers already (also for HEAD, where it is empty).
     Static(crate::static_files::StaticBody),
+    /// No response at all: the connection is dropped (HTTP/2: the stream reset), as
+    /// cheroot does when a handler raises `KeyboardInterrupt` or `SystemExit`.
+    Dropped,
 }
 
 /// What the application changed about its request's access-log line (see

@@ -103,6 +103,7 @@ CASES = [
     ("post", "POST", "/static/a.txt", "Content-Length: 0\r\n"),
     ("staticfile", "GET", "/one", ""),
     ("staticfile_below", "GET", "/one/x/y", ""),
+    ("handler_tool_config_overrides", "GET", "/handled", ""),
     ("dynamic", "GET", "/", ""),
 ]
 

@@ -7,7 +7,9 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::panic::AssertUnwindSafe;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
@@ -121,9 +123,28 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
             close(py, &iterable, on_error);
         }
         Err(err) => {
+            // KeyboardInterrupt/SystemExit from a handler: as cheroot, no response (the
+            // connection is dropped) and the server is interrupted (`on_error` sets
+            // `httpserver.interrupt`, which exits the engine).
+            let interrupt = err.is_instance_of::<PyKeyboardInterrupt>(py)
+                || err.is_instance_of::<PySystemExit>(py);
             report(py, on_error, "the response could not be sent", err);
-            let _ = reply.send(internal_error());
+            let _ = reply.send(if interrupt {
+                dropped()
+            } else {
+                internal_error()
+            });
         }
+    }
+}
+
+fn dropped() -> Reply {
+    Reply {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        reason: None,
+        headers: Vec::new(),
+        body: ReplyBody::Dropped,
+        log: None,
     }
 }
 

@@ -407,6 +407,8 @@ fn into_response(reply: Reply) -> Response<ResponseBody> {
             ResponseBody::stream(rx, declared)
         }
         ReplyBody::Static(body) => ResponseBody::Static(body),
+        // A body that fails at once: hyper drops the unwritten head with it.
+        ReplyBody::Dropped => ResponseBody::Failing,
     };
     // A static body's Content-Length is decided with it (and stays for HEAD, whose body
     // is empty); another whole body's is recomputed by hyper.

@@ -20,6 +20,9 @@ def main(argv: list[str]) -> int:
     import cherrypy
 
     class Root:
+        # A HandlerTool as a page handler: config for its path overrides the argument.
+        handled = cherrypy.tools.staticfile.handler(filename=site + "/style.css")
+
         @cherrypy.expose
         def index(self) -> str:
             return "root"
@@ -41,6 +44,7 @@ def main(argv: list[str]) -> int:
             "tools.staticdir.index": "index.html",
             "tools.staticdir.content_types": {"mine": "application/x-mine"},
         },
+        "/handled": {"tools.staticfile.filename": site + "/a.txt"},
         "/one": {
             "tools.staticfile.on": True,
             "tools.staticfile.filename": site + "/a.txt",
