@@ -315,7 +315,7 @@ CASES: list[Case] = [
         "/bodies/fields",
         "POST",
         headers=_mp(),
-        body=b"--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nvalue\n--XyZ\r\n",
+        body=b"--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nvalue\n--XyZ",
     ),
     Case(
         "body_multipart_nameless",
