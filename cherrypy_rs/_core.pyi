@@ -98,8 +98,10 @@ class StaticFile:
     (304/412), ranges (206, multipart/byteranges, 416) and HEAD, and reads the file off
     the interpreter. Returned by ``lib.static.serve_file``/``serve_fileobj``."""
 
-    def __new__(cls, path: str) -> StaticFile:
-        """The file at ``path``, opened when the response is sent."""
+    def __new__(cls, path: str, content_type: str | None = None) -> StaticFile:
+        """The file at ``path``, opened when the response is sent; ``content_type`` is
+        what each part of a multipart/byteranges reply names (default: the response's
+        Content-Type)."""
     @staticmethod
     def from_fd(fd: int) -> StaticFile:
         """The open file behind ``fd`` (the caller keeps and closes its own)."""

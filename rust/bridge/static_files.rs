@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::HeaderValue;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -111,15 +112,21 @@ impl PyStaticRoute {
 #[pyclass(name = "StaticFile", module = "cherrypy_rs._core", frozen)]
 pub struct PyStaticFile {
     pub file: AppFile,
+    /// The type the parts of a multipart/byteranges reply name (see `Entity::part_type`).
+    pub part_type: Option<HeaderValue>,
 }
 
 #[pymethods]
 impl PyStaticFile {
-    /// The file at `path`, opened when the response is sent.
+    /// The file at `path`, opened when the response is sent. `content_type` is what
+    /// each part of a multipart/byteranges reply names (default: the response's
+    /// Content-Type); a value that is not a valid header value is ignored.
     #[new]
-    fn new(path: PathBuf) -> Self {
+    #[pyo3(signature = (path, content_type = None))]
+    fn new(path: PathBuf, content_type: Option<&str>) -> Self {
         PyStaticFile {
             file: AppFile::Path(path),
+            part_type: content_type.and_then(|v| HeaderValue::from_str(v).ok()),
         }
     }
 
@@ -131,6 +138,7 @@ impl PyStaticFile {
             .map_err(|e| PyOSError::new_err(format!("cannot reopen file descriptor {fd}: {e}")))?;
         Ok(PyStaticFile {
             file: AppFile::Open(file),
+            part_type: None,
         })
     }
 
@@ -139,6 +147,7 @@ impl PyStaticFile {
     fn from_bytes(data: Vec<u8>) -> Self {
         PyStaticFile {
             file: AppFile::Memory(Bytes::from(data)),
+            part_type: None,
         }
     }
 

@@ -158,7 +158,9 @@ fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
         version: data.version,
         headers: &data.headers,
     };
-    let answer = file.file.reply(&req, head.status, head.headers);
+    let answer = file
+        .file
+        .reply_parts_as(&req, head.status, head.headers, file.part_type.clone());
     Reply {
         status: answer.status,
         reason: if answer.status_kept {

@@ -18,6 +18,7 @@ def main(argv: list[str]) -> int:
 
         sys.modules["cherrypy"] = cherrypy_rs
     import cherrypy
+    from cherrypy.lib import static
 
     class Root:
         # A HandlerTool as a page handler: config for its path overrides the argument.
@@ -26,6 +27,12 @@ def main(argv: list[str]) -> int:
         @cherrypy.expose
         def index(self) -> str:
             return "root"
+
+        @cherrypy.expose
+        def sliced(self) -> object:
+            # serve_file from a handler: tools.encode adds a charset to the response's
+            # Content-Type, not to the type the byte-range parts name.
+            return static.serve_file(site + "/a.txt")
 
     cherrypy.config.update(
         {
