@@ -34,7 +34,7 @@ class Root:
 
     @cherrypy.expose
     def login(self) -> str:
-        cherrypy.request.login = "\u03a4\u1f71 it's \"q\""
+        cherrypy.request.login = '\u03a4\u1f71 it\'s "q"'
         return "login"
 
     @cherrypy.expose
@@ -78,7 +78,7 @@ class Root:
 
 
 def main(argv: list[str]) -> int:
-    impl, port, log_file = argv[1], int(argv[2]), argv[3]
+    port, log_file = int(argv[2]), argv[3]
     app = cherrypy.tree.mount(Root(), "/")
     if len(argv) > 4:
         where = argv[5] if len(argv) > 5 else "class"
