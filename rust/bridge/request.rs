@@ -6,6 +6,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use parking_lot::Mutex;
 
 use crate::exchange::{joined, LogPatch, RequestBody, RequestData};
@@ -16,6 +18,8 @@ pub struct PyRequest {
     data: RequestData,
     /// Access-log changes, handed back with the reply (`exchange::LogPatch`).
     log: Mutex<Option<Box<LogPatch>>>,
+    /// Whether `log` was ever set (read without the lock on every request).
+    log_set: AtomicBool,
 }
 
 impl PyRequest {
@@ -23,6 +27,7 @@ impl PyRequest {
         PyRequest {
             data,
             log: Mutex::new(None),
+            log_set: AtomicBool::new(false),
         }
     }
 
@@ -32,6 +37,9 @@ impl PyRequest {
 
     /// The access-log changes made so far (taken once the handler has returned).
     pub fn take_log(&self) -> Option<Box<LogPatch>> {
+        if !self.log_set.load(Ordering::Acquire) {
+            return None;
+        }
         self.log.lock().take()
     }
 }
@@ -158,6 +166,7 @@ impl PyRequest {
     /// request line), `f` (Referer), `a` (User-Agent).
     fn log_field(&self, atom: &str, value: String) -> PyResult<()> {
         let mut guard = self.log.lock();
+        self.log_set.store(true, Ordering::Release);
         let patch = guard.get_or_insert_with(Box::default);
         let slot = match atom {
             "h" => &mut patch.remote,
@@ -178,11 +187,9 @@ impl PyRequest {
     /// A whole access-log line for this request, formatted by Python (without its
     /// newline); the server writes these lines instead of its own.
     fn log_line(&self, line: String) {
-        self.log
-            .lock()
-            .get_or_insert_with(Box::default)
-            .lines
-            .push(line);
+        let mut guard = self.log.lock();
+        self.log_set.store(true, Ordering::Release);
+        guard.get_or_insert_with(Box::default).lines.push(line);
     }
 
     /// Number of bytes in the body.
