@@ -111,6 +111,20 @@ class StaticFile:
     def read(self, limit: int) -> bytes | None:
         """The whole content, read now (for a tool that transforms the body, such as
         ``tools.gzip``); None when it is longer than ``limit`` bytes."""
+    @property
+    def input(self) -> StaticFileInput:
+        """The file as the body of the last response with it reads it (CherryPy's
+        ``file_generator.input``)."""
+
+@final
+class StaticFileInput:
+    """``StaticFile.input``: how far the response's body has read the file."""
+
+    def tell(self) -> int:
+        """The file offset after the last chunk read (0 before the response)."""
+    @property
+    def closed(self) -> bool:
+        """Whether the body has been sent (or abandoned)."""
 
 @final
 class StaticRoute:

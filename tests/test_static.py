@@ -61,7 +61,8 @@ class Root:
 
     @cherrypy.expose
     def file(self, name: str = "a.txt") -> Any:
-        return static.serve_file(os.path.join(self.site, name))
+        self.served = static.serve_file(os.path.join(self.site, name))
+        return self.served
 
     @cherrypy.expose
     def download(self) -> Any:
@@ -304,6 +305,30 @@ def test_ranges_are_served_as_asked_unless_they_add_up_to_more_than_the_file(
     assert status == 206
     assert headers["Content-Range"] == f"bytes 0-{len(SMALL) - 1}/{len(SMALL)}"
     assert body == SMALL
+
+
+def test_serve_file_input_reports_how_far_the_body_has_read(serve_app: Any, site: Path) -> None:
+    """``serve_file(...).input`` (CherryPy's ``file_generator.input``): ``tell()`` is
+    where the body's reads have got to while it is sent, ``closed`` once it is."""
+    root = Root()
+    root.site = str(site)
+    live = serve_app(root, "", config(site))
+    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+        sock.sendall(b"GET /file?name=large.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = sock.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200 OK")
+        served = root.served
+        assert poll(lambda: served.input.tell() > 0)
+        assert not served.input.closed
+        assert served.input.tell() <= len(LARGE)
+        _head, _, body = received.partition(b"\r\n\r\n")
+        while len(body) < len(LARGE):
+            chunk = sock.recv(1 << 20)
+            assert chunk, "connection closed early"
+            body += chunk
+    assert body == LARGE
+    assert poll(lambda: served.input.closed)
+    assert served.input.tell() == len(LARGE)
 
 
 def test_unsatisfiable_range_is_416(live: Any) -> None:

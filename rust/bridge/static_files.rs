@@ -17,7 +17,7 @@ use pyo3::types::PyBytes;
 
 use crate::config::seconds;
 use crate::static_files::{
-    self, AppFile, DirOptions, Limits, Lookup, RouteConfig, RouteSpec, Source,
+    self, AppFile, DirOptions, Limits, Lookup, ReadProgress, RouteConfig, RouteSpec, Source,
 };
 
 /// A static route, mounted with `Server.set_mounts`.
@@ -114,6 +114,29 @@ pub struct PyStaticFile {
     pub file: AppFile,
     /// The type the parts of a multipart/byteranges reply name (see `Entity::part_type`).
     pub part_type: Option<HeaderValue>,
+    /// How far the last response with this body has read the file (`input`).
+    pub progress: Arc<ReadProgress>,
+}
+
+/// `StaticFile.input`: the file as the body being sent reads it, as CherryPy's
+/// `file_generator.input` (``tell()``, ``closed``).
+#[pyclass(name = "StaticFileInput", module = "cherrypy_rs._core", frozen)]
+pub struct PyStaticFileInput {
+    progress: Arc<ReadProgress>,
+}
+
+#[pymethods]
+impl PyStaticFileInput {
+    /// The file offset after the last chunk read for the response (0 before).
+    fn tell(&self) -> u64 {
+        self.progress.position()
+    }
+
+    /// Whether the response's body has been sent (or abandoned).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.progress.closed()
+    }
 }
 
 #[pymethods]
@@ -127,6 +150,16 @@ impl PyStaticFile {
         PyStaticFile {
             file: AppFile::Path(path),
             part_type: content_type.and_then(|v| HeaderValue::from_str(v).ok()),
+            progress: Arc::default(),
+        }
+    }
+
+    /// The file as the response's body reads it (``tell()``, ``closed``), as CherryPy's
+    /// ``file_generator.input``.
+    #[getter]
+    fn input(&self) -> PyStaticFileInput {
+        PyStaticFileInput {
+            progress: self.progress.clone(),
         }
     }
 
@@ -139,6 +172,7 @@ impl PyStaticFile {
         Ok(PyStaticFile {
             file: AppFile::Open(file),
             part_type: None,
+            progress: Arc::default(),
         })
     }
 
@@ -148,6 +182,7 @@ impl PyStaticFile {
         PyStaticFile {
             file: AppFile::Memory(Bytes::from(data)),
             part_type: None,
+            progress: Arc::default(),
         }
     }
 

@@ -158,9 +158,10 @@ fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
         version: data.version,
         headers: &data.headers,
     };
-    let answer = file
-        .file
-        .reply_parts_as(&req, head.status, head.headers, file.part_type.clone());
+    let mut answer =
+        file.file
+            .reply_parts_as(&req, head.status, head.headers, file.part_type.clone());
+    answer.body.track(file.progress.clone());
     Reply {
         status: answer.status,
         reason: if answer.status_kept {
