@@ -395,6 +395,26 @@ def check_namespaces(app: Any, script_name: str | None = None) -> None:
                 f"[{ns!r}] = handler, or cherrypy.config.namespaces), or use a key "
                 "without a namespace for a value of your own"
             )
+    _check_session_auth(places)
+
+
+def _check_session_auth(places: list[tuple[str, dict[str, Any]]]) -> None:
+    """``tools.session_auth`` keeps the login in ``cherrypy.session``: with
+    ``tools.sessions`` on nowhere (global config, the application's sections, its
+    ``_cp_config``), every request of those pages would be a 500. Where sessions are on
+    for some paths only, the per-request error names the fix."""
+    site_config = getattr(context.site, "config", None) or {}
+    if site_config.get("tools.sessions.on"):
+        return
+    if any(entries.get("tools.sessions.on") for _, entries in places):
+        return
+    for where, entries in places:
+        if entries.get("tools.session_auth.on"):
+            raise ConfigError(
+                f"{where}: tools.session_auth.on: session_auth keeps the user name in "
+                "cherrypy.session, but tools.sessions is on nowhere; add "
+                "'tools.sessions.on': True to the same section (or [global])"
+            )
 
 
 # -- server.* types --------------------------------------------------------------------

@@ -661,6 +661,25 @@ def test_session_auth_login_logout_and_a_new_id_on_login() -> None:
         assert b"do_login" in client.get("/")[1]
 
 
+def test_session_auth_without_sessions_anywhere_is_an_error_at_start() -> None:
+    class Bare:
+        _cp_config = {k: v for k, v in Protected._cp_config.items() if "sessions" not in k}
+
+        @cherrypy.expose
+        def index(self) -> str:
+            return "never served"
+
+    with pytest.raises(ValueError, match=r"tools\.session_auth\.on: .*tools\.sessions"):
+        with serve(Bare()):
+            pass
+    # Sessions on in a section of the same application are enough to start: there,
+    # the login form is served.
+    config = {"/other": {"tools.sessions.on": True}}
+    with serve(Bare(), "", config) as live:
+        status, _, body = live.get("/other")
+        assert status == 200 and b'action="do_login"' in body
+
+
 def test_session_auth_is_in_cptools_as_in_cherrypy() -> None:
     from cherrypy_rs.lib import cptools
 

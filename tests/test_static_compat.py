@@ -104,6 +104,13 @@ CASES = [
     ("staticfile_below", "GET", "/one/x/y", ""),
     ("handler_tool_config_overrides", "GET", "/handled", ""),
     ("dynamic", "GET", "/", ""),
+    ("decorator_staticdir", "GET", "/deco/a.txt", ""),
+    ("decorator_staticdir_sub", "GET", "/deco/sub/", ""),
+    ("decorator_staticdir_range", "GET", "/deco/a.txt", "Range: bytes=2-5\r\n"),
+    ("decorator_staticdir_missing", "GET", "/deco/nope.txt", ""),
+    ("decorator_staticdir_traversal", "GET", "/deco/../secret.txt", ""),
+    ("decorator_staticfile", "GET", "/decofile", ""),
+    ("decorator_staticfile_head", "HEAD", "/decofile", ""),
 ]
 
 

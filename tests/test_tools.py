@@ -655,6 +655,35 @@ def test_profiler_records_and_reports(tmp_path: Any) -> None:
         assert live.get("/profile/report?filename=../../etc/passwd")[0] == 500
 
 
+def test_covercp_lists_and_annotates_measured_files(tmp_path: Any) -> None:
+    coverage = pytest.importorskip("coverage")
+    from cherrypy_rs.lib import covercp
+
+    module = tmp_path / "measured_mod.py"
+    module.write_text("def used():\n    return 1\n\n\ndef unused():\n    return 2\n")
+    cov = coverage.Coverage(data_file=str(tmp_path / "cov.data"), include=[str(module)])
+    cov.start()
+    namespace: dict[str, Any] = {}
+    exec(compile(module.read_text(), str(module), "exec"), namespace)
+    namespace["used"]()
+    cov.stop()
+    cov.save()
+    loaded = coverage.Coverage(data_file=str(tmp_path / "cov.data"))
+    loaded.load()
+
+    with serve(covercp.CoverStats(loaded, root=str(tmp_path))) as live:
+        status, _, body = live.get("/")
+        assert status == 200 and b"measured_mod.py" in body and b"75%" in body
+        name = str(module).replace("/", "%2F")
+        status, _, body = live.get(f"/report?name={name}")
+        assert status == 200
+        assert b'<tr class="covered"><td>2</td><td><pre>    return 1' in body
+        assert b'<tr class="missed"><td>6</td><td><pre>    return 2' in body
+        # Only measured files below root: never a way to read other files.
+        assert live.get("/report?name=%2Fetc%2Fpasswd")[0] == 404
+        assert b"No modules covered" in live.get("/menu?exclude=measured")[2]
+
+
 def test_a_tool_with_its_own_setup_takes_any_argument() -> None:
     """CherryPy's docs subclass Tool and read their own arguments in _setup (the
     config checker cannot know them)."""

@@ -34,6 +34,17 @@ def main(argv: list[str]) -> int:
             # Content-Type, not to the type the byte-range parts name.
             return static.serve_file(site + "/a.txt")
 
+        # The decorator forms: the tool's config lives on the handler, not in a section.
+        @cherrypy.expose
+        @cherrypy.tools.staticdir(dir=site, index="index.html")
+        def deco(self, *parts: str) -> str:
+            return "deco fallback " + "/".join(parts)
+
+        @cherrypy.expose
+        @cherrypy.tools.staticfile(filename=site + "/a.txt")
+        def decofile(self) -> str:
+            return "decofile fallback"
+
     cherrypy.config.update(
         {
             "server.socket_host": "127.0.0.1",
