@@ -13,6 +13,7 @@ __all__ = [
     "Request",
     "Server",
     "StaticFile",
+    "StaticFileInput",
     "StaticRoute",
     "__version__",
     "lookup_static",

@@ -132,6 +132,8 @@ class _ClientHost(Host):
     """``request.remote``: setting ``name`` or ``ip`` (tools.proxy does) hands
     ``name or ip`` to the server for the access log's ``h`` atom."""
 
+    _core: Any
+
     def __init__(self, ip: str, port: int, core: Any) -> None:
         d = self.__dict__
         d["ip"] = ip
@@ -174,6 +176,7 @@ class _RequestHeaders(HeaderMap):
     the new value to the server for the access log, as CherryPy logs them."""
 
     __slots__ = ("_core",)
+    _core: Any
 
     def __setitem__(self, key: Any, value: Any) -> None:
         HeaderMap.__setitem__(self, key, value)

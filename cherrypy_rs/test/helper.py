@@ -216,8 +216,9 @@ class CPWebCase(webtest.WebCase):
         supervisor = factory(
             scheme="http", protocol="HTTP/1.1", port=0, host="127.0.0.1", validate=False
         )
-        reserved = None
-        if hasattr(cls, "setup_server"):
+        reserved: Any = None
+        setup_server = getattr(cls, "setup_server", None)
+        if setup_server is not None:
             # The port is known before setup_server runs (``cherrypy.url()`` outside a
             # request gives it, as with CherryPy's fixed test port): a socket bound to
             # port 0 now, which the first start serves (no other process can take it).
@@ -226,10 +227,10 @@ class CPWebCase(webtest.WebCase):
         cherrypy.config.reset()
         cherrypy.config.update(cls._setup_server(supervisor, {}))
         cls.supervisor = supervisor
-        if reserved is not None:
+        if setup_server is not None:
             try:
                 _reset_tree()
-                cls.setup_server()
+                setup_server()
                 cherrypy.tree.mount(_GCRoot(), "/gc")
                 cls.do_gc_test = True
                 server = cherrypy.server
