@@ -234,7 +234,8 @@ class CPWebCase(webtest.WebCase):
                 cherrypy.tree.mount(_GCRoot(), "/gc")
                 cls.do_gc_test = True
                 server = cherrypy.server
-                if (server.socket_host, server.socket_port) == (supervisor.host, supervisor.port):
+                same = (server.socket_host, server.socket_port) == (supervisor.host, supervisor.port)
+                if same and not server.socket_file:
                     server.listener = reserved
                 supervisor.start(cls.__module__)
             finally:
