@@ -234,8 +234,8 @@ class CPWebCase(webtest.WebCase):
                 cherrypy.tree.mount(_GCRoot(), "/gc")
                 cls.do_gc_test = True
                 server = cherrypy.server
-                same = (server.socket_host, server.socket_port) == (supervisor.host, supervisor.port)
-                if same and not server.socket_file:
+                address = (server.socket_host, server.socket_port)
+                if address == (supervisor.host, supervisor.port) and not server.socket_file:
                     server.listener = reserved
                 supervisor.start(cls.__module__)
             finally:
