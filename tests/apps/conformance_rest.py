@@ -1,0 +1,185 @@
+"""Conformance app 1: a JSON REST API written the way CherryPy 18's docs teach.
+
+``MethodDispatcher`` resources with ``@cherrypy.popargs``, ``tools.json_in`` /
+``tools.json_out``, ``tools.auth_basic`` on the admin resource, ``HTTPError`` turned
+into JSON by an ``error_page.default`` callable, ``tools.response_headers``, a CORS tool
+answering preflight ``OPTIONS`` requests, and ``tools.allow`` on a plain resource
+served by the default dispatcher. Served by tests/apps/run_conformance.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cherrypy
+from cherrypy.lib import auth_basic
+
+USERS = {"admin": "s3cret", "jos\u00e9": "p\u00e4ss"}
+
+
+def json_error_page(status: str, message: str, traceback: str, version: str) -> str:
+    """error_page.default: every error as a JSON document."""
+    cherrypy.response.headers["Content-Type"] = "application/json"
+    return json.dumps({"status": status, "message": message})
+
+
+def cors() -> bool:
+    """A HandlerTool: CORS headers on every response, preflight answered here."""
+    req = cherrypy.request
+    resp = cherrypy.response
+    origin = req.headers.get("Origin")
+    if origin:
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Vary"] = "Origin"
+    if req.method == "OPTIONS" and "Access-Control-Request-Method" in req.headers:
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE"
+        resp.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+        resp.headers["Access-Control-Max-Age"] = "600"
+        resp.status = 204
+        resp.body = b""
+        return True
+    return False
+
+
+cherrypy.tools.cors = cherrypy._cptools.HandlerTool(cors)
+
+
+@cherrypy.expose
+@cherrypy.popargs("item_id")
+class Items:
+    """/api/items and /api/items/<id>."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, dict[str, Any]] = {
+            1: {"id": 1, "name": "teapot", "price": 12.5},
+            2: {"id": 2, "name": "kettle", "price": 30},
+        }
+
+    def _get(self, item_id: str) -> dict[str, Any]:
+        try:
+            key = int(item_id)
+        except ValueError:
+            raise cherrypy.HTTPError(400, f"Item id must be an integer, not {item_id!r}")
+        if key not in self.items:
+            raise cherrypy.HTTPError(404, f"No item {key}")
+        return self.items[key]
+
+    @cherrypy.tools.json_out()
+    def GET(self, item_id: str | None = None, sort: str = "id", limit: str | None = None) -> Any:
+        if item_id is not None:
+            return self._get(item_id)
+        rows = sorted(self.items.values(), key=lambda r: r[sort])
+        if limit is not None:
+            rows = rows[: int(limit)]
+        return {"items": rows, "count": len(rows)}
+
+    @cherrypy.tools.json_in()
+    @cherrypy.tools.json_out()
+    def POST(self) -> dict[str, Any]:
+        data = cherrypy.request.json
+        if not isinstance(data, dict) or "name" not in data:
+            raise cherrypy.HTTPError(422, "A name is required")
+        key = max(self.items) + 1
+        self.items[key] = {"id": key, "name": data["name"], "price": data.get("price", 0)}
+        cherrypy.response.status = 201
+        cherrypy.response.headers["Location"] = cherrypy.url(f"/api/items/{key}")
+        return self.items[key]
+
+    @cherrypy.tools.json_in()
+    @cherrypy.tools.json_out()
+    def PUT(self, item_id: str) -> dict[str, Any]:
+        item = self._get(item_id)
+        item.update(cherrypy.request.json)
+        return item
+
+    def DELETE(self, item_id: str) -> None:
+        item = self._get(item_id)
+        del self.items[item["id"]]
+        cherrypy.response.status = 204
+
+
+@cherrypy.expose
+class Admin:
+    """/api/admin: behind basic auth; who is logged in."""
+
+    @cherrypy.tools.json_out()
+    def GET(self) -> dict[str, Any]:
+        return {"user": cherrypy.request.login, "method": cherrypy.request.method}
+
+    @cherrypy.tools.json_out()
+    def DELETE(self) -> dict[str, str]:
+        return {"reset": cherrypy.request.login}
+
+
+@cherrypy.expose
+class Api:
+    """/api: the API's index; children are the resources."""
+
+    def __init__(self) -> None:
+        self.items = Items()
+        self.admin = Admin()
+
+    @cherrypy.tools.json_out()
+    def GET(self) -> dict[str, Any]:
+        return {"resources": [cherrypy.url("items"), cherrypy.url("admin")], "version": 1}
+
+
+class Root:
+    """The default dispatcher part of the site."""
+
+    @cherrypy.expose
+    def index(self) -> str:
+        return "REST demo; see /api"
+
+    @cherrypy.expose
+    @cherrypy.tools.allow(methods=["GET", "HEAD"])
+    def status(self) -> str:
+        return "ok"
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
+    def echo(self, *args: str, **kwargs: Any) -> dict[str, Any]:
+        return {"args": list(args), "kwargs": kwargs}
+
+    @cherrypy.expose
+    def teapot(self) -> str:
+        raise cherrypy.HTTPError(418)
+
+    @cherrypy.expose
+    def broken(self) -> str:
+        raise ValueError("boom")
+
+
+CONFIG: dict[str, dict[str, Any]] = {
+    "/": {
+        "error_page.default": json_error_page,
+        "tools.response_headers.on": True,
+        "tools.response_headers.headers": [("X-Api-Version", "1"), ("Cache-Control", "no-store")],
+    },
+    "/api": {
+        "request.dispatch": cherrypy.dispatch.MethodDispatcher(),
+        "tools.cors.on": True,
+    },
+    "/api/admin": {
+        "tools.auth_basic.on": True,
+        "tools.auth_basic.realm": "api",
+        "tools.auth_basic.checkpassword": auth_basic.checkpassword_dict(USERS),
+        "tools.auth_basic.accept_charset": "UTF-8",
+    },
+}
+
+
+def serve(port: int, workdir: str) -> None:
+    cherrypy.config.update(
+        {
+            "server.socket_host": "127.0.0.1",
+            "server.socket_port": port,
+            "engine.autoreload.on": False,
+            "log.screen": False,
+            "environment": "production",
+        }
+    )
+    root = Root()
+    root.api = Api()
+    cherrypy.quickstart(root, "/", CONFIG)

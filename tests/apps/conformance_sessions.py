@@ -1,0 +1,206 @@
+"""Conformance app 2: a members' site with sessions, written as CherryPy 18 users do.
+
+File-stored ``tools.sessions``, a login form whose handler keeps the user in the session
+and redirects with ``HTTPRedirect(cherrypy.url(...))``, a custom ``Tool`` that sends
+anonymous visitors to the login page, ``tools.session_auth`` on an admin area, forms with
+repeated fields (``request.params`` lists), cookies set by hand (``response.cookie`` with
+max-age / path / secure / httponly), ``tools.expires``, ``tools.etags`` and
+``tools.gzip``. Served by tests/apps/run_conformance.py.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from urllib.parse import urlencode
+from typing import Any
+
+import cherrypy
+from cherrypy.lib import sessions
+
+PASSWORDS = {"ann": "apple", "bob": "banana"}
+LOGIN_FORM = """<html><body>
+<form method="post" action="{action}">
+<input type="hidden" name="from_page" value="{from_page}">
+<p>{message}</p>
+User: <input name="username"> Password: <input type="password" name="password">
+</form></body></html>"""
+
+
+def require_user(login_page: str = "/login") -> None:
+    """before_handler: anonymous visitors go to the login page, with where they were."""
+    if cherrypy.session.get("user") is None:
+        target = cherrypy.url(qs=cherrypy.request.query_string)
+        raise cherrypy.HTTPRedirect(cherrypy.url(login_page, qs=urlencode({"from_page": target})))
+
+
+cherrypy.tools.require_user = cherrypy.Tool("before_handler", require_user, priority=60)
+
+
+def check_admin(username: str, password: str) -> str | None:
+    """session_auth's check_username_and_password: None when fine, else the message."""
+    if username == "root" and password == "toor":
+        return None
+    return "Wrong admin login"
+
+
+class Account:
+    """/account: only for logged-in users (the custom tool is on for the whole class)."""
+
+    _cp_config = {"tools.require_user.on": True}
+
+    @cherrypy.expose
+    def index(self) -> str:
+        user = cherrypy.session["user"]
+        visits = cherrypy.session.get("visits", 0) + 1
+        cherrypy.session["visits"] = visits
+        return f"Hello {html.escape(user)}, visit {visits}"
+
+    @cherrypy.expose
+    def prefs(self, colour: str | list[str] | None = None, size: str = "m", **rest: Any) -> str:
+        if cherrypy.request.method == "POST":
+            colours = colour if isinstance(colour, list) else [colour] if colour else []
+            cherrypy.session["colours"] = colours
+            cherrypy.session["size"] = size
+            raise cherrypy.HTTPRedirect("prefs")
+        params = sorted((k, repr(v)) for k, v in cherrypy.request.params.items())
+        return (
+            f"colours={cherrypy.session.get('colours')} size={cherrypy.session.get('size')}"
+            f" params={params} rest={sorted(rest)}"
+        )
+
+
+class Admin:
+    @cherrypy.expose
+    def index(self) -> str:
+        return f"admin area for {cherrypy.request.login}"
+
+
+class Root:
+    def __init__(self) -> None:
+        self.account = Account()
+        self.admin = Admin()
+
+    @cherrypy.expose
+    def index(self) -> str:
+        user = cherrypy.session.get("user")
+        return f"Welcome {'back ' + user if user else 'guest'}"
+
+    @cherrypy.expose
+    def login(
+        self, username: str | None = None, password: str | None = None, from_page: str = "/"
+    ) -> str:
+        if cherrypy.request.method != "POST":
+            return LOGIN_FORM.format(
+                action=cherrypy.url("/login"), from_page=html.escape(from_page), message=""
+            )
+        if PASSWORDS.get(username or "") != password:
+            cherrypy.response.status = 401
+            return LOGIN_FORM.format(
+                action=cherrypy.url("/login"),
+                from_page=html.escape(from_page),
+                message="Wrong user name or password",
+            )
+        cherrypy.session.regenerate()
+        cherrypy.session["user"] = username
+        raise cherrypy.HTTPRedirect(from_page or cherrypy.url("/account/"))
+
+    @cherrypy.expose
+    def logout(self) -> None:
+        cherrypy.session.clear()
+        sessions.expire()
+        raise cherrypy.HTTPRedirect(cherrypy.url("/"), 303)
+
+    @cherrypy.expose
+    def remember(self, theme: str = "light") -> str:
+        cookie = cherrypy.response.cookie
+        cookie["theme"] = theme
+        cookie["theme"]["path"] = "/"
+        cookie["theme"]["max-age"] = 3600
+        cookie["theme"]["secure"] = True
+        cookie["theme"]["httponly"] = True
+        cookie["lang"] = "fr"
+        cookie["lang"]["path"] = "/account"
+        cookie["lang"]["expires"] = 0
+        return f"theme {theme} remembered"
+
+    @cherrypy.expose
+    def forget(self) -> str:
+        cherrypy.response.cookie["theme"] = ""
+        cherrypy.response.cookie["theme"]["path"] = "/"
+        cherrypy.response.cookie["theme"]["expires"] = 0
+        cherrypy.response.cookie["theme"]["max-age"] = 0
+        return "forgotten"
+
+    @cherrypy.expose
+    def theme(self) -> str:
+        cookies = cherrypy.request.cookie
+        names = sorted(cookies.keys())
+        theme = cookies["theme"].value if "theme" in cookies else "none"
+        return f"theme={theme} cookies={[n for n in names if n != 'session_id']}"
+
+    @cherrypy.expose
+    @cherrypy.tools.expires(secs=300)
+    def news(self) -> str:
+        return "today's news"
+
+    @cherrypy.expose
+    @cherrypy.tools.expires(secs=0)
+    def live(self) -> str:
+        return "live score"
+
+    @cherrypy.expose
+    @cherrypy.tools.expires(secs=60, force=True)
+    def forced(self) -> str:
+        cherrypy.response.headers["Cache-Control"] = "private"
+        return "forced"
+
+    @cherrypy.expose
+    @cherrypy.tools.etags(autotags=True)
+    def catalog(self, page: str = "1") -> str:
+        return f"catalog page {page}: " + ", ".join(f"item{i}" for i in range(5))
+
+    @cherrypy.expose
+    @cherrypy.tools.gzip(mime_types=["text/*", "application/json"])
+    def report(self, rows: str = "200") -> str:
+        return "\n".join(f"row {i}: {'x' * (i % 17)}" for i in range(int(rows)))
+
+    @cherrypy.expose
+    @cherrypy.tools.gzip()
+    @cherrypy.tools.json_out()
+    def report_json(self) -> dict[str, Any]:
+        return {"rows": list(range(50))}
+
+    @cherrypy.expose
+    def counter(self) -> str:
+        n = cherrypy.session.get("n", 0) + 1
+        cherrypy.session["n"] = n
+        return f"n={n} new={cherrypy.session.originalid is None}"
+
+
+def serve(port: int, workdir: str) -> None:
+    store = os.path.join(workdir, "sessions")
+    os.makedirs(store, exist_ok=True)
+    cherrypy.config.update(
+        {
+            "server.socket_host": "127.0.0.1",
+            "server.socket_port": port,
+            "engine.autoreload.on": False,
+            "log.screen": False,
+            "environment": "production",
+        }
+    )
+    config = {
+        "/": {
+            "tools.sessions.on": True,
+            "tools.sessions.storage_class": sessions.FileSession,
+            "tools.sessions.storage_path": store,
+            "tools.sessions.timeout": 30,
+            "tools.sessions.httponly": True,
+        },
+        "/admin": {
+            "tools.session_auth.on": True,
+            "tools.session_auth.check_username_and_password": check_admin,
+        },
+    }
+    cherrypy.quickstart(Root(), "/", config)
