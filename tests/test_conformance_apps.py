@@ -22,14 +22,12 @@ import email.utils
 import gzip
 import http.client
 import importlib.util
-import json
 import re
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -60,7 +60,7 @@ class Items:
         try:
             key = int(item_id)
         except ValueError:
-            raise cherrypy.HTTPError(400, f"Item id must be an integer, not {item_id!r}")
+            raise cherrypy.HTTPError(400, f"Item id must be an integer, not {item_id!r}") from None
         if key not in self.items:
             raise cherrypy.HTTPError(404, f"No item {key}")
         return self.items[key]

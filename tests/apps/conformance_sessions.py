@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import html
 import os
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import cherrypy
 from cherrypy.lib import sessions
