@@ -142,6 +142,22 @@ class Root:
         return f"computed {self.hits} time(s)"
 
     @cherrypy.expose
+    def raw(self, name: str) -> Any:
+        cherrypy.response.headers["Content-Type"] = "application/octet-stream"
+        return open(os.path.join(UPLOADS, SAFE_NAME.sub("_", name)), "rb")
+
+    @cherrypy.expose
+    def pieces(self) -> list[str]:
+        return ["un ", "deux ", "trois \u2192 ", "quatre"]
+
+    @cherrypy.expose
+    @cherrypy.tools.caching(delay=3600)
+    @cherrypy.tools.gzip()
+    def cached_gz(self) -> str:
+        self.hits += 1
+        return f"gz computed {self.hits} " + "x" * 500
+
+    @cherrypy.expose
     def big_upload(self, data: Part | None = None) -> str:
         return "should not be reached"
 
@@ -158,6 +174,7 @@ def serve(port: int, workdir: str) -> None:
             "engine.autoreload.on": False,
             "log.screen": False,
             "environment": "production",
+            "server.max_request_body_size": 150_000,
         }
     )
     config: dict[str, dict[str, Any]] = {

@@ -113,6 +113,17 @@ class Archive:
 
 
 class Shop:
+    def _cp_dispatch(self, vpath: list[str]) -> Any:
+        if len(vpath) == 2 and vpath[0] == "sku":
+            vpath.pop(0)
+            cherrypy.request.params["code"] = vpath.pop(0)
+            return self.sku
+        return vpath
+
+    @cherrypy.expose
+    def sku(self, code: str, currency: str = "?") -> str:
+        return f"sku {code} in {currency}"
+
     @cherrypy.expose
     def index(self, currency: str = "?") -> str:
         return f"shop prices in {currency}"
@@ -162,6 +173,14 @@ class Root:
     @cherrypy.expose
     def index(self) -> str:
         return "portal"
+
+    @cherrypy.expose(["about-us", "about_us"])
+    def about(self) -> str:
+        return "about the portal"
+
+    @cherrypy.expose
+    def default(self, *args: str, **kwargs: str) -> str:
+        return f"default {list(args)} {sorted(kwargs)} is_index={cherrypy.request.is_index}"
 
     @cherrypy.expose
     def whoami(self) -> str:

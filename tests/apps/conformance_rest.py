@@ -125,8 +125,70 @@ class Api:
         return {"resources": [cherrypy.url("items"), cherrypy.url("admin")], "version": 1}
 
 
+class Conflict(cherrypy.HTTPError):
+    """An HTTPError subclass with a JSON body of its own."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(409, f"{what} already exists")
+        self.what = what
+
+    def set_response(self) -> None:
+        super().set_response()
+        resp = cherrypy.serving.response
+        resp.headers["Content-Type"] = "application/json"
+        resp.headers["X-Conflict"] = self.what
+        resp.body = json.dumps({"conflict": self.what}).encode()
+        # HTTPError.set_response padded its HTML page for IE and fixed Content-Length
+        # to that page's length: the new body needs a new one.
+        resp.headers.pop("Content-Length", None)
+
+
+def pretty_json(*args: Any, **kwargs: Any) -> bytes:
+    """tools.json_out handler: sorted keys, an indent, a newline."""
+    value = cherrypy.serving.request._json_inner_handler(*args, **kwargs)
+    return (json.dumps(value, sort_keys=True, indent=1) + "\n").encode()
+
+
+def plain_errors() -> None:
+    """request.error_response: a text body for unexpected errors."""
+    cherrypy.response.status = 500
+    cherrypy.response.headers["Content-Type"] = "text/plain"
+    cherrypy.response.body = [b"Sorry, something broke on our side."]
+
+
 class Root:
     """The default dispatcher part of the site."""
+
+    @cherrypy.expose
+    def conflict(self, name: str = "teapot") -> str:
+        raise Conflict(name)
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out(handler=pretty_json)
+    def pretty(self) -> dict[str, Any]:
+        return {"b": [1, 2], "a": {"z": None, "y": True}}
+
+    @cherrypy.expose
+    @cherrypy.tools.accept(media=["application/json", "text/plain"])
+    def negotiate(self) -> str:
+        return f"chose {cherrypy.request.headers.get('Accept', '')!r}"
+
+    @cherrypy.expose
+    def moved(self) -> None:
+        raise cherrypy.InternalRedirect("/echo/internal", "from=moved")
+
+    @cherrypy.expose
+    @cherrypy.config(**{"request.error_response": plain_errors})
+    def fragile(self) -> str:
+        raise KeyError("missing")
+
+    @cherrypy.expose
+    def nothing(self) -> None:
+        cherrypy.response.headers["X-Empty"] = "yes"
+
+    @cherrypy.expose
+    def number(self) -> Any:
+        return [b"4", b"2"]
 
     @cherrypy.expose
     def index(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import cherrypy
-from cherrypy.lib import sessions
+from cherrypy.lib import auth_digest, sessions
 
 PASSWORDS = {"ann": "apple", "bob": "banana"}
 LOGIN_FORM = """<html><body>
@@ -70,6 +70,12 @@ class Account:
         )
 
 
+class Members:
+    @cherrypy.expose
+    def index(self) -> str:
+        return f"member {cherrypy.request.login}"
+
+
 class Admin:
     @cherrypy.expose
     def index(self) -> str:
@@ -80,6 +86,7 @@ class Root:
     def __init__(self) -> None:
         self.account = Account()
         self.admin = Admin()
+        self.members = Members()
 
     @cherrypy.expose
     def index(self) -> str:
@@ -172,6 +179,34 @@ class Root:
         return {"rows": list(range(50))}
 
     @cherrypy.expose
+    def greet(self, name: str = "Zo\u00eb") -> str:
+        cherrypy.response.headers["X-Greeting"] = f"Gr\u00fc\u00df {name} \u2603"
+        cherrypy.response.headers["X-Latin"] = f"ol\u00e9 {name}"
+        return "greeted"
+
+    @cherrypy.expose
+    def choices(self) -> None:
+        raise cherrypy.HTTPRedirect(["/news", "/live"], 300)
+
+    @cherrypy.expose
+    def temporary(self) -> None:
+        raise cherrypy.HTTPRedirect("catalog?page=9", 307)
+
+    @cherrypy.expose
+    def strict(self) -> str:
+        cherrypy.response.cookie["csrf"] = "t0k3n"
+        cherrypy.response.cookie["csrf"]["samesite"] = "Strict"
+        cherrypy.response.cookie["csrf"]["path"] = "/account"
+        cherrypy.response.cookie["csrf"]["domain"] = "127.0.0.1"
+        cherrypy.response.cookie["csrf"]["comment"] = "anti forgery"
+        return "set"
+
+    @cherrypy.expose
+    @cherrypy.tools.referer(pattern=r"^https?://127\.0\.0\.1[:/]", accept=True, error=403)
+    def from_here(self) -> str:
+        return "came from this site"
+
+    @cherrypy.expose
     def counter(self) -> str:
         n = cherrypy.session.get("n", 0) + 1
         cherrypy.session["n"] = n
@@ -190,13 +225,24 @@ def serve(port: int, workdir: str) -> None:
             "environment": "production",
         }
     )
+    template = os.path.join(workdir, "404.html")
+    with open(template, "w", encoding="utf-8") as fh:
+        fh.write("<h1>Lost?</h1><p>%(status)s</p><p>%(message)s</p>")
     config = {
         "/": {
+            "error_page.404": template,
             "tools.sessions.on": True,
             "tools.sessions.storage_class": sessions.FileSession,
             "tools.sessions.storage_path": store,
             "tools.sessions.timeout": 30,
             "tools.sessions.httponly": True,
+        },
+        "/members": {
+            "tools.auth_digest.on": True,
+            "tools.auth_digest.realm": "members",
+            "tools.auth_digest.get_ha1": auth_digest.get_ha1_dict_plain(PASSWORDS),
+            "tools.auth_digest.key": "a565c27146791cfb",
+            "tools.auth_digest.accept_charset": "UTF-8",
         },
         "/admin": {
             "tools.session_auth.on": True,
