@@ -842,27 +842,35 @@ XFAIL: dict[tuple[str, str], str] = {
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], list[Run]]]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., list[Run]]]:
     """Starts an app under both implementations on first use, runs its steps in order
     on each, and keeps the results for the module; every server is stopped at the end."""
     started: list[Server] = []
-    done: dict[str, list[Run]] = {}
+    done: dict[tuple[str, str], list[Run]] = {}
 
-    def get(name: str) -> list[Run]:
-        if name in done:
-            return done[name]
+    def get(name: str, environment: str = "production") -> list[Run]:
+        if (name, environment) in done:
+            return done[name, environment]
         app = APPS[name]
         pair = []
         for impl in IMPLS:
-            workdir = tmp_path_factory.mktemp(f"{name}-{impl}")
+            workdir = tmp_path_factory.mktemp(f"{name}-{environment}-{impl}")
             for rel, data in app.files.items():
                 (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
                 (workdir / rel).write_bytes(data)
             port = _free_port()
-            log = workdir.parent / f"{name}-{impl}.log"
+            log = workdir.parent / f"{name}-{environment}-{impl}.log"
             with open(log, "wb") as fh:
                 proc = subprocess.Popen(
-                    [sys.executable, str(RUNNER), app.module, impl, str(port), str(workdir)],
+                    [
+                        sys.executable,
+                        str(RUNNER),
+                        app.module,
+                        impl,
+                        str(port),
+                        str(workdir),
+                        environment,
+                    ],
                     stdout=fh,
                     stderr=subprocess.STDOUT,
                     cwd=workdir,
@@ -874,7 +882,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], l
             _wait_ready(run.server)
             for step in app.steps:
                 run.request(step)
-        done[name] = pair
+        done[name, environment] = pair
         return pair
 
     try:
@@ -884,20 +892,29 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], l
             _stop(server)
 
 
+#: CherryPy's production environment (no tracebacks, no mismatched-parameter messages)
+#: and its default, development behaviour (both, and the config checker on).
+ENVIRONMENTS = ("production", "default")
+
+
 def _cases() -> list[Any]:
     cases = []
-    for name, app in APPS.items():
-        for step in app.steps:
-            marks = []
-            if (name, step.id) in XFAIL:
-                marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[(name, step.id)]))
-            cases.append(pytest.param(name, step, id=f"{name}-{step.id}", marks=marks))
+    for environment in ENVIRONMENTS:
+        for name, app in APPS.items():
+            for step in app.steps:
+                marks = []
+                if (name, step.id) in XFAIL:
+                    marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[(name, step.id)]))
+                case_id = f"{environment}-{name}-{step.id}"
+                cases.append(pytest.param(environment, name, step, id=case_id, marks=marks))
     return cases
 
 
-@pytest.mark.parametrize(("app", "step"), _cases())
-def test_same_as_cherrypy(runs: Callable[[str], list[Run]], app: str, step: Step) -> None:
-    reference, candidate = runs(app)
+@pytest.mark.parametrize(("environment", "app", "step"), _cases())
+def test_same_as_cherrypy(
+    runs: Callable[..., list[Run]], environment: str, app: str, step: Step
+) -> None:
+    reference, candidate = runs(app, environment)
     secret = APPS[app].secret_cookies
     want = normalise(step, reference.results[step.id], reference.server.port, secret)
     got = normalise(step, candidate.results[step.id], candidate.server.port, secret)
@@ -913,10 +930,11 @@ def test_same_as_cherrypy(runs: Callable[[str], list[Run]], app: str, step: Step
 EXPECTED_500 = ("broken", "list_bad_sort", "legacy_error", "error_response")
 
 
-def test_every_app_ran_all_steps(runs: Callable[[str], list[Run]]) -> None:
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_app_ran_all_steps(runs: Callable[..., list[Run]], environment: str) -> None:
     """The comparison covers what it claims: every step answered on both servers."""
     for name, app in APPS.items():
-        for run in runs(name):
+        for run in runs(name, environment):
             assert list(run.results) == [s.id for s in app.steps], (name, run.server.impl)
             # The apps work: no step but the deliberate ones ends in a 500.
             errors = [k for k, r in run.results.items() if r.status >= 500 or not r.status]

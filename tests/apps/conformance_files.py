@@ -173,7 +173,6 @@ def serve(port: int, workdir: str) -> None:
             "server.socket_port": port,
             "engine.autoreload.on": False,
             "log.screen": False,
-            "environment": "production",
             "server.max_request_body_size": 150_000,
         }
     )

@@ -231,7 +231,6 @@ def serve(port: int, workdir: str) -> None:
             "engine.autoreload.on": False,
             "log.screen": False,
             "log.error_file": ERROR_LOG,
-            "environment": "production",
         }
     )
     blog_root = Blog()

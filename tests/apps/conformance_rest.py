@@ -239,7 +239,6 @@ def serve(port: int, workdir: str) -> None:
             "server.socket_port": port,
             "engine.autoreload.on": False,
             "log.screen": False,
-            "environment": "production",
         }
     )
     root = Root()

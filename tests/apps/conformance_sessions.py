@@ -222,7 +222,6 @@ def serve(port: int, workdir: str) -> None:
             "server.socket_port": port,
             "engine.autoreload.on": False,
             "log.screen": False,
-            "environment": "production",
         }
     )
     template = os.path.join(workdir, "404.html")
