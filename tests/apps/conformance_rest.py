@@ -7,8 +7,8 @@ answering preflight ``OPTIONS`` requests, and ``tools.allow`` on a plain resourc
 served by the default dispatcher. Served by tests/apps/run_conformance.py.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": tools.params reads the annotations, and
+# CherryPy cannot use string ones (docs/compatibility.md, Differs).
 import json
 from typing import Any
 
@@ -156,6 +156,69 @@ def plain_errors() -> None:
     cherrypy.response.body = [b"Sorry, something broke on our side."]
 
 
+def csv_processor(entity: Any) -> None:
+    """A request.body processor for text/csv: rows into request.params['rows']."""
+    text = entity.fp.read().decode(entity.charset or "utf-8")
+    rows = [line.split(",") for line in text.splitlines() if line]
+    cherrypy.serving.request.params["rows"] = rows
+
+
+class Tools:
+    """/tools: more built-in tools, as decorators."""
+
+    @cherrypy.expose
+    @cherrypy.tools.params()
+    def typed(self, n: int, ratio: float = 1.0, flag: bool = False) -> str:
+        return f"n={n!r} ratio={ratio!r} flag={flag!r}"
+
+    @cherrypy.expose
+    @cherrypy.tools.flatten()
+    def nested(self) -> Any:
+        # Bytes: tools.encode runs before flatten and leaves nested iterators as they are.
+        def inner() -> Any:
+            yield b"b"
+            yield (letter for letter in (b"c", b"d"))
+
+        return [b"a", inner(), b"e"]
+
+    @cherrypy.expose
+    @cherrypy.tools.autovary()
+    def varies(self) -> str:
+        return f"lang={cherrypy.request.headers.get('Accept-Language', '-')}"
+
+    @cherrypy.expose
+    @cherrypy.tools.ignore_headers(headers=("Range", "Accept-Language"))
+    def ignoring(self) -> str:
+        return f"range={cherrypy.request.headers.get('Range')}"
+
+    @cherrypy.expose
+    @cherrypy.tools.redirect(url="/status", internal=False)
+    def old(self) -> str:
+        return "never"
+
+    @cherrypy.expose
+    @cherrypy.tools.trailing_slash(missing=False, extra=True)
+    def leaf(self) -> str:
+        return "leaf"
+
+    @cherrypy.expose
+    @cherrypy.config(**{"request.body.processors": {"text/csv": csv_processor}})
+    def upload_csv(self, rows: list[list[str]] | None = None) -> str:
+        return json.dumps(rows)
+
+    @cherrypy.expose
+    @cherrypy.config(**{"request.process_request_body": False})
+    def raw(self, **params: str) -> str:
+        data = cherrypy.request.body.read()
+        return f"{len(data)} bytes: {data[:20]!r} params={sorted(params)}"
+
+    @cherrypy.expose
+    @cherrypy.tools.json_in(force=False)
+    @cherrypy.tools.json_out()
+    def maybe_json(self, **kwargs: Any) -> Any:
+        return {"json": getattr(cherrypy.request, "json", None), "kwargs": kwargs}
+
+
 class Root:
     """The default dispatcher part of the site."""
 
@@ -243,4 +306,5 @@ def serve(port: int, workdir: str) -> None:
     )
     root = Root()
     root.api = Api()
+    root.tools = Tools()
     cherrypy.quickstart(root, "/", CONFIG)

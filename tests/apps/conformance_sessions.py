@@ -76,6 +76,31 @@ class Members:
         return f"member {cherrypy.request.login}"
 
 
+class Kiosk:
+    """/kiosk: a browser-session cookie of its own name, explicit locking."""
+
+    @cherrypy.expose
+    def index(self) -> str:
+        # Explicit locking: the lock is taken here and held until the session is saved
+        # at the end of the request (FileSession refuses to save an unlocked session).
+        cherrypy.session.acquire_lock()
+        n = cherrypy.session.get("k", 0) + 1
+        cherrypy.session["k"] = n
+        return f"kiosk {n} locked={cherrypy.session.locked}"
+
+    @cherrypy.expose
+    def rotate(self) -> str:
+        cherrypy.session.acquire_lock()
+        cherrypy.tools.sessions.regenerate()
+        return f"rotated, k={cherrypy.session.get('k')}"
+
+    @cherrypy.expose
+    def wipe(self) -> str:
+        cherrypy.session.acquire_lock()
+        cherrypy.session.delete()
+        return f"wiped, now {dict(cherrypy.session)}"
+
+
 class Admin:
     @cherrypy.expose
     def index(self) -> str:
@@ -87,6 +112,7 @@ class Root:
         self.account = Account()
         self.admin = Admin()
         self.members = Members()
+        self.kiosk = Kiosk()
 
     @cherrypy.expose
     def index(self) -> str:
@@ -235,6 +261,12 @@ def serve(port: int, workdir: str) -> None:
             "tools.sessions.storage_path": store,
             "tools.sessions.timeout": 30,
             "tools.sessions.httponly": True,
+        },
+        "/kiosk": {
+            "tools.sessions.name": "kiosk_id",
+            "tools.sessions.persistent": False,
+            "tools.sessions.path": "/kiosk",
+            "tools.sessions.locking": "explicit",
         },
         "/members": {
             "tools.auth_digest.on": True,
