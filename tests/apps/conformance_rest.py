@@ -209,7 +209,10 @@ class Tools:
     @cherrypy.expose
     @cherrypy.config(**{"request.process_request_body": False})
     def raw(self, **params: str) -> str:
-        data = cherrypy.request.body.read()
+        # request.body.read() of an unprocessed body fails in CherryPy (Differs): read
+        # the socket file as CherryPy's docs do.
+        length = int(cherrypy.request.headers.get("Content-Length", 0))
+        data = cherrypy.request.rfile.read(length)
         return f"{len(data)} bytes: {data[:20]!r} params={sorted(params)}"
 
     @cherrypy.expose
