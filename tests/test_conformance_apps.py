@@ -830,6 +830,15 @@ MULTI = App(
         Step("cp_dispatch", "/shop/sku/A-42", extra=MULTI_EXTRA),
         Step("cp_dispatch_currency", "/shop/sku/B7?currency=SEK", extra=MULTI_EXTRA),
         Step("cp_dispatch_not", "/shop/sku", extra=MULTI_EXTRA),
+        Step("urls", "/urls"),
+        Step("urls_deep", "/urls/a/b"),
+        Step("urls_proxied", "/urls/", headers=FWD),
+        Step("urls_vhost", "/page?name=u", headers=(("Host", "docs.example.com"),)),
+        Step(
+            "util",
+            "/util",
+            headers=(("Accept", "text/html;q=0.8, application/json, */*;q=0.1, text/*"),),
+        ),
     ],
 )
 

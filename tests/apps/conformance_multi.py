@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import cherrypy
+from cherrypy.lib import httputil
 from cherrypy.process import plugins
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -181,6 +182,55 @@ class Root:
     @cherrypy.expose
     def default(self, *args: str, **kwargs: str) -> str:
         return f"default {list(args)} {sorted(kwargs)} is_index={cherrypy.request.is_index}"
+
+    @cherrypy.expose
+    def urls(self, *parts: str) -> str:
+        """cherrypy.url() in the forms apps use."""
+        forms = [
+            cherrypy.url(),
+            cherrypy.url(qs="a=1&b=2"),
+            cherrypy.url("page"),
+            cherrypy.url("/abs/page"),
+            cherrypy.url("../up"),
+            cherrypy.url("page", relative=True),
+            cherrypy.url("/abs/page", relative="server"),
+            cherrypy.url("page", script_name="/mount"),
+            cherrypy.url("page", base="https://cdn.example"),
+            cherrypy.url("/x", qs="q=%C3%A9", relative=True),
+            cherrypy.url("?only=qs"),
+            cherrypy.url(""),
+        ]
+        req = cherrypy.request
+        head = (
+            f"script_name={req.script_name!r} path_info={req.path_info!r} is_index={req.is_index}"
+        )
+        return "\n".join([head, *forms])
+
+    @cherrypy.expose
+    def util(self, q: str = "a=1&a=2&b=%C3%A9&c") -> str:
+        """cherrypy.lib.httputil helpers an app may call."""
+        accept = cherrypy.request.headers.elements("Accept")
+        return "\n".join(
+            [
+                repr(sorted(httputil.parse_query_string(q).items())),
+                repr([str(e) for e in accept]),
+                repr([(e.value, e.qvalue) for e in accept]),
+                repr(httputil.valid_status("404 Gone Fishing")),
+                repr(httputil.valid_status(201)),
+                repr(
+                    [
+                        str(e)
+                        for e in httputil.header_elements(
+                            "Accept-Encoding", "gzip;q=0.5, br, *;q=0"
+                        )
+                    ]
+                ),
+                httputil.urljoin("/a/", "/b"),
+                httputil.urljoin("", "b"),
+                repr(httputil.decode_TEXT("=?utf-8?q?caf=C3=A9?=")),
+                repr(httputil.HeaderMap.encode_header_item("caf\u00e9 \u2603")),
+            ]
+        )
 
     @cherrypy.expose
     def whoami(self) -> str:
