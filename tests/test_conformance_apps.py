@@ -723,6 +723,10 @@ FILES = App(
         Step("cached_gz_2", "/cached_gz", headers=GZ),
         Step("cached_gz_plain", "/cached_gz"),
         Step("cached_gz_3", "/cached_gz", headers=GZ),
+        Step("vary_fr", "/greeting", headers=(("Accept-Language", "fr"),)),
+        Step("vary_de", "/greeting", headers=(("Accept-Language", "de"),)),
+        Step("vary_fr_cached", "/greeting", headers=(("Accept-Language", "fr"),)),
+        Step("vary_none", "/greeting"),
         Step(
             "over_max_request_body_size",
             "/files/upload",

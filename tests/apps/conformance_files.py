@@ -158,6 +158,16 @@ class Root:
         return f"gz computed {self.hits} " + "x" * 500
 
     @cherrypy.expose
+    @cherrypy.tools.caching(delay=3600)
+    def greeting(self) -> str:
+        """Cached per Accept-Language: the response says it varies on it."""
+        self.hits += 1
+        cherrypy.response.headers["Vary"] = "Accept-Language"
+        lang = cherrypy.request.headers.get("Accept-Language", "en")
+        word = {"fr": "Bonjour", "de": "Gr\u00fc\u00df Gott"}.get(lang, "Hello")
+        return f"{word} ({self.hits})"
+
+    @cherrypy.expose
     def big_upload(self, data: Part | None = None) -> str:
         return "should not be reached"
 
