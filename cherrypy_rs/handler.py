@@ -215,6 +215,7 @@ class RequestHandler:
                         request.stage = "before_finalize (HTTPError)"
                         hooks = request.__dict__.get("hooks")
                         if hooks is not None:
+                            _chunked_body(response)
                             hooks.run("before_finalize")
                         response.finalize()
                     finally:
@@ -252,6 +253,7 @@ class RequestHandler:
             if request.error_response:
                 request.error_response()
             if hooks is not None:
+                _chunked_body(response)
                 hooks.run("after_error_response")
             response.finalize()
         except HTTPRedirect as inst:
@@ -384,6 +386,14 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+
+
+def _chunked_body(response: Response) -> None:
+    """A page set as bytes (``HTTPError.set_response``) as CherryPy's ``response.body``
+    holds it for the hooks that follow: a list of chunks (tools iterate it)."""
+    body = response.body
+    if body.__class__ is bytes:
+        response.body = [body] if body else []
 
 
 def _apply_attributes(pc: PathConfig, request: Request, response: Response) -> None:
