@@ -884,10 +884,6 @@ XFAIL: dict[tuple[str, str], str] = {
         "browser-session cookie (lib/sessions.py SessionTool.regenerate). CherryPy's "
         "quirk: match it or list it in Differs"
     ),
-    ("sessions", "logout"): (
-        "lib.sessions.expire() sets Max-Age=0 on the session cookie; CherryPy's sets "
-        "only an Expires a year back and pops max-age (cherrypy/lib/sessions.py expire)"
-    ),
 }
 
 

@@ -552,7 +552,8 @@ def expire() -> None:
         cookie[name]["path"] = "/"
     one_year = 60 * 60 * 24 * 365
     cookie[name]["expires"] = HTTPDate(time.time() - one_year)
-    cookie[name]["max-age"] = 0
+    # Max-Age would win over Expires (RFC 6265 §5.3): drop it, as CherryPy does.
+    cookie[name]["max-age"] = ""
 
 
 def _unknown_store_option(storage_class: Any, keys: Any) -> str | None:
