@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Tools benchmark: JSON (``tools.json_out``) and gzip (``tools.gzip``) pages on
-cherrypy_rs vs CherryPy 18 (and, for JSON, CherryPy's Application on granian).
+"""Tools benchmark: JSON (``tools.json_out``), gzip (``tools.gzip``) and
+``MethodDispatcher`` pages on cherrypy_rs vs CherryPy 18 (and, for JSON, CherryPy's
+Application on granian).
 
-Every target serves ``apps/tools_app.py`` from one process on a free 127.0.0.1 port:
+Every target serves ``apps/tools_app.py`` (``apps/dispatch_app.py`` for ``method``)
+from one process on a free 127.0.0.1 port:
 
 - ``json``: ``GET /json?n=7``, a handler reading a query parameter and returning a
   1 KB dict through ``@cherrypy.tools.json_out()``. Issue 15's goal: cherrypy_rs at
   20x CherryPy's req/s or more, in the same run.
 - ``gzip``: ``GET /page`` with ``Accept-Encoding: gzip``, a 20 KB HTML page compressed
   by ``tools.gzip``: req/s and CPU us/request beside CherryPy's.
+- ``method``: ``GET /api/items/3``, the ``GET`` method of a REST resource chosen by
+  ``request.dispatch = cherrypy.dispatch.MethodDispatcher()`` (issue 21 item 9).
 
 The mechanics (free port, readiness polling, wrk runs and parsing, CPU accounting over
 the process tree, stop by PID) are those of ``bench_hello.py``, imported from it.
@@ -54,6 +58,7 @@ from bench_hello import (
 )
 
 APP = str(APPS_DIR / "tools_app.py")
+DISPATCH_APP = str(APPS_DIR / "dispatch_app.py")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class Scenario:
     headers: tuple[tuple[str, str], ...]
     content_type: str
     content_encoding: str | None
+    #: The app script (cherrypy_rs and CherryPy targets).
+    app: str = APP
 
 
 SCENARIOS = {
@@ -72,13 +79,15 @@ SCENARIOS = {
     for s in (
         Scenario("json", "/json?n=7", (), "application/json", None),
         Scenario("gzip", "/page", (("Accept-Encoding", "gzip"),), "text/html", "gzip"),
+        Scenario("method", "/api/items/3", (), "text/html", None, DISPATCH_APP),
     )
 }
 
 
 def cmd_granian_cherrypy(port: int) -> list[str]:
-    """granian serving CherryPy's own Application (tools_app:wsgi) as WSGI."""
-    base = bench_hello.cmd_granian(port)
+    """granian serving CherryPy's own Application (tools_app:wsgi) as WSGI, with one
+    blocking thread (its fastest mode for a handler that never blocks)."""
+    base = bench_hello.cmd_granian_1thread(port)
     return [*base[:-1], "tools_app:wsgi"]
 
 
@@ -88,18 +97,26 @@ TARGETS: dict[str, Target] = {
         Target(
             "cherrypy_rs",
             "cherrypy_rs, Rust server",
-            lambda p: [sys.executable, APP, "cherrypy_rs", str(p)],
+            lambda p, app=APP: [sys.executable, app, "cherrypy_rs", str(p)],
         ),
         Target(
             "cherrypy",
             "CherryPy 18 on cheroot",
-            lambda p: [sys.executable, APP, "cherrypy", str(p)],
+            lambda p, app=APP: [sys.executable, app, "cherrypy", str(p)],
         ),
-        Target("granian", "CherryPy 18's Application on granian (WSGI)", cmd_granian_cherrypy),
+        Target(
+            "granian",
+            "CherryPy 18's Application on granian (WSGI, --blocking-threads 1)",
+            cmd_granian_cherrypy,
+        ),
     )
 }
 #: Targets measured per scenario by default.
-DEFAULTS = {"json": ["cherrypy_rs", "cherrypy", "granian"], "gzip": ["cherrypy_rs", "cherrypy"]}
+DEFAULTS = {
+    "json": ["cherrypy_rs", "cherrypy", "granian"],
+    "gzip": ["cherrypy_rs", "cherrypy"],
+    "method": ["cherrypy_rs", "cherrypy"],
+}
 REFERENCES = (("cherrypy", "vs CherryPy"), ("granian", "vs granian"))
 
 
@@ -129,7 +146,10 @@ def bench(
 ) -> TargetResult:
     """Start, check, measure and stop one target for one scenario."""
     port = free_port()
-    cmd = target.command(port)
+    if target.name == "granian":
+        cmd = target.command(port)
+    else:
+        cmd = target.command(port, scenario.app)  # type: ignore[call-arg]
     result = TargetResult(target.name, target.description, cmd)
     log_path = log_dir / f"{scenario.name}-{target.name}.log"
     result.server_log = str(log_path)
@@ -191,12 +211,15 @@ def bench(
 
 def main(argv: list[str] | None = None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--scenarios", default="json,gzip")
+    pre.add_argument("--scenarios", default="json,gzip,method")
     known, rest = pre.parse_known_args(argv)
     scenarios = [s.strip() for s in known.scenarios.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
-        print(f"unknown scenario(s): {', '.join(unknown)}; choose from json, gzip", file=sys.stderr)
+        print(
+            f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
         return 2
     args = bench_hello.parse_args(
         rest, targets=TARGETS, prefix="tools", description=__doc__.splitlines()[0]

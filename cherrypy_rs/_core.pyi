@@ -13,6 +13,7 @@ __all__ = [
     "Request",
     "Server",
     "StaticFile",
+    "StaticFileInput",
     "StaticRoute",
     "__version__",
     "lookup_static",
@@ -67,6 +68,13 @@ class Request:
         """Every header as (Title-Case name, ISO-8859-1 value), in order."""
     def header(self, name: str) -> str | None:
         """The first value of one header, or None."""
+    def log_field(self, atom: str, value: str) -> None:
+        """Replace one atom of this request's access-log line (CherryPy's default
+        format): ``h`` (remote.name or ip), ``u`` (login), ``r`` (request line), ``f``
+        (Referer), ``a`` (User-Agent)."""
+    def log_line(self, line: str) -> None:
+        """A whole access-log line formatted by Python (a custom access_log_format),
+        written instead of the server's own."""
     def environ(self) -> dict[str, str]:
         """The CGI keys of a PEP 3333 environ (PATH_INFO as ISO-8859-1 text, HTTP_*
         joined with ","; over TLS the SSL_* keys of ``ssl_environ``); header names
@@ -91,8 +99,10 @@ class StaticFile:
     (304/412), ranges (206, multipart/byteranges, 416) and HEAD, and reads the file off
     the interpreter. Returned by ``lib.static.serve_file``/``serve_fileobj``."""
 
-    def __new__(cls, path: str) -> StaticFile:
-        """The file at ``path``, opened when the response is sent."""
+    def __new__(cls, path: str, content_type: str | None = None) -> StaticFile:
+        """The file at ``path``, opened when the response is sent; ``content_type`` is
+        what each part of a multipart/byteranges reply names (default: the response's
+        Content-Type)."""
     @staticmethod
     def from_fd(fd: int) -> StaticFile:
         """The open file behind ``fd`` (the caller keeps and closes its own)."""
@@ -102,6 +112,20 @@ class StaticFile:
     def read(self, limit: int) -> bytes | None:
         """The whole content, read now (for a tool that transforms the body, such as
         ``tools.gzip``); None when it is longer than ``limit`` bytes."""
+    @property
+    def input(self) -> StaticFileInput:
+        """The file as the body of the last response with it reads it (CherryPy's
+        ``file_generator.input``)."""
+
+@final
+class StaticFileInput:
+    """``StaticFile.input``: how far the response's body has read the file."""
+
+    def tell(self) -> int:
+        """The file offset after the last chunk read (0 before the response)."""
+    @property
+    def closed(self) -> bool:
+        """Whether the body has been sent (or abandoned)."""
 
 @final
 class StaticRoute:
@@ -252,6 +276,9 @@ class Server:
     @property
     def parked_connections(self) -> int:
         """Idle keep-alive connections holding no HTTP state or buffers (of ``connections``)."""
+    def flush_access_log(self, timeout: float = 10.0) -> bool:
+        """Wait until the access-log lines of the requests answered so far are written
+        (screen, file, handlers); True when they are or the server is not running."""
     @property
     def queued(self) -> int: ...
     @property

@@ -1,8 +1,14 @@
 """Logging (``cherrypy._cplogging``): ``cherrypy.log`` writes the error log through
 Python's ``logging`` ("cherrypy.error") to the screen and/or ``log.error_file``.
 
-The access log is written by Rust (see ``rust/access_log.rs``) in the same format, to
-the screen and/or ``log.access_file``, so it costs no Python per request.
+The access log is written by Rust (see ``rust/access_log.rs``) in CherryPy's default
+format, to the screen and/or ``log.access_file``, so it costs no Python per request.
+What a handler changes that the line shows (``request.login``, ``request.remote.name``
+or ``.ip``, ``request.request_line``, the ``User-Agent``/``Referer`` request headers) is
+handed to Rust as it is set (see ``objects.py``). When the format is not CherryPy's
+default — ``LogManager.access_log_format`` set on the class or on ``cherrypy.log``, or
+``access`` replaced — every application request calls ``LogManager.access()`` instead,
+which formats the line in Python with CherryPy's atoms, and Rust writes that line.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 import datetime
 import logging
 import sys
-from typing import Any
+from typing import Any, Callable
+
+from .context import request_or_raise, response_or_raise
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -25,11 +33,58 @@ class LazyRfc3339UtcTime:
         return f"{now.isoformat('T')}Z"
 
 
-class LogManager:
+#: CherryPy's access-log format (Apache's combined format without the zone); the atoms
+#: are ``h`` host, ``l`` "-", ``u`` login, ``t`` time, ``r`` request line, ``s`` status,
+#: ``b`` Content-Length, ``f`` Referer, ``a`` User-Agent, ``o`` Host, ``i`` the
+#: request's unique id, ``z`` the time as RFC 3339 UTC.
+DEFAULT_ACCESS_LOG_FORMAT = '{h} {l} {u} {t} "{r}" {s} {b} "{f}" "{a}"'
+
+#: Called (no arguments) when whether the access log needs Python may have changed:
+#: the running servers choose their request handler again.
+access_mode_listeners: list[Callable[[], None]] = []
+
+#: The attributes whose change can make the access log need Python.
+_ACCESS_ATTRS = frozenset(("access_log_format", "access"))
+
+
+def _access_mode_changed() -> None:
+    for listener in list(access_mode_listeners):
+        listener()
+
+
+class _LogManagerType(type):
+    """Notices ``LogManager.access_log_format = ...`` (or ``access``) on the class, as
+    tests and applications set it, so the request path changes only then."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _ACCESS_ATTRS:
+            _access_mode_changed()
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        if name in _ACCESS_ATTRS:
+            _access_mode_changed()
+
+
+def _escape_atom(value: Any) -> str:
+    """One atom as CherryPy writes it: ``"`` escaped, then the ``repr`` of its UTF-8
+    bytes without the quotes (non-printable bytes as ``\\xhh``, whitespace in C
+    notation), with backslashes left single."""
+    text = value if isinstance(value, str) else str(value)
+    text = repr(text.replace('"', '\\"').encode("utf8"))[2:-1]
+    return text.replace("\\\\", "\\")
+
+
+class LogManager(metaclass=_LogManagerType):
     """``cherrypy.log``: call it to log to the error log.
 
-    ``screen``, ``error_file`` and ``access_file`` mirror the ``log.*`` config keys.
+    ``screen``, ``error_file`` and ``access_file`` mirror the ``log.*`` config keys;
+    ``access_log_format`` is CherryPy's (a ``str.format`` template of the atoms
+    ``h l u t r s b f a o i z``).
     """
+
+    access_log_format = DEFAULT_ACCESS_LOG_FORMAT
 
     def __init__(self, appid: str | None = None, logger_root: str = "cherrypy") -> None:
         self.logger_root = logger_root
@@ -74,6 +129,70 @@ class LogManager:
         """Write to the error log (same arguments as ``error``)."""
         self.error(*args, **kwargs)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _ACCESS_ATTRS:
+            _access_mode_changed()
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name in _ACCESS_ATTRS:
+            _access_mode_changed()
+
+    def access_needs_python(self) -> bool:
+        """Whether requests must call ``access()`` (a format other than CherryPy's
+        default, or ``access`` replaced) instead of Rust writing the line."""
+        return (
+            self.access_log_format != DEFAULT_ACCESS_LOG_FORMAT
+            or type(self).access is not LogManager.access
+            or "access" in self.__dict__
+        )
+
+    def access(self) -> None:
+        """Write the current request's line to the access log, in
+        ``access_log_format`` (CherryPy's ``LogManager.access``).
+
+        Each atom is escaped as CherryPy does (see ``_escape_atom``). Served by the
+        Rust server, the line goes to its access-log writer (screen, ``log.access_file``
+        and the handlers of the "cherrypy.access" logger) instead of its own line;
+        otherwise to the "cherrypy.access" logger.
+        """
+        request = request_or_raise()
+        response = response_or_raise()
+        remote = request.remote
+        headers = response.headers
+        inheaders = request.headers
+        length = dict.get(headers, "Content-Length")
+        if length is None:
+            # CherryPy's finalize() sets it for a body that is not streamed; ours leaves
+            # it to Rust.
+            body = response.body
+            length = len(body) if isinstance(body, bytes) and not response.stream else ""
+        atoms = {
+            "h": remote.name or remote.ip,
+            "l": "-",
+            "u": getattr(request, "login", None) or "-",
+            "t": self.time(),
+            "r": request.request_line,
+            "s": str(response.status_code),
+            "b": length or "-",
+            "f": dict.get(inheaders, "Referer", ""),
+            "a": dict.get(inheaders, "User-Agent", ""),
+            "o": dict.get(inheaders, "Host", "-"),
+            "i": request.unique_id,
+            # Looked up at call time: cherrypy._cplogging is this module (tests patch it).
+            "z": LazyRfc3339UtcTime(),
+        }
+        try:
+            line = self.access_log_format.format(**{k: _escape_atom(v) for k, v in atoms.items()})
+            core_line = getattr(request._core, "log_line", None)
+            if core_line is not None:
+                core_line(line)
+            else:
+                self.access_log.log(logging.INFO, line)
+        except Exception:
+            self(traceback=True)
+
     # log.screen ---------------------------------------------------------------
     @property
     def screen(self) -> bool:
@@ -115,9 +234,12 @@ class LogManager:
             self.error_file = value
         elif key == "access_file":
             self.access_file = value or ""
+        elif key == "access_log_format":
+            self.access_log_format = value
         elif key in ("error_log", "access_log"):
             pass
         else:
             raise ValueError(
-                f"unknown config key log.{key}: use log.screen, log.error_file or log.access_file"
+                f"unknown config key log.{key}: use log.screen, log.error_file, "
+                "log.access_file or log.access_log_format"
             )

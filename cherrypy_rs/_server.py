@@ -14,10 +14,11 @@ import time
 import traceback
 from typing import Any
 
-from . import _core
+from . import _core, _log, context
 from ._limits import open_files_needed, open_files_warning
 from ._staticroutes import compile_routes
 from ._tree import Application, StaticDirectory
+from .access_logging import AccessLoggingHandler
 from .handler import RequestHandler
 from .process.servers import ServerAdapter
 from .process.wspbus import SERVING_ATTR
@@ -37,6 +38,22 @@ def access_log_handler() -> Any:
             logger.info(line)
 
     return emit
+
+
+#: The servers started and not yet stopped (``flush_access_logs``).
+_running: list[Server] = []
+
+
+def flush_access_logs(timeout: float = 10.0) -> bool:
+    """Wait until every running server has written the access-log lines of the
+    requests it answered so far (Rust writes them on a thread of its own). True when
+    all did within ``timeout`` seconds each. For tests that read the log file."""
+    done = True
+    for server in list(_running):
+        core = server.core
+        if core is not None:
+            done = core.flush_access_log(timeout) and done
+    return done
 
 
 class AppRouter:
@@ -487,6 +504,10 @@ class Server(ServerAdapter):
             listeners.append(self.tree.clear_caches)
         if listeners is not None and self.remount not in listeners:
             listeners.append(self.remount)
+        # A custom access_log_format set while serving switches the request handler.
+        if self.access_mode_changed not in _log.access_mode_listeners:
+            _log.access_mode_listeners.append(self.access_mode_changed)
+        _running.append(self)
         for i in range(core.thread_pool):
             t = threading.Thread(
                 target=self._thread_main,
@@ -565,7 +586,13 @@ class Server(ServerAdapter):
         for CherryPy applications, the WSGI gateway for grafts and for applications
         with a ``wsgi.pipeline`` (a static directory never reaches Python)."""
         ordered = self.tree.ordered()
-        native = RequestHandler([app for _n, app in ordered], self.global_config, self.log_error)
+        log = context.site.log
+        handler_class = (
+            AccessLoggingHandler
+            if log is not None and log.access_needs_python()
+            else RequestHandler
+        )
+        native = handler_class([app for _n, app in ordered], self.global_config, self.log_error)
         return [
             native
             if isinstance(app, StaticDirectory)
@@ -573,6 +600,13 @@ class Server(ServerAdapter):
             else WSGIGateway(app, self.log_error, self.multiprocess)
             for _name, app in ordered
         ]
+
+    def access_mode_changed(self) -> None:
+        """``LogManager.access_log_format`` (or ``access``) changed: pick the request
+        handler that writes the access log in Python, or the plain one again."""
+        if self.core is None or self.handler is None:
+            return
+        self.handler.handlers = self._handlers()
 
     def remount(self) -> None:
         """Rebuild the routes after ``tree.mount`` or a config change while running."""
@@ -582,6 +616,11 @@ class Server(ServerAdapter):
         self._set_mounts(self.core)
 
     def _report(self, message: str, exc: BaseException | None) -> None:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            # Raised by a handler: as in cheroot, the connection was dropped without a
+            # response, and the server is interrupted (the engine exits).
+            HTTPServerHandle(self).interrupt = exc
+            return
         if exc is not None:
             message += "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.log_error(message, severity=40)
@@ -615,6 +654,10 @@ class Server(ServerAdapter):
             listeners.remove(self.tree.clear_caches)
         if listeners is not None and self.remount in listeners:
             listeners.remove(self.remount)
+        if self.access_mode_changed in _log.access_mode_listeners:
+            _log.access_mode_listeners.remove(self.access_mode_changed)
+        if self in _running:
+            _running.remove(self)
         self.core = None
         self.handler = None
         self.bound_addr = None

@@ -56,6 +56,13 @@ class Application:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r}, {self.script_name!r})"
 
+    @property
+    def log(self) -> Any:
+        """``app.log``: the log manager of this application's requests — in
+        cherrypy_rs the process's one, ``cherrypy.log`` (its ``access_log_format``
+        and error log apply to every application)."""
+        return context.site.log
+
     def _where(self) -> str:
         return f"the application mounted at {self.script_name or '/'!r}, section [/]"
 

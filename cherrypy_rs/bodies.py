@@ -747,8 +747,10 @@ class MultipartReader:
     """Reads a multipart body (RFC 2046 §5.1, RFC 7578) from ``fp`` one part at a time.
 
     The body is read in blocks of ``MULTIPART_BLOCK`` bytes and searched for
-    ``CRLF--boundary``; at most a block plus a part's header block is held in memory,
-    and the work done is linear in the body size however it is cut into lines.
+    ``CRLF--boundary`` (or ``LF--boundary``: CherryPy accepts bare LF line ends around
+    boundaries; part headers still need CRLF, as in CherryPy); at most a block plus a
+    part's header block is held in memory, and the work done is linear in the body size
+    however it is cut into lines.
     ``read``/``readline``/``chunks`` return the current part's bytes only.
     """
 
@@ -760,7 +762,7 @@ class MultipartReader:
         self.bufsize = MULTIPART_BLOCK
         #: True once the closing boundary has been read.
         self.done = False
-        self._delim = b"\r\n" + boundary
+        self._delim = b"\n" + boundary
         # A virtual CRLF so that a boundary at the very start of the body is found.
         self._buf = b"\r\n"
         self._pos = 0
@@ -783,22 +785,38 @@ class MultipartReader:
         return True
 
     def _classify(self, after: int) -> tuple[int, int]:
-        """What follows a ``CRLF--boundary`` ending at ``after``: the closing
-        delimiter, the start of the next part (and where its headers begin), not a
-        delimiter at all (the boundary was a prefix of content), or unknown yet."""
+        """What follows a ``LF--boundary`` ending at ``after``: the closing
+        delimiter, the start of the next part (and where its headers begin: after CRLF,
+        or a bare LF as CherryPy accepts), not a delimiter at all (the boundary was a
+        prefix of content), or unknown yet."""
         buf = self._buf
         n = len(buf)
-        if after + 2 > n:
-            return (_NOT, 0) if self._eof else (_MORE, 0)
-        if buf[after : after + 2] == b"--":
-            return _FINAL, after + 2
+        if (
+            self._eof
+            and n - after <= MAX_BOUNDARY_PADDING + 2
+            and not buf[after:].strip(b" \t\r\n")
+        ):
+            # The body ends with a delimiter line: its last part is complete, as in
+            # CherryPy (which stops reading parts at the end of the body).
+            return _FINAL, n
+        more = (_NOT, 0) if self._eof else (_MORE, 0)
+        if after >= n:
+            return more
+        if buf[after] == 45:  # "-"
+            if after + 2 > n:
+                return more
+            return (_FINAL, after + 2) if buf[after + 1] == 45 else (_NOT, 0)
         j = after
         while j < n and buf[j] in b" \t":
             j += 1
             if j - after > MAX_BOUNDARY_PADDING:
                 return _NOT, 0
+        if j >= n:
+            return more
+        if buf[j] == 10:  # a bare LF
+            return _NEXT, j + 1
         if j + 2 > n:
-            return (_NOT, 0) if self._eof else (_MORE, 0)
+            return more
         if buf[j : j + 2] == b"\r\n":
             return _NEXT, j + 2
         return _NOT, 0
@@ -827,10 +845,14 @@ class MultipartReader:
                 if kind != _NOT:
                     break
                 i = buf.find(delim, i + 1)
+            if i >= 0:
+                # The delimiter is CRLF--boundary, or LF--boundary (CherryPy accepts
+                # bare LF line ends): a CR before the LF belongs to it, not to the data.
+                start = i - 1 if i > pos and buf[i - 1] == 13 else i
             if i >= 0 and kind != _MORE:
-                if i > pos:
-                    self._known = i
-                    n = min(i - pos, maxlen)
+                if start > pos:
+                    self._known = start
+                    n = min(start - pos, maxlen)
                     self._pos = pos + n
                     return buf[pos : pos + n]
                 self._pos = end
@@ -840,8 +862,9 @@ class MultipartReader:
                 else:
                     self._state = _HEADERS
                 return b""
-            # No decided delimiter: everything before a possible one is data.
-            safe = i if i >= 0 else max(pos, len(buf) - dlen + 1)
+            # No decided delimiter: everything before a possible one (and the CR that
+            # may precede it) is data.
+            safe = start if i >= 0 else max(pos, len(buf) - dlen)
             if safe > pos:
                 self._known = safe
                 n = min(safe - pos, maxlen)

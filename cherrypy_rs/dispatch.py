@@ -493,8 +493,11 @@ class _Raiser:
 
 
 class MethodHandler:
-    """The handler ``MethodDispatcher`` picks: sets ``Allow`` and calls the resource's
-    method (or answers 405 when it has none)."""
+    """The handler ``MethodDispatcher`` picks: calls the resource's method (or answers
+    405 when it has none). ``Allow`` is not set here: it is a header of the path's
+    config (``MethodDispatcher.resolve_for``), set before ``on_start_resource`` as
+    CherryPy sets it while dispatching, so a hook or tool that sets it after dispatch
+    (``tools.allow``) wins, as in CherryPy."""
 
     __slots__ = ("allow", "callable")
 
@@ -503,7 +506,6 @@ class MethodHandler:
         self.allow = allow
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        context.response_or_raise().headers["Allow"] = self.allow
         if self.callable is None:
             raise HTTPError(405)
         return self.callable(*args, **kwargs)

@@ -27,6 +27,7 @@ from .errors import (
     bare_error,
     format_exc,
 )
+from .hooks import HookMap
 from .lib import cptools, jsontools, static
 from .lib.encoding import encode_output
 from .objects import CLASS_HOOKS, Request, Response
@@ -106,22 +107,26 @@ def _text_header_list(response: Response) -> None:
     that list) become text, as Rust sends them; anything else is an error (500), as
     CherryPy's WSGI layer makes it."""
     header_list = response.header_list
-    if header_list and any(
-        k.__class__ is not str or v.__class__ is not str for k, v in header_list
-    ):
-        pairs = []
-        for k, v in header_list:
-            if not isinstance(k, (bytes, str)):
-                raise TypeError(f"response.header_list key {k!r} is not a byte string.")
-            if not isinstance(v, (bytes, str)):
-                raise TypeError(f"response.header_list value {v!r} is not a byte string.")
-            pairs.append(
-                (
-                    k.decode("latin-1") if isinstance(k, bytes) else k,
-                    v.decode("latin-1") if isinstance(v, bytes) else v,
-                )
+    if not header_list:
+        return
+    for k, v in header_list:
+        if k.__class__ is not str or v.__class__ is not str:
+            break
+    else:
+        return
+    pairs = []
+    for k, v in header_list:
+        if not isinstance(k, (bytes, str)):
+            raise TypeError(f"response.header_list key {k!r} is not a byte string.")
+        if not isinstance(v, (bytes, str)):
+            raise TypeError(f"response.header_list value {v!r} is not a byte string.")
+        pairs.append(
+            (
+                k.decode("latin-1") if isinstance(k, bytes) else k,
+                v.decode("latin-1") if isinstance(v, bytes) else v,
             )
-        response.header_list = pairs
+        )
+    response.header_list = pairs
 
 
 class RequestHandler:
@@ -210,6 +215,7 @@ class RequestHandler:
                         request.stage = "before_finalize (HTTPError)"
                         hooks = request.__dict__.get("hooks")
                         if hooks is not None:
+                            _chunked_body(response)
                             hooks.run("before_finalize")
                         response.finalize()
                     finally:
@@ -247,6 +253,7 @@ class RequestHandler:
             if request.error_response:
                 request.error_response()
             if hooks is not None:
+                _chunked_body(response)
                 hooks.run("after_error_response")
             response.finalize()
         except HTTPRedirect as inst:
@@ -323,21 +330,31 @@ class RequestHandler:
     def run_with_hooks(self, request: Request, response: Response, pc: PathConfig) -> None:
         """The request with the hook machinery: every tool that is on attaches its
         hooks (the default ones too), then the hook points run in CherryPy's order."""
-        hooks = request.hooks
-        request.toolmaps = {
-            ns: {name: dict(args) for name, args in toolmap.items()}
-            for ns, toolmap in pc.toolmaps.items()
-        }
-        for point, hook in pc.hooks:
-            hooks[point].append(hook)
-        for namespace_handler, items in pc.custom:
-            _apply_namespace(namespace_handler, items)
-        for step in pc.plan:
-            if step.__class__ is tuple:
-                # A plain tool: the hook its _setup() would attach, built once per path.
-                hooks[step[0]].append(step[1])
-            else:
-                step._setup()
+        point_hooks = pc.point_hooks
+        if point_hooks is not None and not CLASS_HOOKS.attached:
+            # Every tool's hooks were attached and ordered once for the path: this
+            # request's map starts as a copy of them (request.toolmaps is built from
+            # the path's on first use).
+            # HookMap() with these lists, without running its __init__ for nothing.
+            hooks = HookMap.__new__(HookMap)
+            dict.update(hooks, zip(point_hooks, map(list, point_hooks.values())))
+            request.__dict__["hooks"] = hooks
+        else:
+            hooks = request.hooks
+            request.toolmaps = {
+                ns: {name: dict(args) for name, args in toolmap.items()}
+                for ns, toolmap in pc.toolmaps.items()
+            }
+            for point, hook in pc.hooks:
+                hooks[point].append(hook)
+            for namespace_handler, items in pc.custom:
+                _apply_namespace(namespace_handler, items)
+            for step in pc.plan:
+                if step.__class__ is tuple:
+                    # The hook the tool's _setup() would attach, built once per path.
+                    hooks[step[0]].append(step[1])
+                else:
+                    step._setup()
         request.stage = "on_start_resource"
         hooks.run("on_start_resource")
         request.stage = "process_query_string"
@@ -369,6 +386,14 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+
+
+def _chunked_body(response: Response) -> None:
+    """A page set as bytes (``HTTPError.set_response``) as CherryPy's ``response.body``
+    holds it for the hooks that follow: a list of chunks (tools iterate it)."""
+    body = response.body
+    if body.__class__ is bytes:
+        response.body = [body] if body else []
 
 
 def _apply_attributes(pc: PathConfig, request: Request, response: Response) -> None:

@@ -31,6 +31,13 @@ hookpoints = [
 _QUIET = (HTTPError, HTTPRedirect, InternalRedirect)
 
 
+def _log_error() -> None:
+    """Log the exception being handled (a hook failed) with its traceback."""
+    log = context.site.log
+    if log is not None:
+        log.error(traceback=True, severity=40)
+
+
 class Hook:
     """A callback with its ``failsafe`` flag, ``priority`` and keyword arguments."""
 
@@ -99,8 +106,20 @@ class HookMap(dict):  # type: ignore[type-arg]
     def run(self, point: str) -> None:
         """Run the hooks of ``point`` by priority (failsafe ones even after an error)."""
         hooks = self.get(point)
-        if hooks:
-            self.run_hooks(iter(sorted(hooks)))
+        if not hooks:
+            return
+        if len(hooks) == 1:
+            # Nothing to sort and no failsafe hook left to run after an error.
+            hook = hooks[0]
+            try:
+                hook()
+            except _QUIET:
+                raise
+            except Exception:
+                _log_error()
+                raise
+            return
+        self.run_hooks(iter(sorted(hooks)))
 
     @classmethod
     def run_hooks(cls, hooks: Any) -> None:
@@ -114,9 +133,7 @@ class HookMap(dict):  # type: ignore[type-arg]
                 cls.run_hooks(h for h in hooks if h.failsafe)
                 raise
             except Exception:
-                log = context.site.log
-                if log is not None:
-                    log.error(traceback=True, severity=40)
+                _log_error()
                 cls.run_hooks(h for h in hooks if h.failsafe)
                 raise
 

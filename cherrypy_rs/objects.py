@@ -15,7 +15,7 @@ import uuid
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
-from . import context
+from . import context, cookies
 from ._core import StaticFile
 from .bodies import RequestBody
 from .bodies import release as release_body
@@ -79,6 +79,122 @@ class _RequestHooks:
         return hooks
 
 
+class LazyUUID4:
+    """``request.unique_id`` (CherryPy's ``_cprequest.LazyUUID4``): a UUID4 drawn on
+    first use; ``str()`` gives its hyphenated form."""
+
+    __slots__ = ("_uuid4",)
+
+    def __str__(self) -> str:
+        return str(self.uuid4)
+
+    @property
+    def uuid4(self) -> uuid.UUID:
+        """The UUID, drawn on first access and kept."""
+        try:
+            return self._uuid4
+        except AttributeError:
+            self._uuid4: uuid.UUID = uuid.uuid4()
+            return self._uuid4
+
+
+class _Login:
+    """``request.login`` (None until a tool or handler sets it). Setting it hands the
+    value to the server for the access log's ``u`` atom, as CherryPy logs it."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None
+        return obj.__dict__.get("login")
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["login"] = value
+        obj._core.log_field("u", str(value) if value else "")
+
+
+class _RequestLine:
+    """``request.request_line``: as received, read from Rust on first use. Setting it
+    hands the new line to the server for the access log's ``r`` atom."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        line = d.get("request_line")
+        if line is None:
+            line = d["request_line"] = obj._core.request_line
+        return line
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["request_line"] = value
+        obj._core.log_field("r", str(value))
+
+
+class _ClientHost(Host):
+    """``request.remote``: setting ``name`` or ``ip`` (tools.proxy does) hands
+    ``name or ip`` to the server for the access log's ``h`` atom."""
+
+    _core: Any
+
+    def __init__(self, ip: str, port: int, core: Any) -> None:
+        d = self.__dict__
+        d["ip"] = ip
+        d["port"] = port
+        d["name"] = ""
+        d["_core"] = core
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in ("ip", "name"):
+            self._core.log_field("h", str(self.name or self.ip))
+
+
+class _Remote:
+    """``request.remote``: the client's address, built on first use; a new address
+    set here is handed to the server for the access log's ``h`` atom."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        remote = d.get("remote")
+        if remote is None:
+            core = obj._core
+            ip, port = core.remote
+            remote = d["remote"] = _ClientHost(ip, port, core)
+        return remote
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["remote"] = value
+        obj._core.log_field("h", str(getattr(value, "name", "") or getattr(value, "ip", "")))
+
+
+#: Request headers the access log shows, by the atom they fill.
+_LOGGED_HEADERS = {"Referer": "f", "User-Agent": "a"}
+
+
+class _RequestHeaders(HeaderMap):
+    """``request.headers``: setting (or deleting) ``Referer`` or ``User-Agent`` hands
+    the new value to the server for the access log, as CherryPy logs them."""
+
+    __slots__ = ("_core",)
+    _core: Any
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        HeaderMap.__setitem__(self, key, value)
+        atom = _LOGGED_HEADERS.get(self.transform_key(key))
+        core = getattr(self, "_core", None)
+        if atom is not None and core is not None:
+            core.log_field(atom, str(value))
+
+    def __delitem__(self, key: Any) -> None:
+        HeaderMap.__delitem__(self, key)
+        atom = _LOGGED_HEADERS.get(self.transform_key(key))
+        core = getattr(self, "_core", None)
+        if atom is not None and core is not None:
+            core.log_field(atom, "")
+
+
 def _default_error_response() -> None:
     """The 500 page (``request.error_response`` unless a tool replaces it)."""
     HTTPError(500).set_response()
@@ -106,7 +222,8 @@ class Request:
     recursive_redirect = False
     is_index: bool | None = None
     handler: Any = None
-    login: str | None = None
+    #: The authenticated user (the access log's ``u``).
+    login = _Login()
     closed = False
     stage: str | None = None
     multithread = True
@@ -158,8 +275,17 @@ class Request:
 
     @_lazy
     def toolmaps(self) -> dict[str, Any]:
-        """Tool arguments by toolbox and tool, from config (``{"tools": {...}}``)."""
-        return {}
+        """Tool arguments by toolbox and tool, from config (``{"tools": {...}}``), for
+        tools that are on and for those that are not (a ``HandlerTool.handler`` reads
+        its config arguments here): this request's copy of its path's, made on first
+        use."""
+        pc = self.__dict__.get("path_config")
+        if pc is None:
+            return {}
+        return {
+            ns: {name: dict(args) for name, args in toolmap.items()}
+            for ns, toolmap in pc.toolmaps.items()
+        }
 
     @_lazy
     def header_list(self) -> list[tuple[str, str]]:
@@ -167,9 +293,10 @@ class Request:
         return list(self._core.header_items())
 
     @_lazy
-    def unique_id(self) -> str:
-        """A random id for this request (a UUID4, hex)."""
-        return uuid.uuid4().hex
+    def unique_id(self) -> LazyUUID4:
+        """A random id for this request: a UUID4, drawn when first rendered
+        (``str(request.unique_id)``, the access log's ``i``) or read (``.uuid4``)."""
+        return LazyUUID4()
 
     def close(self) -> None:
         """Run the ``on_end_request`` hooks and release the request body's file
@@ -197,10 +324,8 @@ class Request:
         major, _, minor = self._core.protocol[5:].partition(".")
         return min((int(major), int(minor or 0)), (1, 1))
 
-    @_lazy
-    def request_line(self) -> str:
-        """The first line of the request, as received."""
-        return self._core.request_line
+    #: The first line of the request, as received.
+    request_line = _RequestLine()
 
     @_lazy
     def scheme(self) -> str:
@@ -210,7 +335,10 @@ class Request:
     def headers(self) -> HeaderMap:
         """Request headers (case-insensitive; repeated headers joined with ", ",
         cookies with "; "), with CherryPy's ``Remote-Addr``."""
-        return header_items(self._core.header_items(), self._core.remote[0])
+        core = self._core
+        into = _RequestHeaders()
+        into._core = core
+        return header_items(core.header_items(), core.remote[0], into)
 
     @_lazy
     def params(self) -> dict[str, Any]:
@@ -227,17 +355,24 @@ class Request:
                 f"resource must be encoded with {self.query_string_encoding!r}.",
             ) from None
 
+    def _header(self, name: str) -> str | None:
+        """The value ``request.headers.get(name)`` gives, without building the header
+        map when nothing has yet (and the value has no RFC 2047 encoded-word)."""
+        headers = self.__dict__.get("headers")
+        if headers is None:
+            value = self._core.header(name)
+            if value is None or "=?" not in value:
+                return value  # type: ignore[no-any-return]
+            headers = self.headers
+        return headers.get(name)  # type: ignore[no-any-return]
+
     @_lazy
     def cookie(self) -> SimpleCookie:
         """The request's cookies."""
-        jar: SimpleCookie = SimpleCookie()
-        value = self.headers.get("Cookie")
-        if value:
-            try:
-                jar.load(value)
-            except CookieError as exc:
-                raise HTTPError(400, str(exc)) from None
-        return jar
+        try:
+            return cookies.load_jar(self._header("Cookie"))
+        except CookieError as exc:
+            raise HTTPError(400, str(exc)) from None
 
     @_lazy
     def rfile(self) -> Any:
@@ -257,11 +392,8 @@ class Request:
         """The request entity (see cherrypy_rs.bodies.RequestBody)."""
         return RequestBody(self.rfile, self.headers, request_params=self.params)
 
-    @_lazy
-    def remote(self) -> Host:
-        """The client's address."""
-        ip, port = self._core.remote
-        return Host(ip, port, "")
+    #: The client's address (``ip``, ``port``, ``name``).
+    remote = _Remote()
 
     @_lazy
     def local(self) -> Host:
@@ -440,8 +572,9 @@ class Response:
             for k, v in dict.items(headers)
         ]
         if "cookie" in self.__dict__:
+            output = cookies.output
             for morsel in self.cookie.values():
-                header_list.append(("Set-Cookie", morsel.OutputString()))
+                header_list.append(("Set-Cookie", output(morsel)))
         self.header_list = header_list
 
 

@@ -9,8 +9,11 @@ and a request only replays plain lists. The built-in tools that are on by defaul
 (``encode``, ``trailing_slash``, ``log_tracebacks``, ``log_headers``), ``json_out``
 and the static tools run inline while they are the toolbox's own objects, so a path
 with no other tool and no hook never touches the hook machinery (``needs_hooks`` is
-False). Other tools that only attach their callable (``Tool._setup``) have that hook
-built here once (``plan``).
+False). A tool whose ``_setup()`` only attaches hooks that config alone decides
+(``Tool``, ``HandlerTool``, ``SessionTool``... see ``Tool._plan_hooks``) has those hooks
+built here once; when every tool of the path is such a tool, the hooks of each point
+are also ordered here once (``point_hooks``) and a request starts from a copy of them
+instead of running the tools' ``_setup()``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Callable
 
 from ._config import Config
 from .default_tools import INLINE, tools
-from .hooks import Hook
+from .hooks import Hook, hookpoints
 from .toolbox import Tool, Toolbox
 
 #: Request-level namespaces handled here; others are the application's or the
@@ -43,6 +46,7 @@ class PathConfig:
         "log_tracebacks",
         "needs_hooks",
         "plan",
+        "point_hooks",
         "request_attrs",
         "response_attrs",
         "response_headers",
@@ -65,10 +69,16 @@ class PathConfig:
         #: Every tool that is on, inline ones included, in config order: what runs
         #: ``_setup()`` once the path needs the hook machinery anyway.
         self.all_setups: list[Any] = []
-        #: ``all_setups`` as each request replays it: a plain ``Tool`` (one that keeps
-        #: ``Tool._setup``) as the ``(point, Hook)`` its ``_setup()`` would attach,
-        #: built once here; any other tool as itself (its ``_setup()`` runs).
+        #: ``all_setups`` as each request replays it: a tool whose hooks config alone
+        #: decides (``Tool._plan_hooks``) as the ``(point, Hook)`` pairs its
+        #: ``_setup()`` would attach, built once here; any other tool as itself (its
+        #: ``_setup()`` runs).
         self.plan: list[Any] = []
+        #: When no tool of the path needs its ``_setup()`` run per request and no
+        #: application namespace is set: every hook point's hooks (bare hooks, then
+        #: the tools', in config order) sorted by priority as ``HookMap.run`` would,
+        #: as tuples. None otherwise.
+        self.point_hooks: dict[str, tuple[Hook, ...]] | None = None
         #: Bare hooks from ``hooks.<point>`` keys.
         self.hooks: list[tuple[str, Hook]] = []
         #: Request-level namespaces added by the application: (handler, [(key, value)]).
@@ -141,7 +151,11 @@ def compile_path(
                 # from its toolbox since then is an error here too.
                 raise AttributeError(f"{namespace}.{name}: there is no such tool")
             pc.all_setups.append(tool)
-            pc.plan.append(_planned(tool, args))
+            planned = tool._plan_hooks(pc.toolmaps) if isinstance(tool, Tool) else None
+            if planned is None:
+                pc.plan.append(tool)
+            else:
+                pc.plan.extend(planned)
             # An inline tool given its own priority runs as a hook (where it belongs).
             if box is tools and INLINE.get(name) is tool and "priority" not in args:
                 _inline(pc, name, args)
@@ -149,6 +163,20 @@ def compile_path(
                 pc.setups.append(tool)
     pc.custom = [(request_namespaces[ns], items) for ns, items in custom.items()]  # type: ignore[index]
     pc.needs_hooks = bool(pc.setups or pc.hooks or pc.custom)
+    if pc.needs_hooks and not pc.custom and all(step.__class__ is tuple for step in pc.plan):
+        by_point: dict[str, list[Hook]] = {}
+        for point, hook in [*pc.hooks, *pc.plan]:
+            by_point.setdefault(point, []).append(hook)
+        # An unknown point, or priorities that do not compare: the request's attach
+        # or run raises, as in CherryPy.
+        if by_point.keys() <= set(hookpoints):
+            try:
+                # Stable, as HookMap.run's sort: equal priorities keep the attach order.
+                pc.point_hooks = {
+                    point: tuple(sorted(by_point.get(point, ()))) for point in hookpoints
+                }
+            except TypeError:
+                pc.point_hooks = None
     pc.has_attributes = bool(
         pc.request_attrs
         or pc.response_attrs
@@ -157,21 +185,6 @@ def compile_path(
         or pc.body_attrs
     )
     return pc
-
-
-def _planned(tool: Any, args: dict[str, Any]) -> Any:
-    """What ``tool._setup()`` attaches, as a ``(point, Hook)`` built once, when that
-    is all it does (``Tool._setup`` with ``Tool._merged_args``); else the tool."""
-    cls = type(tool)
-    if cls._setup is not Tool._setup or cls._merged_args is not Tool._merged_args:
-        return tool
-    if tool._point is None:
-        return tool
-    conf = {k: v for k, v in args.items() if k != "on"}
-    priority = conf.pop("priority", None)
-    if priority is None:
-        priority = getattr(tool.callable, "priority", tool._priority)
-    return (tool._point, Hook(tool.callable, priority=priority, **conf))
 
 
 def _inline(pc: PathConfig, name: str, args: dict[str, Any]) -> None:

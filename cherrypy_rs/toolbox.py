@@ -20,6 +20,7 @@ from typing import Any, Callable
 from . import context
 from .errors import NotFound
 from .helper import expose
+from .hooks import Hook
 
 _ON_ERROR = (
     "Tool.on must not be set or read as an attribute: turn a tool on in config "
@@ -105,13 +106,43 @@ class Tool:
 
     def _merged_args(self, d: dict[str, Any] | None = None) -> dict[str, Any]:
         """``d`` updated with this tool's config for the current request, minus ``on``."""
+        return self._args_in(context.request_or_raise().toolmaps, d)
+
+    def _args_in(
+        self, toolmaps: dict[str, dict[str, Any]], d: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``_merged_args`` read from ``toolmaps`` (a request's, or a path's)."""
         conf = dict(d) if d else {}
-        request = context.request_or_raise()
-        toolmap = request.toolmaps.get(self.namespace, {})
+        toolmap = toolmaps.get(self.namespace, {})
         if self._name in toolmap:
             conf.update(toolmap[self._name])
         conf.pop("on", None)
         return conf
+
+    def _hook_args(self, toolmaps: dict[str, dict[str, Any]]) -> tuple[float, dict[str, Any]]:
+        """(priority, keyword arguments) of the hook ``_setup`` attaches."""
+        conf = self._args_in(toolmaps)
+        priority = conf.pop("priority", None)
+        if priority is None:
+            priority = getattr(self.callable, "priority", self._priority)
+        return priority, conf
+
+    def _plan_hooks(self, toolmaps: dict[str, dict[str, Any]]) -> list[tuple[str, Hook]] | None:
+        """What ``_setup()`` would attach for a path whose config gives ``toolmaps``
+        (``request.toolmaps``), as ``(point, Hook)`` pairs built once for the path.
+
+        None when that cannot be known before the request: a subclass with its own
+        ``_setup`` or ``_merged_args`` (CherryPy's docs teach writing such tools), whose
+        ``_setup()`` then runs for each request as in CherryPy. A subclass overriding
+        ``_setup`` must override this method too for its path to be compiled.
+        """
+        cls = type(self)
+        if cls._setup is not Tool._setup or cls._merged_args is not Tool._merged_args:
+            return None
+        if self._point is None:
+            return None
+        priority, conf = self._hook_args(toolmaps)
+        return [(self._point, Hook(self.callable, priority=priority, **conf))]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
         """``@tools.X(arg=...)``: turn the tool on for the decorated handler."""
@@ -179,6 +210,13 @@ class HandlerTool(Tool):
         context.request_or_raise().hooks.attach(
             "before_handler", self._wrapper, priority=priority, **conf
         )
+
+    def _plan_hooks(self, toolmaps: dict[str, dict[str, Any]]) -> list[tuple[str, Hook]] | None:
+        cls = type(self)
+        if cls._setup is not HandlerTool._setup or cls._merged_args is not Tool._merged_args:
+            return None
+        priority, conf = self._hook_args(toolmaps)
+        return [("before_handler", Hook(self._wrapper, priority=priority, **conf))]
 
 
 class HandlerWrapperTool(Tool):

@@ -330,6 +330,9 @@ class EnvironRequest:
     def body_fd(self) -> None:
         return None
 
+    def log_field(self, atom: str, value: str) -> None:
+        """No access log of the server's here (another WSGI server's, if any)."""
+
     def ssl_environ(self) -> dict[str, str] | None:
         """The SSL_* keys the outer WSGI server put in the environ (None over HTTP)."""
         if self.scheme != "https":

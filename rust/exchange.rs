@@ -103,6 +103,25 @@ pub enum ReplyBody {
     /// A static file body (`lib.static.serve_file`), read by the tokio side; its
     /// Content-Length is in the headers already (also for HEAD, where it is empty).
     Static(crate::static_files::StaticBody),
+    /// No response at all: the connection is dropped (HTTP/2: the stream reset), as
+    /// cheroot does when a handler raises `KeyboardInterrupt` or `SystemExit`.
+    Dropped,
+}
+
+/// What the application changed about its request's access-log line (see
+/// `access_log`): values that replace the parsed ones, or whole lines it formatted
+/// itself (a custom `LogManager.access_log_format`), written instead.
+#[derive(Debug, Clone, Default)]
+pub struct LogPatch {
+    /// Lines formatted by Python, without newlines; when any, they are the log.
+    pub lines: Vec<String>,
+    /// `remote.name or remote.ip`.
+    pub remote: Option<String>,
+    /// `request.login`.
+    pub login: Option<String>,
+    pub request_line: Option<String>,
+    pub referer: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// What the application answered, as plain data.
@@ -113,6 +132,8 @@ pub struct Reply {
     pub reason: Option<Bytes>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: ReplyBody,
+    /// The application's changes to the access-log line (None: as parsed).
+    pub log: Option<Box<LogPatch>>,
 }
 
 /// A request on its way to a Python worker, with the way back.

@@ -10,6 +10,7 @@ from typing import Any
 
 import cherrypy_rs as cherrypy
 from cherrypy_rs import _cplogging
+from cherrypy_rs._server import flush_access_logs
 from cherrypy_rs.testing import serve
 
 LINE = re.compile(
@@ -71,3 +72,58 @@ def test_lazy_rfc3339_utc_time_is_now_in_utc() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", text)
     when = datetime.datetime.fromisoformat(text[:-1]).replace(tzinfo=datetime.timezone.utc)
     assert before <= when <= after
+
+
+class Who:
+    @cherrypy.expose
+    def index(self) -> str:
+        return "hi"
+
+    @cherrypy.expose
+    def user(self) -> str:
+        cherrypy.request.login = "ann"
+        return "user"
+
+    @cherrypy.expose
+    def broken(self) -> str:
+        cherrypy.response.status = "not a status"
+        return "x"
+
+
+def test_a_format_set_while_serving_switches_to_python_and_back(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``LogManager.access_log_format`` set on the class while the server runs: the
+    next requests are logged in that format (by ``LogManager.access``); set back, Rust
+    writes CherryPy's default line again. ``flush_access_logs`` makes them readable."""
+    log_file = tmp_path / "access.log"
+    with serve(Who(), access_log=str(log_file)) as live:
+        assert live.get("/")[0] == 200
+        monkeypatch.setattr(_cplogging.LogManager, "access_log_format", "{s} {u} {r} {b}")
+        assert live.get("/user")[0] == 200
+        monkeypatch.undo()
+        assert live.get("/user")[0] == 200
+        assert flush_access_logs()
+        lines = log_file.read_text().splitlines()
+    assert len(lines) == 3, lines
+    assert LINE.match(lines[0]), lines[0]
+    assert lines[1] == "200 ann GET /user HTTP/1.1 4"
+    assert lines[2].startswith("127.0.0.1 - ann [")
+    assert lines[2].endswith('] "GET /user HTTP/1.1" 200 4 "" ""')
+
+
+def test_an_instance_format_and_the_config_key(tmp_path: Path) -> None:
+    """``cherrypy.log.access_log_format`` (also the ``log.access_log_format`` key) is
+    honoured; a failure outside the handler's error handling is logged as a 500."""
+    log_file = tmp_path / "access.log"
+    cherrypy.log.apply("access_log_format", "{s} {r}")
+    try:
+        with serve(Who(), access_log=str(log_file)) as live:
+            assert live.get("/")[0] == 200
+            assert live.get("/broken")[0] == 500
+            assert flush_access_logs()
+            lines = log_file.read_text().splitlines()
+    finally:
+        del cherrypy.log.access_log_format
+    assert lines == ["200 GET / HTTP/1.1", "500 GET /broken HTTP/1.1"]
+    assert not cherrypy.log.access_needs_python()

@@ -298,6 +298,26 @@ CASES: list[Case] = [
         b"--a b:c\r\nContent-Disposition: form-data; name=y\r\n\r\n\r\n\r\n--a b:c--\r\nepilogue",
     ),
     Case(
+        # Bare LF line ends around boundaries (CherryPy's tutorial 9 test sends them);
+        # a CR before the LF is the delimiter's, a lone CR in the data stays.
+        "body_multipart_lf_boundaries",
+        "/bodies/fields",
+        "POST",
+        headers=_mp(),
+        body=b"--XyZ\nContent-Disposition: form-data; name=a\r\n\r\nline\r\nx\r\n--XyZ\n"
+        b'Content-Disposition: form-data; name="f"; filename="t.txt"\r\n\r\naaaaa\r'
+        b"\n--XyZ \t\nContent-Disposition: form-data; name=b\r\n\r\nb\n--XyZ--\n",
+    ),
+    Case(
+        # Ends with a delimiter line that is not the closing one (a Content-Length
+        # shorter than the body, as in CherryPy's tutorial 9 test): the parts are whole.
+        "body_multipart_ends_at_delimiter",
+        "/bodies/fields",
+        "POST",
+        headers=_mp(),
+        body=b"--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nvalue\n--XyZ",
+    ),
+    Case(
         "body_multipart_nameless",
         "/bodies/fields",
         "POST",

@@ -208,7 +208,7 @@ MALFORMED = {
     "headers not terminated": upload("f", "a.bin", b"data") + f"--{B}\r\nX-A: 1\r\n".encode(),
     "bad part header": upload("f", "a.bin", b"data") + f"--{B}\r\nno colon\r\n\r\n".encode(),
     "no boundary at all": b"just some text\r\n" * 100,
-    "boundary not followed by CRLF": upload("f", "a.bin", b"data") + f"--{B}".encode(),
+    "boundary not followed by CRLF": upload("f", "a.bin", b"data") + f"--{B}x".encode(),
 }
 
 

@@ -61,7 +61,8 @@ class Root:
 
     @cherrypy.expose
     def file(self, name: str = "a.txt") -> Any:
-        return static.serve_file(os.path.join(self.site, name))
+        self.served = static.serve_file(os.path.join(self.site, name))
+        return self.served
 
     @cherrypy.expose
     def download(self) -> Any:
@@ -281,9 +282,53 @@ def test_multiple_ranges_are_multipart_byteranges(live: Any) -> None:
     parts = body.split(b"--" + boundary)
     assert parts[0] == b"\r\n" and parts[-1] == b"--\r\n"
     (head1, data1), (head2, data2) = (p.split(b"\r\n\r\n", 1) for p in parts[1:3])
-    assert b"Content-Range: bytes 0-4/" in head1 and data1 == LARGE[0:5] + b"\r\n"
-    assert b"Content-Range: bytes 1000000-1000009/" in head2
+    assert b"Content-range: bytes 0-4/" in head1 and data1 == LARGE[0:5] + b"\r\n"
+    assert b"Content-range: bytes 1000000-1000009/" in head2
     assert data2 == LARGE[1000000:1000010] + b"\r\n"
+
+
+def test_ranges_are_served_as_asked_unless_they_add_up_to_more_than_the_file(
+    live: Any,
+) -> None:
+    """Overlapping, out-of-order ranges within the file's size come back in order (as
+    CherryPy sends them); many overlapping ranges are merged: never more than the file."""
+    status, headers, body = live.get("/static/a.txt", headers={"Range": "bytes=4-6,2-5"})
+    assert status == 206
+    boundary = headers["Content-Type"].split("boundary=")[1].encode()
+    parts = [p.split(b"\r\n\r\n", 1) for p in body.split(b"--" + boundary)[1:-1]]
+    assert [(h.split(b"Content-range: ")[1], d) for h, d in parts] == [
+        (b"bytes 4-6/" + str(len(SMALL)).encode(), SMALL[4:7] + b"\r\n"),
+        (b"bytes 2-5/" + str(len(SMALL)).encode(), SMALL[2:6] + b"\r\n"),
+    ]
+    whole = f"bytes={','.join(['0-'] * 60)}"
+    status, headers, body = live.get("/static/a.txt", headers={"Range": whole})
+    assert status == 206
+    assert headers["Content-Range"] == f"bytes 0-{len(SMALL) - 1}/{len(SMALL)}"
+    assert body == SMALL
+
+
+def test_serve_file_input_reports_how_far_the_body_has_read(serve_app: Any, site: Path) -> None:
+    """``serve_file(...).input`` (CherryPy's ``file_generator.input``): ``tell()`` is
+    where the body's reads have got to while it is sent, ``closed`` once it is."""
+    root = Root()
+    root.site = str(site)
+    live = serve_app(root, "", config(site))
+    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+        sock.sendall(b"GET /file?name=large.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = sock.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200 OK")
+        served = root.served
+        assert poll(lambda: served.input.tell() > 0)
+        assert not served.input.closed
+        assert served.input.tell() <= len(LARGE)
+        _head, _, body = received.partition(b"\r\n\r\n")
+        while len(body) < len(LARGE):
+            chunk = sock.recv(1 << 20)
+            assert chunk, "connection closed early"
+            body += chunk
+    assert body == LARGE
+    assert poll(lambda: served.input.closed)
+    assert served.input.tell() == len(LARGE)
 
 
 def test_unsatisfiable_range_is_416(live: Any) -> None:

@@ -73,15 +73,10 @@ def send(
         return c.response(method)
 
 
-def multipart_parts(resp: Response) -> list[tuple[str, bytes]]:
-    boundary = (resp.header("Content-Type") or "").split("boundary=")[1].encode()
-    parts = []
-    for part in resp.body.split(b"--" + boundary)[1:-1]:
-        head, _, data = part.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        ranges = [ln for ln in lines if ln.lower().startswith("content-range")]
-        parts.append((ranges[0].split(":", 1)[1].strip(), data))
-    return parts
+def same_but_boundary(resp: Response) -> bytes:
+    ctype = resp.header("Content-Type") or ""
+    assert ctype.startswith("multipart/byteranges; boundary="), ctype
+    return resp.body.replace(ctype.split("boundary=")[1].encode(), b"BOUNDARY")
 
 
 CASES = [
@@ -98,11 +93,16 @@ CASES = [
     ("open_range", "GET", "/static/a.txt", "Range: bytes=15-\r\n"),
     ("unsatisfiable", "GET", "/static/a.txt", "Range: bytes=100-200\r\n"),
     ("multi_range", "GET", "/static/a.txt", "Range: bytes=0-1,5-6\r\n"),
+    # Overlapping and out of order, adding up to less than the file: served as asked.
+    ("overlapping_ranges", "GET", "/static/a.txt", "Range: bytes=4-6,2-5\r\n"),
+    ("handler_range", "GET", "/sliced", "Range: bytes=2-5\r\n"),
+    ("handler_overlapping_ranges", "GET", "/sliced", "Range: bytes=4-6,2-5\r\n"),
     ("missing", "GET", "/static/nope.txt", ""),
     ("traversal", "GET", "/static/../secret.txt", ""),
     ("post", "POST", "/static/a.txt", "Content-Length: 0\r\n"),
     ("staticfile", "GET", "/one", ""),
     ("staticfile_below", "GET", "/one/x/y", ""),
+    ("handler_tool_config_overrides", "GET", "/handled", ""),
     ("dynamic", "GET", "/", ""),
     ("decorator_staticdir", "GET", "/deco/a.txt", ""),
     ("decorator_staticdir_sub", "GET", "/deco/sub/", ""),
@@ -121,8 +121,9 @@ def test_same_as_cherrypy(
     reference, candidate = (send(s, method, target, extra) for s in servers)
     assert candidate.status == reference.status, case
     for name in HEADERS:
-        if case == "multi_range" and name in ("content-type", "content-length"):
-            continue
+        if "ranges" in case or case == "multi_range":
+            if name in ("content-type", "content-length"):
+                continue  # the boundary differs (and so the length)
         if reference.status >= 400 and name == "content-length":
             continue  # error pages differ in their traceback-free text length
         if 300 <= reference.status < 400 and name not in ("content-type",):
@@ -132,8 +133,9 @@ def test_same_as_cherrypy(
     assert (candidate.header("Location") or "").split(":", 2)[-1].split("/", 1)[-1] == (
         (location or "").split(":", 2)[-1].split("/", 1)[-1]
     ), case
-    if case == "multi_range":
-        assert multipart_parts(candidate) == multipart_parts(reference)
+    if "ranges" in case or case == "multi_range":
+        # Byte for byte, but for the boundary.
+        assert same_but_boundary(candidate) == same_but_boundary(reference), case
     elif reference.status < 300:
         assert candidate.body == reference.body, case
 

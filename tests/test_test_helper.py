@@ -45,7 +45,7 @@ def run_suite(tmp_path: Path, conftest: str) -> subprocess.CompletedProcess[str]
 def test_cherrypy_suite_runs_unchanged_on_cherrypy_rs(tmp_path: Path) -> None:
     result = run_suite(tmp_path, ALIAS_CONFTEST)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "11 passed" in result.stdout
+    assert "12 passed" in result.stdout
 
 
 def test_the_suite_passes_under_cherrypy_itself(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_the_suite_passes_under_cherrypy_itself(tmp_path: Path) -> None:
             pytest.skip("port 54583, which CherryPy's helper uses, is busy")
     result = run_suite(tmp_path, "")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "11 passed" in result.stdout
+    assert "12 passed" in result.stdout
 
 
 # -- the client side against a live server ---------------------------------------------

@@ -51,6 +51,9 @@ NEEDS_PROCESSORS = pytest.mark.skipif(
 
 CASES: list[Any] = [
     Case("text_default", "/text"),
+    # A before_finalize tool iterating the chunks of a page and of an HTTPError's page.
+    Case("tool_chunks_page", "/shout/"),
+    Case("tool_chunks_error_page", "/shout/refused"),
     Case("text_accept_latin1", "/text", headers=(("Accept-Charset", "iso-8859-1"),)),
     Case("text_accept_utf8_q", "/text", headers=(("Accept-Charset", "iso-8859-1;q=0.5, utf-8"),)),
     Case("text_accept_none_fits", "/text", headers=(("Accept-Charset", "iso-8859-1, ascii"),)),

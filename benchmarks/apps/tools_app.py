@@ -90,7 +90,19 @@ def main() -> None:
     cherrypy.quickstart(Root(), "/", config)
 
 
+_wsgi_app: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    """``tools_app:wsgi`` (granian's import) mounts the application on first use, so
+    that importing the module for its classes starts nothing."""
+    global _wsgi_app
+    if name == "wsgi":
+        if _wsgi_app is None:
+            _wsgi_app = _wsgi()
+        return _wsgi_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 if __name__ == "__main__":
     main()
-else:
-    wsgi = _wsgi()

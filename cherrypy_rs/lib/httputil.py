@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from email.header import decode_header
 from http import HTTPStatus
-from typing import Any, NamedTuple
+from typing import Any
 
 # http.server's BaseHTTPRequestHandler.responses, built the same way without importing
 # http.server (it pulls in http.client, email and socketserver).
@@ -315,12 +315,21 @@ CaseInsensitiveDict = HeaderMap
 _CONTROL_CHARS = bytes(range(32)) + bytes([127])
 
 
-class Host(NamedTuple):
-    """An internet address: ``ip``, ``port`` and a ``name`` (hostname or ip)."""
+class Host:
+    """An internet address: ``ip``, ``port`` and a ``name`` (hostname or ip), each
+    settable, as CherryPy's (``request.remote.name = ...``; tools.proxy sets ``ip``)."""
 
-    ip: str
-    port: int
-    name: str = ""
+    ip = "0.0.0.0"
+    port = 80
+    name = "unknown.tld"
+
+    def __init__(self, ip: str, port: int, name: str | None = None) -> None:
+        self.ip = ip
+        self.port = port
+        self.name = ip if name is None else name
+
+    def __repr__(self) -> str:
+        return f"httputil.Host({self.ip!r}, {self.port!r}, {self.name!r})"
 
 
 _IMAGE_MAP = re.compile(r"^\d+,\d+$")
@@ -424,15 +433,20 @@ def HTTPDate(timeval: float | None = None) -> str:
     return email.utils.formatdate(timeval, usegmt=True)
 
 
-def header_items(items: Iterable[tuple[str, str]], remote_addr: str | None = None) -> HeaderMap:
+def header_items(
+    items: Iterable[tuple[str, str]],
+    remote_addr: str | None = None,
+    into: HeaderMap | None = None,
+) -> HeaderMap:
     """Build ``request.headers`` from (name, value) pairs as CherryPy fills it.
 
     A repeated header is joined into one value with ", " (RFC 9110 §5.3), except
     ``Cookie``, joined with "; " (RFC 6265 §5.4: one cookie-string). Values
     with RFC 2047 encoded-words are decoded; CR and LF are removed from ``Host``
     (``SanitizedHost``). ``remote_addr`` becomes the ``Remote-Addr`` entry CherryPy adds.
+    ``into`` is the (empty) map to fill, when not a new ``HeaderMap``.
     """
-    headers = HeaderMap()
+    headers = HeaderMap() if into is None else into
     for name, value in items:
         key = name.title()
         if "=?" in value:

@@ -4,13 +4,47 @@
 from __future__ import annotations
 
 import json
+import threading
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Callable
 
 from .. import context
 from ..errors import HTTPError
 
 _decode = json.JSONDecoder().decode
-_encode = json.JSONEncoder().encode
+_encoder = json.JSONEncoder()
+_local = threading.local()
+
+
+def _encode(value: Any) -> str:
+    """``json.JSONEncoder().encode(value)``, with the C encoder that ``encode`` builds
+    for every call made once per thread (it keeps the map of the containers being
+    encoded, which finds circular references, between calls: emptied after each)."""
+    if c_make_encoder is None or isinstance(value, str):
+        return _encoder.encode(value)
+    state = _local.__dict__.get("encoder")
+    if state is None:
+        markers: dict[int, Any] = {}
+        state = _local.encoder = (
+            c_make_encoder(
+                markers,
+                _encoder.default,
+                encode_basestring_ascii,
+                _encoder.indent,
+                _encoder.key_separator,
+                _encoder.item_separator,
+                _encoder.sort_keys,
+                _encoder.skipkeys,
+                _encoder.allow_nan,
+            ),
+            markers,
+        )
+    encode, markers = state
+    try:
+        return "".join(encode(value, 0))
+    finally:
+        if markers:
+            markers.clear()
 
 
 def json_processor(entity: Any) -> None:

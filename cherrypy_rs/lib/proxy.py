@@ -9,7 +9,6 @@ believes them. For the server-wide, trust-checked variant applied in Rust, see
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
 
 from .. import context
 
@@ -51,10 +50,4 @@ def proxy(
         if value:
             if remote == "X-Forwarded-For":
                 value = value.split(",")[0].strip()
-            # Ours is an immutable Host; a tool may have set a mutable one (CherryPy's).
-            address: Any = request.remote
-            try:
-                address.ip = value
-            except AttributeError:
-                # An immutable address (a NamedTuple): replace it.
-                request.remote = address._replace(ip=value)
+            request.remote.ip = value

@@ -27,8 +27,9 @@ import sys
 import time
 from typing import Any
 
-from .. import context
+from .. import context, cookies
 from ..errors import HTTPError
+from ..hooks import Hook
 from ..toolbox import Tool
 from . import is_iterator
 from .httputil import HTTPDate
@@ -85,23 +86,21 @@ _expires: dict[tuple[int, int], str] = {}
 
 
 def _cookie_value(request: Any, name: str) -> str | None:
-    """The value of cookie ``name`` in the request (without building
-    ``request.cookie``, unless the application already did); None when absent."""
+    """The value of cookie ``name`` in the request, as ``request.cookie`` holds it
+    (without building that jar for a header of plain pairs, unless the application
+    already did); None when absent."""
     jar = request.__dict__.get("cookie")
-    if jar is not None:
-        morsel = jar.get(name)
-        return morsel.value if morsel is not None else None
-    header = request.headers.get("Cookie")
-    if not header:
-        return None
-    for part in header.split(";"):
-        key, eq, value = part.partition("=")
-        if eq and key.strip() == name:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value
-    return None
+    if jar is None:
+        header = request._header("Cookie")
+        if not header:
+            return None
+        pairs = cookies.parse_simple(header)
+        if pairs is not None:
+            return pairs.get(name)
+        # Anything else is read by SimpleCookie (a header it refuses: 400, as CherryPy).
+        jar = request.cookie
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else None  # type: ignore[no-any-return]
 
 
 def _expires_date(seconds: int) -> str:
@@ -128,8 +127,11 @@ def current() -> Session:
     return sess  # type: ignore[no-any-return]
 
 
+_PACKAGE = __name__.split(".", 1)[0]
+
+
 def _package() -> Any:
-    return sys.modules.get(__name__.split(".", 1)[0])
+    return sys.modules.get(_PACKAGE)
 
 
 def init(
@@ -160,39 +162,160 @@ def init(
     if request.__dict__.get("_session_init_flag"):
         return
     request._session_init_flag = True  # type: ignore[attr-defined]
-    storage_class = kwargs.pop("storage_class", None)
-    if storage_type:
-        try:
-            storage_class = _STORES[storage_type.lower()]
-        except KeyError:
-            raise ValueError(
-                f"tools.sessions.storage_type = {storage_type!r}: use one of "
-                f"{', '.join(_STORES)} (or tools.sessions.storage_class)"
-            ) from None
-    if storage_class is None:
-        storage_class = RamSession
-    checked = (storage_class, *kwargs)
-    if checked not in _checked:
-        problem = _unknown_store_option(storage_class, kwargs)
-        if problem:
-            raise ValueError(problem)
-        _checked.add(checked)
-    cookie_args: dict[str, Any] = {
-        "path": path,
-        "path_header": path_header,
-        "name": name,
-        "timeout": timeout if persistent else None,
-        "domain": domain,
-        "secure": secure,
-        "httponly": httponly,
-        "samesite": samesite,
-    }
+    settings = _Settings(
+        storage_type,
+        path,
+        path_header,
+        name,
+        timeout,
+        domain,
+        secure,
+        clean_freq,
+        persistent,
+        httponly,
+        samesite,
+        debug,
+        kwargs,
+    )
+    _start(request, settings)
+
+
+class _Settings:
+    """What ``init``'s arguments decide, worked out once per path for a compiled
+    path (see ``SessionTool._plan_hooks``), else for each request."""
+
+    __slots__ = (
+        "checked",
+        "cookie_args",
+        "cookie_attrs",
+        "debug",
+        "max_age",
+        "name",
+        "observer",
+        "path_header",
+        "setup_kwargs",
+        "storage_class",
+        "store_kwargs",
+    )
+
+    def __init__(
+        self,
+        storage_type: str | None,
+        path: str | None,
+        path_header: str | None,
+        name: str,
+        timeout: float,
+        domain: str | None,
+        secure: bool,
+        clean_freq: float,
+        persistent: bool,
+        httponly: bool,
+        samesite: str | None,
+        debug: bool,
+        kwargs: dict[str, Any],
+    ) -> None:
+        kwargs = dict(kwargs)
+        storage_class = kwargs.pop("storage_class", None)
+        if storage_type:
+            try:
+                storage_class = _STORES[storage_type.lower()]
+            except KeyError:
+                raise ValueError(
+                    f"tools.sessions.storage_type = {storage_type!r}: use one of "
+                    f"{', '.join(_STORES)} (or tools.sessions.storage_class)"
+                ) from None
+        if storage_class is None:
+            storage_class = RamSession
+        checked = (storage_class, *kwargs)
+        if checked not in _checked:
+            problem = _unknown_store_option(storage_class, kwargs)
+            if problem:
+                raise ValueError(problem)
+            _checked.add(checked)
+        self.checked = checked
+        self.storage_class = storage_class
+        self.cookie_args: dict[str, Any] = {
+            "path": path,
+            "path_header": path_header,
+            "name": name,
+            "timeout": timeout if persistent else None,
+            "domain": domain,
+            "secure": secure,
+            "httponly": httponly,
+            "samesite": samesite,
+        }
+        self.name = name
+        self.debug = debug
+        attrs = self._cookie_shortcut(path, path_header, timeout if persistent else None, domain)
+        #: The cookie's attributes for _set_cookie_fast; None: set_response_cookie.
+        self.cookie_attrs: dict[str, Any] | None = (
+            attrs if self._plain(name, samesite, secure, attrs) else None
+        )
+        #: The store's options: what ``storage_class.setup`` gets.
+        self.setup_kwargs = kwargs
+        self.store_kwargs = {**kwargs, "timeout": timeout, "clean_freq": clean_freq}
+        self.observer = _CookieFollower(name)
+
+    def _cookie_shortcut(
+        self, path: str | None, path_header: str | None, timeout: float | None, domain: Any
+    ) -> dict[str, Any]:
+        """The cookie attributes ``set_response_cookie`` gives every response of
+        the path (``_set_cookie_fast`` adds the expiry date and a path from a header)."""
+        args = self.cookie_args
+        attrs: dict[str, Any] = {}
+        self.path_header = None
+        if path or not path_header:
+            attrs["path"] = path or "/"
+        else:
+            self.path_header = path_header
+        self.max_age = None
+        if timeout:
+            self.max_age = attrs["max-age"] = int(timeout * 60)
+        if domain is not None:
+            attrs["domain"] = domain
+        if args["secure"]:
+            attrs["secure"] = True
+        if args["httponly"]:
+            attrs["httponly"] = True
+        return attrs
+
+    @staticmethod
+    def _plain(name: str, samesite: Any, secure: bool, attrs: dict[str, Any]) -> bool:
+        """Whether ``_set_cookie_fast`` may set the cookie: a name that needs no
+        quoting and a ``samesite`` value ``set_response_cookie`` takes (it is added
+        to ``attrs``)."""
+        if cookies.new_morsel(name, "x") is None:
+            return False
+        if samesite:
+            value = _SAMESITE.get(str(samesite).lower())
+            if value is None or (value == "None" and not secure):
+                return False
+            attrs["samesite"] = value
+        return True
+
+
+class _CookieFollower:
+    """A session's id observer: the cookie (of the response being built then: the
+    session must not keep a response alive) follows the id."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, new_id: str | None) -> None:
+        context.response_or_raise().cookie[self.name] = new_id or ""
+
+
+def _start(request: Any, settings: _Settings) -> None:
+    """``init``'s work once its arguments are settled."""
+    cookie_args = settings.cookie_args
     prev = request.prev
     previous = prev.__dict__.get("_session") if prev is not None else None
     if previous is not None:
         # An internal redirect: the same session (and the lock it may hold) goes on.
-        request._session = previous  # type: ignore[attr-defined]
-        request._session_cookie = cookie_args  # type: ignore[attr-defined]
+        request._session = previous
+        request._session_cookie = cookie_args
         set_response_cookie(**cookie_args)
         return
 
@@ -200,27 +323,121 @@ def init(
     first_time = package is not None and not hasattr(package, "session")
     if first_time:
         package.session = SessionProxy()
+    storage_class = settings.storage_class
+    kwargs = settings.setup_kwargs
     if hasattr(storage_class, "setup") and (first_time or _set_up.get(storage_class) != kwargs):
         storage_class.setup(**kwargs)
         _set_up[storage_class] = dict(kwargs)
 
-    session_id = _cookie_value(request, name)
+    session_id = _cookie_value(request, settings.name)
+    debug = settings.debug
     if debug and session_id is not None:
         log(f"ID obtained from request.cookie: {session_id!r}")
-    kwargs["timeout"] = timeout
-    kwargs["clean_freq"] = clean_freq
-    sess = storage_class(session_id, **kwargs)
+    sess = storage_class(session_id, **settings.store_kwargs)
     sess.debug = debug
-    request._session = sess  # type: ignore[attr-defined]
-    request._session_cookie = cookie_args  # type: ignore[attr-defined]
+    state = request.__dict__
+    state["_session"] = sess
+    state["_session_cookie"] = cookie_args
+    sess.id_observers.append(settings.observer)
+    if not _set_cookie_fast(request, sess.id, settings):
+        set_response_cookie(**cookie_args)
 
-    def update_cookie(new_id: str | None) -> None:
-        """Follow the session id in the cookie (of the response being built then: the
-        session must not keep a response alive)."""
-        context.response_or_raise().cookie[name] = new_id or ""
 
-    sess.id_observers.append(update_cookie)
-    set_response_cookie(**cookie_args)
+def _set_cookie_fast(request: Any, session_id: str | None, settings: _Settings) -> bool:
+    """``set_response_cookie(**cookie_args)`` for a new cookie whose name and value need
+    no quoting, with a valid ``samesite``; False (nothing done) otherwise."""
+    attrs = settings.cookie_attrs
+    if attrs is None:
+        return False
+    name = settings.name
+    jar = context.response_or_raise().cookie
+    if name in jar:
+        return False
+    morsel = cookies.new_morsel(name, session_id or "")
+    if morsel is None:
+        return False
+    dict.__setitem__(jar, name, morsel)
+    # Morsel keys as Morsel.__setitem__ stores them (lower case, reserved).
+    dict.update(morsel, attrs)
+    path_header = settings.path_header
+    if path_header is not None:
+        dict.__setitem__(morsel, "path", request.headers.get(path_header) or "/")
+    seconds = settings.max_age
+    if seconds is not None:
+        dict.__setitem__(morsel, "expires", _expires_date(seconds))
+    return True
+
+
+class _InitHook(Hook):
+    """The hook ``tools.sessions`` attaches at ``before_request_body`` on a compiled
+    path: ``init`` with the path's arguments (``callback`` and ``kwargs`` are those),
+    run with the ``_Settings`` worked out from them once."""
+
+    def __init__(self, settings: _Settings, priority: float, kwargs: dict[str, Any]) -> None:
+        super().__init__(init, priority=priority, **kwargs)
+        self.settings = settings
+
+    def __call__(self) -> None:
+        settings = self.settings
+        request = context.request_or_raise()
+        state = request.__dict__
+        if state.get("_session_init_flag"):
+            return
+        if settings.checked not in _checked or (
+            hasattr(settings.storage_class, "setup")
+            and _set_up.get(settings.storage_class) != settings.setup_kwargs
+        ):
+            # Another path set the store up with other options since: init redoes it.
+            init(**self.kwargs)
+            return
+        state["_session_init_flag"] = True
+        _start(request, settings)
+
+    def __repr__(self) -> str:
+        # As the plain Hook init would be (tools.log_hooks shows it).
+        return Hook.__repr__(self).replace(f"{__name__}._InitHook(", f"{Hook.__module__}.Hook(", 1)
+
+
+def _settings_for(conf: dict[str, Any]) -> _Settings | None:
+    """``_Settings`` for ``init(**conf)``, or None when a ``samesite`` value makes
+    ``set_response_cookie`` raise (each request then raises it)."""
+
+    def bind(
+        storage_type: str | None = None,
+        path: str | None = None,
+        path_header: str | None = None,
+        name: str = "session_id",
+        timeout: float = 60,
+        domain: str | None = None,
+        secure: bool = False,
+        clean_freq: float = 5,
+        persistent: bool = True,
+        httponly: bool = False,
+        samesite: str | None = None,
+        debug: bool = False,
+        **kwargs: Any,
+    ) -> _Settings:
+        return _Settings(
+            storage_type,
+            path,
+            path_header,
+            name,
+            timeout,
+            domain,
+            secure,
+            clean_freq,
+            persistent,
+            httponly,
+            samesite,
+            debug,
+            kwargs,
+        )
+
+    settings = bind(**conf)
+    samesite = settings.cookie_args["samesite"]
+    if samesite and _SAMESITE.get(str(samesite).lower()) is None:
+        return None
+    return settings
 
 
 def set_response_cookie(
@@ -335,7 +552,8 @@ def expire() -> None:
         cookie[name]["path"] = "/"
     one_year = 60 * 60 * 24 * 365
     cookie[name]["expires"] = HTTPDate(time.time() - one_year)
-    cookie[name]["max-age"] = 0
+    # Max-Age would win over Expires (RFC 6265 §5.3): drop it, as CherryPy does.
+    cookie[name]["max-age"] = ""
 
 
 def _unknown_store_option(storage_class: Any, keys: Any) -> str | None:
@@ -377,6 +595,38 @@ class SessionTool(Tool):
         hooks.attach("before_finalize", save)
         hooks.attach("on_end_resource", _release_unless_streaming, failsafe=True, priority=90)
         hooks.attach("on_end_request", close)
+
+    def _plan_hooks(self, toolmaps: dict[str, dict[str, Any]]) -> list[tuple[str, Hook]] | None:
+        """The hooks of ``_setup()``, built once for the path; ``init``'s arguments
+        are worked out then too (see ``_InitHook``)."""
+        cls = type(self)
+        if cls._setup is not SessionTool._setup or cls._merged_args is not Tool._merged_args:
+            return None
+        priority, conf = self._hook_args(toolmaps)
+        locking = conf.pop("locking", "implicit")
+        if locking not in ("implicit", "early", "explicit"):
+            return None  # _setup() raises, for each request
+        init_hook: Hook | None = None
+        if self.callable is init:
+            try:
+                settings = _settings_for(conf)
+            except (TypeError, ValueError):
+                settings = None  # init raises, for each request
+            if settings is not None:
+                init_hook = _InitHook(settings, priority, conf)
+        hooks: list[tuple[str, Hook]] = [
+            ("before_request_body", init_hook or Hook(self.callable, priority=priority, **conf))
+        ]
+        if locking == "implicit":
+            hooks.append(("before_handler", Hook(self._lock_session)))
+        elif locking == "early":
+            hooks.append(("before_request_body", Hook(self._lock_session, priority=60)))
+        hooks.append(("before_finalize", Hook(save)))
+        hooks.append(
+            ("on_end_resource", Hook(_release_unless_streaming, failsafe=True, priority=90))
+        )
+        hooks.append(("on_end_request", Hook(close)))
+        return hooks
 
     def regenerate(self) -> None:
         """Give the current session a new id (keeping its data) and send it in the

@@ -93,13 +93,16 @@ def serve_file(
         raise NotFound()
     response = _response()
     response.headers["Last-Modified"] = httputil.HTTPDate(st.st_mtime)
-    response.headers["Content-Type"] = content_type or guess_type(path)
+    content_type = content_type or guess_type(path)
+    response.headers["Content-Type"] = content_type
     if disposition is not None:
         response.headers["Content-Disposition"] = _make_content_disposition(
             disposition, name if name is not None else os.path.basename(path)
         )
     _check_range(st.st_size)
-    response.body = StaticFile(path)
+    # The parts of a multipart/byteranges reply name this type, as CherryPy's do (a tool
+    # may add a charset to the response's Content-Type later).
+    response.body = StaticFile(path, content_type)
     return response.body
 
 

@@ -20,7 +20,8 @@ a garbage-collection page at ``/gc`` and starts the engine, which starts the ser
 127.0.0.1. The port is chosen by the OS (port 0): once bound it is written back to
 ``cherrypy.server.socket_port`` (so an engine restart within the class binds it again)
 and to ``PORT`` (of ``webtest.WebCase``, as CherryPy's ``setup_client`` does, and of the
-class). ``teardown_class`` exits the engine, which stops the server.
+class). ``teardown_class`` exits the engine, which stops the server. The port is bound
+before ``setup_server`` runs, so ``cherrypy.url()`` called there names it.
 
 A class without ``setup_server`` starts nothing; its ``PORT`` is a port that was free
 when the class was set up (for tests that start a server process themselves with
@@ -50,6 +51,7 @@ import pytest
 
 import cherrypy_rs as cherrypy
 
+from .. import _core
 from ..errors import get_error_page
 from ..lib.httputil import urljoin
 from . import webtest
@@ -214,16 +216,33 @@ class CPWebCase(webtest.WebCase):
         supervisor = factory(
             scheme="http", protocol="HTTP/1.1", port=0, host="127.0.0.1", validate=False
         )
+        reserved: Any = None
+        setup_server = getattr(cls, "setup_server", None)
+        if setup_server is not None:
+            # The port is known before setup_server runs (``cherrypy.url()`` outside a
+            # request gives it, as with CherryPy's fixed test port): a socket bound to
+            # port 0 now, which the first start serves (no other process can take it).
+            reserved = _core.Listener(supervisor.host, 0)
+            supervisor.port = reserved.address[1]
         cherrypy.config.reset()
         cherrypy.config.update(cls._setup_server(supervisor, {}))
         cls.supervisor = supervisor
-        if hasattr(cls, "setup_server"):
-            _reset_tree()
-            cls.setup_server()
-            cherrypy.tree.mount(_GCRoot(), "/gc")
-            cls.do_gc_test = True
-            supervisor.start(cls.__module__)
-            # Keep the bound port: an engine restart in a test binds the same one.
+        if setup_server is not None:
+            try:
+                _reset_tree()
+                setup_server()
+                cherrypy.tree.mount(_GCRoot(), "/gc")
+                cls.do_gc_test = True
+                server = cherrypy.server
+                address = (server.socket_host, server.socket_port)
+                if address == (supervisor.host, supervisor.port) and not server.socket_file:
+                    server.listener = reserved
+                supervisor.start(cls.__module__)
+            finally:
+                # Later starts (an engine restart in a test) bind the port by number.
+                cherrypy.server.listener = None
+                reserved.close()
+            # Keep the bound port (setup_server may have asked for another one).
             _host, port = cherrypy.server.bound_addr or cherrypy.server.bind_addr
             cherrypy.server.socket_port = port
             supervisor.port = port

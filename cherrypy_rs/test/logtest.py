@@ -3,6 +3,8 @@ cases that checks the lines a server wrote to ``self.logfile``.
 
 ``markLog()`` appends a marker line; the assertions then look at the lines after the
 last marker (up to the next one), or at the whole file when the log was never marked.
+The Rust server writes its access log on a thread of its own: both first wait until
+the lines of the requests answered so far are written (``flush_access_logs``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import uuid
 from typing import Any
 
 import pytest
+
+from .._server import flush_access_logs
 
 
 class LogCase:
@@ -45,6 +49,7 @@ class LogCase:
         if key is None:
             key = str(time.time())
         self.lastmarker = key
+        flush_access_logs()
         with open(self._log(), "ab") as f:
             f.write(self.markerPrefix + key.encode("utf-8") + b"\n")
 
@@ -52,6 +57,7 @@ class LogCase:
         """The log lines after ``marker`` (default: the last one set) up to the next
         marker; every line when no marker was ever set."""
         marker = marker or self.lastmarker
+        flush_access_logs()
         with open(self._log(), "rb") as f:
             lines = f.readlines()
         if marker is None:

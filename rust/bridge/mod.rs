@@ -19,6 +19,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<file_body::PyFileBody>()?;
     m.add_class::<static_files::PyStaticRoute>()?;
     m.add_class::<static_files::PyStaticFile>()?;
+    m.add_class::<static_files::PyStaticFileInput>()?;
     m.add_function(wrap_pyfunction!(static_files::lookup_static, m)?)?;
     m.add_function(wrap_pyfunction!(static_files::range_unsatisfiable, m)?)?;
     Ok(())

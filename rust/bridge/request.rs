@@ -1,25 +1,46 @@
-//! `_core.Request`: a request as a Python handler sees it. Frozen and immutable; every
-//! value is converted when (and only when) Python asks for it.
+//! `_core.Request`: a request as a Python handler sees it. Frozen and immutable (but for
+//! what the application changes about its access-log line, `log_field`/`log_line`);
+//! every value is converted when (and only when) Python asks for it.
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::exchange::{joined, RequestBody, RequestData};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::exchange::{joined, LogPatch, RequestBody, RequestData};
 use crate::uri;
 
 #[pyclass(name = "Request", module = "cherrypy_rs._core", frozen)]
 pub struct PyRequest {
     data: RequestData,
+    /// Access-log changes, handed back with the reply (`exchange::LogPatch`).
+    log: Mutex<Option<Box<LogPatch>>>,
+    /// Whether `log` was ever set (read without the lock on every request).
+    log_set: AtomicBool,
 }
 
 impl PyRequest {
     pub fn new(data: RequestData) -> Self {
-        PyRequest { data }
+        PyRequest {
+            data,
+            log: Mutex::new(None),
+            log_set: AtomicBool::new(false),
+        }
     }
 
     pub fn data(&self) -> &RequestData {
         &self.data
+    }
+
+    /// The access-log changes made so far (taken once the handler has returned).
+    pub fn take_log(&self) -> Option<Box<LogPatch>> {
+        if !self.log_set.load(Ordering::Acquire) {
+            return None;
+        }
+        self.log.lock().take()
     }
 }
 
@@ -138,6 +159,37 @@ impl PyRequest {
             .headers
             .contains_key(&name)
             .then(|| uri::latin1(&joined(&self.data.headers, &name)))
+    }
+
+    /// Replaces one atom of this request's access-log line (CherryPy's default format):
+    /// `h` (`remote.name or remote.ip`), `u` (`request.login`; "" for none), `r` (the
+    /// request line), `f` (Referer), `a` (User-Agent).
+    fn log_field(&self, atom: &str, value: String) -> PyResult<()> {
+        let mut guard = self.log.lock();
+        self.log_set.store(true, Ordering::Release);
+        let patch = guard.get_or_insert_with(Box::default);
+        let slot = match atom {
+            "h" => &mut patch.remote,
+            "u" => &mut patch.login,
+            "r" => &mut patch.request_line,
+            "f" => &mut patch.referer,
+            "a" => &mut patch.user_agent,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "log_field: unknown atom {atom:?} (h, u, r, f or a)"
+                )))
+            }
+        };
+        *slot = Some(value);
+        Ok(())
+    }
+
+    /// A whole access-log line for this request, formatted by Python (without its
+    /// newline); the server writes these lines instead of its own.
+    fn log_line(&self, line: String) {
+        let mut guard = self.log.lock();
+        self.log_set.store(true, Ordering::Release);
+        guard.get_or_insert_with(Box::default).lines.push(line);
     }
 
     /// Number of bytes in the body.

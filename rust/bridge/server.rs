@@ -308,6 +308,25 @@ impl PyServer {
             .map_or(0, |r| r.requests_served())
     }
 
+    /// Waits (up to `timeout` seconds, the interpreter released) until every access-log
+    /// line of the requests answered so far is written to the screen, the file and the
+    /// handlers. True when done (or when the server is not running).
+    #[pyo3(signature = (timeout = 10.0))]
+    fn flush_access_log(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(
+                "flush_access_log: timeout must be a non-negative number of seconds",
+            )
+        })?;
+        // Not under the state lock: the writer may need the interpreter (a sink) while
+        // another thread holding it waits for that lock.
+        let shared = match self.state.lock().running.as_ref() {
+            Some(running) => running.shared(),
+            None => return Ok(true),
+        };
+        Ok(py.detach(|| shared.access_log.flush(timeout)))
+    }
+
     /// Requests waiting for a worker thread.
     #[getter]
     fn queued(&self) -> usize {

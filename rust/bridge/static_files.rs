@@ -10,13 +10,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::HeaderValue;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::config::seconds;
 use crate::static_files::{
-    self, AppFile, DirOptions, Limits, Lookup, RouteConfig, RouteSpec, Source,
+    self, AppFile, DirOptions, Limits, Lookup, ReadProgress, RouteConfig, RouteSpec, Source,
 };
 
 /// A static route, mounted with `Server.set_mounts`.
@@ -111,15 +112,54 @@ impl PyStaticRoute {
 #[pyclass(name = "StaticFile", module = "cherrypy_rs._core", frozen)]
 pub struct PyStaticFile {
     pub file: AppFile,
+    /// The type the parts of a multipart/byteranges reply name (see `Entity::part_type`).
+    pub part_type: Option<HeaderValue>,
+    /// How far the last response with this body has read the file (`input`).
+    pub progress: Arc<ReadProgress>,
+}
+
+/// `StaticFile.input`: the file as the body being sent reads it, as CherryPy's
+/// `file_generator.input` (``tell()``, ``closed``).
+#[pyclass(name = "StaticFileInput", module = "cherrypy_rs._core", frozen)]
+pub struct PyStaticFileInput {
+    progress: Arc<ReadProgress>,
+}
+
+#[pymethods]
+impl PyStaticFileInput {
+    /// The file offset after the last chunk read for the response (0 before).
+    fn tell(&self) -> u64 {
+        self.progress.position()
+    }
+
+    /// Whether the response's body has been sent (or abandoned).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.progress.closed()
+    }
 }
 
 #[pymethods]
 impl PyStaticFile {
-    /// The file at `path`, opened when the response is sent.
+    /// The file at `path`, opened when the response is sent. `content_type` is what
+    /// each part of a multipart/byteranges reply names (default: the response's
+    /// Content-Type); a value that is not a valid header value is ignored.
     #[new]
-    fn new(path: PathBuf) -> Self {
+    #[pyo3(signature = (path, content_type = None))]
+    fn new(path: PathBuf, content_type: Option<&str>) -> Self {
         PyStaticFile {
             file: AppFile::Path(path),
+            part_type: content_type.and_then(|v| HeaderValue::from_str(v).ok()),
+            progress: Arc::default(),
+        }
+    }
+
+    /// The file as the response's body reads it (``tell()``, ``closed``), as CherryPy's
+    /// ``file_generator.input``.
+    #[getter]
+    fn input(&self) -> PyStaticFileInput {
+        PyStaticFileInput {
+            progress: self.progress.clone(),
         }
     }
 
@@ -131,6 +171,8 @@ impl PyStaticFile {
             .map_err(|e| PyOSError::new_err(format!("cannot reopen file descriptor {fd}: {e}")))?;
         Ok(PyStaticFile {
             file: AppFile::Open(file),
+            part_type: None,
+            progress: Arc::default(),
         })
     }
 
@@ -139,6 +181,8 @@ impl PyStaticFile {
     fn from_bytes(data: Vec<u8>) -> Self {
         PyStaticFile {
             file: AppFile::Memory(Bytes::from(data)),
+            part_type: None,
+            progress: Arc::default(),
         }
     }
 

@@ -7,7 +7,9 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::panic::AssertUnwindSafe;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
@@ -16,7 +18,7 @@ use tokio::sync::mpsc;
 use super::file_body::PyFileBody;
 use super::request::PyRequest;
 use super::static_files::PyStaticFile;
-use crate::exchange::{Job, Reply, ReplyBody, StreamAborted};
+use crate::exchange::{Job, LogPatch, Reply, ReplyBody, StreamAborted};
 use crate::pool::{Pool, Worker};
 
 /// Chunks a streamed body may have in flight between the worker and the socket.
@@ -79,7 +81,12 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
     };
     let result = handler
         .call1((request.clone_ref(py),))
-        .and_then(|result| convert(&result));
+        .and_then(|result| convert(&result))
+        .map(|(mut head, body)| {
+            // What the application changed about its access-log line, if anything.
+            head.log = request.get().take_log();
+            (head, body)
+        });
     match result {
         Ok((head, Body::Full(bytes))) => {
             let _ = reply.send(head.with_body(ReplyBody::Full(bytes)));
@@ -116,9 +123,28 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
             close(py, &iterable, on_error);
         }
         Err(err) => {
+            // KeyboardInterrupt/SystemExit from a handler: as cheroot, no response (the
+            // connection is dropped) and the server is interrupted (`on_error` sets
+            // `httpserver.interrupt`, which exits the engine).
+            let interrupt = err.is_instance_of::<PyKeyboardInterrupt>(py)
+                || err.is_instance_of::<PySystemExit>(py);
             report(py, on_error, "the response could not be sent", err);
-            let _ = reply.send(internal_error());
+            let _ = reply.send(if interrupt {
+                dropped()
+            } else {
+                internal_error()
+            });
         }
+    }
+}
+
+fn dropped() -> Reply {
+    Reply {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        reason: None,
+        headers: Vec::new(),
+        body: ReplyBody::Dropped,
+        log: None,
     }
 }
 
@@ -132,7 +158,10 @@ fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
         version: data.version,
         headers: &data.headers,
     };
-    let answer = file.file.reply(&req, head.status, head.headers);
+    let mut answer =
+        file.file
+            .reply_parts_as(&req, head.status, head.headers, file.part_type.clone());
+    answer.body.track(file.progress.clone());
     Reply {
         status: answer.status,
         reason: if answer.status_kept {
@@ -142,6 +171,7 @@ fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
         },
         headers: answer.headers,
         body: ReplyBody::Static(answer.body),
+        log: head.log,
     }
 }
 
@@ -233,6 +263,7 @@ fn internal_error() -> Reply {
             HeaderValue::from_static("text/plain;charset=utf-8"),
         )],
         body: ReplyBody::Full(Bytes::from_static(b"Internal Server Error\n")),
+        log: None,
     }
 }
 
@@ -241,6 +272,7 @@ struct Head {
     status: StatusCode,
     reason: Option<Bytes>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    log: Option<Box<LogPatch>>,
 }
 
 impl Head {
@@ -250,6 +282,7 @@ impl Head {
             reason: self.reason,
             headers: self.headers,
             body,
+            log: self.log,
         }
     }
 }
@@ -304,6 +337,7 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
             status,
             reason,
             headers,
+            log: None,
         },
         body,
     ))

@@ -195,6 +195,12 @@ impl RunningServer {
     }
 
     /// Requests answered since start.
+    /// The state the connections share (to wait on the access log without holding
+    /// whatever guards this server).
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     pub fn requests_served(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
     }

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use super::{forwarded, ResponseBody, Shared};
 use crate::access_log::Entry;
 use crate::errors::Reject;
-use crate::exchange::{Job, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
+use crate::exchange::{Job, LogPatch, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
 use crate::pool::{Claim, SubmitError};
 use crate::router::Target;
 use crate::static_files::{Outcome, RequestHead, StaticReply};
@@ -421,6 +421,8 @@ fn into_response(reply: Reply) -> Response<ResponseBody> {
             ResponseBody::stream(rx, declared)
         }
         ReplyBody::Static(body) => ResponseBody::Static(body),
+        // A body that fails at once: hyper drops the unwritten head with it.
+        ReplyBody::Dropped => ResponseBody::Failing,
     };
     // A static body's Content-Length is decided with it (and stays for HEAD, whose body
     // is empty); another whole body's is recomputed by hyper.
@@ -444,6 +446,10 @@ fn into_response(reply: Reply) -> Response<ResponseBody> {
         if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason) {
             response.extensions_mut().insert(phrase);
         }
+    }
+    if let Some(log) = reply.log {
+        // Read back by `LogFields::write` once the response is complete.
+        response.extensions_mut().insert(log);
     }
     response
 }
@@ -502,6 +508,12 @@ impl LogFields {
     }
 
     fn write(self, shared: &Shared, response: &Response<ResponseBody>) {
+        let patch = response.extensions().get::<Box<LogPatch>>();
+        if let Some(patch) = patch.filter(|p| !p.lines.is_empty()) {
+            // Python formatted the line(s) itself (a custom access_log_format).
+            shared.access_log.log_lines(&patch.lines);
+            return;
+        }
         let length = response
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -509,14 +521,42 @@ impl LogFields {
             .and_then(|v| v.parse().ok())
             .or_else(|| response.body().exact_len());
         let ip = self.remote.ip().to_string();
-        shared.access_log.log(&Entry {
-            remote: &ip,
-            request_line: &self.request_line,
-            status: response.status().as_u16(),
-            length,
-            referer: self.referer.as_ref().map_or(b"", |v| v.as_bytes()),
-            user_agent: self.user_agent.as_ref().map_or(b"", |v| v.as_bytes()),
-        });
+        let field = |changed: Option<&String>, parsed: &'_ [u8]| -> Vec<u8> {
+            changed.map_or_else(|| parsed.to_vec(), |v| v.as_bytes().to_vec())
+        };
+        match patch {
+            None => shared.access_log.log(&Entry {
+                remote: ip.as_bytes(),
+                login: b"",
+                request_line: self.request_line.as_bytes(),
+                status: response.status().as_u16(),
+                length,
+                referer: self.referer.as_ref().map_or(b"", |v| v.as_bytes()),
+                user_agent: self.user_agent.as_ref().map_or(b"", |v| v.as_bytes()),
+            }),
+            Some(p) => {
+                // The application changed some atoms (request.login, remote.name...).
+                let remote = field(p.remote.as_ref(), ip.as_bytes());
+                let request_line = field(p.request_line.as_ref(), self.request_line.as_bytes());
+                let referer = field(
+                    p.referer.as_ref(),
+                    self.referer.as_ref().map_or(b"", |v| v.as_bytes()),
+                );
+                let user_agent = field(
+                    p.user_agent.as_ref(),
+                    self.user_agent.as_ref().map_or(b"", |v| v.as_bytes()),
+                );
+                shared.access_log.log(&Entry {
+                    remote: &remote,
+                    login: p.login.as_ref().map_or(b"", |v| v.as_bytes()),
+                    request_line: &request_line,
+                    status: response.status().as_u16(),
+                    length,
+                    referer: &referer,
+                    user_agent: &user_agent,
+                });
+            }
+        }
     }
 }
 

@@ -123,12 +123,14 @@ impl AppFile {
         req: &RequestHead<'_>,
         status: StatusCode,
         content_type: HeaderValue,
+        part_type: Option<HeaderValue>,
     ) -> StaticReply {
         let identity = match self.open() {
             Ok(rep) => rep,
             Err(status) => return StaticReply::text(status, &[]),
         };
-        let entity = Entity::new(content_type, identity);
+        let mut entity = Entity::new(content_type, identity);
+        entity.part_type = part_type;
         if status == StatusCode::OK {
             respond(&entity, req)
         } else {
@@ -148,12 +150,24 @@ impl AppFile {
         status: StatusCode,
         headers: Vec<(HeaderName, HeaderValue)>,
     ) -> AppReply {
+        self.reply_parts_as(req, status, headers, None)
+    }
+
+    /// `reply`, with the type each multipart/byteranges part names (None: the
+    /// response's content type).
+    pub fn reply_parts_as(
+        &self,
+        req: &RequestHead<'_>,
+        status: StatusCode,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        part_type: Option<HeaderValue>,
+    ) -> AppReply {
         let content_type = headers
             .iter()
             .find(|(name, _)| name == header::CONTENT_TYPE)
             .map(|(_, v)| v.clone())
             .unwrap_or_else(default_content_type);
-        let answer = self.respond(req, status, content_type);
+        let answer = self.respond(req, status, content_type, part_type);
         let mut merged: Vec<(HeaderName, HeaderValue)> = headers
             .into_iter()
             .filter(|(name, _)| !decided_here(name) && !answer.headers.contains_key(name))

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -30,6 +31,26 @@ pub enum Segment {
     },
 }
 
+/// How far a body has read its file (CherryPy's `file_generator.input.tell()`), and
+/// whether it is done with it (`input.closed`): what `_core.StaticFile.input` shows.
+#[derive(Debug, Default)]
+pub struct ReadProgress {
+    position: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl ReadProgress {
+    /// The file offset after the last chunk read.
+    pub fn position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    /// Whether the body has been sent (or dropped).
+    pub fn closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
 /// The body of a static response.
 #[derive(Debug, Default)]
 pub struct StaticBody {
@@ -38,6 +59,15 @@ pub struct StaticBody {
     remaining: u64,
     /// The read of the chunk that comes before `segments`' first one.
     pending: Option<(u64, JoinHandle<io::Result<Bytes>>)>,
+    progress: Option<Arc<ReadProgress>>,
+}
+
+impl Drop for StaticBody {
+    fn drop(&mut self) {
+        if let Some(progress) = &self.progress {
+            progress.closed.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl StaticBody {
@@ -70,7 +100,15 @@ impl StaticBody {
             segments,
             remaining,
             pending: None,
+            progress: None,
         }
+    }
+
+    /// Reports this body's reads to `progress` from now on.
+    pub fn track(&mut self, progress: Arc<ReadProgress>) {
+        progress.position.store(0, Ordering::Relaxed);
+        progress.closed.store(false, Ordering::Relaxed);
+        self.progress = Some(progress);
     }
 
     /// Bytes still to be sent.
@@ -99,6 +137,9 @@ impl StaticBody {
         *len -= n;
         if *len == 0 {
             self.segments.pop_front();
+        }
+        if let Some(progress) = &self.progress {
+            progress.position.store(at + n, Ordering::Relaxed);
         }
         let handle = tokio::task::spawn_blocking(move || read_exact_at(&file, at, n));
         self.pending = Some((n, handle));

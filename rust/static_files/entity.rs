@@ -141,6 +141,10 @@ impl Representation {
 #[derive(Debug)]
 pub struct Entity {
     pub content_type: HeaderValue,
+    /// The type each part of a multipart/byteranges reply names, when it differs from
+    /// the response's (CherryPy's: the type `serve_file` chose, before a tool added a
+    /// charset to the response's header).
+    pub part_type: Option<HeaderValue>,
     pub identity: Representation,
     pub br: Option<Representation>,
     pub gzip: Option<Representation>,
@@ -150,6 +154,7 @@ impl Entity {
     pub fn new(content_type: HeaderValue, identity: Representation) -> Self {
         Entity {
             content_type,
+            part_type: None,
             identity,
             br: None,
             gzip: None,

@@ -25,7 +25,7 @@ mod route;
 mod spec;
 
 pub use app_file::AppFile;
-pub use body::StaticBody;
+pub use body::{ReadProgress, StaticBody};
 pub use cache::Limits;
 pub use path::{lookup, lookup_decoded, DirOptions, Lookup};
 pub use range::{parse as parse_range, Ranges};

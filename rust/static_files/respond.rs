@@ -200,17 +200,20 @@ pub fn respond(entity: &Entity, req: &RequestHead<'_>) -> StaticReply {
             }
         }
         Ranges::Partial(list) => {
-            // RFC 9110 §14.6, laid out as CherryPy (and Apache) do: a CRLF first.
+            // RFC 9110 §14.6, laid out byte for byte as CherryPy (and Apache) do: a
+            // CRLF first, then "Content-type" and "Content-range" in each part.
             let boundary = boundary();
             let ctype = entity
-                .content_type
+                .part_type
+                .as_ref()
+                .unwrap_or(&entity.content_type)
                 .to_str()
                 .unwrap_or("application/octet-stream");
             let mut segments = Vec::with_capacity(list.len() * 2 + 1);
             let mut total = 0u64;
             for (start, end) in &list {
                 let part_head = format!(
-                    "\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
+                    "\r\n--{boundary}\r\nContent-type: {ctype}\r\nContent-range: bytes {}-{}/{}\r\n\r\n",
                     start,
                     end - 1,
                     rep.len

@@ -178,6 +178,7 @@ impl StaticRoute {
         };
         Resolved::Entity(Arc::new(Entity {
             content_type: content_type(&path, &self.options.content_types),
+            part_type: None,
             identity,
             br: open_sibling(br, "-br"),
             gzip: open_sibling(gz, "-gz"),

@@ -131,8 +131,8 @@ async fn single_and_multiple_ranges() {
     let b = body(r).await;
     assert_eq!(b.len(), declared);
     let expected = format!(
-        "\r\n--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01\
-         \r\n--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 8-9/10\r\n\r\n89\
+        "\r\n--{boundary}\r\nContent-type: text/plain\r\nContent-range: bytes 0-1/10\r\n\r\n01\
+         \r\n--{boundary}\r\nContent-type: text/plain\r\nContent-range: bytes 8-9/10\r\n\r\n89\
          \r\n--{boundary}--\r\n"
     );
     assert_eq!(String::from_utf8(b).unwrap(), expected);

@@ -18,11 +18,21 @@ def main(argv: list[str]) -> int:
 
         sys.modules["cherrypy"] = cherrypy_rs
     import cherrypy
+    from cherrypy.lib import static
 
     class Root:
+        # A HandlerTool as a page handler: config for its path overrides the argument.
+        handled = cherrypy.tools.staticfile.handler(filename=site + "/style.css")
+
         @cherrypy.expose
         def index(self) -> str:
             return "root"
+
+        @cherrypy.expose
+        def sliced(self) -> object:
+            # serve_file from a handler: tools.encode adds a charset to the response's
+            # Content-Type, not to the type the byte-range parts name.
+            return static.serve_file(site + "/a.txt")
 
         # The decorator forms: the tool's config lives on the handler, not in a section.
         @cherrypy.expose
@@ -52,6 +62,7 @@ def main(argv: list[str]) -> int:
             "tools.staticdir.index": "index.html",
             "tools.staticdir.content_types": {"mine": "application/x-mine"},
         },
+        "/handled": {"tools.staticfile.filename": site + "/a.txt"},
         "/one": {
             "tools.staticfile.on": True,
             "tools.staticfile.filename": site + "/a.txt",

@@ -91,7 +91,29 @@ class Cached:
     stream._cp_config = {"response.stream": True}
 
 
+def _shout() -> None:
+    """A before_finalize tool that iterates the body's chunks (as CherryPy holds them:
+    a list, also for an HTTPError's page)."""
+    cherrypy.response.body = [chunk.upper() for chunk in cherrypy.response.body]
+
+
+cherrypy.tools.shout = cherrypy.Tool("before_finalize", _shout)
+
+
+class Shout:
+    _cp_config = {"tools.shout.on": True}
+
+    @cherrypy.expose
+    def index(self) -> str:
+        return "quiet"
+
+    @cherrypy.expose
+    def refused(self) -> str:
+        raise cherrypy.HTTPError(403, "go away")
+
+
 class Root:
+    shout = Shout()
     json = Json()
     gzip = Gzip()
     cached = Cached()

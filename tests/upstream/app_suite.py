@@ -45,9 +45,17 @@ class Catalog:
 
 
 class Shop:
+    def __init__(self):
+        # Computed outside any request, while the test class sets up its server.
+        self.home = cherrypy.url("/home", script_name="/shop")
+
     @cherrypy.expose
     def index(self):
         return "shop at " + cherrypy.request.script_name
+
+    @cherrypy.expose
+    def setup_url(self):
+        return self.home
 
 
 class CatalogTest(helper.CPWebCase):
@@ -120,6 +128,10 @@ class ShopTest(helper.CPWebCase):
         self.getPage("/")
         self.assertBody("shop at /shop")
         self.assertEqual(self.base(), f"http://127.0.0.1:{self.PORT}/shop")
+
+    def test_url_computed_during_setup_names_the_port(self):
+        self.getPage("/setup_url")
+        self.assertBody(self.base() + "/home")
 
 
 def test_servers_stopped_after_each_class():

@@ -1,0 +1,158 @@
+"""Cookies without the cost of ``http.cookies`` on the common path, with its results.
+
+CherryPy keeps cookies in ``http.cookies.SimpleCookie`` jars (``request.cookie``,
+``response.cookie``) and applications read and write them as such; these helpers give
+the very same jars and texts, faster for the inputs browsers send and servers set:
+
+- ``parse_simple(header)``: the ``{name: value}`` a ``Cookie`` header of plain
+  ``name=value`` pairs holds; None for anything else (quoted values, ``$`` attributes,
+  reserved names, odd characters or spacing), which ``load_jar`` then hands to
+  ``SimpleCookie.load`` so that every such case keeps the standard library's answer;
+- ``new_morsel(key, value)``: the ``Morsel`` that ``jar[key] = value`` would store for
+  a key and value made of characters that need no quoting (None otherwise);
+- ``output(morsel)``: ``morsel.OutputString()``, computed without sorting its items.
+
+Nothing here changes ``http.cookies``; a check at import compares these helpers with
+it and turns the shortcuts off if the interpreter's module behaves differently.
+"""
+
+from __future__ import annotations
+
+import string
+from http.cookies import CookieError, Morsel, SimpleCookie
+
+__all__ = ["CookieError", "load_jar", "new_morsel", "output", "parse_simple"]
+
+#: The characters of a key ``Morsel.set`` accepts (``http.cookies._LegalChars``), also
+#: those of a value ``SimpleCookie`` sends unquoted.
+_LEGAL = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~:")
+#: Value characters taken as they are: the legal ones but ``$`` (kept simple), and the
+#: others ``SimpleCookie.load`` reads unquoted, except ``,`` and ``=``. ASCII only.
+_PLAIN_VALUE = frozenset(string.ascii_letters + string.digits + "!#%&'*+-.^_`|~:/<>?@()[]{}")
+#: Whitespace as ``http.cookies``'s pattern sees it (``\s`` in ASCII mode).
+_SPACE = " \t\n\r\f\v"
+_RESERVED = frozenset(Morsel._reserved)  # type: ignore[attr-defined]
+#: (key, attribute name) in the order ``OutputString`` writes them (sorted keys).
+_ATTRS = tuple(sorted(Morsel._reserved.items()))  # type: ignore[attr-defined]
+_FLAGS = frozenset(Morsel._flags)  # type: ignore[attr-defined]
+_BLANK = dict.fromkeys(Morsel._reserved, "")  # type: ignore[attr-defined]
+
+
+def parse_simple(header: str) -> dict[str, str] | None:
+    """``{name: value}`` of a ``Cookie`` header made only of ``name=value`` pairs
+    separated by ``;`` (a repeated name: the last value, as ``SimpleCookie``), the
+    names and values of plain characters; None when the header is anything else."""
+    if not _ENABLED:
+        return None
+    pairs: dict[str, str] = {}
+    for part in header.split(";"):
+        key, eq, value = part.partition("=")
+        if not eq:
+            return None
+        key = key.strip(_SPACE)
+        value = value.strip(_SPACE)
+        if (
+            not key
+            or key[0] == "$"
+            or not _LEGAL.issuperset(key)
+            or key.lower() in _RESERVED
+            or not _PLAIN_VALUE.issuperset(value)
+        ):
+            return None
+        # A repeated name keeps its first position and takes the last value, as in
+        # SimpleCookie.
+        pairs[key] = value
+    return pairs
+
+
+def new_morsel(key: str, value: str) -> Morsel[str] | None:
+    """The ``Morsel`` ``SimpleCookie()[key] = value`` stores, when neither needs
+    quoting nor checking (else None: use the jar)."""
+    if not _ENABLED or not _LEGAL.issuperset(key) or not _LEGAL.issuperset(value):
+        return None
+    if not key or not value or key.lower() in _RESERVED:
+        # An empty value is sent quoted ("").
+        return None
+    return _morsel(key, value)
+
+
+def _morsel(key: str, value: str) -> Morsel[str]:
+    """A ``Morsel`` as ``Morsel()`` then ``set(key, value, value)`` make it, for a key
+    known to be legal."""
+    morsel: Morsel[str] = Morsel.__new__(Morsel)
+    dict.update(morsel, _BLANK)
+    morsel._key = key  # type: ignore[attr-defined]
+    morsel._value = value  # type: ignore[attr-defined]
+    morsel._coded_value = value  # type: ignore[attr-defined]
+    return morsel
+
+
+def load_jar(header: str | None) -> SimpleCookie:
+    """``request.cookie``: a ``SimpleCookie`` loaded with the ``Cookie`` header
+    (CookieError when ``SimpleCookie.load`` raises one)."""
+    jar = SimpleCookie()
+    if not header:
+        return jar
+    pairs = parse_simple(header)
+    if pairs is None:
+        jar.load(header)
+        return jar
+    for key, value in pairs.items():
+        # As SimpleCookie.load: the value as received is both the value and its
+        # coded form (it needs no unquoting).
+        dict.__setitem__(jar, key, _morsel(key, value))
+    return jar
+
+
+def output(morsel: Morsel[str]) -> str:
+    """``morsel.OutputString()`` (the ``Set-Cookie`` value)."""
+    if morsel.__class__ is not Morsel or not _ENABLED:
+        return morsel.OutputString()
+    parts = [f"{morsel.key}={morsel.coded_value}"]
+    get = dict.get
+    for key, name in _ATTRS:
+        value = get(morsel, key, "")
+        if value == "":
+            continue
+        if key == "max-age" and value.__class__ is int:
+            parts.append(f"{name}={value:d}")
+        elif key in _FLAGS:
+            if value:
+                parts.append(name)
+        elif value.__class__ is str and key != "comment":
+            parts.append(f"{name}={value}")
+        else:
+            # An int expiry, a comment to quote, other types: the library's own text.
+            return morsel.OutputString()
+    return "; ".join(parts)
+
+
+def _self_check() -> bool:
+    """Whether these helpers give ``http.cookies``'s results on this interpreter."""
+    try:
+        header = "a=1; b=x-y.z/w; a=2; c="
+        ref = SimpleCookie()
+        ref.load(header)
+        loaded = load_jar(header)
+        if loaded != ref or list(loaded) != list(ref):
+            return False
+        if any(m.__dict__ != ref[k].__dict__ for k, m in loaded.items()):
+            return False
+        jar = SimpleCookie()
+        jar["sid"] = "abc123"
+        made = new_morsel("sid", "abc123")
+        if made is None or made != jar["sid"] or made.__dict__ != jar["sid"].__dict__:
+            return False
+        for morsel in (jar["sid"], made):
+            morsel["path"] = "/"
+            morsel["max-age"] = 3600
+            morsel["expires"] = "Wed, 09 Jun 2021 10:18:14 GMT"
+            morsel["httponly"] = True
+            morsel["samesite"] = "Lax"
+        return output(made) == jar["sid"].OutputString()
+    except Exception:
+        return False
+
+
+_ENABLED = True
+_ENABLED = _self_check()
