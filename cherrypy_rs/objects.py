@@ -75,7 +75,15 @@ class _RequestHooks:
         if obj is None:
             return self.class_map
         hooks = self.class_map.copy()
-        obj.__dict__["hooks"] = hooks
+        state = obj.__dict__
+        state["hooks"] = hooks
+        # A path that runs its tools' hooks inline (the session fast path, see
+        # handler.do_respond): the hook points still to come join the map, after the
+        # class-level ones, as the tools' _setup() would have attached them.
+        planned = state.pop("_planned", None)
+        if planned:
+            for point, point_hooks in planned.items():
+                hooks[point].extend(point_hooks)
         return hooks
 
 
@@ -305,10 +313,15 @@ class Request:
             return
         self.closed = True
         self.stage = "on_end_request"
-        hooks = self.__dict__.get("hooks")
+        state = self.__dict__
+        hooks = state.get("hooks")
         try:
             if hooks is not None:
                 hooks.run("on_end_request")
+            elif "_planned" in state:
+                planned = state["_planned"].pop("on_end_request", None)
+                if planned:
+                    HookMap.run_sorted(planned)
         finally:
             self.stage = "close"
             request: Request | None = self
