@@ -139,7 +139,7 @@ class FastSession:
         the path's only tool that is not inline, else None."""
         if (
             planned is None
-            or pc.setups != [tools.sessions]
+            or pc.setups != [getattr(tools, "sessions", None)]
             or pc.hooks
             or pc.custom
             or pc.static is not None
@@ -210,7 +210,7 @@ def compile_path(
                 raise AttributeError(f"{namespace}.{name}: there is no such tool")
             pc.all_setups.append(tool)
             planned = tool._plan_hooks(pc.toolmaps) if isinstance(tool, Tool) else None
-            if tool is tools.sessions:
+            if tool is getattr(tools, "sessions", None):
                 session_hooks = planned
             if planned is None:
                 pc.plan.append(tool)
