@@ -402,42 +402,22 @@ def _settings_for(conf: dict[str, Any]) -> _Settings | None:
     """``_Settings`` for ``init(**conf)``, or None when a ``samesite`` value makes
     ``set_response_cookie`` raise (each request then raises it)."""
 
-    def bind(
-        storage_type: str | None = None,
-        path: str | None = None,
-        path_header: str | None = None,
-        name: str = "session_id",
-        timeout: float = 60,
-        domain: str | None = None,
-        secure: bool = False,
-        clean_freq: float = 5,
-        persistent: bool = True,
-        httponly: bool = False,
-        samesite: str | None = None,
-        debug: bool = False,
-        **kwargs: Any,
-    ) -> _Settings:
-        return _Settings(
-            storage_type,
-            path,
-            path_header,
-            name,
-            timeout,
-            domain,
-            secure,
-            clean_freq,
-            persistent,
-            httponly,
-            samesite,
-            debug,
-            kwargs,
-        )
-
-    settings = bind(**conf)
+    bound = _INIT_SIGNATURE.bind(**conf)
+    bound.apply_defaults()
+    args = bound.arguments
+    settings = _Settings(*(args[name] for name in _INIT_PARAMS), args["kwargs"])  # type: ignore[call-arg]
     samesite = settings.cookie_args["samesite"]
     if samesite and _SAMESITE.get(str(samesite).lower()) is None:
         return None
     return settings
+
+
+#: ``init``'s signature: a path's ``tools.sessions`` arguments are bound to it once.
+_INIT_SIGNATURE = inspect.signature(init)
+#: ``init``'s named parameters, in the order ``_Settings`` takes them.
+_INIT_PARAMS = tuple(
+    name for name, p in _INIT_SIGNATURE.parameters.items() if p.kind is not p.VAR_KEYWORD
+)
 
 
 def set_response_cookie(
