@@ -11,9 +11,11 @@ import io
 import logging
 import os
 import time
-import uuid
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
+
+if TYPE_CHECKING:
+    import uuid
 
 from . import context, cookies
 from ._core import StaticFile
@@ -102,6 +104,9 @@ class LazyUUID4:
         try:
             return self._uuid4
         except AttributeError:
+            # Lazy: most requests never draw one (uuid costs ~1.4 MiB per process).
+            import uuid
+
             self._uuid4: uuid.UUID = uuid.uuid4()
             return self._uuid4
 

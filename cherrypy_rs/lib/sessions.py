@@ -21,7 +21,6 @@ session's cookie; ``cherrypy.tools.sessions.regenerate()`` gives the session a n
 
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 import time
@@ -402,22 +401,18 @@ def _settings_for(conf: dict[str, Any]) -> _Settings | None:
     """``_Settings`` for ``init(**conf)``, or None when a ``samesite`` value makes
     ``set_response_cookie`` raise (each request then raises it)."""
 
-    bound = _INIT_SIGNATURE.bind(**conf)
+    # Lazy: inspect costs ~2.6 MiB per process; only paths with sessions need it.
+    import inspect
+
+    bound = inspect.signature(init).bind(**conf)
     bound.apply_defaults()
     args = bound.arguments
-    settings = _Settings(*(args[name] for name in _INIT_PARAMS), args["kwargs"])  # type: ignore[call-arg]
+    named = [value for name, value in args.items() if name != "kwargs"]
+    settings = _Settings(*named, args.get("kwargs", {}))  # type: ignore[call-arg]
     samesite = settings.cookie_args["samesite"]
     if samesite and _SAMESITE.get(str(samesite).lower()) is None:
         return None
     return settings
-
-
-#: ``init``'s signature: a path's ``tools.sessions`` arguments are bound to it once.
-_INIT_SIGNATURE = inspect.signature(init)
-#: ``init``'s named parameters, in the order ``_Settings`` takes them.
-_INIT_PARAMS = tuple(
-    name for name, p in _INIT_SIGNATURE.parameters.items() if p.kind is not p.VAR_KEYWORD
-)
 
 
 def set_response_cookie(
@@ -699,6 +694,9 @@ def _uses_ram_sessions(config: dict[str, Any]) -> bool:
 def check_application(app: Any, script_name: str, global_config: dict[str, Any]) -> None:
     """A mount check: warn when a process of several (``--workers N``) mounts an
     application whose sessions are in RAM (each worker would have its own)."""
+    # Lazy: inspect costs ~2.6 MiB per process (see _settings_for).
+    from inspect import getattr_static
+
     server = context.site.server
     if server is None or not getattr(server, "multiprocess", False):
         return
@@ -709,7 +707,7 @@ def check_application(app: Any, script_name: str, global_config: dict[str, Any])
     members = [*vars(type(root)).values(), *getattr(root, "__dict__", {}).values()]
     for obj in (root, *members):
         try:
-            conf = inspect.getattr_static(obj, "_cp_config", None)
+            conf = getattr_static(obj, "_cp_config", None)
         except Exception:
             continue
         if isinstance(conf, dict):
