@@ -396,10 +396,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_blocking_pool_reads_the_same_bytes() {
+        let mut file = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..(CHUNK as usize * 3 + 7))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        file.write_all(&data).unwrap();
+        let file = Arc::new(file);
+        for blocking in [false, true] {
+            let mut body = StaticBody::new(
+                Some(file.clone()),
+                vec![
+                    Segment::File {
+                        offset: 1,
+                        len: CHUNK * 2 + 3,
+                    },
+                    Segment::Bytes(Bytes::from_static(b"|")),
+                    Segment::File {
+                        offset: CHUNK * 3,
+                        len: 7,
+                    },
+                ],
+            );
+            // As after a chunk that was not in the page cache.
+            body.blocking = blocking;
+            let out = body.collect().await.unwrap().to_bytes();
+            let mut expected = data[1..CHUNK as usize * 2 + 4].to_vec();
+            expected.push(b'|');
+            expected.extend_from_slice(&data[CHUNK as usize * 3..]);
+            assert_eq!(out.as_ref(), expected.as_slice(), "blocking: {blocking}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_file_that_shrank_fails_the_body() {
         let file = Arc::new(tempfile::tempfile().unwrap());
-        let body = StaticBody::new(Some(file), vec![Segment::File { offset: 0, len: 10 }]);
-        assert!(body.collect().await.is_err());
+        for blocking in [false, true] {
+            let mut body = StaticBody::new(
+                Some(file.clone()),
+                vec![Segment::File { offset: 0, len: 10 }],
+            );
+            body.blocking = blocking;
+            let err = body.collect().await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        }
     }
 
     #[test]
