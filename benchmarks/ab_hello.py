@@ -10,7 +10,7 @@ with ``PYTHONPATH=<tree>``. Scenarios (apps from ``apps/``):
   --threads 1``;
 - ``app``: the CherryPy-style hello (``hello_cherrypy_rs.py``);
 - ``granian``: granian ``--blocking-threads 1`` serving ``hello_wsgi:app``, the reference
-  for both (issue 19: WSGI ≥ 1.2×, the CherryPy-style app ≥ 1.0×).
+  for both (issue 19: WSGI ≥ 1.2x, the CherryPy-style app ≥ 1.0x).
 
 Every round runs each target once per connection count (start, warm up, one measured
 ``wrk -t1`` run, stop by PID), in a rotated order; the table gives, per connection count,
