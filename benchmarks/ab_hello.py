@@ -43,7 +43,8 @@ import bench_hello
 from bench_hello import APPS_DIR, RESULTS_DIR, free_port, stop_process, tree_cpu_seconds, wait_ready
 
 #: Server environment knobs a target may carry, e.g. ``after+spin=0`` runs the ``after``
-#: tree with ``CHERRYPY_RS_WORKER_SPIN_US=0`` (an experiment's switch, if the build has one).
+#: tree with ``CHERRYPY_RS_WORKER_SPIN_US=0``: a switch an experimental build may read
+#: (the 2026-12-02 one did, to compare the worker's spin before parking with none).
 KNOBS = {"spin": "CHERRYPY_RS_WORKER_SPIN_US"}
 
 
