@@ -161,6 +161,11 @@ impl RunningServer {
         let tracker = TaskTracker::new();
         {
             let _guard = runtime.enter();
+            // Not tracked: it serves the queue until the runtime is dropped, drain included.
+            runtime.spawn(service::watch_queue(
+                shared.pool.clone(),
+                shared.config.queue_timeout,
+            ));
             tracker.spawn(listener::accept_loop(
                 listener,
                 shared.clone(),
