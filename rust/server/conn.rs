@@ -91,7 +91,7 @@ pub fn spawn(tracker: &TaskTracker, stream: TcpStream, remote: SocketAddr, share
 /// With `server.proxy_protocol`, a trusted peer's PROXY header is read first and names
 /// the remote address; then the connection is served as any other.
 async fn serve_proxied(mut stream: TcpStream, mut remote: SocketAddr, shared: Arc<Shared>) {
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     match before_http(&shared, deadline, proxy_protocol::read_header(&mut stream)).await {
         Ok(Ok(header)) => remote = header.source().unwrap_or(remote),
         Ok(Err(e)) => {
@@ -122,7 +122,7 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
     let Some(terminator) = shared.tls.as_ref() else {
         return;
     };
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     let mut first = [0u8; 1];
     match before_http(&shared, deadline, stream.peek(&mut first)).await {
         Err(Halt::Stopping) => return,
@@ -221,7 +221,7 @@ async fn refuse_plain_http(stream: &mut TcpStream) -> std::io::Result<()> {
 async fn serve_h2c(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
     let mut seen: Vec<u8> = Vec::with_capacity(PREFACE.len());
     let mut buf = [0u8; PREFACE.len()];
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     let is_h2 = loop {
         let want = PREFACE.len() - seen.len();
         let n = match before_http(&shared, deadline, stream.read(&mut buf[..want])).await {
@@ -284,7 +284,7 @@ async fn serve_http1<I: Park>(
         if !prefix.is_empty() || io.buffered() {
             continue;
         }
-        let deadline = watch.last_idle() + shared.config.socket_timeout;
+        let deadline = watch.last_idle() + shared.socket_timeout();
         woken = true;
         if !park(&io, &shared, deadline, !watch.served()).await {
             // Idle for server.socket_timeout, or the server stops: close (for TLS, with
@@ -391,7 +391,7 @@ async fn http1_round<I: Park>(
         })
     });
     let io = ConnIo::new(prefix, io, watch.clone())
-        .with_send_timeout(config.socket_timeout, send_timeout_log(remote, shared));
+        .with_send_timeout(shared.socket_timeout(), send_timeout_log(remote, shared));
     let mut conn = builder.serve_connection(TokioIo::new(io), svc);
     let stopping = shared.shutdown.cancelled();
     tokio::pin!(stopping);
@@ -403,7 +403,7 @@ async fn http1_round<I: Park>(
     let timer = tokio::time::sleep(PARK_AFTER);
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
-    let head_timeout = config.socket_timeout;
+    let head_timeout = shared.socket_timeout();
     let event = std::future::poll_fn(|cx| {
         if let Poll::Ready(done) = Pin::new(&mut conn).poll(cx) {
             return Poll::Ready(Event::Closed(done.err()));
@@ -462,7 +462,7 @@ async fn http1_round<I: Park>(
                 "{remote}: request head refused (Timeout: no complete head within server.socket_timeout)"
             ));
             let answer = head_error::answer(Failure::Timeout, b"", "");
-            send_and_close(io, &answer, shared.config.socket_timeout).await;
+            send_and_close(io, &answer, shared.socket_timeout()).await;
             None
         }
         Event::Closed(Some(error)) => {
@@ -476,7 +476,7 @@ async fn http1_round<I: Park>(
             if failure == Some(Failure::Malformed) && intact && !head_error::has_line(&head) {
                 // cheroot reads the request line to its end before it judges it.
                 let limit = shared.config.max_header_size;
-                let deadline = Instant::now() + shared.config.socket_timeout;
+                let deadline = Instant::now() + shared.socket_timeout();
                 failure = match read_line(&mut io, &mut head, limit, deadline).await {
                     LineEnd::Found => failure,
                     LineEnd::TooLong => Some(Failure::TooLarge),
@@ -496,7 +496,7 @@ async fn http1_round<I: Park>(
                 None => held,
             };
             if !answer.is_empty() {
-                send_and_close(io, &answer, shared.config.socket_timeout).await;
+                send_and_close(io, &answer, shared.socket_timeout()).await;
             }
             None
         }
@@ -620,7 +620,7 @@ async fn serve_http2<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = &shared.config;
-    let idle = config.socket_timeout;
+    let idle = shared.socket_timeout();
     let activity = Activity::new();
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
