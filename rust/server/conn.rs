@@ -20,7 +20,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use super::head_error::{self, Failure};
 use super::idle::{ConnIo, Finished, IdleWatch, Park, PARK_AFTER};
 use super::io::{Activity, Counted, Rewind, SendDeadline, Tracked};
+use super::streams::{Driven, InConnection};
 use super::{proxy_protocol, service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
 
@@ -585,7 +586,9 @@ where
     let config = &shared.config;
     let idle = config.socket_timeout;
     let activity = Activity::new();
-    let mut builder = http2::Builder::new(TokioExecutor::new());
+    // The streams run in this task (streams.rs), not one spawned task each.
+    let exec = InConnection::default();
+    let mut builder = http2::Builder::new(exec.clone());
     builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(config.http2_max_streams)
@@ -619,8 +622,7 @@ where
         }
     });
     let io = Tracked::new(send_deadline(io, remote, &shared), activity.clone());
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
+    let mut conn = Driven::new(builder.serve_connection(TokioIo::new(io), svc), exec);
     loop {
         // While a handler runs, look again one timeout later rather than spin.
         let now = Instant::now();
@@ -630,14 +632,14 @@ where
             .min()
             .unwrap_or(now + idle);
         tokio::select! {
-            _ = conn.as_mut() => return,
+            _ = &mut conn => return,
             _ = shared.shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
+                conn.conn().graceful_shutdown();
                 // The streams in flight finish (stop() bounds them by shutdown_timeout);
                 // then the connection gets a moment to flush and close, but a client that
                 // never answers the GOAWAY's PING is not waited for.
                 tokio::select! {
-                    _ = conn.as_mut() => return,
+                    _ = &mut conn => return,
                     _ = activity.quiet() => {}
                 }
                 let _ = timeout(DRAIN_GRACE, conn).await;
@@ -661,7 +663,7 @@ where
         }
     }
     // Idle: GOAWAY, then give the client one more timeout to close its side.
-    conn.as_mut().graceful_shutdown();
+    conn.conn().graceful_shutdown();
     let _ = timeout(idle, conn).await;
 }
 

@@ -379,6 +379,9 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
         claim: claim.clone(),
         reply: reply_tx,
     };
+    // Dropped before a worker starts it (an HTTP/2 stream reset by the client, a closed
+    // connection): the worker skips it, so the request never reaches Python.
+    let _unclaimed = AbandonOnDrop(&claim);
     match shared.pool.submit(job) {
         Ok(_) => {}
         Err(SubmitError::Full) => return Err(Reject::Overloaded),
@@ -405,6 +408,16 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
     }
     // A worker has started it: wait as long as the handler takes, as CherryPy does.
     reply_rx.await.map_err(|_| Reject::Internal)
+}
+
+/// Abandons a queued job when its request is dropped before a worker started it (a
+/// compare-and-swap: a started job is left alone).
+struct AbandonOnDrop<'a>(&'a Claim);
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
 }
 
 /// Turns the application's reply into hyper's response. Framing headers are hyper's to
