@@ -214,7 +214,9 @@ def measure(row: Row, live: Live, args: argparse.Namespace, index: int) -> None:
         raise RuntimeError(f"{live.name} exited with code {live.proc.returncode}")
 
 
-def bench_row(row: Row, args: argparse.Namespace, files: Files, log_dir: Path) -> list[TargetResult]:
+def bench_row(
+    row: Row, args: argparse.Namespace, files: Files, log_dir: Path
+) -> list[TargetResult]:
     """Both servers of `row`, started together (idle servers cost nothing), their runs
     alternating; always stops what it started."""
     lives: list[Live] = []
