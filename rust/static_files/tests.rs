@@ -249,6 +249,21 @@ async fn routes_serve_cache_and_revalidate() {
     assert_eq!(r.headers["allow"], "GET, HEAD");
 }
 
+/// Status, Content-Length and body of a GET of `/a.txt`.
+async fn served(route: &Arc<StaticRoute>, head: &RequestHead<'_>) -> (u16, String, Vec<u8>) {
+    match route.serve(head, "/a.txt", None).await {
+        Outcome::Reply(r) => {
+            let len = r
+                .headers
+                .get("content-length")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (r.status.as_u16(), len, body(r).await)
+        }
+        Outcome::Fallback(_) => panic!("not served"),
+    }
+}
+
 #[tokio::test]
 async fn within_cache_valid_a_changed_file_is_reloaded() {
     let dir = tempfile::tempdir().unwrap();
@@ -271,26 +286,13 @@ async fn within_cache_valid_a_changed_file_is_reloaded() {
         version: Version::HTTP_11,
         headers: &h,
     };
-    let serve = |route: Arc<StaticRoute>| async move {
-        match route.serve(&head, "/a.txt", None).await {
-            Outcome::Reply(r) => {
-                let len = r
-                    .headers
-                    .get("content-length")
-                    .map(|v| v.to_str().unwrap().to_string())
-                    .unwrap_or_default();
-                (r.status.as_u16(), len, body(r).await)
-            }
-            Outcome::Fallback(_) => panic!("not served"),
-        }
-    };
     std::fs::write(root.join("a.txt"), "first version").unwrap();
     assert_eq!(
-        serve(route.clone()).await,
+        served(&route, &head).await,
         (200, "13".into(), b"first version".to_vec())
     );
     // Unchanged: the cached entity itself is served again.
-    assert_eq!(serve(route.clone()).await.2, b"first version");
+    assert_eq!(served(&route, &head).await.2, b"first version");
     // Truncated in place (same inode).
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -299,16 +301,16 @@ async fn within_cache_valid_a_changed_file_is_reloaded() {
     f.set_len(5).unwrap();
     drop(f);
     assert_eq!(
-        serve(route.clone()).await,
+        served(&route, &head).await,
         (200, "5".into(), b"first".to_vec())
     );
     // Replaced by a rename: the cached descriptor's file is unlinked.
     std::fs::write(root.join("b.txt"), "second").unwrap();
     std::fs::rename(root.join("b.txt"), root.join("a.txt")).unwrap();
     assert_eq!(
-        serve(route.clone()).await,
+        served(&route, &head).await,
         (200, "6".into(), b"second".to_vec())
     );
     std::fs::remove_file(root.join("a.txt")).unwrap();
-    assert_eq!(serve(route.clone()).await.0, 404);
+    assert_eq!(served(&route, &head).await.0, 404);
 }
