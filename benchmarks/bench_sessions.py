@@ -3,9 +3,14 @@
 cherrypy_rs and real CherryPy 18 with RAM and file storage, and on cherrypy_rs with
 Redis in one process and with ``--workers 2``.
 
-Each wrk thread holds one connection (``-t`` = ``-c``), and its Lua state keeps the
-session cookie of the first answer: every connection is one browser session, and
-each request loads, increments and saves it (``GET /count``, implicit locking). The
+Before each wrk run the script opens one browser session per connection (``-c``
+sessions, each from its own ``GET /count`` answer's cookie); wrk's Lua script then
+sends the requests round-robin over these cookies, so each of the ``-c`` connections
+in flight carries a session of its own, and each request loads, increments and saves
+it (``GET /count``, implicit locking). One wrk thread (``-t1``) drives them all, as in
+the other benchmarks: an earlier version gave each connection its own wrk thread
+(``-t`` = ``-c``), and 50 client threads running Lua on 2 cores took the CPU the
+servers were being measured on. The
 apps are ``apps/session_cherrypy_rs.py`` and ``apps/session_cherrypy.py`` (the same
 program, only the import differs). The Redis targets need ``redis-server``: one is
 started on a free loopback port for the run and stopped by PID at the end. The
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import http.client
 import os
 import shutil
 import signal
@@ -40,19 +46,17 @@ import bench_hello
 from bench_hello import HOST, RESULTS_DIR, Target, free_port
 
 LUA = RESULTS_DIR / "session_cookie_jar.lua"
-LUA_SCRIPT = """-- One cookie jar per wrk thread (= per connection with -t N -c N).
-local cookie = nil
-request = function()
-  if cookie then
-    return wrk.format("GET", "/count", {["Cookie"] = cookie})
+LUA_TEMPLATE = """-- The sessions opened before the run, used round-robin (one per connection).
+local requests = {}
+local next_request = 0
+init = function(args)
+  for _, cookie in ipairs({%s}) do
+    requests[#requests + 1] = wrk.format("GET", "/count", {["Cookie"] = cookie})
   end
-  return wrk.format("GET", "/count")
 end
-response = function(status, headers, body)
-  local set = headers["Set-Cookie"] or headers["set-cookie"]
-  if set and not cookie then
-    cookie = set:match("^([^;]+)")
-  end
+request = function()
+  next_request = next_request %% #requests + 1
+  return requests[next_request]
 end
 """
 SESSION_DIRS = {"rs": RESULTS_DIR / "sessions-rs", "cp": RESULTS_DIR / "sessions-cp"}
@@ -124,9 +128,27 @@ def start_redis() -> None:
     os.environ["BENCH_REDIS_URL"] = f"redis://{HOST}:{port}/0"
 
 
+def open_sessions(port: int, count: int) -> list[str]:
+    """``count`` new sessions on the server at ``port``: their ``name=id`` cookies."""
+    cookies = []
+    for _ in range(count):
+        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        try:
+            conn.request("GET", "/count")
+            response = conn.getresponse()
+            response.read()
+            header = response.getheader("Set-Cookie") or ""
+        finally:
+            conn.close()
+        cookie = header.split(";", 1)[0].strip()
+        if response.status != 200 or "=" not in cookie:
+            raise RuntimeError(f"GET /count gave {response.status} without a session cookie")
+        cookies.append(cookie)
+    return cookies
+
+
 def setup() -> None:
     LUA.parent.mkdir(parents=True, exist_ok=True)
-    LUA.write_text(LUA_SCRIPT)
     for directory in SESSION_DIRS.values():
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
@@ -136,19 +158,14 @@ def setup() -> None:
 
 
 def _run_wrk_with_script(run_wrk, wrk, port, threads, conns, secs, **kwargs):  # type: ignore[no-untyped-def]
+    cookies = open_sessions(port, conns)
+    LUA.write_text(LUA_TEMPLATE % ", ".join(f'"{c}"' for c in cookies))
     extra = (*kwargs.pop("extra_args", ()), "-s", str(LUA))
     return run_wrk(wrk, port, threads, conns, secs, path="/count", extra_args=extra, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a in ("-t", "--threads") or a.startswith(("-t", "--threads=")) for a in argv):
-        # One connection per wrk thread: one cookie jar per connection.
-        conns = "50"
-        for i, a in enumerate(argv):
-            if a in ("-c", "--connections") and i + 1 < len(argv):
-                conns = argv[i + 1]
-        argv += ["--threads", conns]
     return bench_hello.main(
         argv,
         targets=TARGETS,

@@ -181,6 +181,8 @@ def quickstart(root: Any = None, script_name: str = "", config: Any = None) -> N
         raise SystemExit(status)
 
 
+context.site.quickstart = quickstart
+
 from . import _aliases, _cpchecker, _cpcompat, _cptools, _cpwsgi, process  # noqa: E402, F401
 
 # CherryPy's tests and some apps reach these as attributes (cherrypy._cptools.Tool).

@@ -10,7 +10,6 @@ A finder on ``sys.meta_path`` that answers only for names under a top-level name
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.util
 import sys
 from types import ModuleType
@@ -19,7 +18,9 @@ from typing import Any
 PACKAGE = __name__.rpartition(".")[0]
 
 
-class _Loader(importlib.abc.Loader):
+# The finder and loader follow importlib's protocols without its abc classes:
+# importlib.abc imports importlib.resources, tempfile and shutil (~2.5 MiB per process).
+class _Loader:
     """Hands back the already imported ``cherrypy_rs`` module."""
 
     def __init__(self, module: ModuleType) -> None:
@@ -36,7 +37,7 @@ class _Loader(importlib.abc.Loader):
         module.__loader__ = self.loader
 
 
-class AliasFinder(importlib.abc.MetaPathFinder):
+class AliasFinder:
     """``<alias>.X`` → ``cherrypy_rs.X`` when ``sys.modules[<alias>]`` is cherrypy_rs."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
@@ -50,7 +51,7 @@ class AliasFinder(importlib.abc.MetaPathFinder):
             real = importlib.import_module(f"{PACKAGE}.{rest}")
         except ImportError:
             return None
-        return importlib.util.spec_from_loader(fullname, _Loader(real))
+        return importlib.util.spec_from_loader(fullname, _Loader(real))  # type: ignore[arg-type]
 
 
 def install() -> None:

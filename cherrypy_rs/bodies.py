@@ -32,7 +32,6 @@ from __future__ import annotations
 import io
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import unquote
@@ -342,6 +341,10 @@ class Entity:
     def make_file(self) -> IO[bytes]:
         """A file to read the entity into: a TemporaryFile by default (it has no name
         in the temporary directory and disappears when closed). Override as needed."""
+        # Lazy: tempfile imports shutil, random, bz2, lzma (~2.5 MiB per process);
+        # only large bodies are spooled.
+        import tempfile
+
         return tempfile.TemporaryFile()
 
     def fullvalue(self) -> str:

@@ -18,12 +18,14 @@ import sys
 import cherrypy_rs
 
 from . import _engine
+from .options import HelpFormatter
 from .process import plugins
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m cherrypy_rs",
+        formatter_class=HelpFormatter,
         description="Run CherryPy applications like cherryd (or use a subcommand: "
         "run, wsgi, static, demo).",
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import logging
 import os
 import sys
@@ -34,8 +33,10 @@ import cherrypy_rs
 from . import _engine, cherryd, demo, master
 from .config_check import ConfigError
 from .options import (
+    ArgumentParser,
     CLIError,
     Options,
+    RawDescriptionHelpFormatter,
     add_server_arguments,
     apply_config_file,
     apply_server_args,
@@ -97,6 +98,9 @@ def _attribute(spec: str) -> Any:
 
 def _positional_parameters(obj: Any) -> list[str] | None:
     """The names of the positional parameters ``obj`` is called with, or None."""
+    # Lazy: inspect costs ~2.6 MiB per process; only loading an application by name needs it.
+    import inspect
+
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
@@ -106,6 +110,9 @@ def _positional_parameters(obj: Any) -> list[str] | None:
 
 
 def _is_asgi(obj: Any) -> bool:
+    # Lazy: inspect costs ~2.6 MiB per process; only loading an application by name needs it.
+    import inspect
+
     if isinstance(obj, type) or not callable(obj):
         return False
     call = obj if inspect.isfunction(obj) or inspect.ismethod(obj) else type(obj).__call__
@@ -132,6 +139,9 @@ _NOT_AN_APP = (int, float, complex, str, bytes, bool, list, tuple, dict, set, ty
 def load_object(spec: str, instantiate: bool = True) -> Any:
     """Import ``module:attr`` (attr may be dotted); a class is instantiated. What is
     not a CherryPy application (a number, a WSGI callable...) is refused."""
+    # Lazy: inspect costs ~2.6 MiB per process; only loading an application by name needs it.
+    import inspect
+
     obj = _attribute(spec)
     if isinstance(obj, _NOT_AN_APP) or inspect.ismodule(obj):
         raise CLIError(
@@ -259,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cherrypy-rs",
         description="CherryPy applications on a Rust HTTP server.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
         epilog="Without a subcommand, the options are cherryd's "
         "(python -m cherrypy_rs -i MODULE -c CONFIG):\n"
         + cherryd.options_help()
@@ -268,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", "-V", action="version", version=f"cherrypy-rs {cherrypy_rs.__version__}"
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=ArgumentParser,
+    )
     run = sub.add_parser("run", help="quickstart module:attr (a class or an instance)")
     run.add_argument("target", help="module:attr, e.g. myapp:Root")
     add_server_arguments(run, None, "--script-name")

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
-import http.client
 import urllib.parse
 from typing import Any
 
 __all__ = [
-    "HTTPSConnection",
     "assert_native",
     "base64_decode",
     "escape_html",
@@ -29,7 +27,17 @@ __all__ = [
 #: What CherryPy accepts where "a string" is meant.
 text_or_bytes = (str, bytes)
 
-HTTPSConnection = getattr(http.client, "HTTPSConnection", None)
+
+def __getattr__(name: str) -> Any:
+    """``HTTPSConnection`` (``http.client``'s, None without ``ssl``), imported when
+    first asked for."""
+    if name == "HTTPSConnection":
+        # Lazy: http.client imports ssl and email (~8 MiB in every process).
+        import http.client
+
+        return getattr(http.client, "HTTPSConnection", None)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 quote = urllib.parse.quote
 unquote = urllib.parse.unquote

@@ -38,6 +38,8 @@ class _Site:
     engine: Any = None
     log: Any = None
     checker: Any = None
+    #: ``cherrypy.quickstart``, for the library's own small servers (profiler, covercp).
+    quickstart: Any = None
 
 
 #: The process-wide objects (``cherrypy.config``, ``server``, ``tree``, ``engine``, ``log``).

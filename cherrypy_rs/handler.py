@@ -184,7 +184,7 @@ class RequestHandler:
             try:
                 if not streamed:
                     d = request.__dict__
-                    if "hooks" in d or "body" in d or request.prev is not None:
+                    if "hooks" in d or "body" in d or "_planned" in d or request.prev is not None:
                         request.close()
                     else:
                         # Nothing to run or release: what close() would do, cheaply.
@@ -217,6 +217,9 @@ class RequestHandler:
                         if hooks is not None:
                             _chunked_body(response)
                             hooks.run("before_finalize")
+                        elif "_planned" in request.__dict__:
+                            _chunked_body(response)
+                            _run_planned(request, "before_finalize")
                         response.finalize()
                     finally:
                         # An instance kept in config (request.body.default_proc) is
@@ -227,6 +230,9 @@ class RequestHandler:
                 hooks = request.__dict__.get("hooks")
                 if hooks is not None:
                     hooks.run("on_end_resource")
+                    _text_header_list(response)
+                elif "_planned" in request.__dict__:
+                    _run_planned(request, "on_end_resource")
                     _text_header_list(response)
         except request.throws:
             raise
@@ -285,13 +291,21 @@ class RequestHandler:
             PageHandler(handler, vpath) if handler is not None else NotFound()
         )
 
-        if pc.needs_hooks or CLASS_HOOKS.attached:
+        fast_session = pc.fast_session
+        if (pc.needs_hooks and fast_session is None) or CLASS_HOOKS.attached:
             self.run_with_hooks(request, response, pc)
             return
 
-        # The fast path: no tool but the default ones, no hook.
+        # The fast path: no tool but the default ones (and tools.sessions, whose hooks
+        # run inline at their points), no hook.
         request.stage = "process_query_string"
         request.params  # noqa: B018 - parsed (and its errors raised) before the body
+        if fast_session is not None:
+            # The points after the handler, for this request (a hook map made from
+            # here on takes them over: see objects._RequestHooks).
+            request.__dict__["_planned"] = dict(fast_session.later)
+            request.stage = "before_request_body"
+            HookMap.run_sorted(fast_session.before_request_body)
         if request.method in request.methods_with_bodies:
             self.process_body(request)
         request.stage = "before_handler"
@@ -299,6 +313,9 @@ class RequestHandler:
             # tools.json_out (priority 30, before the static tools' 50): it wraps the
             # handler and sets the content type, as it does as a hook.
             jsontools.json_out(**pc.json_out)
+        if fast_session is not None and fast_session.before_handler:
+            # The session lock (locking = "implicit", priority 50).
+            HookMap.run_sorted(fast_session.before_handler)
         if pc.static is not None and _serve_static(*pc.static):
             request.handler = None
         slash = pc.trailing_slash
@@ -325,6 +342,8 @@ class RequestHandler:
         if hooks is not None:
             # Hooks the handler attached (request.hooks.attach) run from here on.
             hooks.run("before_finalize")
+        elif fast_session is not None:
+            _run_planned(request, "before_finalize")
         response.finalize()
 
     def run_with_hooks(self, request: Request, response: Response, pc: PathConfig) -> None:
@@ -386,6 +405,16 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+
+
+def _run_planned(request: Request, point: str) -> None:
+    """Run (once) the hooks the path planned at ``point`` for a request without a hook
+    map (the session fast path)."""
+    planned = request.__dict__.get("_planned")
+    if planned:
+        hooks = planned.pop(point, None)
+        if hooks:
+            HookMap.run_sorted(hooks)
 
 
 def _chunked_body(response: Response) -> None:

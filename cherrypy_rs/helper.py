@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
 import types
 import urllib.parse
@@ -64,10 +63,10 @@ def popargs(*args: str, handler: Any = None) -> Callable[..., Any]:
     returned as the next node with the values added to ``request.params``.
     """
     names = args
-    handler_call = handler is not None and (callable(handler) or inspect.isclass(handler))
+    handler_call = handler is not None and (callable(handler) or isinstance(handler, type))
 
     def decorated(cls_or_self: Any = None, vpath: list[str] | None = None) -> Any:
-        if inspect.isclass(cls_or_self):
+        if isinstance(cls_or_self, type):
             cast(Any, cls_or_self)._cp_dispatch = decorated
             return cls_or_self
         popped: dict[str, str] = {}

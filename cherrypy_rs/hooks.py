@@ -10,7 +10,7 @@ error propagates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
 from . import context
@@ -109,6 +109,14 @@ class HookMap(dict):  # type: ignore[type-arg]
         if not hooks:
             return
         if len(hooks) == 1:
+            self.run_sorted(hooks)
+        else:
+            self.run_hooks(iter(sorted(hooks)))
+
+    @classmethod
+    def run_sorted(cls, hooks: Sequence[Hook]) -> None:
+        """Run ``hooks``, already in priority order, as ``run`` does."""
+        if len(hooks) == 1:
             # Nothing to sort and no failsafe hook left to run after an error.
             hook = hooks[0]
             try:
@@ -119,7 +127,7 @@ class HookMap(dict):  # type: ignore[type-arg]
                 _log_error()
                 raise
             return
-        self.run_hooks(iter(sorted(hooks)))
+        cls.run_hooks(iter(hooks))
 
     @classmethod
     def run_hooks(cls, hooks: Any) -> None:

@@ -11,9 +11,11 @@ import io
 import logging
 import os
 import time
-import uuid
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
+
+if TYPE_CHECKING:
+    import uuid
 
 from . import context, cookies
 from ._core import StaticFile
@@ -75,7 +77,15 @@ class _RequestHooks:
         if obj is None:
             return self.class_map
         hooks = self.class_map.copy()
-        obj.__dict__["hooks"] = hooks
+        state = obj.__dict__
+        state["hooks"] = hooks
+        # A path that runs its tools' hooks inline (the session fast path, see
+        # handler.do_respond): the hook points still to come join the map, after the
+        # class-level ones, as the tools' _setup() would have attached them.
+        planned = state.pop("_planned", None)
+        if planned:
+            for point, point_hooks in planned.items():
+                hooks[point].extend(point_hooks)
         return hooks
 
 
@@ -94,6 +104,9 @@ class LazyUUID4:
         try:
             return self._uuid4
         except AttributeError:
+            # Lazy: most requests never draw one (uuid costs ~1.4 MiB per process).
+            import uuid
+
             self._uuid4: uuid.UUID = uuid.uuid4()
             return self._uuid4
 
@@ -305,10 +318,15 @@ class Request:
             return
         self.closed = True
         self.stage = "on_end_request"
-        hooks = self.__dict__.get("hooks")
+        state = self.__dict__
+        hooks = state.get("hooks")
         try:
             if hooks is not None:
                 hooks.run("on_end_request")
+            elif "_planned" in state:
+                planned = state["_planned"].pop("on_end_request", None)
+                if planned:
+                    HookMap.run_sorted(planned)
         finally:
             self.stage = "close"
             request: Request | None = self

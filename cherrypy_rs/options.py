@@ -15,7 +15,6 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import cherrypy_rs
@@ -322,38 +321,137 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+# -- help formatting ---------------------------------------------------------------------
+
+
+def _terminal_width() -> int:
+    """``shutil.get_terminal_size().columns`` (``COLUMNS``, else the terminal's, else
+    80) without importing shutil, which argparse's formatter does at every parser built
+    (with bz2 and lzma: ~1 MiB in each process started through the CLI)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, its width found without shutil (``_terminal_width``)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(
+            prog,
+            indent_increment,
+            max_help_position,
+            _terminal_width() - 2 if width is None else width,
+        )
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``argparse.RawDescriptionHelpFormatter`` with ``HelpFormatter``'s width."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` with ``HelpFormatter`` unless told otherwise."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 # -- process options ---------------------------------------------------------------------
 
 
-@dataclass
-class Settings:
+class _Record:
+    """Keyword fields with defaults, compared and shown by value (what these records
+    need of a dataclass: ``dataclasses`` imports ``inspect``, ~2.6 MiB in every
+    process that starts through the CLI)."""
+
+    __slots__: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = {}
+
+    def __init__(self, **fields: Any) -> None:
+        unknown = fields.keys() - self._defaults.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown field(s) {sorted(unknown)}")
+        for name, default in self._defaults.items():
+            setattr(self, name, fields.get(name, default))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._defaults)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._defaults)
+        return f"{type(self).__name__}({fields})"
+
+
+class Settings(_Record):
     """What the master does with its workers (the gunicorn-named flags)."""
 
-    workers: int = 1
-    graceful_timeout: float = 30.0
-    timeout: float = 0.0
-    max_requests: int = 0
-    max_requests_jitter: int = 0
-    max_lifetime: float = 0.0
-    max_lifetime_jitter: float = 0.0
+    workers: int
+    graceful_timeout: float
+    timeout: float
+    max_requests: int
+    max_requests_jitter: int
+    max_lifetime: float
+    max_lifetime_jitter: float
+    _defaults = {
+        "workers": 1,
+        "graceful_timeout": 30.0,
+        "timeout": 0.0,
+        "max_requests": 0,
+        "max_requests_jitter": 0,
+        "max_lifetime": 0.0,
+        "max_lifetime_jitter": 0.0,
+    }
+    __slots__ = tuple(_defaults)
 
 
-@dataclass
-class Options:
+class Options(_Record):
     """The process options, resolved."""
 
-    workers: int | None = None
-    settings: Settings | None = None
-    preload: bool = False
-    pid: str | None = None
-    daemon: bool = False
-    uid: int | None = None
-    gid: int | None = None
-    umask: int | None = None
-    reload: bool = False
-    error_log: str | None = None
-    reuse_port: bool = False
-    log_level: str | None = None
+    workers: int | None
+    settings: Settings | None
+    preload: bool
+    pid: str | None
+    daemon: bool
+    uid: int | None
+    gid: int | None
+    umask: int | None
+    reload: bool
+    error_log: str | None
+    reuse_port: bool
+    log_level: str | None
+    _defaults = {
+        "workers": None,
+        "settings": None,
+        "preload": False,
+        "pid": None,
+        "daemon": False,
+        "uid": None,
+        "gid": None,
+        "umask": None,
+        "reload": False,
+        "error_log": None,
+        "reuse_port": False,
+        "log_level": None,
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def multiprocess(self) -> bool:

@@ -13,7 +13,10 @@ False). A tool whose ``_setup()`` only attaches hooks that config alone decides
 (``Tool``, ``HandlerTool``, ``SessionTool``... see ``Tool._plan_hooks``) has those hooks
 built here once; when every tool of the path is such a tool, the hooks of each point
 are also ordered here once (``point_hooks``) and a request starts from a copy of them
-instead of running the tools' ``_setup()``.
+instead of running the tools' ``_setup()``. A path whose only other tool is
+``tools.sessions`` (the toolbox's own, with hooks config decides) keeps the fast path
+too: its session hooks run inline at their points (``fast_session``), and join a
+hook map only if the request makes one (a handler attaching a hook).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class PathConfig:
         "custom",
         "encode",
         "error_pages",
+        "fast_session",
         "has_attributes",
         "hooks",
         "json_out",
@@ -92,8 +96,61 @@ class PathConfig:
         #: ("staticdir" | "staticfile", arguments) when one of them is on.
         self.static: tuple[str, dict[str, Any]] | None = None
         self.needs_hooks = False
+        #: The session fast path (see ``FastSession``), or None.
+        self.fast_session: FastSession | None = None
         #: Whether any request/response attribute, header or error page is set.
         self.has_attributes = False
+
+
+class FastSession:
+    """``tools.sessions``' hooks on a path where it is the only tool that needs hooks,
+    by the point they run at, each tuple in the order ``HookMap.run`` would sort it:
+    ``before_request_body`` (``init``, then the lock with ``locking = "early"``),
+    ``before_handler`` (the lock with ``locking = "implicit"``, priority 50: after
+    ``json_out`` at 30, before ``trailing_slash`` at 60 and ``encode`` at 70), and
+    ``later``: the points after the handler (``before_finalize``, ``on_end_resource``,
+    ``on_end_request``), copied into each request as its ``_planned`` hooks."""
+
+    __slots__ = ("before_handler", "before_request_body", "later")
+
+    #: The points the fast path runs a session's hooks at.
+    POINTS = frozenset(
+        (
+            "before_request_body",
+            "before_handler",
+            "before_finalize",
+            "on_end_resource",
+            "on_end_request",
+        )
+    )
+
+    def __init__(self, planned: list[tuple[str, Hook]]) -> None:
+        by_point: dict[str, list[Hook]] = {}
+        for point, hook in planned:
+            by_point.setdefault(point, []).append(hook)
+        ordered = {point: tuple(sorted(hooks)) for point, hooks in by_point.items()}
+        self.before_request_body = ordered.pop("before_request_body", ())
+        self.before_handler = ordered.pop("before_handler", ())
+        self.later = ordered
+
+    @classmethod
+    def plan(cls, pc: PathConfig, planned: list[tuple[str, Hook]] | None) -> FastSession | None:
+        """The fast path for ``pc`` if ``tools.sessions`` (``planned``: its hooks) is
+        the path's only tool that is not inline, else None."""
+        if (
+            planned is None
+            or pc.setups != [getattr(tools, "sessions", None)]
+            or pc.hooks
+            or pc.custom
+            or pc.static is not None
+            or not {point for point, _ in planned} <= cls.POINTS
+        ):
+            return None
+        # init's arguments must have been worked out once (else init raises per request,
+        # through the hook machinery's error handling).
+        if not any(getattr(hook, "settings", None) is not None for _, hook in planned):
+            return None
+        return cls(planned)
 
 
 def toolboxes_of(app: Any) -> dict[str, Toolbox]:
@@ -112,6 +169,7 @@ def compile_path(
     """Compile a path's merged ``config`` (see the module docstring)."""
     pc = PathConfig()
     custom: dict[str, list[tuple[str, Any]]] = {}
+    session_hooks: list[tuple[str, Hook]] | None = None
     if any(key not in config for key in Config.defaults):
         # A global config without CherryPy's defaults (a bare dict): they still apply.
         config = {**Config.defaults, **config}
@@ -152,6 +210,8 @@ def compile_path(
                 raise AttributeError(f"{namespace}.{name}: there is no such tool")
             pc.all_setups.append(tool)
             planned = tool._plan_hooks(pc.toolmaps) if isinstance(tool, Tool) else None
+            if tool is getattr(tools, "sessions", None):
+                session_hooks = planned
             if planned is None:
                 pc.plan.append(tool)
             else:
@@ -163,6 +223,8 @@ def compile_path(
                 pc.setups.append(tool)
     pc.custom = [(request_namespaces[ns], items) for ns, items in custom.items()]  # type: ignore[index]
     pc.needs_hooks = bool(pc.setups or pc.hooks or pc.custom)
+    if pc.needs_hooks:
+        pc.fast_session = FastSession.plan(pc, session_hooks)
     if pc.needs_hooks and not pc.custom and all(step.__class__ is tuple for step in pc.plan):
         by_point: dict[str, list[Hook]] = {}
         for point, hook in [*pc.hooks, *pc.plan]:

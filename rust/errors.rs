@@ -65,6 +65,19 @@ impl std::error::Error for Error {
     }
 }
 
+/// CherryPy's reason phrase (Python's `http.HTTPStatus`, RFC 2616's wording) for the
+/// statuses whose phrase the http crate spells differently; None for all others.
+pub fn cherrypy_reason(status: http::StatusCode) -> Option<&'static str> {
+    match status.as_u16() {
+        203 => Some("Non-Authoritative Information"),
+        413 => Some("Request Entity Too Large"),
+        414 => Some("Request-URI Too Long"),
+        416 => Some("Requested Range Not Satisfiable"),
+        418 => Some("I'm a Teapot"),
+        _ => None,
+    }
+}
+
 /// What a request may fail with before it reaches an application: each maps to one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reject {
@@ -120,10 +133,14 @@ impl Reject {
 
     /// The reason phrase, where cheroot's (RFC 2616's) differs from hyper's.
     pub fn reason(self) -> Option<&'static str> {
+        cherrypy_reason(self.status())
+    }
+
+    /// The body's media type: cheroot's bare `text/plain` where its wording is kept.
+    pub fn content_type(self) -> &'static str {
         match self {
-            Reject::BodyTooLarge => Some("Request Entity Too Large"),
-            Reject::UriTooLong => Some("Request-URI Too Long"),
-            _ => None,
+            Reject::BodyTooLarge | Reject::UriTooLong => "text/plain",
+            _ => "text/plain;charset=utf-8",
         }
     }
 

@@ -855,31 +855,10 @@ MULTI = App(
 APPS: dict[str, App] = {"rest": REST, "sessions": SESSIONS, "files": FILES, "multi": MULTI}
 
 #: Steps where cherrypy_rs is known to differ from CherryPy by a bug in a file this
-#: sweep does not own (strict xfails: they fail loudly once fixed).
-REASON_PHRASE = (
-    "An int status whose reason phrase the http crate spells differently from "
-    "CherryPy's (Python's http.HTTPStatus: 203, 413, 414, 416, 418) is sent with hyper's "
-    "phrase: objects.Response.finalize leaves reason None for int statuses and Rust "
-    "(rust/server/service.rs, static_files/respond.rs) falls back to "
-    "StatusCode::canonical_reason()"
-)
-XFAIL: dict[tuple[str, str], str] = {
-    ("rest", "teapot"): REASON_PHRASE,
-    ("files", "get_range_unsatisfiable"): REASON_PHRASE,
-    ("files", "too_big"): REASON_PHRASE,
-    ("files", "get_if_modified_since"): (
-        "A 304 for serve_file keeps Last-Modified (answered by Rust, rust/static_files); "
-        "CherryPy's 304 (HTTPRedirect([], 304).set_response) deletes Last-Modified, "
-        "Content-Type, Expires... Allowed by RFC 9110 §15.4.5, but not in Differs"
-    ),
-    ("files", "over_max_request_body_size"): (
-        "server.max_request_body_size exceeded: Rust's rejection (rust/errors.rs "
-        "Reject::PayloadTooLarge) sends '413 Payload Too Large', text/plain;charset=utf-8, "
-        '"Payload Too Large: the request body exceeds the server\'s limit."; cheroot sends '
-        "'413 Request Entity Too Large', text/plain, \"The entity sent with the request "
-        'exceeds the maximum allowed bytes."'
-    ),
-}
+#: sweep does not own (strict xfails: they fail loudly once fixed). None left: the
+#: reason phrases (rust/errors.rs cherrypy_reason), a static 304's Last-Modified and the
+#: 413 page's media type were fixed.
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -86,3 +86,52 @@ def test_serving_is_the_request_context() -> None:
     assert cherrypy_rs.serving is importlib.import_module("cherrypy_rs.context")
     with pytest.raises(RuntimeError, match="only available while a request"):
         _ = cherrypy_rs.serving.request
+
+
+#: Standard-library modules that each cost a process 1-8 MiB and that only some
+#: requests or commands need: importing the package must not load them (issue 19,
+#: idle RSS). They are imported where used ("# Lazy:" comments), and before privileges
+#: are dropped (process.plugins.LAZY_STDLIB).
+HEAVY_STDLIB = (
+    "http.client",
+    "ssl",
+    "email",
+    "hashlib",
+    "hmac",
+    "secrets",
+    "inspect",
+    "dataclasses",
+    "tempfile",
+    "shutil",
+    "subprocess",
+    "uuid",
+)
+
+
+def test_importing_the_package_leaves_heavy_stdlib_modules_unloaded() -> None:
+    code = (
+        "import sys, cherrypy_rs, cherrypy_rs.cli; "
+        f"print(' '.join(m for m in {HEAVY_STDLIB!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_lazy_stdlib_modules_are_loaded_before_privileges_are_dropped() -> None:
+    from cherrypy_rs.process.plugins import LAZY_STDLIB
+
+    lazy = set()
+    for path in Path(import_graph.ROOT).rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "# Lazy:" not in line:
+                continue
+            for follow in lines[i + 1 : i + 5]:
+                words = follow.split()
+                if len(words) >= 2 and words[0] in ("import", "from"):
+                    if not words[1].startswith((".", "cherrypy_rs", "redis", "coverage")):
+                        lazy.add(words[1])
+                    break
+    assert lazy <= set(LAZY_STDLIB), lazy - set(LAZY_STDLIB)

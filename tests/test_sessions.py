@@ -170,6 +170,32 @@ class Root:
 
     early._cp_config = {"tools.sessions.locking": "early"}
 
+    @cherrypy.expose
+    def hooked(self) -> str:
+        # Hooks a handler attaches join the session's (as in CherryPy, where the tool
+        # attached its hooks first): by priority, save (50) between these two.
+        sess = cherrypy.session
+        sess["hooked"] = sess.get("hooked", 0) + 1
+        seen: list[str] = []
+        hooks = cherrypy.request.hooks
+        hooks.attach("before_finalize", lambda: seen.append(f"40:{sess.locked}"), priority=40)
+        hooks.attach("before_finalize", lambda: seen.append(f"60:{sess.locked}"), priority=60)
+        hooks.attach(
+            "before_finalize",
+            lambda: cherrypy.response.headers.update({"X-Seen": " ".join(seen)}),
+            priority=70,
+        )
+        return "hooked"
+
+    @cherrypy.expose
+    def redirect_after_set(self) -> str:
+        cherrypy.session["redirected"] = True
+        raise cherrypy.HTTPRedirect("/info")
+
+    @cherrypy.expose
+    def redirected(self) -> str:
+        return str(cherrypy.session.get("redirected"))
+
 
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
@@ -344,6 +370,26 @@ def test_lock_is_released_after_an_error(live: Any) -> None:
     client.get("/")
     assert client.get("/fail")[0] == 500
     assert client.get("/") == (200, b"2")
+
+
+def test_hooks_a_handler_attaches_run_with_the_session_hooks_by_priority(live: Any) -> None:
+    client = Client(live.port)
+    client.get("/")
+    client.conn.request("GET", "/hooked", headers={"Cookie": f"session_id={client.sid}"})
+    response = client.conn.getresponse()
+    assert response.read() == b"hooked"
+    # Locked before save (priority 40), released by it (60).
+    assert response.getheader("X-Seen") == "40:True 60:False"
+    assert client.get("/hooked")[0] == 200  # the lock was released: no wait
+
+
+def test_a_redirect_saves_the_session_as_in_cherrypy(live: Any) -> None:
+    # CherryPy runs before_finalize (sessions.save) for an HTTPRedirect, not for an
+    # error (the /fail page above sets a value that is lost).
+    client = Client(live.port)
+    client.get("/")
+    assert client.get("/redirect_after_set")[0] == 303
+    assert client.get("/redirected") == (200, b"True")
 
 
 def test_locking_modes(live: Any) -> None:
@@ -931,3 +977,21 @@ def test_internal_redirect_to_a_path_without_sessions_releases_the_lock() -> Non
         assert client.get("/go") == (200, b"plain")
         # The redirected request ran no session hook; the lock was released anyway.
         assert client.get("/") == (200, b"2")
+
+
+def test_a_path_whose_only_tool_is_sessions_keeps_the_fast_path() -> None:
+    from cherrypy_rs.pathconfig import compile_path, toolboxes_of
+
+    def compiled(section: dict[str, Any]) -> Any:
+        return compile_path({**cherrypy.config, **section}, toolboxes_of(None))
+
+    on = {"tools.sessions.on": True}
+    fast = compiled(on).fast_session
+    assert fast is not None
+    assert [h.callback for h in fast.before_handler] == [cherrypy.tools.sessions._lock_session]
+    assert set(fast.later) == {"before_finalize", "on_end_resource", "on_end_request"}
+    early = compiled({**on, "tools.sessions.locking": "early"}).fast_session
+    assert early is not None and len(early.before_request_body) == 2
+    # Any other tool (or a bare hook) and the path goes through the hook machinery.
+    assert compiled({**on, "tools.gzip.on": True}).fast_session is None
+    assert compiled({**on, "hooks.before_handler": lambda: None}).fast_session is None

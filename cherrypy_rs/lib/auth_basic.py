@@ -12,7 +12,6 @@ challenge. An ``Authorization`` header that is not valid base64 or has no ``:`` 
 from __future__ import annotations
 
 import binascii
-import hmac
 import unicodedata
 from typing import Any, Callable
 
@@ -28,6 +27,10 @@ def checkpassword_dict(user_password_dict: dict[str, str]) -> Callable[[str, str
     time, so the answer's timing does not tell how much of a password matched)."""
 
     def checkpassword(realm: str, user: str, password: str) -> bool:
+        # Lazy: hmac imports hashlib, which loads OpenSSL's libcrypto (~4 MiB per
+        # process); only Basic authentication with this checker needs it.
+        import hmac
+
         expected = user_password_dict.get(user)
         if not expected:
             # Compare anyway: an unknown user takes as long as a wrong password.

@@ -14,9 +14,6 @@ be parsed gets 400; a wrong answer, 401 with a new challenge.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import inspect
 import time
 from typing import Any, Callable
 
@@ -37,11 +34,18 @@ NONCE_LIFETIME = 600
 
 def md5_hex(s: str) -> str:
     """The MD5 of ``s`` (UTF-8), in hex."""
+    # Lazy: hashlib loads OpenSSL's libcrypto (~4 MiB per process); only Digest
+    # authentication needs it.
+    import hashlib
+
     return hashlib.md5(s.encode("utf-8")).hexdigest()
 
 
 def _hash_for(algorithm: str) -> Callable[[str], str]:
     if algorithm.upper().startswith("SHA-256"):
+        # Lazy: see md5_hex.
+        import hashlib
+
         return lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()
     return md5_hex
 
@@ -173,6 +177,9 @@ class HttpDigestAuthorization:
         if not sep or not timestamp.isdigit():
             return False
         expected = synthesize_nonce(s, key, timestamp).partition(":")[2]
+        # Lazy: hmac imports hashlib (see md5_hex).
+        import hmac
+
         return hmac.compare_digest(expected.encode(), hashpart.encode("utf-8", "replace"))
 
     def is_nonce_stale(self, max_age_seconds: int = NONCE_LIFETIME) -> bool:
@@ -190,6 +197,9 @@ class HttpDigestAuthorization:
             return h(f"{self.http_method}:{self.uri}")
         if isinstance(entity_body, str):
             entity_body = entity_body.encode("utf-8")
+        # Lazy: see md5_hex.
+        import hashlib
+
         if self.algorithm.upper().startswith("SHA-256"):
             body_hash = hashlib.sha256(entity_body).hexdigest()
         else:
@@ -238,6 +248,9 @@ def www_authenticate(
 
 
 def _takes_algorithm(get_ha1: Callable[..., Any]) -> bool:
+    # Lazy: inspect costs ~2.6 MiB per process; only a get_ha1 check needs it.
+    import inspect
+
     try:
         params = inspect.signature(get_ha1).parameters
     except (TypeError, ValueError):
@@ -292,6 +305,9 @@ def digest_auth(
         raise challenge()
     body = _request_body_bytes(request) if auth.qop == qop_auth_int else b""
     expected = auth.request_digest(ha1, entity_body=body)
+    # Lazy: hmac imports hashlib (see md5_hex).
+    import hmac
+
     if not hmac.compare_digest(expected.encode(), (auth.response or "").encode("utf-8", "replace")):
         raise challenge()
     if auth.is_nonce_stale():

@@ -174,10 +174,7 @@ def serve(path: str = localFile, port: int | str = 8080, root: str | None = None
             "environment": "production",
         }
     )
-    # Lazy: the package imports this module's siblings; quickstart lives at its top.
-    import cherrypy_rs
-
-    cherrypy_rs.quickstart(CoverStats(cov, root))
+    context.site.quickstart(CoverStats(cov, root))
 
 
 if __name__ == "__main__":

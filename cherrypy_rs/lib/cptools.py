@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import typing
@@ -60,6 +59,9 @@ def validate_etags(autotags: bool = False, debug: bool = False) -> None:
     status, _, _ = valid_status(response.status)
     etag = response.headers.get("ETag")
     if not etag and autotags and status == 200:
+        # Lazy: hashlib loads OpenSSL's libcrypto (~4 MiB in every process).
+        import hashlib
+
         etag = f'"{hashlib.md5(response.collapse_body()).hexdigest()}"'
         response.headers["ETag"] = etag
     response.ETag = etag

@@ -12,7 +12,6 @@ exactly one ``Request`` and one ``Response`` are expected: the current request's
 from __future__ import annotations
 
 import gc
-import inspect
 import sys
 from typing import Any
 
@@ -27,6 +26,9 @@ class ReferrerTree:
     peek_length = 40
 
     def __init__(self, ignore: list[Any] | None = None, maxdepth: int = 2, maxparents: int = 10):
+        # Lazy: inspect costs ~2.6 MiB per process; only the gc diagnostics needs it.
+        import inspect
+
         self.ignore = ignore or []
         self.ignore.append(inspect.currentframe().f_back)  # type: ignore[union-attr]
         self.maxdepth = maxdepth
@@ -34,6 +36,9 @@ class ReferrerTree:
 
     def ascend(self, obj: Any, depth: int = 1) -> list[tuple[Any, list[Any]]]:
         """A nested list of ``(referrer, its referrers)`` of ``obj``."""
+        # Lazy: inspect costs ~2.6 MiB per process; only the gc diagnostics needs it.
+        import inspect
+
         depth += 1
         refs = gc.get_referrers(obj)
         self.ignore.append(refs)
@@ -58,6 +63,9 @@ class ReferrerTree:
         return s
 
     def _format(self, obj: Any, descend: bool = True) -> str:
+        # Lazy: inspect costs ~2.6 MiB per process; only the gc diagnostics needs it.
+        import inspect
+
         if inspect.isframe(obj):
             return f"<frame of function '{obj.f_code.co_name}'>"
         if not descend:

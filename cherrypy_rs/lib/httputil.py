@@ -6,11 +6,10 @@ query-string parsing, URL joining and host records."""
 from __future__ import annotations
 
 import binascii
-import email.utils
 import re
+import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from email.header import decode_header
 from http import HTTPStatus
 from typing import Any
 
@@ -171,6 +170,9 @@ def header_elements(fieldname: str, fieldvalue: str | None) -> list[HeaderElemen
 def decode_TEXT(value: str) -> str:
     """Decode RFC 2047 encoded-words (``=?utf-8?q?f=C3=BCr?=`` → ``für``)."""
     decoded = ""
+    # Lazy: the email package costs ~2 MiB per process; only RFC 2047 words need it.
+    from email.header import decode_header
+
     for atom, charset in decode_header(value):
         if isinstance(atom, bytes):
             atom = atom.decode(charset or "ISO-8859-1")
@@ -428,9 +430,17 @@ def get_ranges(headervalue: str | None, content_length: int) -> list[tuple[int, 
     return result
 
 
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def HTTPDate(timeval: float | None = None) -> str:
-    """An RFC 9110 IMF-fixdate."""
-    return email.utils.formatdate(timeval, usegmt=True)
+    """An RFC 9110 IMF-fixdate (``email.utils.formatdate(timeval, usegmt=True)``)."""
+    t = time.gmtime(timeval)
+    return (
+        f"{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} "
+        f"{t.tm_year:04d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def header_items(

@@ -122,7 +122,4 @@ def serve(path: str | None = None, port: int = 8080) -> None:
     site.config.update(
         {"server.socket_port": int(port), "server.thread_pool": 10, "environment": "production"}
     )
-    # Lazy: the package imports this module's siblings; quickstart lives at its top.
-    import cherrypy_rs
-
-    cherrypy_rs.quickstart(Profiler(path))
+    site.quickstart(Profiler(path))

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import pickle
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -126,7 +126,7 @@ class _RemoteSession(Session):
         deadline = None if timeout is None else time.monotonic() + timeout
         if not acquire_local(self.locks, session_id, timeout):
             raise LockTimeout(session_id, timeout or 0)
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()
         delay = 0.001
         try:
             with self._guard():

@@ -20,7 +20,6 @@ import fcntl
 import logging
 import os
 import pickle
-import secrets
 import threading
 import time
 from typing import Any, Callable, ClassVar
@@ -165,7 +164,7 @@ class Session:
 
     def generate_id(self) -> str:
         """A new id: 160 bits from the OS's CSPRNG, as 40 hex digits."""
-        return secrets.token_hex(20)
+        return os.urandom(20).hex()
 
     def now(self) -> datetime.datetime:
         """The current time (override to use another clock or zone)."""
@@ -466,7 +465,7 @@ class FileSession(Session):
         path = self._get_file_path()
         tmp = os.path.join(
             self.storage_path,  # type: ignore[arg-type]
-            f".{self.SESSION_PREFIX}{self._id}.{secrets.token_hex(4)}.tmp",
+            f".{self.SESSION_PREFIX}{self._id}.{os.urandom(4).hex()}.tmp",
         )
         with open(tmp, "wb") as f:
             pickle.dump((self._data, expiration_time), f, self.pickle_protocol)

@@ -21,7 +21,6 @@ session's cookie; ``cherrypy.tools.sessions.regenerate()`` gives the session a n
 
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 import time
@@ -402,38 +401,14 @@ def _settings_for(conf: dict[str, Any]) -> _Settings | None:
     """``_Settings`` for ``init(**conf)``, or None when a ``samesite`` value makes
     ``set_response_cookie`` raise (each request then raises it)."""
 
-    def bind(
-        storage_type: str | None = None,
-        path: str | None = None,
-        path_header: str | None = None,
-        name: str = "session_id",
-        timeout: float = 60,
-        domain: str | None = None,
-        secure: bool = False,
-        clean_freq: float = 5,
-        persistent: bool = True,
-        httponly: bool = False,
-        samesite: str | None = None,
-        debug: bool = False,
-        **kwargs: Any,
-    ) -> _Settings:
-        return _Settings(
-            storage_type,
-            path,
-            path_header,
-            name,
-            timeout,
-            domain,
-            secure,
-            clean_freq,
-            persistent,
-            httponly,
-            samesite,
-            debug,
-            kwargs,
-        )
+    # Lazy: inspect costs ~2.6 MiB per process; only paths with sessions need it.
+    import inspect
 
-    settings = bind(**conf)
+    bound = inspect.signature(init).bind(**conf)
+    bound.apply_defaults()
+    args = bound.arguments
+    named = [value for name, value in args.items() if name != "kwargs"]
+    settings = _Settings(*named, args.get("kwargs", {}))  # type: ignore[call-arg]
     samesite = settings.cookie_args["samesite"]
     if samesite and _SAMESITE.get(str(samesite).lower()) is None:
         return None
@@ -719,6 +694,9 @@ def _uses_ram_sessions(config: dict[str, Any]) -> bool:
 def check_application(app: Any, script_name: str, global_config: dict[str, Any]) -> None:
     """A mount check: warn when a process of several (``--workers N``) mounts an
     application whose sessions are in RAM (each worker would have its own)."""
+    # Lazy: inspect costs ~2.6 MiB per process (see _settings_for).
+    from inspect import getattr_static
+
     server = context.site.server
     if server is None or not getattr(server, "multiprocess", False):
         return
@@ -729,7 +707,7 @@ def check_application(app: Any, script_name: str, global_config: dict[str, Any])
     members = [*vars(type(root)).values(), *getattr(root, "__dict__", {}).values()]
     for obj in (root, *members):
         try:
-            conf = inspect.getattr_static(obj, "_cp_config", None)
+            conf = getattr_static(obj, "_cp_config", None)
         except Exception:
             continue
         if isinstance(conf, dict):

@@ -9,6 +9,7 @@ A plugin subscribes its methods named after channels (``start``, ``stop``, ``exi
 from __future__ import annotations
 
 import grp
+import importlib
 import os
 import pwd
 import re
@@ -168,8 +169,29 @@ def resolve_gid(value: str | int | None) -> int | None:
         raise ValueError(f"group {value!r}: no such group") from None
 
 
+#: Standard-library modules cherrypy_rs imports only when first needed (see the
+#: "Lazy:" comments), loaded before privileges are dropped: the user switched to may not
+#: be allowed to read the interpreter's library (a Python installed under /root).
+LAZY_STDLIB = (
+    "inspect",
+    "hashlib",
+    "hmac",
+    "tempfile",
+    "uuid",
+    "subprocess",
+    "email.header",
+    "http.client",
+    "urllib.request",
+    "xmlrpc.client",
+)
+
+
 def drop_privileges(uid: int | None, gid: int | None, umask: int | None) -> None:
-    """Switch to ``gid`` then ``uid`` (only as root), set ``umask``."""
+    """Switch to ``gid`` then ``uid`` (only as root), set ``umask``; the modules of
+    ``LAZY_STDLIB`` are imported first."""
+    if (uid is not None and os.getuid() != uid) or (gid is not None and os.getgid() != gid):
+        for name in LAZY_STDLIB:
+            importlib.import_module(name)
     if gid is not None and os.getgid() != gid:
         os.setgroups([])
         os.setgid(gid)

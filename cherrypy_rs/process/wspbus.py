@@ -9,7 +9,6 @@ the Rust side installs no signal handler of its own.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import traceback
@@ -278,6 +277,9 @@ class Bus:
 
 def _interpreter_flags() -> list[str]:
     """The interpreter options the process was started with (``-X``, ``-W``...)."""
+    # Lazy: only a re-exec needs it (subprocess costs ~2.4 MiB per process).
+    import subprocess
+
     return subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
 
 

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::{forwarded, ResponseBody, Shared};
 use crate::access_log::Entry;
-use crate::errors::Reject;
+use crate::errors::{cherrypy_reason, Reject};
 use crate::exchange::{Job, LogPatch, Reply, ReplyBody, RequestBody, RequestData, TlsInfo};
 use crate::pool::{Claim, SubmitError};
 use crate::router::Target;
@@ -161,6 +161,11 @@ fn static_response(reply: StaticReply) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::Static(reply.body));
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
+    if let Some(phrase) = cherrypy_reason(reply.status) {
+        response
+            .extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(phrase.as_bytes()));
+    }
     response
 }
 
@@ -441,7 +446,10 @@ fn into_response(reply: Reply) -> Response<ResponseBody> {
     // empty one instead, as CherryPy does ("HTTP/1.1 499 ").
     let reason = reply
         .reason
-        .or_else(|| reply.status.canonical_reason().is_none().then(Bytes::new));
+        .or_else(|| match cherrypy_reason(reply.status) {
+            Some(phrase) => Some(Bytes::from_static(phrase.as_bytes())),
+            None => reply.status.canonical_reason().is_none().then(Bytes::new),
+        });
     if let Some(reason) = reason {
         if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason) {
             response.extensions_mut().insert(phrase);
@@ -463,7 +471,7 @@ fn rejection(reject: Reject) -> Response<ResponseBody> {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain;charset=utf-8"),
+        HeaderValue::from_static(reject.content_type()),
     );
     if reject.closes_connection() {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));

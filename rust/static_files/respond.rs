@@ -44,7 +44,9 @@ impl StaticReply {
         let text = format!(
             "{} {}\n",
             status.as_u16(),
-            status.canonical_reason().unwrap_or("")
+            crate::errors::cherrypy_reason(status)
+                .or(status.canonical_reason())
+                .unwrap_or("")
         );
         StaticReply {
             status,
@@ -112,11 +114,14 @@ pub fn respond(entity: &Entity, req: &RequestHead<'_>) -> StaticReply {
         match conditional::evaluate(req.method, req.headers, v) {
             Precondition::Proceed => {}
             Precondition::NotModified => {
+                // As CherryPy's 304 (HTTPRedirect.set_response): no Last-Modified; the
+                // ETag stays (RFC 9110 §15.4.5 requires it).
+                headers.remove(header::LAST_MODIFIED);
                 return StaticReply {
                     status: StatusCode::NOT_MODIFIED,
                     headers,
                     body: StaticBody::empty(),
-                }
+                };
             }
             Precondition::Failed => {
                 return StaticReply {
