@@ -60,6 +60,18 @@ impl FileId {
             nlink: meta.nlink(),
         }
     }
+
+    /// Whether `st` (an `fstat` of the file) still describes this version.
+    // The stat fields' integer types differ between targets.
+    #[allow(clippy::unnecessary_cast)]
+    fn matches(&self, st: &rustix::fs::Stat) -> bool {
+        st.st_size as u64 == self.len
+            && st.st_mtime as i64 == self.mtime
+            && st.st_mtime_nsec as i64 == self.mtime_nsec
+            && st.st_nlink as u64 == self.nlink
+            && st.st_ino as u64 == self.ino
+            && st.st_dev as u64 == self.dev
+    }
 }
 
 /// Whether `fstat` of a file open on this filesystem is answered from memory (the inode
@@ -166,10 +178,13 @@ impl Representation {
 
     /// Whether the file this was read from is still as it was read: same size and
     /// modification time, still linked (not deleted, not replaced by a rename). One
-    /// `fstat` of the open descriptor; true for what was not read from a file.
+    /// `fstat` of the open descriptor (the plain system call: std's `metadata` asks
+    /// `statx` for more than this needs); true for what was not read from a file.
     pub(super) fn unchanged(&self) -> bool {
         match (&self.opened, &self.id) {
-            (Some(file), Some(id)) => file.metadata().is_ok_and(|m| FileId::of(&m) == *id),
+            (Some(file), Some(id)) => {
+                rustix::fs::fstat(file.as_fd()).is_ok_and(|st| id.matches(&st))
+            }
             _ => true,
         }
     }
