@@ -1,4 +1,4 @@
-//! Entry points for the `cargo fuzz` targets in `fuzz/` (built only with the `fuzzing`
+//! Entry points for the fuzz targets in `fuzz/` (`make fuzz`; built only with the `fuzzing`
 //! feature): each feeds arbitrary bytes to one parser we own and checks the invariants
 //! its callers rely on, panicking when one breaks. Not part of the Python module.
 
