@@ -20,7 +20,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use super::head_error::{self, Failure};
 use super::idle::{Finished, IdleWatch, Park, Waiting, PARK_AFTER};
 use super::io::{Activity, ConnIo, Counted};
+use super::streams::{Driven, InConnection};
 use super::{proxy_protocol, service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
 
@@ -622,7 +623,9 @@ async fn serve_http2<I>(
     let config = &shared.config;
     let idle = shared.socket_timeout();
     let activity = Activity::new();
-    let mut builder = http2::Builder::new(TokioExecutor::new());
+    // The streams run in this task (streams.rs), not one spawned task each.
+    let exec = InConnection::default();
+    let mut builder = http2::Builder::new(exec.clone());
     builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(config.http2_max_streams)
@@ -657,8 +660,7 @@ async fn serve_http2<I>(
     });
     let io = ConnIo::new(prefix, io, activity.clone())
         .with_send_timeout(idle, send_timeout_log(remote, &shared));
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
+    let mut conn = Driven::new(builder.serve_connection(TokioIo::new(io), svc), exec);
     loop {
         // While a handler runs, look again one timeout later rather than spin.
         let now = Instant::now();
@@ -668,14 +670,14 @@ async fn serve_http2<I>(
             .min()
             .unwrap_or(now + idle);
         tokio::select! {
-            _ = conn.as_mut() => return,
+            _ = &mut conn => return,
             _ = shared.shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
+                conn.conn().graceful_shutdown();
                 // The streams in flight finish (stop() bounds them by shutdown_timeout);
                 // then the connection gets a moment to flush and close, but a client that
                 // never answers the GOAWAY's PING is not waited for.
                 tokio::select! {
-                    _ = conn.as_mut() => return,
+                    _ = &mut conn => return,
                     _ = activity.quiet() => {}
                 }
                 let _ = timeout(DRAIN_GRACE, conn).await;
@@ -699,7 +701,7 @@ async fn serve_http2<I>(
         }
     }
     // Idle: GOAWAY, then give the client one more timeout to close its side.
-    conn.as_mut().graceful_shutdown();
+    conn.conn().graceful_shutdown();
     let _ = timeout(idle, conn).await;
 }
 

@@ -13,6 +13,7 @@ mod io;
 mod listener;
 mod proxy_protocol;
 mod service;
+mod streams;
 
 pub use forwarded::Trusted;
 pub use listener::{bind_tcp_with, bind_unix, Bound};

@@ -393,6 +393,9 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
         claim: claim.clone(),
         reply: reply_tx,
     };
+    // Dropped before a worker starts it (an HTTP/2 stream reset by the client, a closed
+    // connection): the worker skips it, so the request never reaches Python.
+    let _unclaimed = AbandonOnDrop(&claim);
     match shared.pool.submit(job) {
         Ok(_) => {}
         Err(SubmitError::Full) => return Err(Reject::Overloaded),
@@ -424,6 +427,16 @@ pub async fn watch_queue(pool: Arc<crate::pool::Pool<Job>>, queue_timeout: std::
                 break;
             }
         }
+    }
+}
+
+/// Abandons a queued job when its request is dropped before a worker started it (a
+/// compare-and-swap: a started job is left alone).
+struct AbandonOnDrop<'a>(&'a Claim);
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
     }
 }
 
