@@ -12,8 +12,9 @@ are those of this directory's ``apps/`` for every target:
 - ``json``: ``GET /json?n=7`` (``apps/tools_app.py``, ``tools.json_out``);
 - ``gzip``: ``GET /page`` with ``Accept-Encoding: gzip`` (``apps/tools_app.py``);
 - ``method``: ``GET /api/items/3`` through ``MethodDispatcher`` (``apps/dispatch_app.py``);
-- ``session``: ``GET /count``, a counter in a RamSession, one cookie jar per connection
-  (``apps/session_cherrypy_rs.py`` / ``session_cherrypy.py``, wrk ``-t`` = ``-c``);
+- ``session``: ``GET /count``, a counter in a RamSession, one session per connection
+  (``apps/session_cherrypy_rs.py`` / ``session_cherrypy.py``, sessions opened before the
+  run and used round-robin from one wrk thread, as ``bench_sessions.py``);
   ``session2`` is the same with ``server.workers = 2`` for the cherrypy_rs trees;
 - ``static``, ``static100k``, ``static10m``: ``GET /static/<size>.bin`` of a 1 KiB,
   100 KiB or 10 MiB file through ``tools.staticdir`` (``apps/static_cherrypy_rs.py`` /
@@ -118,9 +119,6 @@ def one_run(target: str, scenario: str, args: argparse.Namespace, log: Path) -> 
     path, extra, *_ = SCENARIOS[scenario]
     port = free_port()
     threads, conns = 1, args.connections
-    if scenario.startswith("session"):
-        threads = conns
-        extra = [*extra, "-s", str(bench_sessions.LUA)]
     with log.open("ab") as out:
         proc = subprocess.Popen(
             command(target, scenario, port, args),
@@ -136,6 +134,9 @@ def one_run(target: str, scenario: str, args: argparse.Namespace, log: Path) -> 
             reason = wait_ready(proc, port, 20.0)
         if reason is not None:
             return {"error": reason}
+        if scenario.startswith("session"):
+            # One session per connection, opened now (see bench_sessions.py).
+            extra = [*extra, "-s", str(bench_sessions.write_script(port, conns))]
         bench_hello.run_wrk(
             args.wrk, port, threads, conns, args.warmup, path=path, extra_args=extra
         )
@@ -169,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrk", default="wrk")
     args = parser.parse_args(argv)
     if any(s.startswith("session") for s in args.scenarios.split(",")):
-        # NOTE: bench_sessions now writes its script per run from LUA_TEMPLATE (4b90ea1);
-        # the session scenarios here still expect the former LUA_SCRIPT.
         bench_sessions.LUA.parent.mkdir(parents=True, exist_ok=True)
-        bench_sessions.LUA.write_text(bench_sessions.LUA_SCRIPT)  # type: ignore[attr-defined]
     if any(s.startswith("static") for s in args.scenarios.split(",")):
         STATIC_DIR.mkdir(parents=True, exist_ok=True)
         bench_static.make_files(STATIC_DIR, list(bench_static.SIZES))
