@@ -12,9 +12,11 @@ __all__ = [
     "Listener",
     "Request",
     "Server",
+    "StartResponse",
     "StaticFile",
     "StaticFileInput",
     "StaticRoute",
+    "WSGIReply",
     "__version__",
     "lookup_static",
     "range_unsatisfiable",
@@ -79,10 +81,47 @@ class Request:
         """The CGI keys of a PEP 3333 environ (PATH_INFO as ISO-8859-1 text, HTTP_*
         joined with ","; over TLS the SSL_* keys of ``ssl_environ``); header names
         containing "_" are left out."""
+    def wsgi_environ(self, base: dict[str, Any], errors: Any, input: Any) -> dict[str, Any]:
+        """A whole PEP 3333 environ: a copy of ``base``, the keys of ``environ()``,
+        ``wsgi.url_scheme``, ``wsgi.errors``, ``wsgi.input`` and, over HTTPS, ``HTTPS``."""
     def ssl_environ(self) -> dict[str, str] | None:
         """The connection's TLS details as mod_ssl's SSL_* keys (SSL_PROTOCOL,
         SSL_CIPHER, SSL_CLIENT_VERIFY, SSL_CLIENT_S_DN, SSL_CLIENT_CERT...), or None
         on plain HTTP."""
+
+@final
+class StartResponse:
+    """The ``start_response`` callable of one WSGI request (PEP 3333), with ``write``."""
+
+    def __new__(cls) -> StartResponse: ...
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        """Record the status and headers; return ``write``. A second call needs
+        ``exc_info``, which is re-raised once the head is sent."""
+    def write(self, data: bytes) -> None:
+        """The legacy ``write()`` callable: the data precedes the returned iterable."""
+    @property
+    def status(self) -> str | None:
+        """The status given to the call, or None before it."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The header list given to the call (empty before it)."""
+    @property
+    def written(self) -> list[bytes]:
+        """What ``write()`` was given so far (a new list)."""
+    @property
+    def sent(self) -> bool:
+        """Whether the head has gone out."""
+    @sent.setter
+    def sent(self, value: bool) -> None: ...
+    def reply_list(self, result: list[Any]) -> WSGIReply | None:
+        """The worker's reply for a list of bytes after a valid head; None for anything
+        the Python gateway must judge."""
+
+@final
+class WSGIReply:
+    """A reply made by ``StartResponse.reply_list``, taken by the worker as is."""
 
 @final
 class FileBody:
@@ -276,6 +315,9 @@ class Server:
     @property
     def parked_connections(self) -> int:
         """Idle keep-alive connections holding no HTTP state or buffers (of ``connections``)."""
+    @property
+    def socket_timeout(self) -> float: ...
+    def set_socket_timeout(self, seconds: float) -> None: ...
     def flush_access_log(self, timeout: float = 10.0) -> bool:
         """Wait until the access-log lines of the requests answered so far are written
         (screen, file, handlers); True when they are or the server is not running."""

@@ -71,44 +71,9 @@ class FileWrapper:
             yield data
 
 
-class _StartResponse:
-    """The ``start_response`` callable of one request, with its ``write``."""
-
-    __slots__ = ("headers", "sent", "status", "written")
-
-    def __init__(self) -> None:
-        self.status: str | None = None
-        self.headers: list[tuple[str, str]] = []
-        self.sent = False
-        self.written: list[bytes] = []
-
-    def __call__(
-        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
-    ) -> Callable[[bytes], None]:
-        if exc_info:
-            try:
-                if self.sent:
-                    # PEP 3333: too late to change the status: re-raise for the server.
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.status is not None:
-            raise WSGIError("start_response() called a second time without exc_info")
-        if not isinstance(status, str):
-            raise WSGIError(f"the status must be a str like '200 OK', not {status!r}")
-        if type(headers) is not list:
-            raise WSGIError(f"the headers must be a list of (name, value), not {type(headers)}")
-        self.status = status
-        self.headers = headers
-        return self.write
-
-    def write(self, data: bytes) -> None:
-        """The legacy ``write()`` callable: the data precedes the returned iterable."""
-        if self.status is None:
-            raise WSGIError("write() called before start_response()")
-        if not isinstance(data, bytes):
-            raise WSGIError(f"write() takes bytes, not {type(data).__name__}")
-        self.written.append(data)
+#: The ``start_response`` callable of one request, with its ``write`` (in Rust: it checks
+#: what the application gives it as this module always did, raising ``WSGIError``).
+_StartResponse = _core.StartResponse
 
 
 def _head(start: _StartResponse) -> tuple[int, str | None, list[tuple[str, str]], int | None]:
@@ -223,25 +188,19 @@ class WSGIGateway:
             "SERVER_SOFTWARE": SERVER_SOFTWARE,
         }
 
-    def __call__(self, core: Any) -> tuple[int, str | None, list[tuple[str, str]], Any]:
-        environ = core.environ()
-        environ.update(self.constant)
-        scheme = core.scheme
-        environ["wsgi.url_scheme"] = scheme
-        # Looked up per request: sys.stderr may be replaced (logging setups, pytest).
-        environ["wsgi.errors"] = sys.stderr
-        if scheme == "https":
-            environ["HTTPS"] = "on"
+    def __call__(self, core: Any) -> Any:
         data = core.body
         stream = io.BytesIO(data) if data is not None else os.fdopen(core.body_fd(), "rb")
-        environ["wsgi.input"] = stream
+        # sys.stderr is looked up per request: it may be replaced (logging setups, pytest).
+        environ = core.wsgi_environ(self.constant, sys.stderr, stream)
         try:
             return self.run(environ)
         finally:
             if data is None:
                 stream.close()
 
-    def run(self, environ: dict[str, Any]) -> tuple[int, str | None, list[tuple[str, str]], Any]:
+    def run(self, environ: dict[str, Any]) -> Any:
+        """(status, reason, headers, body), or a ``_core.WSGIReply`` for the worker."""
         start = _StartResponse()
         try:
             result = self.app(environ, start)
@@ -251,6 +210,11 @@ class WSGIGateway:
             )
             return _ERROR_500
         try:
+            if type(result) is list:
+                # The common answer, made in Rust (None: anything else to judge here).
+                reply = start.reply_list(result)
+                if reply is not None:
+                    return reply
             return self.respond(start, result)
         except Exception:
             _close(result)

@@ -7,6 +7,7 @@ mod request;
 mod server;
 mod static_files;
 mod worker;
+mod wsgi;
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<listener::PyListener>()?;
     m.add_class::<request::PyRequest>()?;
     m.add_class::<file_body::PyFileBody>()?;
+    m.add_class::<wsgi::PyStartResponse>()?;
+    m.add_class::<wsgi::PyWsgiReply>()?;
     m.add_class::<static_files::PyStaticRoute>()?;
     m.add_class::<static_files::PyStaticFile>()?;
     m.add_class::<static_files::PyStaticFileInput>()?;

@@ -2,7 +2,6 @@
 //! what the application changes about its access-log line, `log_field`/`log_line`);
 //! every value is converted when (and only when) Python asks for it.
 
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -207,60 +206,22 @@ impl PyRequest {
     /// names containing "_" are dropped: they would be indistinguishable from "-" once
     /// in the environ (a header-spoofing vector). The wsgi.* keys are the caller's.
     fn environ<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = &self.data;
         let env = PyDict::new(py);
-        env.set_item(
-            intern!(py, "REQUEST_METHOD"),
-            PyString::intern(py, d.method.as_str()),
-        )?;
-        env.set_item(intern!(py, "SCRIPT_NAME"), &d.script_name)?;
-        let path_info = uri::decode_path_bytes(d.path_info());
-        env.set_item(intern!(py, "PATH_INFO"), uri::latin1(&path_info))?;
-        env.set_item(intern!(py, "QUERY_STRING"), &d.query)?;
-        env.set_item(
-            intern!(py, "SERVER_PROTOCOL"),
-            PyString::intern(py, d.protocol()),
-        )?;
-        let server_name = d
-            .headers
-            .get(http::header::HOST)
-            .map(|h| uri::latin1(h.as_bytes()))
-            .map(|host| host_without_port(&host).to_string())
-            .unwrap_or_else(|| d.local.ip().to_string());
-        env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
-        env.set_item(intern!(py, "SERVER_PORT"), d.local.port().to_string())?;
-        env.set_item(intern!(py, "REMOTE_ADDR"), d.remote.ip().to_string())?;
-        env.set_item(intern!(py, "REMOTE_PORT"), d.remote.port().to_string())?;
-        for name in d.headers.keys() {
-            let key = name.as_str();
-            if key.contains('_') {
-                continue;
-            }
-            let value = uri::latin1(&joined(&d.headers, name));
-            match key {
-                "content-type" => env.set_item(intern!(py, "CONTENT_TYPE"), value)?,
-                "content-length" => env.set_item(intern!(py, "CONTENT_LENGTH"), value)?,
-                _ => {
-                    let mut cgi = String::with_capacity(key.len() + 5);
-                    cgi.push_str("HTTP_");
-                    cgi.extend(key.chars().map(|c| match c {
-                        '-' => '_',
-                        c => c.to_ascii_uppercase(),
-                    }));
-                    env.set_item(PyString::intern(py, &cgi), value)?;
-                }
-            }
-        }
-        if let Some(tls) = &d.tls {
-            for (key, value) in &tls.environ {
-                env.set_item(PyString::intern(py, key), value)?;
-            }
-        }
-        if !env.contains(intern!(py, "CONTENT_LENGTH"))? && d.body.len() > 0 {
-            // A chunked body, already read whole: its length is known now.
-            env.set_item(intern!(py, "CONTENT_LENGTH"), d.body.len().to_string())?;
-        }
+        super::wsgi::cgi_environ(py, &self.data, &env)?;
         Ok(env)
+    }
+
+    /// A whole PEP 3333 environ for the WSGI gateway, in one call: a copy of `base` (the
+    /// keys that never change), the keys of ``environ()``, ``wsgi.url_scheme``,
+    /// ``wsgi.errors``, ``wsgi.input`` and, over HTTPS, ``HTTPS=on``.
+    fn wsgi_environ<'py>(
+        &self,
+        py: Python<'py>,
+        base: &Bound<'py, PyDict>,
+        errors: &Bound<'py, PyAny>,
+        input: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        super::wsgi::wsgi_environ(py, &self.data, base, errors, input)
     }
 
     /// The connection's TLS details as `SSL_*` environ keys (SSL_PROTOCOL, SSL_CIPHER,
@@ -281,17 +242,6 @@ impl PyRequest {
     }
 }
 
-/// "example.com:8080" → "example.com", "[::1]:80" → "[::1]".
-fn host_without_port(host: &str) -> &str {
-    if let Some(end) = host.rfind(']') {
-        return &host[..=end];
-    }
-    match host.rfind(':') {
-        Some(i) => &host[..i],
-        None => host,
-    }
-}
-
 /// "content-type" → "Content-Type" (hyper stores names lower-cased).
 fn title_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -309,15 +259,7 @@ fn title_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{host_without_port, title_case};
-
-    #[test]
-    fn server_name_drops_the_port() {
-        assert_eq!(host_without_port("example.com:8080"), "example.com");
-        assert_eq!(host_without_port("example.com"), "example.com");
-        assert_eq!(host_without_port("[::1]:80"), "[::1]");
-        assert_eq!(host_without_port("[::1]"), "[::1]");
-    }
+    use super::title_case;
 
     #[test]
     fn header_names_are_title_cased() {

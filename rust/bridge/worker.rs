@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::file_body::PyFileBody;
 use super::request::PyRequest;
 use super::static_files::PyStaticFile;
+use super::wsgi::PyWsgiReply;
 use crate::exchange::{Job, LogPatch, Reply, ReplyBody, StreamAborted};
 use crate::pool::{Pool, Worker};
 
@@ -294,8 +295,24 @@ enum Body<'py> {
     Iter(Bound<'py, PyAny>),
 }
 
-/// Reads the handler's `(status, reason, headers, body)`.
+/// Reads the handler's `(status, reason, headers, body)`, or the WSGI gateway's reply
+/// made in Rust (`wsgi::PyWsgiReply`).
 fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
+    if let Ok(prepared) = result.cast_exact::<PyWsgiReply>() {
+        let reply = prepared
+            .get()
+            .take()
+            .ok_or_else(|| PyValueError::new_err("this WSGI reply was sent already"))?;
+        return Ok((
+            Head {
+                status: reply.status,
+                reason: reply.reason,
+                headers: reply.headers,
+                log: None,
+            },
+            Body::Full(reply.body),
+        ));
+    }
     let tuple = result.cast::<PyTuple>().map_err(|_| {
         PyTypeError::new_err("the handler must return (status, reason, headers, body)")
     })?;
@@ -398,7 +415,7 @@ const SHARE_ABOVE: usize = 64 * 1024;
 /// keeps the (immutable) object alive until hyper has written it, so a 64 MB body costs
 /// 64 MB, not twice that. The reference is released the next time a worker re-enters
 /// the interpreter (pyo3's deferred reference counting) if dropped on a tokio thread.
-fn shared_bytes(bytes: &Bound<'_, PyBytes>) -> Bytes {
+pub(super) fn shared_bytes(bytes: &Bound<'_, PyBytes>) -> Bytes {
     if bytes.as_bytes().len() < SHARE_ABOVE {
         return Bytes::copy_from_slice(bytes.as_bytes());
     }

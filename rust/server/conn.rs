@@ -27,8 +27,8 @@ use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::task::TaskTracker;
 
 use super::head_error::{self, Failure};
-use super::idle::{ConnIo, Finished, IdleWatch, Park, PARK_AFTER};
-use super::io::{Activity, Counted, Rewind, SendDeadline, Tracked};
+use super::idle::{Finished, IdleWatch, Park, Waiting, PARK_AFTER};
+use super::io::{Activity, ConnIo, Counted};
 use super::streams::{Driven, InConnection};
 use super::{proxy_protocol, service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
@@ -92,7 +92,7 @@ pub fn spawn(tracker: &TaskTracker, stream: TcpStream, remote: SocketAddr, share
 /// With `server.proxy_protocol`, a trusted peer's PROXY header is read first and names
 /// the remote address; then the connection is served as any other.
 async fn serve_proxied(mut stream: TcpStream, mut remote: SocketAddr, shared: Arc<Shared>) {
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     match before_http(&shared, deadline, proxy_protocol::read_header(&mut stream)).await {
         Ok(Ok(header)) => remote = header.source().unwrap_or(remote),
         Ok(Err(e)) => {
@@ -123,7 +123,7 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
     let Some(terminator) = shared.tls.as_ref() else {
         return;
     };
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     let mut first = [0u8; 1];
     match before_http(&shared, deadline, stream.peek(&mut first)).await {
         Err(Halt::Stopping) => return,
@@ -187,7 +187,14 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
     shared.stats.handshakes.fetch_add(1, Ordering::Relaxed);
     let info = Arc::new(crate::tls::connection_info(tls_stream.get_ref().1));
     if info.alpn.as_deref() == Some(b"h2") {
-        Box::pin(serve_http2(tls_stream, remote, shared, Some(info))).await;
+        Box::pin(serve_http2(
+            tls_stream,
+            Bytes::new(),
+            remote,
+            shared,
+            Some(info),
+        ))
+        .await;
     } else {
         serve_http1(tls_stream, Bytes::new(), remote, shared, Some(info)).await;
     }
@@ -215,7 +222,7 @@ async fn refuse_plain_http(stream: &mut TcpStream) -> std::io::Result<()> {
 async fn serve_h2c(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
     let mut seen: Vec<u8> = Vec::with_capacity(PREFACE.len());
     let mut buf = [0u8; PREFACE.len()];
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     let is_h2 = loop {
         let want = PREFACE.len() - seen.len();
         let n = match before_http(&shared, deadline, stream.read(&mut buf[..want])).await {
@@ -238,7 +245,7 @@ async fn serve_h2c(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
         }
     };
     if is_h2 {
-        Box::pin(serve_http2(Rewind::new(seen, stream), remote, shared, None)).await;
+        Box::pin(serve_http2(stream, Bytes::from(seen), remote, shared, None)).await;
     } else {
         serve_http1(stream, Bytes::from(seen), remote, shared, None).await;
     }
@@ -255,9 +262,8 @@ async fn serve_http1<I: Park>(
     tls: Option<Arc<TlsInfo>>,
 ) {
     let watch = IdleWatch::new();
-    // After a parked connection wakes: when its next request head must be complete
-    // (as hyper's header timer would have counted it, from the last response).
-    let mut head_deadline = None;
+    // Whether the connection was parked before this round.
+    let mut woken = false;
     loop {
         let between_messages = prefix.is_empty() && !io.buffered();
         // Boxed: the task keeps only the socket while it is parked.
@@ -269,7 +275,7 @@ async fn serve_http1<I: Park>(
             &tls,
             &watch,
             between_messages,
-            head_deadline.take(),
+            woken,
         ));
         let Some((back, read_ahead)) = round.await else {
             return;
@@ -279,8 +285,8 @@ async fn serve_http1<I: Park>(
         if !prefix.is_empty() || io.buffered() {
             continue;
         }
-        let deadline = watch.last_idle() + shared.config.socket_timeout;
-        head_deadline = Some(deadline);
+        let deadline = watch.last_idle() + shared.socket_timeout();
+        woken = true;
         if !park(&io, &shared, deadline, !watch.served()).await {
             // Idle for server.socket_timeout, or the server stops: close (for TLS, with
             // a close_notify, as hyper would). A connection that never sent a request
@@ -333,14 +339,19 @@ enum Event {
     Stop,
     /// Idle for `PARK_AFTER`.
     Idle,
-    /// The head of the request that woke a parked connection is not complete at the
-    /// deadline: closed without an answer, as hyper's header timeout does.
+    /// The next request head is not complete `server.socket_timeout` after the last
+    /// response (or the connection's start).
     HeadTimeout,
 }
 
 /// One hyper HTTP/1 connection on the socket, until hyper closes it (`None`) or the
 /// connection has been idle for `PARK_AFTER`: then the socket and the bytes hyper read
 /// ahead are handed back.
+///
+/// The head-read deadline is kept here, not by hyper's `header_read_timeout` (which
+/// allocates and registers a timer for every request): one timer per round serves both
+/// the parking delay and the deadline (`server.socket_timeout` after the last response,
+/// as hyper counts it), and is re-armed at most once per expiry.
 async fn http1_round<I: Park>(
     io: I,
     prefix: Bytes,
@@ -349,16 +360,14 @@ async fn http1_round<I: Park>(
     tls: &Option<Arc<TlsInfo>>,
     watch: &Arc<IdleWatch>,
     between_messages: bool,
-    head_deadline: Option<Instant>,
+    woken: bool,
 ) -> Option<(I, Bytes)> {
     watch.begin_round(between_messages);
     let config = &shared.config;
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
-        // Starts when hyper waits for a request head, so it bounds both a slow head
-        // (slowloris) and an idle keep-alive connection that is not parked yet.
-        .header_read_timeout(config.socket_timeout)
+        // Kept by the round instead (see above): no timer in hyper.
+        .header_read_timeout(None)
         .max_header_size(config.max_header_size)
         .max_buf_size(config.read_buffer_size())
         .max_headers(config.max_headers)
@@ -382,66 +391,93 @@ async fn http1_round<I: Park>(
             Ok::<_, Infallible>(response.map(|body| Finished::new(body, done)))
         })
     });
-    let io = ConnIo::new(prefix, send_deadline(io, remote, shared), watch.clone());
+    let io = ConnIo::new(prefix, io, watch.clone())
+        .with_send_timeout(shared.socket_timeout(), send_timeout_log(remote, shared));
     let mut conn = builder.serve_connection(TokioIo::new(io), svc);
     let stopping = shared.shutdown.cancelled();
     tokio::pin!(stopping);
-    // Armed lazily: a busy connection re-arms it at most once per PARK_AFTER.
+    // Polling the token's future takes the lock all connections share: it is polled
+    // once, to register this task's waker, then the flag is read.
+    let mut stop_registered = false;
+    // Armed lazily at the deadline of the state the connection is in; a deadline that
+    // moves later (a busy connection) is not followed until the timer fires.
     let timer = tokio::time::sleep(PARK_AFTER);
     tokio::pin!(timer);
-    let mut timer_set = false;
-    // hyper's header timer starts again with each round; a woken connection's head
-    // keeps the deadline it had while parked (polled only then, so unregistered else).
-    let head_timer = tokio::time::sleep_until(head_deadline.unwrap_or_else(Instant::now));
-    tokio::pin!(head_timer);
+    let mut armed: Option<Instant> = None;
+    let head_timeout = shared.socket_timeout();
     let event = std::future::poll_fn(|cx| {
         if let Poll::Ready(done) = Pin::new(&mut conn).poll(cx) {
             return Poll::Ready(Event::Closed(done.err()));
         }
-        if stopping.as_mut().poll(cx).is_ready() {
+        if !stop_registered {
+            if stopping.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Stop);
+            }
+            stop_registered = true;
+        } else if shared.shutdown.is_cancelled() {
             return Poll::Ready(Event::Stop);
         }
-        if head_deadline.is_some() && !watch.started() && head_timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Event::HeadTimeout);
-        }
-        while let Some(since) = watch.idle_since() {
-            let due = since + PARK_AFTER;
-            if Instant::now() >= due {
-                return Poll::Ready(Event::Idle);
-            }
-            if !timer_set {
+        loop {
+            let (due, event) = match watch.waiting() {
+                Waiting::Busy => break,
+                Waiting::Head { since, idle } => {
+                    if idle && PARK_AFTER < head_timeout {
+                        (since + PARK_AFTER, Event::Idle)
+                    } else {
+                        (since + head_timeout, Event::HeadTimeout)
+                    }
+                }
+            };
+            if !matches!(armed, Some(at) if at <= due) {
                 timer.as_mut().reset(due);
-                timer_set = true;
+                armed = Some(due);
             }
             if timer.as_mut().poll(cx).is_pending() {
                 break;
             }
-            timer_set = false;
+            if armed == Some(due) {
+                return Poll::Ready(event);
+            }
+            // An earlier deadline passed; the state has moved on since.
+            armed = None;
         }
         Poll::Pending
     })
     .await;
     match event {
-        Event::Closed(None) | Event::HeadTimeout => None,
+        Event::Closed(None) => None,
+        Event::HeadTimeout => {
+            // As hyper's header timeout did: cheroot's 408 on a connection that never
+            // had a request, or in the middle of a head whose request line arrived; a
+            // head begun after parking is cut without an answer.
+            let parts = conn.into_parts();
+            if woken && !watch.started() {
+                return None;
+            }
+            let mid_head = parts.read_buf.contains(&b'\n');
+            if watch.served() && !mid_head {
+                return None;
+            }
+            let (_, io) = parts.io.into_inner().into_held();
+            shared.debug(format_args!(
+                "{remote}: request head refused (Timeout: no complete head within server.socket_timeout)"
+            ));
+            let answer = head_error::answer(Failure::Timeout, b"", "");
+            send_and_close(io, &answer, shared.socket_timeout()).await;
+            None
+        }
         Event::Closed(Some(error)) => {
             // hyper could not take the head: cheroot's answer instead of hyper's.
             let parts = conn.into_parts();
             let (held, mut io) = parts.io.into_inner().into_held();
             let mut head = parts.read_buf.to_vec();
-            let mut failure = if error.is_timeout() {
-                // cheroot's 408: on a connection that never had a request, or in the
-                // middle of a head whose request line arrived.
-                let mid_head = parts.read_buf.contains(&b'\n');
-                (!watch.served() || mid_head).then_some(Failure::Timeout)
-            } else {
-                Failure::from_canned(&held)
-            };
+            let mut failure = Failure::from_canned(&held);
             let said = error.to_string();
             let intact = head_error::intact(&head, &said);
             if failure == Some(Failure::Malformed) && intact && !head_error::has_line(&head) {
                 // cheroot reads the request line to its end before it judges it.
                 let limit = shared.config.max_header_size;
-                let deadline = Instant::now() + shared.config.socket_timeout;
+                let deadline = Instant::now() + shared.socket_timeout();
                 failure = match read_line(&mut io, &mut head, limit, deadline).await {
                     LineEnd::Found => failure,
                     LineEnd::TooLong => Some(Failure::TooLarge),
@@ -461,7 +497,7 @@ async fn http1_round<I: Park>(
                 None => held,
             };
             if !answer.is_empty() {
-                send_and_close(io, &answer, shared.config.socket_timeout).await;
+                send_and_close(io, &answer, shared.socket_timeout()).await;
             }
             None
         }
@@ -506,7 +542,7 @@ async fn http1_round<I: Park>(
                 all.extend_from_slice(&unread);
                 all.freeze()
             };
-            Some((io.into_inner(), read_ahead))
+            Some((io, read_ahead))
         }
     }
 }
@@ -557,19 +593,15 @@ async fn send_and_close<W: AsyncWrite + Unpin>(
     .await;
 }
 
-/// `io` with the send timeout: a write or flush that makes no progress for
-/// `server.socket_timeout` fails, which ends the connection (and its response bodies).
-fn send_deadline<I>(io: I, remote: SocketAddr, shared: &Arc<Shared>) -> SendDeadline<I> {
+/// What the send timeout logs (a write or flush that makes no progress for
+/// `server.socket_timeout` fails, which ends the connection and its response bodies).
+fn send_timeout_log(remote: SocketAddr, shared: &Arc<Shared>) -> Box<dyn FnOnce() + Send> {
     let log = shared.clone();
-    SendDeadline::new(
-        io,
-        shared.config.socket_timeout,
-        Box::new(move || {
-            log.debug(format_args!(
-                "{remote} read nothing of its response for server.socket_timeout; connection closed"
-            ))
-        }),
-    )
+    Box::new(move || {
+        log.debug(format_args!(
+            "{remote} read nothing of its response for server.socket_timeout; connection closed"
+        ))
+    })
 }
 
 /// How long a connection that has not sent its first request yet is kept at stop.
@@ -579,12 +611,17 @@ const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(
 /// header-list limits, connection-specific headers never sent (§8.2.2), and the idle
 /// timeout HTTP/1 gets from hyper's header-read timeout: a connection with no request
 /// in a handler that moves no bytes for `server.socket_timeout` gets a GOAWAY.
-async fn serve_http2<I>(io: I, remote: SocketAddr, shared: Arc<Shared>, tls: Option<Arc<TlsInfo>>)
-where
+async fn serve_http2<I>(
+    io: I,
+    prefix: Bytes,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+    tls: Option<Arc<TlsInfo>>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = &shared.config;
-    let idle = config.socket_timeout;
+    let idle = shared.socket_timeout();
     let activity = Activity::new();
     // The streams run in this task (streams.rs), not one spawned task each.
     let exec = InConnection::default();
@@ -621,7 +658,8 @@ where
             Ok::<_, std::convert::Infallible>(response.map(|body| Counted::new(body, in_flight)))
         }
     });
-    let io = Tracked::new(send_deadline(io, remote, &shared), activity.clone());
+    let io = ConnIo::new(prefix, io, activity.clone())
+        .with_send_timeout(idle, send_timeout_log(remote, &shared));
     let mut conn = Driven::new(builder.serve_connection(TokioIo::new(io), svc), exec);
     loop {
         // While a handler runs, look again one timeout later rather than spin.

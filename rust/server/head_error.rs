@@ -2,7 +2,7 @@
 //! itself with a bare status (`400`, `431`, `414`) and no body; CherryPy (cheroot) says
 //! what was wrong ("Malformed Request-Line", "Illegal header line.", …), and clients and
 //! test suites written against CherryPy read those words. The connection holds hyper's
-//! canned answer back (`idle::ConnIo`), and `conn.rs` sends the one built here instead,
+//! canned answer back (`io::ConnIo`), and `conn.rs` sends the one built here instead,
 //! from the bytes hyper could not parse (still in its read buffer), then closes.
 //!
 //! Nothing here runs for a request hyper parsed: valid requests pay nothing for it.

@@ -8,7 +8,7 @@
 //! the socket and any bytes read ahead), and the task waits for the socket to become
 //! readable, holding only the socket. The next request gets a new hyper connection.
 //!
-//! `IdleWatch` is what the connection's wrapper (`ConnIo`) and its service see of the
+//! `IdleWatch` is what the connection's wrapper (`io::ConnIo`) and its service see of the
 //! exchange; `Park` is how a parked socket is waited on without reading it.
 
 use std::future::Future;
@@ -19,11 +19,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use super::io::Observe;
 
 /// How long a connection must stay idle (response flushed, nothing read since) before
 /// its hyper connection and buffers are released. Short enough that an idle connection
@@ -128,13 +129,18 @@ impl IdleWatch {
         }
     }
 
-    /// Since when the connection has been idle: no request in flight, the response
-    /// flushed, nothing read since. `None` while anything is going on.
-    pub fn idle_since(&self) -> Option<Instant> {
-        let idle = self.armed.load(Ordering::Relaxed)
-            && self.flushed.load(Ordering::Relaxed)
-            && self.in_flight.load(Ordering::Relaxed) == 0;
-        idle.then(|| self.last_idle())
+    /// What the round waits for: nothing while a request is in flight; else the next
+    /// request head, since the last response (or the connection's start), with the
+    /// connection `idle` when the response is flushed and not a byte has been read since.
+    pub fn waiting(&self) -> Waiting {
+        if self.in_flight.load(Ordering::Relaxed) != 0 {
+            return Waiting::Busy;
+        }
+        let idle = self.armed.load(Ordering::Relaxed) && self.flushed.load(Ordering::Relaxed);
+        Waiting::Head {
+            since: self.last_idle(),
+            idle,
+        }
     }
 
     /// When the connection last went idle (its start, or its last response).
@@ -163,6 +169,16 @@ impl IdleWatch {
         }
         notified.await;
     }
+}
+
+/// See `IdleWatch::waiting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// A request is being handled (or its response taken by hyper).
+    Busy,
+    /// For a request head, since `since`; `idle` when nothing of it has arrived and the
+    /// last response is flushed.
+    Head { since: Instant, idle: bool },
 }
 
 /// Marks its request's response finished when dropped (see `IdleWatch::response_guard`).
@@ -207,125 +223,25 @@ impl<B: http_body::Body + Unpin> http_body::Body for Finished<B> {
     }
 }
 
-/// The byte stream under one hyper round: bytes read ahead by the previous round first,
-/// then the socket; reads and writes are reported to the `IdleWatch`. What hyper writes
-/// while no response is owed (its canned answer to a head it could not parse) is held
-/// back, not sent: `conn.rs` sends cheroot's answer instead (`head_error`).
-pub struct ConnIo<I> {
-    prefix: Bytes,
-    inner: I,
-    watch: Arc<IdleWatch>,
-    held: Vec<u8>,
-}
-
-impl<I> ConnIo<I> {
-    pub fn new(prefix: Bytes, inner: I, watch: Arc<IdleWatch>) -> Self {
-        ConnIo {
-            prefix,
-            inner,
-            watch,
-            held: Vec::new(),
-        }
+/// What the connection's `ConnIo` reports in a round of hyper: a read (even of nothing,
+/// at EOF) ends the idleness, writes and flushes tell when the response is out, and what
+/// hyper writes while no response is owed (its canned answer to a head it could not
+/// parse) is held back, not sent: `conn.rs` sends cheroot's answer instead (`head_error`).
+impl Observe for IdleWatch {
+    fn read_done(&self, _n: usize) {
+        self.bytes_read();
     }
 
-    /// The bytes of the prefix not read yet, and the socket.
-    pub fn into_parts(self) -> (Bytes, I) {
-        (self.prefix, self.inner)
+    fn write_started(&self) {
+        self.writing();
     }
 
-    /// What hyper wrote while no response was owed (empty almost always), and the
-    /// socket.
-    pub fn into_held(self) -> (Vec<u8>, I) {
-        (self.held, self.inner)
+    fn flushed(&self) {
+        IdleWatch::flushed(self);
     }
 
-    /// Keeps `bufs` instead of writing them when no response is owed.
-    fn hold(&mut self, bufs: &[&[u8]]) -> Option<usize> {
-        if self.watch.owed.load(Ordering::Relaxed) {
-            return None;
-        }
-        let mut n = 0;
-        for buf in bufs {
-            self.held.extend_from_slice(buf);
-            n += buf.len();
-        }
-        Some(n)
-    }
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for ConnIo<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix.split_to(n));
-            this.watch.bytes_read();
-            return Poll::Ready(Ok(()));
-        }
-        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
-        // A read of 0 bytes at EOF counts too: the connection is not idle, it ends.
-        if poll.is_ready() {
-            this.watch.bytes_read();
-        }
-        poll
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for ConnIo<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if let Some(n) = this.hold(&[buf]) {
-            return Poll::Ready(Ok(n));
-        }
-        this.watch.writing();
-        Pin::new(&mut this.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if !this.watch.owed.load(Ordering::Relaxed) {
-            let slices: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
-            if let Some(n) = this.hold(&slices) {
-                return Poll::Ready(Ok(n));
-            }
-        }
-        this.watch.writing();
-        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        // hyper flushes the socket only once its own write buffer is empty.
-        let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        if matches!(poll, Poll::Ready(Ok(()))) {
-            this.watch.flushed();
-        }
-        poll
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.held.is_empty() {
-            // hyper closes after its canned answer; conn.rs writes the real one first.
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+    fn holds_writes(&self) -> bool {
+        !self.owed.load(Ordering::Relaxed)
     }
 }
 
@@ -369,33 +285,33 @@ impl Park for tokio_rustls::server::TlsStream<TcpStream> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::io::ConnIo;
     use super::*;
+    use bytes::Bytes;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn is_idle(w: &IdleWatch) -> bool {
+        matches!(w.waiting(), Waiting::Head { idle: true, .. })
+    }
 
     #[test]
     fn idle_only_between_messages_with_everything_flushed() {
         let w = IdleWatch::new();
         w.begin_round(true);
-        assert!(
-            w.idle_since().is_some(),
-            "a round with nothing buffered starts idle"
-        );
+        assert!(is_idle(&w), "a round with nothing buffered starts idle");
         w.request_started();
-        assert!(w.idle_since().is_none());
+        assert_eq!(w.waiting(), Waiting::Busy);
         assert!(w.started() && w.served());
         w.writing();
         let guard = w.response_guard();
         drop(guard);
-        assert!(w.idle_since().is_none(), "the response is not flushed yet");
+        assert!(!is_idle(&w), "the response is not flushed yet");
         w.flushed();
-        assert!(w.idle_since().is_some());
+        assert!(is_idle(&w));
         w.bytes_read();
-        assert!(w.idle_since().is_none(), "bytes of a next request arrived");
+        assert!(!is_idle(&w), "bytes of a next request arrived");
         w.begin_round(false);
-        assert!(
-            w.idle_since().is_none(),
-            "a round with a prefix starts busy"
-        );
+        assert!(!is_idle(&w), "a round with a prefix starts busy");
         assert!(!w.started() && w.served());
     }
 
@@ -408,7 +324,7 @@ mod tests {
         let mut first = [0u8; 3];
         io.read_exact(&mut first).await.unwrap();
         assert_eq!(&first, b"hel");
-        assert!(w.idle_since().is_none(), "reading disarms");
+        assert!(!is_idle(&w), "reading disarms");
         let (rest, inner) = io.into_parts();
         assert_eq!(&rest[..], b"lo");
         assert_eq!(inner, b" world");
@@ -422,9 +338,9 @@ mod tests {
         drop(w.response_guard());
         let mut io = ConnIo::new(Bytes::new(), Vec::new(), w.clone());
         io.write_all(b"response").await.unwrap();
-        assert!(w.idle_since().is_none());
+        assert!(!is_idle(&w));
         io.flush().await.unwrap();
-        assert!(w.idle_since().is_some());
+        assert!(is_idle(&w));
         let (held, written) = io.into_held();
         assert!(held.is_empty());
         assert_eq!(written, b"response");

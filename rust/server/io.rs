@@ -1,8 +1,10 @@
-//! Byte-stream adapters under hyper: `Rewind` gives back the bytes read while detecting
-//! the protocol, `Tracked` notes when bytes last moved (the HTTP/2 idle timeout), and
-//! `SendDeadline` fails a write (or flush) that makes no progress for
-//! `server.socket_timeout`, so a client that stops reading loses its connection and
+//! The byte stream under hyper, one wrapper per connection (`ConnIo`): the bytes read
+//! ahead first, reads and writes reported to the connection's observer (`Observe`:
+//! parking for HTTP/1 in `idle.rs`, `Activity` for HTTP/2's idle and stall timeouts),
+//! and the send timeout: a write (or flush) that makes no progress for
+//! `server.socket_timeout` fails, so a client that stops reading loses its connection and
 //! frees what the response held (its body, and the Python worker feeding a stream).
+//! One layer, not three stacked ones: each read and write pays one delegation.
 
 use std::future::Future;
 use std::io;
@@ -12,113 +14,98 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// A stream that first yields `prefix`, then reads from `inner`.
-pub struct Rewind<T> {
-    prefix: Vec<u8>,
-    pos: usize,
-    inner: T,
-}
-
-impl<T> Rewind<T> {
-    pub fn new(prefix: Vec<u8>, inner: T) -> Self {
-        Rewind {
-            prefix,
-            pos: 0,
-            inner,
-        }
+/// What a connection's byte stream reports about itself: bytes read, writes started and
+/// made, flushes done. The HTTP/1 side (`idle::IdleWatch`) also holds back what hyper
+/// writes when no response is owed.
+pub trait Observe {
+    /// A read finished with `n` bytes (0 at the end of the stream, or on an error).
+    fn read_done(&self, n: usize);
+    /// A write is about to be attempted.
+    fn write_started(&self) {}
+    /// A write made progress.
+    fn wrote(&self) {}
+    /// Everything written has reached the socket.
+    fn flushed(&self) {}
+    /// Whether writes are to be kept instead of sent (see `ConnIo::held`).
+    fn holds_writes(&self) -> bool {
+        false
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.pos < this.prefix.len() {
-            let left = &this.prefix[this.pos..];
-            let n = left.len().min(buf.remaining());
-            buf.put_slice(&left[..n]);
-            this.pos += n;
-            if this.pos == this.prefix.len() {
-                this.prefix = Vec::new();
-                this.pos = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
-
-/// A stream whose writes and flushes fail with `TimedOut` once they have made no progress
-/// for `timeout` (the client stopped reading and the socket buffers are full). Reads are
-/// untouched: hyper bounds them itself (header-read timeout, body reads in `service`).
-pub struct SendDeadline<T> {
-    inner: T,
-    timeout: Duration,
+/// The one wrapper between hyper and a connection's socket (or TLS stream): bytes read
+/// ahead (a previous round's, or those read to choose the protocol) come first; reads and
+/// writes are reported to the observer (`W`: parking for HTTP/1, activity for HTTP/2);
+/// what hyper writes while the observer holds writes is kept (`into_held`); and a write,
+/// flush or shutdown that makes no progress for the send timeout fails with `TimedOut`,
+/// so a client that stops reading loses its connection and frees what the response held
+/// (its body, and the Python worker feeding a stream). Reads have no deadline here:
+/// `conn.rs` bounds the request head, `service` the body reads.
+pub struct ConnIo<I, W> {
+    prefix: Bytes,
+    inner: I,
+    observer: Arc<W>,
+    held: Vec<u8>,
+    send_timeout: Option<Duration>,
     /// Armed when a write or flush first returns `Pending`; cleared by any progress.
     stalled: Option<Pin<Box<Sleep>>>,
-    /// Called once when the deadline passes (a debug log line naming the client).
+    /// Called once when the send deadline passes (a debug log line naming the client).
     on_timeout: Option<Box<dyn FnOnce() + Send>>,
 }
 
-impl<T> SendDeadline<T> {
-    pub fn new(inner: T, timeout: Duration, on_timeout: Box<dyn FnOnce() + Send>) -> Self {
-        SendDeadline {
+impl<I, W: Observe> ConnIo<I, W> {
+    /// `inner` after `prefix`, observed by `observer`, without a send timeout.
+    pub fn new(prefix: Bytes, inner: I, observer: Arc<W>) -> Self {
+        ConnIo {
+            prefix,
             inner,
-            timeout,
+            observer,
+            held: Vec::new(),
+            send_timeout: None,
             stalled: None,
-            on_timeout: Some(on_timeout),
+            on_timeout: None,
         }
     }
 
-    /// The stream, for a connection that goes on without this deadline (a parked one).
-    pub fn into_inner(self) -> T {
-        self.inner
+    /// Writes (and flushes) that make no progress for `timeout` fail; `on_timeout` is
+    /// called once when that happens.
+    pub fn with_send_timeout(
+        mut self,
+        timeout: Duration,
+        on_timeout: Box<dyn FnOnce() + Send>,
+    ) -> Self {
+        self.send_timeout = Some(timeout);
+        self.on_timeout = Some(on_timeout);
+        self
     }
 
-    /// After the inner stream answered `poll`: progress clears the deadline, `Pending`
-    /// arms it (once) and turns into an error when it has passed.
-    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+    /// The bytes of the prefix not read yet, and the stream.
+    pub fn into_parts(self) -> (Bytes, I) {
+        (self.prefix, self.inner)
+    }
+
+    /// What hyper wrote while writes were held (empty almost always), and the stream.
+    pub fn into_held(self) -> (Vec<u8>, I) {
+        (self.held, self.inner)
+    }
+
+    /// After the inner stream answered a write, flush or shutdown: progress clears the
+    /// send deadline, `Pending` arms it (once) and turns into an error once it has passed.
+    fn deadline<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
         if poll.is_ready() {
             self.stalled = None;
             return poll;
         }
-        let timeout = self.timeout;
+        let Some(timeout) = self.send_timeout else {
+            return poll;
+        };
         let sleep = self
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
@@ -135,25 +122,46 @@ impl<T> SendDeadline<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for SendDeadline<T> {
+impl<I: AsyncRead + Unpin, W: Observe> AsyncRead for ConnIo<I, W> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            this.observer.read_done(n);
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if poll.is_ready() {
+            // A read of 0 bytes at EOF counts too: the connection is not idle, it ends.
+            this.observer.read_done(buf.filled().len() - before);
+        }
+        poll
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for SendDeadline<T> {
+impl<I: AsyncWrite + Unpin, W: Observe> AsyncWrite for ConnIo<I, W> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.observer.holds_writes() {
+            this.held.extend_from_slice(buf);
+            return Poll::Ready(Ok(buf.len()));
+        }
+        this.observer.write_started();
         let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.watch(cx, poll)
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            this.observer.wrote();
+        }
+        this.deadline(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -162,8 +170,20 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SendDeadline<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.observer.holds_writes() {
+            let mut n = 0;
+            for buf in bufs {
+                this.held.extend_from_slice(buf);
+                n += buf.len();
+            }
+            return Poll::Ready(Ok(n));
+        }
+        this.observer.write_started();
         let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.watch(cx, poll)
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            this.observer.wrote();
+        }
+        this.deadline(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -172,14 +192,22 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SendDeadline<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // hyper flushes the socket only once its own write buffer is empty.
         let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        this.watch(cx, poll)
+        if matches!(poll, Poll::Ready(Ok(()))) {
+            this.observer.flushed();
+        }
+        this.deadline(cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if !this.held.is_empty() {
+            // hyper closes after its canned answer; conn.rs writes the real one first.
+            return Poll::Ready(Ok(()));
+        }
         let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.watch(cx, poll)
+        this.deadline(cx, poll)
     }
 }
 
@@ -275,71 +303,15 @@ impl Drop for InFlight {
     }
 }
 
-/// A stream that records in `Activity` each time bytes are read or written.
-pub struct Tracked<T> {
-    inner: T,
-    activity: Arc<Activity>,
-}
-
-impl<T> Tracked<T> {
-    pub fn new(inner: T, activity: Arc<Activity>) -> Self {
-        Tracked { inner, activity }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.activity.touch();
+impl Observe for Activity {
+    fn read_done(&self, n: usize) {
+        if n > 0 {
+            self.touch();
         }
-        poll
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch_write();
-        }
-        poll
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch_write();
-        }
-        poll
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    fn wrote(&self) {
+        self.touch_write();
     }
 }
 
@@ -415,12 +387,50 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     #[tokio::test]
-    async fn rewind_yields_the_prefix_first() {
+    async fn the_prefix_comes_first() {
         let inner: &[u8] = b" world";
-        let mut r = Rewind::new(b"hello".to_vec(), inner);
+        let mut r = ConnIo::new(Bytes::from_static(b"hello"), inner, Activity::new());
         let mut out = String::new();
         r.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
+    }
+
+    /// A stream whose writes never make progress (a client that stopped reading).
+    struct Stuck;
+
+    impl AsyncWrite for Stuck {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_without_progress_fails_after_the_send_timeout() {
+        use std::sync::atomic::AtomicBool;
+        use tokio::io::AsyncWriteExt;
+        let reported = Arc::new(AtomicBool::new(false));
+        let flag = reported.clone();
+        let mut io = ConnIo::new(Bytes::new(), Stuck, Activity::new()).with_send_timeout(
+            Duration::from_secs(5),
+            Box::new(move || flag.store(true, Ordering::Relaxed)),
+        );
+        let started = Instant::now();
+        let err = io.write_all(b"response").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_secs(5));
+        assert!(reported.load(Ordering::Relaxed));
     }
 
     #[tokio::test(start_paused = true)]

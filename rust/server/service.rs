@@ -103,7 +103,13 @@ async fn respond(
         }
     };
     let _in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
-    let body = read_body(body, &parts.headers, &shared.config).await?;
+    let body = read_body(
+        body,
+        &parts.headers,
+        &shared.config,
+        shared.socket_timeout(),
+    )
+    .await?;
     let request = RequestData {
         method: parts.method,
         version: parts.version,
@@ -148,7 +154,7 @@ fn keep_alive(response: &mut Response<ResponseBody>, shared: &Shared) {
         *response.version_mut() = Version::HTTP_10;
         return;
     }
-    let timeout = format!("timeout={}", shared.config.socket_timeout.as_secs().max(1));
+    let timeout = format!("timeout={}", shared.socket_timeout().as_secs().max(1));
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
     if let Ok(value) = HeaderValue::from_str(&timeout) {
@@ -285,6 +291,7 @@ async fn read_body(
     mut body: Incoming,
     headers: &http::HeaderMap,
     config: &crate::config::ServerConfig,
+    socket_timeout: std::time::Duration,
 ) -> Result<RequestBody, Reject> {
     use http_body::Body as _;
     if body.is_end_stream() {
@@ -308,7 +315,7 @@ async fn read_body(
     let mut spool: Option<tokio::fs::File> = None;
     let mut received: u64 = 0;
     loop {
-        let frame = match tokio::time::timeout(config.socket_timeout, body.frame()).await {
+        let frame = match tokio::time::timeout(socket_timeout, body.frame()).await {
             Err(_) => return Err(Reject::BodyTimeout),
             Ok(None) => break,
             Ok(Some(Err(_))) => return Err(Reject::BadBody),
@@ -371,13 +378,15 @@ async fn temp_file() -> Result<tokio::fs::File, Reject> {
 }
 
 /// How long a queued request waits on busy workers that make no progress before an idle
-/// worker is woken for it (see `pool`).
+/// worker is woken for it (see `pool`); also how often the queue is looked at while
+/// requests wait in it.
 const STALL_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Queues the request for a Python worker and waits for its reply; 503 when no worker
-/// starts it within `accepted_queue_timeout`.
+/// starts it within `accepted_queue_timeout` (`watch_queue` takes it out then). Once a
+/// worker has started it, waits as long as the handler takes, as CherryPy does.
 async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject> {
-    let (reply_tx, mut reply_rx) = oneshot::channel();
+    let (reply_tx, reply_rx) = oneshot::channel();
     let claim = Claim::new();
     let job = Job {
         request,
@@ -392,27 +401,33 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
         Err(SubmitError::Full) => return Err(Reject::Overloaded),
         Err(SubmitError::Closed) => return Err(Reject::ShuttingDown),
     }
-    let deadline = tokio::time::Instant::now() + shared.config.queue_timeout;
-    while !claim.started() {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            if claim.abandon() {
-                return Err(Reject::Overloaded);
+    match reply_rx.await {
+        Ok(reply) => Ok(reply),
+        // Taken out of the queue unstarted: it waited too long.
+        Err(_) if claim.abandoned() => Err(Reject::Overloaded),
+        Err(_) => Err(Reject::Internal),
+    }
+}
+
+/// The server's one watcher of the worker queue: while requests wait in it, every
+/// `STALL_PATIENCE` it answers 503 to those that waited `queue_timeout` (dropping a job
+/// drops its reply channel) and wakes an idle worker if the busy ones are blocked; while
+/// the queue is empty it sleeps. Runs until the runtime is dropped.
+pub async fn watch_queue(pool: Arc<crate::pool::Pool<Job>>, queue_timeout: std::time::Duration) {
+    loop {
+        pool.queued_job().await;
+        loop {
+            tokio::time::sleep(STALL_PATIENCE).await;
+            for job in pool.expired(queue_timeout) {
+                // Out of the queue, so no worker can start it: the claim is ours.
+                job.claim.abandon();
             }
-            break;
-        }
-        let step = STALL_PATIENCE.min(deadline - now);
-        match tokio::time::timeout(step, &mut reply_rx).await {
-            Ok(Ok(reply)) => return Ok(reply),
-            Ok(Err(_)) => return Err(Reject::Internal),
-            // Still queued: if the busy workers are blocked, start an idle one.
-            Err(_) => {
-                shared.pool.wake_if_stalled(STALL_PATIENCE);
+            pool.wake_if_stalled(STALL_PATIENCE);
+            if pool.queued() == 0 {
+                break;
             }
         }
     }
-    // A worker has started it: wait as long as the handler takes, as CherryPy does.
-    reply_rx.await.map_err(|_| Reject::Internal)
 }
 
 /// Abandons a queued job when its request is dropped before a worker started it (a
