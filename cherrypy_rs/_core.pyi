@@ -315,6 +315,9 @@ class Server:
     @property
     def parked_connections(self) -> int:
         """Idle keep-alive connections holding no HTTP state or buffers (of ``connections``)."""
+    @property
+    def socket_timeout(self) -> float: ...
+    def set_socket_timeout(self, seconds: float) -> None: ...
     def flush_access_log(self, timeout: float = 10.0) -> bool:
         """Wait until the access-log lines of the requests answered so far are written
         (screen, file, handlers); True when they are or the server is not running."""

@@ -134,15 +134,21 @@ class HTTPServerHandle:
 
     @property
     def timeout(self) -> Any:
-        """cheroot's ``timeout``: ``server.socket_timeout`` as configured (seconds)."""
-        return self._server.settings["socket_timeout"]
+        """cheroot's ``timeout``: the socket timeout the server uses now (seconds;
+        ``server.socket_timeout`` unless set here), as it was given."""
+        value = self._server.__dict__.get("live_timeout")
+        return self._server.settings["socket_timeout"] if value is None else value
 
     @timeout.setter
     def timeout(self, value: Any) -> None:
-        raise AttributeError(
-            f"httpserver.timeout = {value!r}: the Rust server reads server.socket_timeout "
-            "once, at start; set server.socket_timeout in the config before the engine starts"
-        )
+        # Every deadline set from now on uses it (cheroot applies it to the connections
+        # it accepts next); a value that is not a number of seconds >= 0 is a ValueError.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"httpserver.timeout = {value!r}: a number of seconds is expected")
+        self._server.core.set_socket_timeout(float(value))
+        # Until the server stops (a new start takes server.socket_timeout again, as
+        # CherryPy builds a new HTTP server from the config).
+        object.__setattr__(self._server, "live_timeout", value)
 
     @property
     def interrupt(self) -> BaseException | type[BaseException] | None:
@@ -487,6 +493,7 @@ class Server(ServerAdapter):
             # A TLS file that cannot be used: the message names the key and the file.
             raise ConfigError(str(exc)) from None
         self.core = core
+        self.__dict__.pop("live_timeout", None)
         if shortfall is not None:
             self._warn(shortfall)
         for key, why in IGNORED_WITH_WARNING.items():

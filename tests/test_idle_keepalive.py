@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from conftest import TLSFiles
 from rawhttp import Client, get, poll
 
@@ -165,3 +166,23 @@ def test_a_parked_tls_connection_serves_its_next_request(tls_files: TLSFiles) ->
             c.send(get("/path/x") + get("/path/y"))
             ok(c, b"x")
             ok(c, b"y")
+
+
+def test_httpserver_timeout_set_while_serving_applies() -> None:
+    # cheroot's idiom (CherryPy's test_tools testEndRequestOnDrop):
+    # ``cherrypy.server.httpserver.timeout = x`` on a running server.
+    with served(socket_timeout=30) as live:
+        handle = live.server.httpserver
+        assert handle is not None and handle.timeout == 30
+        handle.timeout = 0.5
+        assert handle.timeout == 0.5
+        with Client(live.port) as c:
+            c.send(get())
+            ok(c)
+            # Idle past the new timeout: closed long before the configured 30 s.
+            assert c.closed(timeout=10.0)
+        with pytest.raises(ValueError, match=r"server\.socket_timeout"):
+            handle.timeout = -1
+        with pytest.raises(TypeError):
+            handle.timeout = "soon"
+        assert handle.timeout == 0.5

@@ -267,6 +267,31 @@ impl PyServer {
         Ok((addr.ip().to_string(), addr.port()))
     }
 
+    /// `server.socket_timeout` in seconds, as the server uses it now.
+    #[getter]
+    fn socket_timeout(&self) -> f64 {
+        match &self.state.lock().running {
+            Some(running) => running.shared().socket_timeout(),
+            None => self.config.socket_timeout,
+        }
+        .as_secs_f64()
+    }
+
+    /// Change `server.socket_timeout` (seconds) while serving, as cheroot's
+    /// `httpserver.timeout`: every deadline set from now on uses it (the head and each
+    /// body read, keep-alive idleness, a send that makes no progress) until the server
+    /// stops; a new start takes the configured value again.
+    fn set_socket_timeout(&self, seconds: f64) -> PyResult<()> {
+        let timeout = crate::config::seconds("server.socket_timeout", seconds)?;
+        match &self.state.lock().running {
+            Some(running) => {
+                running.shared().set_socket_timeout(timeout);
+                Ok(())
+            }
+            None => Err(Error::State("the server is not running").into()),
+        }
+    }
+
     /// The bound (host, port), or None when not started.
     #[getter]
     fn bound_address(&self) -> Option<(String, u16)> {

@@ -20,7 +20,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use super::head_error::{self, Failure};
 use super::idle::{Finished, IdleWatch, Park, Waiting, PARK_AFTER};
 use super::io::{Activity, ConnIo, Counted};
+use super::streams::{Driven, InConnection};
 use super::{proxy_protocol, service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
 
@@ -91,7 +92,7 @@ pub fn spawn(tracker: &TaskTracker, stream: TcpStream, remote: SocketAddr, share
 /// With `server.proxy_protocol`, a trusted peer's PROXY header is read first and names
 /// the remote address; then the connection is served as any other.
 async fn serve_proxied(mut stream: TcpStream, mut remote: SocketAddr, shared: Arc<Shared>) {
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     match before_http(&shared, deadline, proxy_protocol::read_header(&mut stream)).await {
         Ok(Ok(header)) => remote = header.source().unwrap_or(remote),
         Ok(Err(e)) => {
@@ -122,7 +123,7 @@ async fn serve_tls(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared
     let Some(terminator) = shared.tls.as_ref() else {
         return;
     };
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     let mut first = [0u8; 1];
     match before_http(&shared, deadline, stream.peek(&mut first)).await {
         Err(Halt::Stopping) => return,
@@ -221,7 +222,7 @@ async fn refuse_plain_http(stream: &mut TcpStream) -> std::io::Result<()> {
 async fn serve_h2c(mut stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>) {
     let mut seen: Vec<u8> = Vec::with_capacity(PREFACE.len());
     let mut buf = [0u8; PREFACE.len()];
-    let deadline = Instant::now() + shared.config.socket_timeout;
+    let deadline = Instant::now() + shared.socket_timeout();
     let is_h2 = loop {
         let want = PREFACE.len() - seen.len();
         let n = match before_http(&shared, deadline, stream.read(&mut buf[..want])).await {
@@ -284,7 +285,7 @@ async fn serve_http1<I: Park>(
         if !prefix.is_empty() || io.buffered() {
             continue;
         }
-        let deadline = watch.last_idle() + shared.config.socket_timeout;
+        let deadline = watch.last_idle() + shared.socket_timeout();
         woken = true;
         if !park(&io, &shared, deadline, !watch.served()).await {
             // Idle for server.socket_timeout, or the server stops: close (for TLS, with
@@ -391,7 +392,7 @@ async fn http1_round<I: Park>(
         })
     });
     let io = ConnIo::new(prefix, io, watch.clone())
-        .with_send_timeout(config.socket_timeout, send_timeout_log(remote, shared));
+        .with_send_timeout(shared.socket_timeout(), send_timeout_log(remote, shared));
     let mut conn = builder.serve_connection(TokioIo::new(io), svc);
     let stopping = shared.shutdown.cancelled();
     tokio::pin!(stopping);
@@ -403,7 +404,7 @@ async fn http1_round<I: Park>(
     let timer = tokio::time::sleep(PARK_AFTER);
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
-    let head_timeout = config.socket_timeout;
+    let head_timeout = shared.socket_timeout();
     let event = std::future::poll_fn(|cx| {
         if let Poll::Ready(done) = Pin::new(&mut conn).poll(cx) {
             return Poll::Ready(Event::Closed(done.err()));
@@ -462,7 +463,7 @@ async fn http1_round<I: Park>(
                 "{remote}: request head refused (Timeout: no complete head within server.socket_timeout)"
             ));
             let answer = head_error::answer(Failure::Timeout, b"", "");
-            send_and_close(io, &answer, shared.config.socket_timeout).await;
+            send_and_close(io, &answer, shared.socket_timeout()).await;
             None
         }
         Event::Closed(Some(error)) => {
@@ -476,7 +477,7 @@ async fn http1_round<I: Park>(
             if failure == Some(Failure::Malformed) && intact && !head_error::has_line(&head) {
                 // cheroot reads the request line to its end before it judges it.
                 let limit = shared.config.max_header_size;
-                let deadline = Instant::now() + shared.config.socket_timeout;
+                let deadline = Instant::now() + shared.socket_timeout();
                 failure = match read_line(&mut io, &mut head, limit, deadline).await {
                     LineEnd::Found => failure,
                     LineEnd::TooLong => Some(Failure::TooLarge),
@@ -496,7 +497,7 @@ async fn http1_round<I: Park>(
                 None => held,
             };
             if !answer.is_empty() {
-                send_and_close(io, &answer, shared.config.socket_timeout).await;
+                send_and_close(io, &answer, shared.socket_timeout()).await;
             }
             None
         }
@@ -620,9 +621,11 @@ async fn serve_http2<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = &shared.config;
-    let idle = config.socket_timeout;
+    let idle = shared.socket_timeout();
     let activity = Activity::new();
-    let mut builder = http2::Builder::new(TokioExecutor::new());
+    // The streams run in this task (streams.rs), not one spawned task each.
+    let exec = InConnection::default();
+    let mut builder = http2::Builder::new(exec.clone());
     builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(config.http2_max_streams)
@@ -657,8 +660,7 @@ async fn serve_http2<I>(
     });
     let io = ConnIo::new(prefix, io, activity.clone())
         .with_send_timeout(idle, send_timeout_log(remote, &shared));
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
+    let mut conn = Driven::new(builder.serve_connection(TokioIo::new(io), svc), exec);
     loop {
         // While a handler runs, look again one timeout later rather than spin.
         let now = Instant::now();
@@ -668,14 +670,14 @@ async fn serve_http2<I>(
             .min()
             .unwrap_or(now + idle);
         tokio::select! {
-            _ = conn.as_mut() => return,
+            _ = &mut conn => return,
             _ = shared.shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
+                conn.conn().graceful_shutdown();
                 // The streams in flight finish (stop() bounds them by shutdown_timeout);
                 // then the connection gets a moment to flush and close, but a client that
                 // never answers the GOAWAY's PING is not waited for.
                 tokio::select! {
-                    _ = conn.as_mut() => return,
+                    _ = &mut conn => return,
                     _ = activity.quiet() => {}
                 }
                 let _ = timeout(DRAIN_GRACE, conn).await;
@@ -699,7 +701,7 @@ async fn serve_http2<I>(
         }
     }
     // Idle: GOAWAY, then give the client one more timeout to close its side.
-    conn.as_mut().graceful_shutdown();
+    conn.conn().graceful_shutdown();
     let _ = timeout(idle, conn).await;
 }
 

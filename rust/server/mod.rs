@@ -13,6 +13,7 @@ mod io;
 mod listener;
 mod proxy_protocol;
 mod service;
+mod streams;
 
 pub use forwarded::Trusted;
 pub use listener::{bind_tcp_with, bind_unix, Bound};
@@ -20,6 +21,7 @@ pub use listener::{bind_tcp_with, bind_unix, Bound};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::RwLock;
 use tokio::runtime::Runtime;
@@ -56,6 +58,10 @@ pub struct Shared {
     pub parked: AtomicUsize,
     /// Application requests in a handler, named in the log when a stop cuts them.
     pub in_flight: inflight::InFlightRequests,
+    /// `server.socket_timeout` in nanoseconds, changeable while serving (cheroot's
+    /// `httpserver.timeout`): read at each deadline, so a change applies to every
+    /// deadline set from then on.
+    socket_timeout_nanos: AtomicU64,
 }
 
 /// Counters of what happened before HTTP started, for `_core.Server.tls_stats`.
@@ -85,7 +91,22 @@ impl ConnStats {
     }
 }
 
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl Shared {
+    /// The socket timeout now (see `set_socket_timeout`).
+    pub fn socket_timeout(&self) -> Duration {
+        Duration::from_nanos(self.socket_timeout_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Change the socket timeout of the running server.
+    pub fn set_socket_timeout(&self, timeout: Duration) {
+        self.socket_timeout_nanos
+            .store(duration_nanos(timeout), Ordering::Relaxed);
+    }
+
     /// A one-line debug message on stderr (CherryPy's error-log time stamp), when the
     /// error log is at DEBUG level: dropped handshakes are routine, not tracebacks.
     pub fn debug(&self, message: std::fmt::Arguments<'_>) {
@@ -145,6 +166,7 @@ impl RunningServer {
                 source,
             })?
         };
+        let socket_timeout_nanos = AtomicU64::new(duration_nanos(config.socket_timeout));
         let shared = Arc::new(Shared {
             config,
             router: RwLock::new(router),
@@ -157,6 +179,7 @@ impl RunningServer {
             requests: AtomicU64::new(0),
             parked: AtomicUsize::new(0),
             in_flight: inflight::InFlightRequests::default(),
+            socket_timeout_nanos,
         });
         let tracker = TaskTracker::new();
         {

@@ -103,7 +103,13 @@ async fn respond(
         }
     };
     let _in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
-    let body = read_body(body, &parts.headers, &shared.config).await?;
+    let body = read_body(
+        body,
+        &parts.headers,
+        &shared.config,
+        shared.socket_timeout(),
+    )
+    .await?;
     let request = RequestData {
         method: parts.method,
         version: parts.version,
@@ -148,7 +154,7 @@ fn keep_alive(response: &mut Response<ResponseBody>, shared: &Shared) {
         *response.version_mut() = Version::HTTP_10;
         return;
     }
-    let timeout = format!("timeout={}", shared.config.socket_timeout.as_secs().max(1));
+    let timeout = format!("timeout={}", shared.socket_timeout().as_secs().max(1));
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
     if let Ok(value) = HeaderValue::from_str(&timeout) {
@@ -285,6 +291,7 @@ async fn read_body(
     mut body: Incoming,
     headers: &http::HeaderMap,
     config: &crate::config::ServerConfig,
+    socket_timeout: std::time::Duration,
 ) -> Result<RequestBody, Reject> {
     use http_body::Body as _;
     if body.is_end_stream() {
@@ -308,7 +315,7 @@ async fn read_body(
     let mut spool: Option<tokio::fs::File> = None;
     let mut received: u64 = 0;
     loop {
-        let frame = match tokio::time::timeout(config.socket_timeout, body.frame()).await {
+        let frame = match tokio::time::timeout(socket_timeout, body.frame()).await {
             Err(_) => return Err(Reject::BodyTimeout),
             Ok(None) => break,
             Ok(Some(Err(_))) => return Err(Reject::BadBody),
@@ -386,6 +393,9 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
         claim: claim.clone(),
         reply: reply_tx,
     };
+    // Dropped before a worker starts it (an HTTP/2 stream reset by the client, a closed
+    // connection): the worker skips it, so the request never reaches Python.
+    let _unclaimed = AbandonOnDrop(&claim);
     match shared.pool.submit(job) {
         Ok(_) => {}
         Err(SubmitError::Full) => return Err(Reject::Overloaded),
@@ -417,6 +427,16 @@ pub async fn watch_queue(pool: Arc<crate::pool::Pool<Job>>, queue_timeout: std::
                 break;
             }
         }
+    }
+}
+
+/// Abandons a queued job when its request is dropped before a worker started it (a
+/// compare-and-swap: a started job is left alone).
+struct AbandonOnDrop<'a>(&'a Claim);
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
     }
 }
 
