@@ -12,9 +12,13 @@ are those of this directory's ``apps/`` for every target:
 - ``json``: ``GET /json?n=7`` (``apps/tools_app.py``, ``tools.json_out``);
 - ``gzip``: ``GET /page`` with ``Accept-Encoding: gzip`` (``apps/tools_app.py``);
 - ``method``: ``GET /api/items/3`` through ``MethodDispatcher`` (``apps/dispatch_app.py``);
-- ``session``: ``GET /count``, a counter in a RamSession, one cookie jar per connection
-  (``apps/session_cherrypy_rs.py`` / ``session_cherrypy.py``, wrk ``-t`` = ``-c``);
-  ``session2`` is the same with ``server.workers = 2`` for the cherrypy_rs trees.
+- ``session``: ``GET /count``, a counter in a RamSession, one session per connection
+  (``apps/session_cherrypy_rs.py`` / ``session_cherrypy.py``, sessions opened before the
+  run and used round-robin from one wrk thread, as ``bench_sessions.py``);
+  ``session2`` is the same with ``server.workers = 2`` for the cherrypy_rs trees;
+- ``static``, ``static100k``, ``static10m``: ``GET /static/<size>.bin`` of a 1 KiB,
+  100 KiB or 10 MiB file through ``tools.staticdir`` (``apps/static_cherrypy_rs.py`` /
+  ``static_cherrypy.py``, the files of ``bench_static.py``; served by Rust alone).
 
 Every round runs each target once (start, warm up, one measured wrk run, stop by PID);
 the table gives the median req/s and CPU µs/request (server process tree) over the
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_hello
 import bench_sessions
+import bench_static
 from bench_hello import APPS_DIR, RESULTS_DIR, free_port, stop_process, tree_cpu_seconds, wait_ready
 
 #: scenario -> (path, extra wrk args, rs app argv, cherrypy app argv, granian module:app)
@@ -70,7 +75,19 @@ SCENARIOS: dict[str, tuple[str, list[str], list[str], list[str], str | None]] = 
     ),
     "session": ("/count", [], ["session_cherrypy_rs.py"], ["session_cherrypy.py"], None),
     "session2": ("/count", [], ["session_cherrypy_rs.py"], ["session_cherrypy.py"], None),
+    "static": ("/static/small.bin", [], ["static_cherrypy_rs.py"], ["static_cherrypy.py"], None),
+    "static100k": (
+        "/static/medium.bin",
+        [],
+        ["static_cherrypy_rs.py"],
+        ["static_cherrypy.py"],
+        None,
+    ),
+    "static10m": ("/static/large.bin", [], ["static_cherrypy_rs.py"], ["static_cherrypy.py"], None),
 }
+
+#: The directory of the static scenarios' files (written once per invocation).
+STATIC_DIR = RESULTS_DIR / "ab-static-files"
 
 
 def command(target: str, scenario: str, port: int, args: argparse.Namespace) -> list[str]:
@@ -92,6 +109,8 @@ def command(target: str, scenario: str, port: int, args: argparse.Namespace) -> 
     script = str(APPS_DIR / argv[0])
     if argv[0].startswith(("tools_app", "dispatch_app")):
         return [*env, sys.executable, script, argv[1], str(port)]
+    if scenario.startswith("static"):
+        return [*env, sys.executable, script, str(port), str(STATIC_DIR)]
     return [*env, sys.executable, script, str(port)]
 
 
@@ -100,9 +119,6 @@ def one_run(target: str, scenario: str, args: argparse.Namespace, log: Path) -> 
     path, extra, *_ = SCENARIOS[scenario]
     port = free_port()
     threads, conns = 1, args.connections
-    if scenario.startswith("session"):
-        threads = conns
-        extra = [*extra, "-s", str(bench_sessions.LUA)]
     with log.open("ab") as out:
         proc = subprocess.Popen(
             command(target, scenario, port, args),
@@ -112,9 +128,15 @@ def one_run(target: str, scenario: str, args: argparse.Namespace, log: Path) -> 
             stderr=subprocess.STDOUT,
         )
     try:
-        reason = wait_ready(proc, port, 20.0)
+        if scenario.startswith("static"):
+            reason = wait_ready(proc, port, 20.0, check=lambda p: bench_static.answers(p, path))
+        else:
+            reason = wait_ready(proc, port, 20.0)
         if reason is not None:
             return {"error": reason}
+        if scenario.startswith("session"):
+            # One session per connection, opened now (see bench_sessions.py).
+            extra = [*extra, "-s", str(bench_sessions.write_script(port, conns))]
         bench_hello.run_wrk(
             args.wrk, port, threads, conns, args.warmup, path=path, extra_args=extra
         )
@@ -147,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--connections", type=int, default=50)
     parser.add_argument("--wrk", default="wrk")
     args = parser.parse_args(argv)
-    bench_sessions.LUA.parent.mkdir(parents=True, exist_ok=True)
-    bench_sessions.LUA.write_text(bench_sessions.LUA_SCRIPT)
+    if any(s.startswith("session") for s in args.scenarios.split(",")):
+        bench_sessions.LUA.parent.mkdir(parents=True, exist_ok=True)
+    if any(s.startswith("static") for s in args.scenarios.split(",")):
+        STATIC_DIR.mkdir(parents=True, exist_ok=True)
+        bench_static.make_files(STATIC_DIR, list(bench_static.SIZES))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = RESULTS_DIR / "logs" / f"ab-{stamp}"
     log_dir.mkdir(parents=True, exist_ok=True)

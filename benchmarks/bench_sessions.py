@@ -157,10 +157,16 @@ def setup() -> None:
     bench_hello.run_wrk = functools.partial(_run_wrk_with_script, bench_hello.run_wrk)
 
 
-def _run_wrk_with_script(run_wrk, wrk, port, threads, conns, secs, **kwargs):  # type: ignore[no-untyped-def]
-    cookies = open_sessions(port, conns)
+def write_script(port: int, count: int) -> Path:
+    """Open ``count`` sessions on the server at ``port`` and write the wrk script that
+    sends requests round-robin over them; its path."""
+    cookies = open_sessions(port, count)
     LUA.write_text(LUA_TEMPLATE % ", ".join(f'"{c}"' for c in cookies))
-    extra = (*kwargs.pop("extra_args", ()), "-s", str(LUA))
+    return LUA
+
+
+def _run_wrk_with_script(run_wrk, wrk, port, threads, conns, secs, **kwargs):  # type: ignore[no-untyped-def]
+    extra = (*kwargs.pop("extra_args", ()), "-s", str(write_script(port, conns)))
     return run_wrk(wrk, port, threads, conns, secs, path="/count", extra_args=extra, **kwargs)
 
 

@@ -192,7 +192,8 @@ class StaticRoute:
         """Exactly one of ``directory``/``filename``. The file's path is the request
         path after its first ``strip`` bytes (default ``len(prefix)``);
         ``content_types`` maps extensions (no dot) to types; ``headers`` are added to
-        every response; a cached file goes ``cache_valid`` seconds unchecked."""
+        every response; a cached path is looked up again after ``cache_valid``
+        seconds (a cached file that changed is reloaded at once)."""
     @property
     def prefix(self) -> str: ...
 

@@ -1,4 +1,4 @@
-//! Entry points for the `cargo fuzz` targets in `fuzz/` (built only with the `fuzzing`
+//! Entry points for the fuzz targets in `fuzz/` (`make fuzz`; built only with the `fuzzing`
 //! feature): each feeds arbitrary bytes to one parser we own and checks the invariants
 //! its callers rely on, panicking when one breaks. Not part of the Python module.
 
@@ -221,5 +221,55 @@ mod tests {
             }
             assert!(count > 0, "the {name} corpus is empty");
         }
+    }
+
+    /// `(name, version)` of every package a Cargo.lock lists.
+    fn locked(path: &std::path::Path) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let quoted = |line: &str, key: &str| {
+            line.strip_prefix(key)
+                .map(|rest| rest.trim().trim_matches('"').to_string())
+        };
+        let mut packages = Vec::new();
+        let mut name = None;
+        for line in text.lines() {
+            if let Some(n) = quoted(line, "name = ") {
+                name = Some(n);
+            } else if let Some(v) = quoted(line, "version = ") {
+                if let Some(n) = name.take() {
+                    packages.push((n, v));
+                }
+            }
+        }
+        packages
+    }
+
+    /// The fuzz workspace (fuzz/Cargo.lock, built with `--locked` by fuzz/run.sh) fuzzes
+    /// the code the extension ships: every package it shares with the main Cargo.lock
+    /// is at a version the main lock has. After a dependency change, bring it in step
+    /// with `cargo update --manifest-path fuzz/Cargo.toml -p <crate> --precise <version>`.
+    #[test]
+    fn the_fuzz_lock_agrees_with_the_main_lock() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let main = locked(&dir.join("Cargo.lock"));
+        let fuzz = locked(&dir.join("fuzz/Cargo.lock"));
+        assert!(main.len() > 10 && fuzz.len() > 10, "no packages parsed");
+        let mut differ = Vec::new();
+        for (name, version) in &fuzz {
+            let in_main: Vec<&String> = main
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v)
+                .collect();
+            if !in_main.is_empty() && !in_main.contains(&version) {
+                differ.push(format!("{name} {version} (main: {in_main:?})"));
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "fuzz/Cargo.lock differs from Cargo.lock: {}",
+            differ.join(", ")
+        );
     }
 }

@@ -46,6 +46,9 @@ class Proc:
             self.lines.append(line)
 
     def output(self) -> str:
+        if self.popen.poll() is not None:
+            # Exited: its last lines may still be in the pipe (a loaded machine).
+            self.reader.join(timeout=5)
         return "".join(self.lines)
 
     def wait_port(self, timeout: float = 15.0) -> int:

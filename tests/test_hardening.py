@@ -350,6 +350,10 @@ def test_connect_is_405_and_never_routed() -> None:
         c.send(b"CONNECT info:443 HTTP/1.1\r\nHost: info:443\r\n\r\n")
         resp = c.response()
         assert resp.status == 405
+        # RFC 9110 §15.5.6: a 405 says which methods are allowed.
+        allow = [m.strip() for m in (resp.header("Allow") or "").split(",")]
+        assert {"GET", "HEAD", "POST"} <= set(allow)
+        assert "CONNECT" not in allow
         assert c.closed()
     assert root.calls == {}
 
@@ -499,6 +503,44 @@ def test_the_next_get_serves_the_current_file(tmp_path: Any, how: str) -> None:
         assert resp.status == 200
         assert resp.header("Content-Length") == str(len(expected))
         assert resp.body == expected
+        # The connection is still in step.
+        assert c.get("/").body == b"hello"
+
+
+@pytest.mark.parametrize("size", [1000, 3 << 20], ids=["in-memory", "from-descriptor"])
+@pytest.mark.parametrize("how", ["truncated", "rewritten", "renamed-over", "deleted"])
+def test_a_change_within_cache_valid_is_served_at_once(tmp_path: Any, how: str, size: int) -> None:
+    """Within cache_valid the path is not looked up again, but the cached file's
+    descriptor is checked: the next GET serves what is on disk now, with its length."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"1" * size)
+    config = static_config(tmp_path)
+    config["/static"]["tools.staticdir.cache_valid"] = 3600.0
+    with serve(Root(), "", config) as live, Client(live.port) as c:
+        resp = c.get("/static/f.bin")
+        assert (resp.status, len(resp.body)) == (200, size)
+        expected: bytes | None
+        if how == "truncated":
+            with open(path, "r+b") as f:
+                f.truncate(size // 2)
+            expected = b"1" * (size // 2)
+        elif how == "rewritten":
+            expected = b"2" * (size + 7)
+            path.write_bytes(expected)
+        elif how == "renamed-over":
+            expected = b"3" * (size - 5)
+            (tmp_path / "new.bin").write_bytes(expected)
+            (tmp_path / "new.bin").rename(path)
+        else:
+            path.unlink()
+            expected = None
+        resp = c.get("/static/f.bin")
+        if expected is None:
+            assert resp.status == 404
+        else:
+            assert resp.status == 200
+            assert resp.header("Content-Length") == str(len(expected))
+            assert resp.body == expected
         # The connection is still in step.
         assert c.get("/").body == b"hello"
 

@@ -507,6 +507,14 @@ fn rejection(reject: Reject) -> Response<ResponseBody> {
     if matches!(reject, Reject::Overloaded | Reject::ShuttingDown) {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    if reject == Reject::Connect {
+        // RFC 9110 §15.5.6: a 405 lists what the target supports; every method but
+        // CONNECT is routed to the applications.
+        headers.insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH"),
+        );
+    }
     if let Some(reason) = reject.reason() {
         response
             .extensions_mut()

@@ -1,9 +1,11 @@
 //! A bounded cache of resolved files (like nginx's `open_file_cache`): per request path,
 //! the entity found there — its metadata, validators, content type, and the body itself
-//! when small, or an open descriptor when large. An entry younger than the route's
-//! `cache_valid` is served without a system call; an older one is revalidated by
-//! `stat` (same device, inode, size and modification time keep it). The least recently
-//! used entries go first when a bound is reached.
+//! when small, or an open descriptor when large (the descriptor stays open in both
+//! cases). An entry younger than the route's `cache_valid` is served after one `fstat`
+//! of its descriptor (same size, modification time, still linked: the route checks, see
+//! `Entity::unchanged`), without looking the path up; an older one is revalidated by
+//! `stat` of the path (same device, inode, size and modification time keep it). The
+//! least recently used entries go first when a bound is reached.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -229,8 +229,13 @@ impl StaticRoute {
         let raw = path.get(self.prefix_len..).unwrap_or("");
         let cached = self.cache.get(raw, self.options.cache_valid);
         let previous = match cached {
-            Some((entity, true)) => return self.reply_for(&entity, req),
-            Some((entity, false)) => Some(entity),
+            // Within cache_valid the path is not looked up again, but a file truncated,
+            // rewritten or replaced since it was read is: one fstat of the descriptor
+            // the cache holds (see entity.rs for why that may run here).
+            Some((entity, true)) if entity.checks_inline() && entity.unchanged() => {
+                return self.reply_for(&entity, req)
+            }
+            Some((entity, _)) => Some(entity),
             None => None,
         };
         let route = self.clone();

@@ -248,3 +248,69 @@ async fn routes_serve_cache_and_revalidate() {
     assert_eq!(r.status, 405);
     assert_eq!(r.headers["allow"], "GET, HEAD");
 }
+
+/// Status, Content-Length and body of a GET of `/a.txt`.
+async fn served(route: &Arc<StaticRoute>, head: &RequestHead<'_>) -> (u16, String, Vec<u8>) {
+    match route.serve(head, "/a.txt", None).await {
+        Outcome::Reply(r) => {
+            let len = r
+                .headers
+                .get("content-length")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (r.status.as_u16(), len, body(r).await)
+        }
+        Outcome::Fallback(_) => panic!("not served"),
+    }
+}
+
+#[tokio::test]
+async fn within_cache_valid_a_changed_file_is_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let route = Arc::new(StaticRoute::new(
+        Source::Dir {
+            root: root.clone(),
+            options: DirOptions::default(),
+        },
+        0,
+        RouteOptions {
+            cache_valid: Duration::from_secs(3600),
+            ..RouteOptions::default()
+        },
+        None,
+    ));
+    let h = HeaderMap::new();
+    let head = RequestHead {
+        method: &Method::GET,
+        version: Version::HTTP_11,
+        headers: &h,
+    };
+    std::fs::write(root.join("a.txt"), "first version").unwrap();
+    assert_eq!(
+        served(&route, &head).await,
+        (200, "13".into(), b"first version".to_vec())
+    );
+    // Unchanged: the cached entity itself is served again.
+    assert_eq!(served(&route, &head).await.2, b"first version");
+    // Truncated in place (same inode).
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(root.join("a.txt"))
+        .unwrap();
+    f.set_len(5).unwrap();
+    drop(f);
+    assert_eq!(
+        served(&route, &head).await,
+        (200, "5".into(), b"first".to_vec())
+    );
+    // Replaced by a rename: the cached descriptor's file is unlinked.
+    std::fs::write(root.join("b.txt"), "second").unwrap();
+    std::fs::rename(root.join("b.txt"), root.join("a.txt")).unwrap();
+    assert_eq!(
+        served(&route, &head).await,
+        (200, "6".into(), b"second".to_vec())
+    );
+    std::fs::remove_file(root.join("a.txt")).unwrap();
+    assert_eq!(served(&route, &head).await.0, 404);
+}
