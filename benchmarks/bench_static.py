@@ -79,8 +79,16 @@ RETRY_PAUSE_S = 5.0
 WRK_TIMEOUT = "10s"
 
 NGINX_REF = "nginx"
+NGINX_OFC_REF = "nginx-ofc"
 CHERRYPY_REF = "cherrypy"
-REFERENCES = ((NGINX_REF, "vs nginx"), (CHERRYPY_REF, "vs CherryPy"))
+#: req/s ratios against these targets (same file, same invocation).
+REFERENCES = (
+    (NGINX_REF, "vs nginx"),
+    (NGINX_OFC_REF, "vs nginx-ofc"),
+    (CHERRYPY_REF, "vs CherryPy"),
+)
+#: CPU-per-request ratios against these (issue 19: at most 1.2x nginx's on 10 MiB).
+CPU_REFERENCES = ((NGINX_REF, "CPU vs nginx"), (NGINX_OFC_REF, "CPU vs nginx-ofc"))
 
 
 def file_name(size: str) -> str:
@@ -508,6 +516,12 @@ def _ratio(value: float | None, ref: SizeResult | None) -> str:
     return f"{value / ref.rps_median:.2f}x"
 
 
+def _cpu_ratio(value: float | None, ref: SizeResult | None) -> str:
+    if value is None or ref is None or not ref.cpu_us_per_request:
+        return "n/a"
+    return f"{value / ref.cpu_us_per_request:.2f}x"
+
+
 def _render(header: Sequence[str], rows: list[Sequence[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
@@ -545,10 +559,12 @@ def format_tables(
         "errors/non-2xx",
         "other CPU",
         *(title for _, title in REFERENCES),
+        *(title for _, title in CPU_REFERENCES),
     )
     out: list[str] = []
     for size in size_names:
         refs = [by_name[n].sizes.get(size) if n in by_name else None for n, _ in REFERENCES]
+        cpu_refs = [by_name[n].sizes.get(size) if n in by_name else None for n, _ in CPU_REFERENCES]
         rows: list[Sequence[str]] = []
         for r in results:
             res = r.sizes.get(size)
@@ -567,6 +583,7 @@ def format_tables(
                     f"{res.socket_errors}/{res.non_2xx}",
                     _other_cpu(res),
                     *(_ratio(res.rps_median, ref) for ref in refs),
+                    *(_cpu_ratio(res.cpu_us_per_request, ref) for ref in cpu_refs),
                 )
             )
         out.append(f"{size}: {file_name(size)}, {SIZES[size]:,} bytes, wrk -c{conns[size]}")
@@ -777,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "versions": vers,
         "nginx_config": nginx_config(0, Path("FILES"), Path("SCRATCH"), open_file_cache=False),
+        "nginx_ofc_config": nginx_config(0, Path("FILES"), Path("SCRATCH"), open_file_cache=True),
         "results": [asdict(r) for r in results],
         "table": table,
     }
