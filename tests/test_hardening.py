@@ -614,3 +614,23 @@ def test_a_streamed_body_stays_flat(procs: list[Any]) -> None:
     grown = (status_kib(pid, "VmHWM") - before) * 1024
     # A few chunks in flight (the channel holds 8), never the body.
     assert grown <= 32 << 20, f"peak RSS grew by {grown >> 20} MiB for a 256 MiB stream"
+
+
+def test_an_http1_request_whose_client_left_is_still_run() -> None:
+    # As cheroot: the request was received whole, so the application runs it (its
+    # on_end_request hooks included) even when the client closed at once. Only HTTP/2
+    # requests reset before a worker takes them are dropped (test_http2_hostile.py).
+    from rawhttp import poll
+
+    seen: list[str] = []
+
+    class Root:
+        @cherrypy.expose
+        def record(self, id: str) -> str:
+            cherrypy.request.hooks.attach("on_end_request", lambda: seen.append(id))
+            return "ok"
+
+    with serve(Root(), "", None) as live:
+        with socket.create_connection(("127.0.0.1", live.port), timeout=5) as s:
+            s.sendall(b"GET /record?id=9 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert poll(lambda: seen == ["9"])
