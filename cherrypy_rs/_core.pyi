@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, final
 
 __all__ = [
+    "HOP_BY_HOP",
     "SERVER_DEFAULTS",
     "FileBody",
     "Listener",
@@ -23,6 +24,10 @@ __all__ = [
 ]
 
 __version__: str
+
+HOP_BY_HOP: frozenset[str]
+"""RFC 9110 §7.6.1 hop-by-hop header names (lower case): a WSGI application must not
+set them (PEP 3333); the Rust and Python gateways check the same list."""
 
 SERVER_DEFAULTS: dict[str, str | int | float | None]
 """Every ``server.*`` key with its default (CherryPy's, and ours for the cherrypy_rs

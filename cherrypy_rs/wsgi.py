@@ -23,19 +23,7 @@ from .lib.httputil import HeaderMap, response_codes
 SERVER_SOFTWARE = f"cherrypy_rs/{_core.__version__}"
 
 #: RFC 9110 §7.6.1 hop-by-hop headers: an application must not set them (PEP 3333).
-HOP_BY_HOP = frozenset(
-    (
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    )
-)
+HOP_BY_HOP: frozenset[str] = _core.HOP_BY_HOP
 
 _ERROR_500 = (
     500,

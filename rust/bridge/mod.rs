@@ -19,6 +19,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<request::PyRequest>()?;
     m.add_class::<file_body::PyFileBody>()?;
     m.add_class::<wsgi::PyStartResponse>()?;
+    m.add(
+        "HOP_BY_HOP",
+        pyo3::types::PyFrozenSet::new(m.py(), wsgi::HOP_BY_HOP)?,
+    )?;
     m.add_class::<wsgi::PyWsgiReply>()?;
     m.add_class::<static_files::PyStaticRoute>()?;
     m.add_class::<static_files::PyStaticFile>()?;

@@ -338,7 +338,8 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<Option<(StatusCode, Optio
 }
 
 /// RFC 9110 §7.6.1 hop-by-hop headers: an application must not set them (PEP 3333).
-const HOP_BY_HOP: [&str; 9] = [
+/// Also `_core.HOP_BY_HOP`, which the Python gateway checks.
+pub const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
