@@ -171,7 +171,11 @@ class Live:
 def start(row: Row, name: str, files: Files, log_dir: Path, args: argparse.Namespace) -> Live:
     """Start one server for `row` and wait until it answers; raises on failure."""
     port = free_port()
-    cmd = SERVERS[name](row, port, files)
+    if name in args.variants:
+        # Another build of cherrypy_rs: its package directory first on the import path.
+        cmd = ["env", f"PYTHONPATH={args.variants[name]}", *cmd_cherrypy_rs(row, port, files)]
+    else:
+        cmd = SERVERS[name](row, port, files)
     result = TargetResult(f"{name} {row.name}", " ".join(cmd[:6]), cmd)
     log_path = log_dir / f"{row.name}-{name}.log"
     result.server_log = str(log_path)
@@ -221,7 +225,7 @@ def bench_row(
     alternating; always stops what it started."""
     lives: list[Live] = []
     try:
-        for name in SERVERS:
+        for name in [*SERVERS, *args.variants]:
             lives.append(start(row, name, files, log_dir, args))
         for live in lives:
             if args.warmup > 0:
@@ -247,26 +251,29 @@ def bench_row(
     return results
 
 
-def summary(rows: list[Row], results: list[TargetResult]) -> str:
-    """The issue's table: one line per row, both servers, the ratio."""
+def summary(rows: list[Row], results: list[TargetResult], variants: list[str] = ()) -> str:
+    """The issue's table: one line per row and cherrypy_rs build (and variant), with
+    granian's figures and the ratio."""
     by_name = {r.name: r for r in results}
     lines = [
         "| protocol | cherrypy_rs req/s | µs CPU/req | granian -b1 req/s | µs CPU/req | ratio |",
         "|---|---|---|---|---|---|",
     ]
+
+    def cell(r: TargetResult | None) -> tuple[str, str]:
+        if r is None or r.rps_median is None:
+            return ("n/a", "n/a")
+        cpu = "n/a" if r.cpu_us_per_request is None else f"{r.cpu_us_per_request:.1f}"
+        return (f"{r.rps_median / 1000:.1f}k", cpu)
+
     for row in rows:
-        ours = by_name.get(f"cherrypy_rs {row.name}")
         theirs = by_name.get(f"granian {row.name}")
-
-        def cell(r: TargetResult | None) -> tuple[str, str]:
-            if r is None or r.rps_median is None:
-                return ("n/a", "n/a")
-            cpu = "n/a" if r.cpu_us_per_request is None else f"{r.cpu_us_per_request:.1f}"
-            return (f"{r.rps_median / 1000:.1f}k", cpu)
-
-        (a, a_cpu), (b, b_cpu) = cell(ours), cell(theirs)
-        ratio = bench_hello.ratio(ours.rps_median if ours else None, theirs)
-        lines.append(f"| {row.title} | {a} | {a_cpu} | {b} | {b_cpu} | {ratio} |")
+        for name in ("cherrypy_rs", *variants):
+            ours = by_name.get(f"{name} {row.name}")
+            (a, a_cpu), (b, b_cpu) = cell(ours), cell(theirs)
+            ratio = bench_hello.ratio(ours.rps_median if ours else None, theirs)
+            title = row.title if name == "cherrypy_rs" else f"{row.title} [{name}]"
+            lines.append(f"| {title} | {a} | {a_cpu} | {b} | {b_cpu} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -282,7 +289,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument("--h2load", default=shutil.which("h2load") or "h2load")
     p.add_argument("--output", type=Path, default=None, help="JSON output file")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also measure the cherrypy_rs package found in DIR (another build, for A/B in "
+        "the same run), reported as NAME; repeatable",
+    )
     args = p.parse_args(argv)
+    args.variants = {}
+    for spec in args.variant:
+        name, sep, directory = spec.partition("=")
+        if not sep or not name or not (Path(directory) / "cherrypy_rs").is_dir():
+            p.error(f"--variant {spec!r}: expected NAME=DIR with DIR/cherrypy_rs")
+        args.variants[name] = str(Path(directory).resolve())
     if args.quick:
         args.runs, args.duration, args.warmup = 2, 3, 1
     args.row_names = [n for n in args.rows.split(",") if n]
@@ -316,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(f"{row.name}: {row.title}", flush=True)
             results += bench_row(row, args, files, log_dir)
-    table = summary(rows, results)
+    table = summary(rows, results, list(args.variants))
     print()
     print(table)
     load_after = os.getloadavg()

@@ -230,11 +230,7 @@ impl PyRequest {
         let Some(tls) = &self.data.tls else {
             return Ok(None);
         };
-        let env = PyDict::new(py);
-        for (key, value) in &tls.environ {
-            env.set_item(PyString::intern(py, key), value)?;
-        }
-        Ok(Some(env))
+        Ok(Some(super::wsgi::tls_environ(py, tls)?.copy()?))
     }
 
     fn __repr__(&self) -> String {
