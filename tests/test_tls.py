@@ -496,6 +496,56 @@ def test_mtls_optional(tls_files: TLSFiles, client_certs: dict[str, Any]) -> Non
         assert refused(live.port, client_context(tls_files, client_certs["stranger"]))
 
 
+def meddling_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Answers the SSL_* keys it was given, then changes them in its environ."""
+    seen = {k: v for k, v in environ.items() if k.startswith("SSL_")}
+    environ["SSL_CIPHER"] = "changed"
+    environ.pop("SSL_PROTOCOL", None)
+    environ["SSL_CLIENT_S_DN_CN"] = "eve"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [repr(seen).encode()]
+
+
+class Meddler:
+    @cherrypy.expose
+    def index(self) -> str:
+        seen = dict(cherrypy.request.ssl)
+        cherrypy.request.ssl["SSL_CIPHER"] = "changed"
+        cherrypy.request.ssl.pop("SSL_PROTOCOL", None)
+        return repr(seen)
+
+
+def test_ssl_keys_are_each_connections_own_and_untouched_by_earlier_requests(
+    tls_files: TLSFiles, client_certs: dict[str, Any]
+) -> None:
+    """The SSL_* keys a request sees are its connection's, whatever an earlier request
+    (same connection, same worker thread, another connection) did to its own copy; a
+    connection without a client certificate never sees another connection's."""
+    import ast
+
+    settings = dict(tls_files.settings(), ssl_client_ca=tls_files.ca_file)
+    with serve(
+        Meddler(), apps={"/wsgi": meddling_app}, ssl_verify_client="optional", **settings
+    ) as live:
+        alice = client_context(tls_files, client_certs["good"])
+        nobody = client_context(tls_files, None)
+        for path in ("/", "/wsgi/"):
+            for ctx, http2 in ((alice, False), (nobody, False), (alice, True), (nobody, True)):
+                with httpx.Client(verify=ctx, http2=http2) as client:
+                    for _ in range(3):
+                        resp = client.get(live.url(path))
+                        assert resp.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+                        seen = ast.literal_eval(resp.text)
+                        assert seen["SSL_PROTOCOL"] == "TLSv1.3"
+                        assert seen["SSL_CIPHER"].startswith("TLS_")
+                        if ctx is alice:
+                            assert seen["SSL_CLIENT_VERIFY"] == "SUCCESS"
+                            assert seen["SSL_CLIENT_S_DN_CN"] == "alice"
+                        else:
+                            assert seen["SSL_CLIENT_VERIFY"] == "NONE"
+                            assert not any(k.startswith("SSL_CLIENT_S_") for k in seen)
+
+
 def test_verify_client_needs_a_ca(tls_files: TLSFiles) -> None:
     with pytest.raises(ConfigError, match=r"server\.ssl_client_ca"):
         with serve(Root(), ssl_verify_client="required", **tls_files.settings()):

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -664,7 +664,15 @@ async fn serve_http2<I>(
     let io = ConnIo::new(prefix, io, activity.clone())
         .with_send_timeout(idle, send_timeout_log(remote, &shared));
     let mut conn = Driven::new(builder.serve_connection(TokioIo::new(io), svc), exec);
-    loop {
+    // Polled on every wake-up of the connection (each request and reply): the connection
+    // first, then the stop token's future once (to register the task's waker; each
+    // further poll takes two locks all connections share), then its flag, then the timer.
+    let stopping = shared.shutdown.cancelled();
+    tokio::pin!(stopping);
+    let mut stop_registered = false;
+    let timer = tokio::time::sleep(idle);
+    tokio::pin!(timer);
+    let stopped = loop {
         // While a handler runs, look again one timeout later rather than spin.
         let now = Instant::now();
         let wake_at = [activity.idle_at(idle), activity.stall_at(idle)]
@@ -672,21 +680,26 @@ async fn serve_http2<I>(
             .filter(|at| *at > now)
             .min()
             .unwrap_or(now + idle);
-        tokio::select! {
-            _ = &mut conn => return,
-            _ = shared.shutdown.cancelled() => {
-                conn.conn().graceful_shutdown();
-                // The streams in flight finish (stop() bounds them by shutdown_timeout);
-                // then the connection gets a moment to flush and close, but a client that
-                // never answers the GOAWAY's PING is not waited for.
-                tokio::select! {
-                    _ = &mut conn => return,
-                    _ = activity.quiet() => {}
-                }
-                let _ = timeout(DRAIN_GRACE, conn).await;
-                return;
+        timer.as_mut().reset(wake_at);
+        let event = std::future::poll_fn(|cx| {
+            if Pin::new(&mut conn).poll(cx).is_ready() {
+                return Poll::Ready(H2Event::Closed);
             }
-            _ = tokio::time::sleep_until(wake_at) => {
+            if !stop_registered {
+                if stopping.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(H2Event::Stop);
+                }
+                stop_registered = true;
+            } else if shared.shutdown.is_cancelled() {
+                return Poll::Ready(H2Event::Stop);
+            }
+            timer.as_mut().poll(cx).map(|()| H2Event::Timer)
+        })
+        .await;
+        match event {
+            H2Event::Closed => return,
+            H2Event::Stop => break true,
+            H2Event::Timer => {
                 if activity.is_stalled(idle) {
                     // A stream waits for the client's flow-control window and nothing
                     // was written for socket_timeout: the client stopped reading.
@@ -698,14 +711,36 @@ async fn serve_http2<I>(
                     return;
                 }
                 if activity.is_idle(idle) {
-                    break;
+                    break false;
                 }
             }
         }
+    };
+    if stopped {
+        conn.conn().graceful_shutdown();
+        // The streams in flight finish (stop() bounds them by shutdown_timeout); then the
+        // connection gets a moment to flush and close, but a client that never answers
+        // the GOAWAY's PING is not waited for.
+        tokio::select! {
+            _ = &mut conn => return,
+            _ = activity.quiet() => {}
+        }
+        let _ = timeout(DRAIN_GRACE, conn).await;
+        return;
     }
     // Idle: GOAWAY, then give the client one more timeout to close its side.
     conn.conn().graceful_shutdown();
     let _ = timeout(idle, conn).await;
+}
+
+/// What ended a wait of `serve_http2`.
+enum H2Event {
+    /// The connection closed.
+    Closed,
+    /// The server stops.
+    Stop,
+    /// The idle or stall deadline came: look at the connection.
+    Timer,
 }
 
 /// RFC 9113 §8.3.1: the target's authority stands in for Host, which HTTP/2 clients
@@ -724,13 +759,19 @@ fn host_from_authority<B>(req: &mut Request<B>) {
 
 /// RFC 9113 §8.2.2: an HTTP/2 message carries no connection-specific header fields.
 fn strip_connection_headers(headers: &mut http::HeaderMap) {
-    for name in [
-        header::CONNECTION,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
-    ] {
+    const NAMES: [&str; 5] = [
+        "connection",
+        "transfer-encoding",
+        "upgrade",
+        "keep-alive",
+        "proxy-connection",
+    ];
+    // A response has a few fields and almost never one of these: one look at each name,
+    // instead of five hashed removals per response.
+    if !headers.keys().any(|name| NAMES.contains(&name.as_str())) {
+        return;
+    }
+    for name in NAMES {
         headers.remove(name);
     }
 }

@@ -270,14 +270,21 @@ fn check_request_line<B>(req: &Request<B>, limit: usize) -> Result<(), Reject> {
         return Ok(());
     }
     // method SP request-target SP HTTP-version (8 bytes)
-    let target = match req.uri().path_and_query() {
-        Some(pq) if req.uri().scheme().is_none() => pq.as_str().len(),
-        _ => req.uri().to_string().len(),
-    };
+    let target = target_len(req.uri());
     if req.method().as_str().len() + target + 10 > limit {
         return Err(Reject::UriTooLong);
     }
     Ok(())
+}
+
+/// The length of `uri` as written (`Display`), without writing it: every HTTP/2 request
+/// carries a scheme and an authority, and formatting them was an allocation per request.
+fn target_len(uri: &http::Uri) -> usize {
+    // As `Display` writes it: scheme "://" authority path ["?" query].
+    uri.scheme().map_or(0, |s| s.as_str().len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path().len()
+        + uri.query().map_or(0, |q| q.len() + 1)
 }
 
 /// Bodies larger than this are spooled to a temporary file instead of held in memory.
@@ -610,6 +617,24 @@ impl LogFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_len_is_the_written_length() {
+        for target in [
+            "/",
+            "/a/b?x=1&y",
+            "/?",
+            "*",
+            "http://127.0.0.1:8080/",
+            "https://example.com/p?q",
+            "http://example.com",
+            "example.com:443",
+            "https://[::1]:8443/x",
+        ] {
+            let uri: http::Uri = target.parse().unwrap();
+            assert_eq!(target_len(&uri), uri.to_string().len(), "{target}");
+        }
+    }
 
     fn req(version: Version, headers: &[(&str, &str)]) -> Request<()> {
         let mut b = Request::builder().uri("/").version(version);
