@@ -20,7 +20,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::task::AtomicWaker;
@@ -63,34 +63,6 @@ where
     }
 }
 
-/// The waker the connection and its streams are polled with: a wake-up while `Driven`
-/// polls them only asks for one more round (h2 wakes the connection whenever a stream
-/// hands it a frame, and a stream woken by the connection wakes the stream set's
-/// parent): passed straight to the task, each was one more trip through the scheduler
-/// and one more poll of the connection per reply. Outside a poll (a reply from a Python
-/// worker, the socket's readiness) it wakes the task.
-#[derive(Default)]
-struct Deferring {
-    task: AtomicWaker,
-    polling: AtomicBool,
-    woken: AtomicBool,
-}
-
-impl Wake for Deferring {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        // SeqCst with `Driven::poll`'s store of `polling` and load of `woken`: either
-        // this sees the poll over and wakes the task, or the poll sees `woken`.
-        self.woken.store(true, Ordering::SeqCst);
-        if !self.polling.load(Ordering::SeqCst) {
-            self.task.wake();
-        }
-    }
-}
-
 /// A connection future and the streams it started, polled as one future.
 pub struct Driven<C> {
     conn: Pin<Box<C>>,
@@ -98,22 +70,16 @@ pub struct Driven<C> {
     streams: FuturesUnordered<StreamTask>,
     /// Scratch space for moving queued streams out of the inbox's lock.
     adopted: Vec<StreamTask>,
-    deferring: Arc<Deferring>,
-    /// `deferring` as a waker, made once.
-    waker: Waker,
 }
 
 impl<C: Future> Driven<C> {
     /// `conn` must have been built with `exec` as its executor.
     pub fn new(conn: C, exec: InConnection) -> Self {
-        let deferring = Arc::new(Deferring::default());
         Driven {
             conn: Box::pin(conn),
             exec,
             streams: FuturesUnordered::new(),
             adopted: Vec::new(),
-            waker: Waker::from(deferring.clone()),
-            deferring,
         }
     }
 
@@ -156,23 +122,17 @@ impl<C: Future> Future for Driven<C> {
         let this = self.get_mut();
         this.exec.inbox.polling.store(true, Ordering::Release);
         this.exec.inbox.waker.register(cx.waker());
-        let deferring = this.deferring.clone();
-        deferring.task.register(cx.waker());
-        deferring.polling.store(true, Ordering::SeqCst);
-        let waker = this.waker.clone();
-        let mut inner = Context::from_waker(&waker);
         let mut rounds = 0;
         let outcome = loop {
-            deferring.woken.store(false, Ordering::SeqCst);
             // The connection reads frames (accepting streams) and flushes what the
             // streams handed to h2 in the last round.
-            if let Poll::Ready(out) = this.conn.as_mut().poll(&mut inner) {
+            if let Poll::Ready(out) = this.conn.as_mut().poll(cx) {
                 break Poll::Ready(out);
             }
             this.adopt();
-            let finished = this.poll_streams(&mut inner);
+            let finished = this.poll_streams(cx);
             rounds += 1;
-            if finished == 0 && !deferring.woken.load(Ordering::SeqCst) {
+            if finished == 0 {
                 break Poll::Pending;
             }
             if rounds == MAX_ROUNDS {
@@ -180,14 +140,10 @@ impl<C: Future> Future for Driven<C> {
                 break Poll::Pending;
             }
         };
-        deferring.polling.store(false, Ordering::SeqCst);
         let inbox = &this.exec.inbox;
         inbox.polling.store(false, Ordering::Release);
-        if outcome.is_pending()
-            && (deferring.woken.load(Ordering::SeqCst) || !inbox.tasks.lock().is_empty())
-        {
-            // Woken, or a stream queued, after the last look (from outside this poll):
-            // look again.
+        if outcome.is_pending() && !inbox.tasks.lock().is_empty() {
+            // Queued after the last look (from outside this poll): look again.
             cx.waker().wake_by_ref();
         }
         outcome
