@@ -72,11 +72,13 @@ pub fn cgi_environ(py: Python<'_>, d: &RequestData, env: &Bound<'_, PyDict>) -> 
 /// How many distinct `SSL_*` key sets a worker thread keeps as dicts (`tls_environ`).
 const TLS_ENVIRONS_KEPT: usize = 8;
 
+/// A connection's `SSL_*` keys and values, and the dict made of them.
+type TlsEnviron = (Vec<(String, String)>, Py<PyDict>);
+
 thread_local! {
     /// The `SSL_*` keys of recent connections as dicts, by their values: connections with
     /// the same protocol, cipher and (no) client certificate share one.
-    static TLS_ENVIRONS: RefCell<Vec<(Vec<(String, String)>, Py<PyDict>)>> =
-        const { RefCell::new(Vec::new()) };
+    static TLS_ENVIRONS: RefCell<Vec<TlsEnviron>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The `SSL_*` environ keys of a TLS connection as a dict to copy from (never to hand
