@@ -120,7 +120,11 @@ class HookMap(dict):  # type: ignore[type-arg]
             # Nothing to sort and no failsafe hook left to run after an error.
             hook = hooks[0]
             try:
-                hook()
+                if hook.__class__ is Hook:
+                    # Hook.__call__, without its frame.
+                    hook.callback(**hook.kwargs)  # type: ignore[misc]
+                else:
+                    hook()
             except _QUIET:
                 raise
             except Exception:
@@ -136,7 +140,10 @@ class HookMap(dict):  # type: ignore[type-arg]
         redirect)."""
         for hook in hooks:
             try:
-                hook()
+                if hook.__class__ is Hook:
+                    hook.callback(**hook.kwargs)  # type: ignore[misc]
+                else:
+                    hook()
             except _QUIET:
                 cls.run_hooks(h for h in hooks if h.failsafe)
                 raise

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from .. import context, cookies
+from ..context import _current
 from ..errors import HTTPError
 from ..hooks import Hook
 from ..toolbox import Tool
@@ -195,6 +196,7 @@ class _Settings:
         "setup_kwargs",
         "storage_class",
         "store_kwargs",
+        "template",
     )
 
     def __init__(
@@ -250,6 +252,16 @@ class _Settings:
         self.cookie_attrs: dict[str, Any] | None = (
             attrs if self._plain(name, samesite, secure, attrs) else None
         )
+        #: The Set-Cookie text rendered once (the id and the expiry date filled in per
+        #: request), when the cookie's path does not come from a request header.
+        self.template: cookies.SetCookie | None = None
+        if self.cookie_attrs is not None and self.path_header is None:
+            try:
+                self.template = cookies.SetCookie(
+                    name, self.cookie_attrs, has_expires=self.max_age is not None
+                )
+            except ValueError:
+                self.template = None
         #: The store's options: what ``storage_class.setup`` gets.
         self.setup_kwargs = kwargs
         self.store_kwargs = {**kwargs, "timeout": timeout, "clean_freq": clean_freq}
@@ -348,8 +360,15 @@ def _set_cookie_fast(request: Any, session_id: str | None, settings: _Settings) 
     attrs = settings.cookie_attrs
     if attrs is None:
         return False
+    response = context.response_or_raise()
+    template = settings.template
+    if template is not None and session_id and template.plain(session_id):
+        seconds = settings.max_age
+        expires = _expires_date(seconds) if seconds is not None else None
+        if response.set_cookie_text(template, session_id, expires):
+            return True
     name = settings.name
-    jar = context.response_or_raise().cookie
+    jar = response.cookie
     if name in jar:
         return False
     morsel = cookies.new_morsel(name, session_id or "")
@@ -465,12 +484,13 @@ def save() -> None:
     sess = request.__dict__.get("_session")
     if sess is None or request.__dict__.get("_session_saved"):
         return
-    request._session_saved = True  # type: ignore[attr-defined]
+    request.__dict__["_session_saved"] = True
     response = context.response_or_raise()
     if response.stream:
         request.hooks.attach("on_end_request", _save_streamed)
     else:
-        if is_iterator(response.body):
+        body = response.body
+        if body.__class__ is not list and body.__class__ is not bytes and is_iterator(body):
             response.collapse_body()
         sess.save()
 
@@ -639,37 +659,53 @@ class SessionTool(Tool):
         return _unknown_store_option(storage_class, [k for k in args if k not in own])
 
 
+def _current_session() -> Session:
+    """``current()``, one call shorter for the proxy's common case."""
+    pair = _current.get()
+    if pair is not None:
+        sess = pair[0].__dict__.get("_session")
+        if sess is not None:
+            return sess  # type: ignore[no-any-return]
+    return current()
+
+
 class SessionProxy:
     """``cherrypy.session``: the current request's ``Session`` (dict-like)."""
 
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(current(), name)
+        pair = _current.get()
+        sess = pair[0].__dict__.get("_session") if pair is not None else None
+        return getattr(current() if sess is None else sess, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        setattr(current(), name, value)
+        setattr(_current_session(), name, value)
 
     def __delattr__(self, name: str) -> None:
-        delattr(current(), name)
+        delattr(_current_session(), name)
 
     def __getitem__(self, key: Any) -> Any:
-        return current()[key]
+        pair = _current.get()
+        sess = pair[0].__dict__.get("_session") if pair is not None else None
+        return (current() if sess is None else sess)[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        current()[key] = value
+        pair = _current.get()
+        sess = pair[0].__dict__.get("_session") if pair is not None else None
+        (current() if sess is None else sess)[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        del current()[key]
+        del _current_session()[key]
 
     def __contains__(self, key: Any) -> bool:
-        return key in current()
+        return key in _current_session()
 
     def __iter__(self) -> Any:
-        return iter(current())
+        return iter(_current_session())
 
     def __len__(self) -> int:
-        return len(current())  # type: ignore[arg-type]
+        return len(_current_session())  # type: ignore[arg-type]
 
     def __bool__(self) -> bool:
         request = context.request_or_none()
