@@ -61,7 +61,8 @@ def parse_simple(header: str) -> dict[str, str] | None:
             or key[0] == "$"
             or not _LEGAL.issuperset(key)
             or key.lower() in _RESERVED
-            or not _PLAIN_VALUE.issuperset(value)
+            # ASCII letters and digits (most values: ids, tokens) are plain.
+            or not ((value.isalnum() and value.isascii()) or _PLAIN_VALUE.issuperset(value))
         ):
             return None
         # A repeated name keeps its first position and takes the last value, as in
@@ -179,7 +180,11 @@ class SetCookie:
 
     def plain(self, value: str) -> bool:
         """Whether ``value`` is sent as it is (no quoting): what ``text`` takes."""
-        return bool(value) and _ENABLED and _LEGAL.issuperset(value)
+        return (
+            _ENABLED
+            and bool(value)
+            and ((value.isalnum() and value.isascii()) or _LEGAL.issuperset(value))
+        )
 
     def text(self, value: str, expires: str | None) -> str:
         """The ``Set-Cookie`` value for ``value`` (``plain``) and ``expires``."""

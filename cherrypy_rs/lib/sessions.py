@@ -318,8 +318,9 @@ class _CookieFollower:
         context.response_or_raise().cookie[self.name] = new_id or ""
 
 
-def _start(request: Any, settings: _Settings) -> None:
-    """``init``'s work once its arguments are settled."""
+def _start(request: Any, settings: _Settings, set_up: bool = False) -> None:
+    """``init``'s work once its arguments are settled (``set_up``: the store is known
+    to be set up with the settings' options)."""
     cookie_args = settings.cookie_args
     prev = request.prev
     previous = prev.__dict__.get("_session") if prev is not None else None
@@ -335,17 +336,19 @@ def _start(request: Any, settings: _Settings) -> None:
     if first_time:
         package.session = SessionProxy()
     storage_class = settings.storage_class
-    kwargs = settings.setup_kwargs
-    if hasattr(storage_class, "setup") and (first_time or _set_up.get(storage_class) != kwargs):
-        storage_class.setup(**kwargs)
-        _set_up[storage_class] = dict(kwargs)
+    if (first_time or not set_up) and hasattr(storage_class, "setup"):
+        kwargs = settings.setup_kwargs
+        if first_time or _set_up.get(storage_class) != kwargs:
+            storage_class.setup(**kwargs)
+            _set_up[storage_class] = dict(kwargs)
 
     session_id = _cookie_value(request, settings.name)
     debug = settings.debug
     if debug and session_id is not None:
         log(f"ID obtained from request.cookie: {session_id!r}")
     sess = storage_class(session_id, **settings.store_kwargs)
-    sess.debug = debug
+    if debug or sess.debug:
+        sess.debug = debug
     state = request.__dict__
     state["_session"] = sess
     state["_session_cookie"] = cookie_args
@@ -409,7 +412,7 @@ class _InitHook(Hook):
             init(**self.kwargs)
             return
         state["_session_init_flag"] = True
-        _start(request, settings)
+        _start(request, settings, set_up=True)
 
     def __repr__(self) -> str:
         # As the plain Hook init would be (tools.log_hooks shows it).
@@ -568,7 +571,7 @@ class SessionTool(Tool):
 
     @staticmethod
     def _lock_session() -> None:
-        current().acquire_lock()
+        _current_session().acquire_lock()
 
     def _setup(self) -> None:
         hooks = context.request_or_raise().hooks
