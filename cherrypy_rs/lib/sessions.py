@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from time import time as _time
 from typing import Any
 
 from .. import context, cookies
@@ -94,6 +95,12 @@ def _cookie_value(request: Any, name: str) -> str | None:
         header = request._header("Cookie")
         if not header:
             return None
+        if header.startswith(name) and header[len(name) : len(name) + 1] == "=":
+            # The header is this one cookie, of letters and digits (an id we gave):
+            # what parse_simple gives, for a name it takes.
+            value = header[len(name) + 1 :]
+            if value.isalnum() and value.isascii() and _SIMPLE_NAMES[name]:
+                return value
         pairs = cookies.parse_simple(header)
         if pairs is not None:
             return pairs.get(name)
@@ -101,6 +108,20 @@ def _cookie_value(request: Any, name: str) -> str | None:
         jar = request.cookie
     morsel = jar.get(name)
     return morsel.value if morsel is not None else None  # type: ignore[no-any-return]
+
+
+class _SimpleNames(dict):  # type: ignore[type-arg]
+    """Cookie name -> whether ``parse_simple`` takes it as it is (then a header of
+    ``name=value`` alone is read without it), worked out on first use."""
+
+    def __missing__(self, name: str) -> bool:
+        ok = cookies.parse_simple(f"{name}=x") == {name: "x"}
+        if len(self) < 64:
+            self[name] = ok
+        return ok
+
+
+_SIMPLE_NAMES = _SimpleNames()
 
 
 def _expires_date(seconds: int) -> str:
@@ -196,6 +217,7 @@ class _Settings:
         "setup_kwargs",
         "storage_class",
         "store_kwargs",
+        "last_expires",
         "template",
     )
 
@@ -252,6 +274,8 @@ class _Settings:
         self.cookie_attrs: dict[str, Any] | None = (
             attrs if self._plain(name, samesite, secure, attrs) else None
         )
+        #: (whole second, the expires date of a cookie set then).
+        self.last_expires: tuple[int, str] = (0, "")
         #: The Set-Cookie text rendered once (the id and the expiry date filled in per
         #: request), when the cookie's path does not come from a request header.
         self.template: cookies.SetCookie | None = None
@@ -318,9 +342,9 @@ class _CookieFollower:
         context.response_or_raise().cookie[self.name] = new_id or ""
 
 
-def _start(request: Any, settings: _Settings, set_up: bool = False) -> None:
+def _start(request: Any, settings: _Settings, set_up: bool = False, response: Any = None) -> None:
     """``init``'s work once its arguments are settled (``set_up``: the store is known
-    to be set up with the settings' options)."""
+    to be set up with the settings' options; ``response``: the current one)."""
     cookie_args = settings.cookie_args
     prev = request.prev
     previous = prev.__dict__.get("_session") if prev is not None else None
@@ -353,21 +377,34 @@ def _start(request: Any, settings: _Settings, set_up: bool = False) -> None:
     state["_session"] = sess
     state["_session_cookie"] = cookie_args
     sess.id_observers.append(settings.observer)
-    if not _set_cookie_fast(request, sess.id, settings):
+    if response is None:
+        response = context.response_or_raise()
+    if not _set_cookie_fast(request, response, sess.id, settings):
         set_response_cookie(**cookie_args)
 
 
-def _set_cookie_fast(request: Any, session_id: str | None, settings: _Settings) -> bool:
+def _set_cookie_fast(
+    request: Any, response: Any, session_id: str | None, settings: _Settings
+) -> bool:
     """``set_response_cookie(**cookie_args)`` for a new cookie whose name and value need
     no quoting, with a valid ``samesite``; False (nothing done) otherwise."""
     attrs = settings.cookie_attrs
     if attrs is None:
         return False
-    response = context.response_or_raise()
     template = settings.template
     if template is not None and session_id and template.plain(session_id):
         seconds = settings.max_age
-        expires = _expires_date(seconds) if seconds is not None else None
+        expires = None
+        if seconds is not None:
+            # The date changes once a second: the last one is kept with the path's
+            # settings (a pair, replaced whole: threads may race to replace it).
+            now = int(_time())
+            last = settings.last_expires
+            if last[0] == now:
+                expires = last[1]
+            else:
+                expires = HTTPDate(now + seconds)
+                settings.last_expires = (now, expires)
         if response.set_cookie_text(template, session_id, expires):
             return True
     name = settings.name
@@ -400,7 +437,11 @@ class _InitHook(Hook):
 
     def __call__(self) -> None:
         settings = self.settings
-        request = context.request_or_raise()
+        pair = _current.get()
+        if pair is None:
+            context.request_or_raise()  # raises: outside of a request
+            return
+        request, response = pair
         state = request.__dict__
         if state.get("_session_init_flag"):
             return
@@ -412,7 +453,7 @@ class _InitHook(Hook):
             init(**self.kwargs)
             return
         state["_session_init_flag"] = True
-        _start(request, settings, set_up=True)
+        _start(request, settings, set_up=True, response=response)
 
     def __repr__(self) -> str:
         # As the plain Hook init would be (tools.log_hooks shows it).
