@@ -406,16 +406,24 @@ class RamSession(Session):
         """Lock the session for this request (other requests of it wait)."""
         if self.locked:
             return
-        assert self._id is not None
-        if not acquire_local(self.locks, self._id, self.lock_timeout):
-            raise LockTimeout(self._id, self.lock_timeout or 0)
+        session_id = self._id
+        assert session_id is not None
+        # acquire_local's uncontended case, inline.
+        mine = _allocate_lock()
+        mine.acquire()
+        if self.locks.setdefault(session_id, mine) is not mine:
+            mine.release()
+            if not acquire_local(self.locks, session_id, self.lock_timeout):
+                raise LockTimeout(session_id, self.lock_timeout or 0)
         self.locked = True
 
     def release_lock(self) -> None:
         if not self.locked:
             return
         self.locked = False
-        release_local(self.locks, self._id)  # type: ignore[arg-type]
+        lock = self.locks.pop(self._id, None)  # type: ignore[arg-type]
+        if lock is not None:
+            lock.release()
 
     def __len__(self) -> int:
         """The number of sessions (expired ones not yet cleaned up included)."""

@@ -392,7 +392,12 @@ def _set_cookie_fast(
     if attrs is None:
         return False
     template = settings.template
-    if template is not None and session_id and template.plain(session_id):
+    if (
+        template is not None
+        and session_id
+        # Letters and digits (ids as generated) need no quoting.
+        and ((session_id.isalnum() and session_id.isascii()) or template.plain(session_id))
+    ):
         seconds = settings.max_age
         expires = None
         if seconds is not None:
@@ -524,12 +529,16 @@ def set_response_cookie(
 def save() -> None:
     """``before_finalize``: write the session back (if it was loaded) and release the
     lock; for a streamed response, after the last chunk instead."""
-    request = context.request_or_raise()
-    sess = request.__dict__.get("_session")
-    if sess is None or request.__dict__.get("_session_saved"):
+    pair = _current.get()
+    if pair is None:
+        context.request_or_raise()  # raises: outside of a request
         return
-    request.__dict__["_session_saved"] = True
-    response = context.response_or_raise()
+    request, response = pair
+    state = request.__dict__
+    sess = state.get("_session")
+    if sess is None or state.get("_session_saved"):
+        return
+    state["_session_saved"] = True
     if response.stream:
         request.hooks.attach("on_end_request", _save_streamed)
     else:
@@ -557,19 +566,23 @@ def _release_unless_streaming() -> None:
     """``on_end_resource``: release the lock now unless a streamed response still has to
     save the session. This request's ``on_end_request`` may never run: an internal
     redirect ends it there, and the path it goes to may not use sessions."""
-    request = context.request_or_raise()
-    sess = request.__dict__.get("_session")
+    pair = _current.get()
+    if pair is None:
+        context.request_or_raise()  # raises: outside of a request
+        return
+    state = pair[0].__dict__
+    sess = state.get("_session")
     if sess is None or not sess.locked:
         return
-    if request.__dict__.get("_session_saved") and context.response_or_raise().stream:
+    if state.get("_session_saved") and pair[1].stream:
         return
     sess.release_lock()
 
 
 def close() -> None:
     """``on_end_request``: release the session's lock if the request still holds it."""
-    request = context.request_or_none()
-    sess = request.__dict__.get("_session") if request is not None else None
+    pair = _current.get()
+    sess = pair[0].__dict__.get("_session") if pair is not None else None
     if sess is not None and sess.locked:
         sess.release_lock()
         if sess.debug:
