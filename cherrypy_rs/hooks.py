@@ -28,10 +28,12 @@ hookpoints = [
     "after_error_response",
 ]
 
-_QUIET = (HTTPError, HTTPRedirect, InternalRedirect)
+#: What a failing hook raises without its traceback being logged.
+QUIET_ERRORS = (HTTPError, HTTPRedirect, InternalRedirect)
+_QUIET = QUIET_ERRORS
 
 
-def _log_error() -> None:
+def log_hook_error() -> None:
     """Log the exception being handled (a hook failed) with its traceback."""
     log = context.site.log
     if log is not None:
@@ -128,7 +130,7 @@ class HookMap(dict):  # type: ignore[type-arg]
             except _QUIET:
                 raise
             except Exception:
-                _log_error()
+                log_hook_error()
                 raise
             return
         cls.run_hooks(iter(hooks))
@@ -148,7 +150,7 @@ class HookMap(dict):  # type: ignore[type-arg]
                 cls.run_hooks(h for h in hooks if h.failsafe)
                 raise
             except Exception:
-                _log_error()
+                log_hook_error()
                 cls.run_hooks(h for h in hooks if h.failsafe)
                 raise
 

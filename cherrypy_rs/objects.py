@@ -333,7 +333,10 @@ class Request:
             while request is not None:
                 # Multipart part files and the spooled body (see bodies.release).
                 state = request.__dict__
-                release_body(state.get("body"), state.get("rfile"))
+                body = state.get("body")
+                rfile = state.get("rfile")
+                if body is not None or rfile is not None:
+                    release_body(body, rfile)
                 request = request.prev
 
     @_lazy
