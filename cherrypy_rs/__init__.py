@@ -150,7 +150,7 @@ engine.subscribe("log", _log_engine)
 engine.subscribe("start", checker, priority=45)
 config.namespaces["server"] = server.apply
 config.namespaces["tree"] = _apply_tree_key
-config.namespaces["checker"] = lambda key, value: setattr(checker, key, value)
+config.namespaces["checker"] = checker.apply
 config.namespaces["log"] = _apply_log_key
 config.namespaces["engine"] = engine.apply
 config.listeners.append(tree.clear_caches)
