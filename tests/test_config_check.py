@@ -77,6 +77,10 @@ class Root:
             },
             r"takes no argument 'precompresed' \(did you mean 'precompressed'\?\)",
         ),
+        (
+            {"tools.xmlrpc.on": True, "tools.xmlrpc.allownone": True},
+            r"the xmlrpc tool takes no argument 'allownone' \(did you mean 'allow_none'\?\)",
+        ),
     ],
 )
 def test_unhonoured_keys_fail_the_mount(
