@@ -137,6 +137,16 @@ def _apply_log_key(key: str, value: Any) -> None:
 def _apply_tree_key(key: str, value: Any) -> None:
     """``tree.<name> = app`` (or ``{script_name: app}``) mounts or grafts apps."""
     for script_name, app in value.items() if isinstance(value, dict) else [(None, value)]:
+        if script_name is None and not hasattr(app, "script_name"):
+            raise ValueError(
+                f"tree.{key} = {app!r}: give a cherrypy.Application (mounted at its "
+                "script_name) or a dict of script name -> application or WSGI callable"
+            )
+        if not (isinstance(app, Application) or callable(app)):
+            raise ValueError(
+                f"tree.{key}: {app!r} at {script_name!r} is neither a "
+                "cherrypy.Application nor a WSGI callable"
+            )
         name = app.script_name if script_name is None else script_name
         if isinstance(app, Application) and (name or "") == app.script_name:
             tree.mount(app, name)

@@ -523,6 +523,10 @@ def test_tree_namespace_mounts_applications() -> None:
         assert cherrypy.tree.apps["/mounted-by-config"] is app
         cherrypy.config.update({"tree.more": {"/other": app}})
         assert cherrypy.tree.apps["/other"] is app
+        with pytest.raises(ValueError, match=r"tree\.bad = 5: give a cherrypy\.Application"):
+            cherrypy.config.update({"tree.bad": 5})
+        with pytest.raises(ValueError, match=r"neither a cherrypy\.Application nor a WSGI"):
+            cherrypy.config.update({"tree.bad": {"/x": "not an app"}})
     finally:
         cherrypy.tree.apps.clear()
         cherrypy.tree.apps.update(saved)
