@@ -1030,7 +1030,7 @@ SESSION_COOKIE_HEADERS = [
 ]
 
 
-def real_cherrypy_cookie(header: str, name: str) -> str | None | int:
+def real_cherrypy_cookie(header: str, name: str) -> str | int | None:
     """The value CherryPy 18 itself reads for cookie ``name`` from a ``Cookie`` header
     (its Request.process_headers); 400 when it refuses the header."""
     real = pytest.importorskip("cherrypy")
@@ -1065,7 +1065,7 @@ class _CookieCore:
         return self.cookie_header if name.lower() == "cookie" else None
 
 
-def ours_cookie(header: str, name: str) -> str | None | int:
+def ours_cookie(header: str, name: str) -> str | int | None:
     from cherrypy_rs.objects import Request
 
     request = Request(_CookieCore(header), None)

@@ -210,6 +210,7 @@ class _Settings:
         "cookie_args",
         "cookie_attrs",
         "debug",
+        "last_expires",
         "max_age",
         "name",
         "observer",
@@ -217,7 +218,6 @@ class _Settings:
         "setup_kwargs",
         "storage_class",
         "store_kwargs",
-        "last_expires",
         "template",
     )
 
