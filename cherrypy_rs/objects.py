@@ -484,12 +484,14 @@ class Response:
         jar = SimpleCookie()
         later = self.__dict__.pop("_set_cookie", None)
         if later is not None:
-            # A cookie set by set_cookie_text joins the jar as a Morsel.
+            # A cookie set by _set_cookie_text joins the jar as a Morsel.
             template, value, expires = later
             dict.__setitem__(jar, template.name, template.morsel(value, expires))
         return jar
 
-    def set_cookie_text(self, template: cookies.SetCookie, value: str, expires: str | None) -> bool:
+    def _set_cookie_text(
+        self, template: cookies.SetCookie, value: str, expires: str | None
+    ) -> bool:
         """Set ``template``'s cookie to ``value`` (``template.plain(value)``) with the
         ``expires`` date, as ``response.cookie[name] = value`` and its attributes would,
         without building the jar unless the application then reads it; False (nothing

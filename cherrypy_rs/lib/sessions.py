@@ -410,7 +410,7 @@ def _set_cookie_fast(
             else:
                 expires = HTTPDate(now + seconds)
                 settings.last_expires = (now, expires)
-        if response.set_cookie_text(template, session_id, expires):
+        if response._set_cookie_text(template, session_id, expires):
             return True
     name = settings.name
     jar = response.cookie
