@@ -137,6 +137,16 @@ def _apply_log_key(key: str, value: Any) -> None:
 def _apply_tree_key(key: str, value: Any) -> None:
     """``tree.<name> = app`` (or ``{script_name: app}``) mounts or grafts apps."""
     for script_name, app in value.items() if isinstance(value, dict) else [(None, value)]:
+        if script_name is None and not hasattr(app, "script_name"):
+            raise ValueError(
+                f"tree.{key} = {app!r}: give a cherrypy.Application (mounted at its "
+                "script_name) or a dict of script name -> application or WSGI callable"
+            )
+        if not (isinstance(app, Application) or callable(app)):
+            raise ValueError(
+                f"tree.{key}: {app!r} at {script_name!r} is neither a "
+                "cherrypy.Application nor a WSGI callable"
+            )
         name = app.script_name if script_name is None else script_name
         if isinstance(app, Application) and (name or "") == app.script_name:
             tree.mount(app, name)
@@ -150,7 +160,7 @@ engine.subscribe("log", _log_engine)
 engine.subscribe("start", checker, priority=45)
 config.namespaces["server"] = server.apply
 config.namespaces["tree"] = _apply_tree_key
-config.namespaces["checker"] = lambda key, value: setattr(checker, key, value)
+config.namespaces["checker"] = checker.apply
 config.namespaces["log"] = _apply_log_key
 config.namespaces["engine"] = engine.apply
 config.listeners.append(tree.clear_caches)

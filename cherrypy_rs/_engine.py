@@ -53,8 +53,19 @@ class Engine(Bus):
                     plugin.subscribe()
                 elif not value and hasattr(plugin, "unsubscribe"):
                     plugin.unsubscribe()
+            elif "." in attr or not hasattr(plugin, attr):
+                # CherryPy would set it and nothing would read it: a misspelt option.
+                raise ValueError(
+                    f"engine.{key}: the {name} plugin ({type(plugin).__name__}) has no "
+                    f"attribute {attr!r}, so the key would do nothing; check the spelling"
+                )
             else:
                 setattr(plugin, attr, value)
+        elif not hasattr(self, key):
+            raise ValueError(
+                f"engine.{key}: the engine has no attribute {key!r}, so the key would do "
+                "nothing; engine keys are SIGHUP, SIGTERM, <plugin>.on and <plugin>.<option>"
+            )
         else:
             setattr(self, key, value)
 

@@ -9,21 +9,21 @@ when even that stays below what its settings imply.
 from __future__ import annotations
 
 import resource
-from pathlib import Path
 
 #: Descriptors one process uses besides its connections: the listening socket, log
 #: files, static files being sent, the interpreter's own.
 RESERVED_FILES = 64
 
 #: The kernel's ceiling for RLIMIT_NOFILE when the hard limit is "unlimited".
-NR_OPEN = Path("/proc/sys/fs/nr_open")
+NR_OPEN = "/proc/sys/fs/nr_open"
 
 
 def _ceiling(hard: int) -> int:
     if hard != resource.RLIM_INFINITY:
         return hard
     try:
-        return int(NR_OPEN.read_text())
+        with open(NR_OPEN) as f:
+            return int(f.read())
     except (OSError, ValueError):
         return 1024 * 1024
 

@@ -193,8 +193,6 @@ ACCEPTED_WITHOUT_EFFECT: dict[str, str] = {
     "nodelay": "TCP_NODELAY is always on",
     "protocol_version": "HTTP/1.1 is always spoken (HTTP/1.0 clients are answered in kind)",
     "reverse_dns": "remote.name is never looked up",
-    "statistics": "statistics are not collected yet",
-    "instance": "the server is always the Rust server",
     "wsgi_version": "the native path does not use WSGI",
 }
 
@@ -202,12 +200,16 @@ ACCEPTED_WITHOUT_EFFECT: dict[str, str] = {
 IGNORED_WITH_WARNING: dict[str, str] = {
     "ssl_ciphers": "rustls' default cipher suites are used (TLS 1.3, and TLS 1.2 with "
     "ECDHE and AES-GCM or ChaCha20-Poly1305 only)",
+    "statistics": "the server keeps no statistics for cpstats (requests are counted in "
+    "the access log)",
 }
 
 #: CherryPy server keys that cannot work here, with what to do instead.
 UNSUPPORTED: dict[str, str] = {
     "ssl_context": "TLS is rustls, not Python's ssl module: set server.ssl_certificate, "
     "server.ssl_private_key (and server.ssl_certificate_chain) instead",
+    "instance": "cherrypy.server is always cherrypy_rs's Rust server; to run the "
+    "application under another HTTP server, serve cherrypy.tree as a WSGI application",
 }
 
 #: CherryPy server keys that need a feature that is not there yet.

@@ -51,6 +51,16 @@ class Checker:
         self.known_config_types: dict[str, type] = {}
         self._populate_known_types()
 
+    def apply(self, key: str, value: Any) -> None:
+        """The ``checker`` config namespace: sets an attribute of the checker (``on``,
+        ``extra_config_namespaces``...); a name it does not have is refused."""
+        if key.startswith("_") or not hasattr(self, key):
+            raise ValueError(
+                f"checker.{key}: the checker has no option {key!r}, so the key would do "
+                "nothing (checker.on turns it off)"
+            )
+        setattr(self, key, value)
+
     def __call__(self) -> None:
         if not self.on:
             return

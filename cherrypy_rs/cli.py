@@ -30,7 +30,7 @@ from typing import Any
 
 import cherrypy_rs
 
-from . import _engine, cherryd, demo, master
+from . import _engine, cherryd, master
 from .config_check import ConfigError
 from .options import (
     ArgumentParser,
@@ -236,6 +236,9 @@ def _plan(args: argparse.Namespace) -> Callable[[], None]:
     cherrypy_rs.server.access_log_screen = False
     app_config: Any = None
     if args.command == "demo":
+        # Lazy: the demo site's modules (html) would cost every `run`/`static` process.
+        from . import demo
+
         app_config = demo.demo_config()
         cherrypy_rs.config.update(app_config)
     apply_config_file(args.config)

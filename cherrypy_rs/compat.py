@@ -7,10 +7,10 @@ CherryPy releases had there and applications still import.
 
 from __future__ import annotations
 
-import base64
-import html
 import urllib.parse
 from typing import Any
+
+from ._html import escape as _escape_html
 
 __all__ = [
     "assert_native",
@@ -70,10 +70,13 @@ def tonative(n: str | bytes, encoding: str = "ISO-8859-1") -> str:
 
 def escape_html(s: str, escape_quote: bool = False) -> str:
     """``s`` with ``&``, ``<`` and ``>`` escaped (and ``"`` with ``escape_quote``)."""
-    return html.escape(s, quote=escape_quote).replace("&#x27;", "'")
+    return _escape_html(s, quote=escape_quote).replace("&#x27;", "'")
 
 
 def base64_decode(n: str | bytes, encoding: str = "ISO-8859-1") -> str:
     """Decode base64 ``n`` and return the result as a native string."""
+    # Lazy: base64 costs ~0.2 MiB per process; only Basic credentials are base64.
+    import base64
+
     decoded = base64.b64decode(n.encode(encoding) if isinstance(n, str) else n)
     return tonative(decoded, encoding)

@@ -17,7 +17,6 @@ toolbox (``context.site.tools``) decides which tools exist once it is there.
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from collections.abc import Iterator
 from typing import Any
@@ -68,6 +67,9 @@ HOOK_POINTS = (
 
 
 def _suggest(name: str, candidates: Any) -> str:
+    # Lazy: difflib costs ~0.2 MiB per process; only a misspelt key's message needs it.
+    import difflib
+
     close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -10,7 +10,12 @@ the very same jars and texts, faster for the inputs browsers send and servers se
   ``SimpleCookie.load`` so that every such case keeps the standard library's answer;
 - ``new_morsel(key, value)``: the ``Morsel`` that ``jar[key] = value`` would store for
   a key and value made of characters that need no quoting (None otherwise);
-- ``output(morsel)``: ``morsel.OutputString()``, computed without sorting its items.
+- ``output(morsel)``: ``morsel.OutputString()``, computed without sorting its items;
+- ``SetCookie(name, attrs)``: a cookie whose name and attributes are fixed and whose
+  value and ``expires`` date vary (a session cookie): ``text(value, expires)`` is the
+  ``Set-Cookie`` value ``output()`` gives for it, from text rendered once, and
+  ``morsel(value, expires)`` the ``Morsel`` a jar would hold (``Response`` builds it
+  only if the application looks at ``response.cookie``).
 
 Nothing here changes ``http.cookies``; a check at import compares these helpers with
 it and turns the shortcuts off if the interpreter's module behaves differently.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import string
 from http.cookies import CookieError, Morsel, SimpleCookie
 
-__all__ = ["CookieError", "load_jar", "new_morsel", "output", "parse_simple"]
+__all__ = ["CookieError", "SetCookie", "load_jar", "new_morsel", "output", "parse_simple"]
 
 #: The characters of a key ``Morsel.set`` accepts (``http.cookies._LegalChars``), also
 #: those of a value ``SimpleCookie`` sends unquoted.
@@ -56,7 +61,8 @@ def parse_simple(header: str) -> dict[str, str] | None:
             or key[0] == "$"
             or not _LEGAL.issuperset(key)
             or key.lower() in _RESERVED
-            or not _PLAIN_VALUE.issuperset(value)
+            # ASCII letters and digits (most values: ids, tokens) are plain.
+            or not ((value.isalnum() and value.isascii()) or _PLAIN_VALUE.issuperset(value))
         ):
             return None
         # A repeated name keeps its first position and takes the last value, as in
@@ -125,6 +131,71 @@ def output(morsel: Morsel[str]) -> str:
             # An int expiry, a comment to quote, other types: the library's own text.
             return morsel.OutputString()
     return "; ".join(parts)
+
+
+class SetCookie:
+    """The ``Set-Cookie`` value of cookie ``name`` with the morsel attributes ``attrs``
+    (keys as ``Morsel`` stores them: lower case), for any value that needs no quoting
+    and any ``expires`` date (with ``has_expires``): the text ``output()`` gives,
+    rendered once with placeholders, then filled in per request."""
+
+    __slots__ = ("attrs", "has_expires", "middle", "name", "prefix", "tail")
+
+    _VALUE = "cookie-value-slot"
+    _EXPIRES = "Thu, 01 Jan 1970 00:00:00 GMT-expires-slot"
+
+    def __init__(self, name: str, attrs: dict[str, object], has_expires: bool) -> None:
+        self.name = name
+        self.attrs = dict(attrs)
+        self.has_expires = has_expires
+        self.prefix = f"{name}="
+        self.middle = self.tail = ""
+        if new_morsel(name, "x") is None or "expires" in attrs:
+            raise ValueError(f"cookie {name!r} needs quoting: set it through a jar")
+        template = self._render(self._VALUE, self._EXPIRES if has_expires else None)
+        head, sep, rest = template.partition(self._VALUE)
+        if head != self.prefix or not sep or self._VALUE in rest:
+            raise ValueError(f"cookie {name!r}: attributes {attrs!r} have no plain text form")
+        if has_expires:
+            middle, sep, tail = rest.partition(self._EXPIRES)
+            if not sep or self._EXPIRES in tail:
+                raise ValueError(f"cookie {name!r}: attributes {attrs!r} have no plain text form")
+            self.middle, self.tail = middle, tail
+        else:
+            self.middle = rest
+        # The filled-in text must be what output() gives for the very morsel.
+        sample = ("abc123", "Wed, 09 Jun 2021 10:18:14 GMT" if has_expires else None)
+        if self.text(*sample) != self._render(*sample):
+            raise ValueError(f"cookie {name!r}: attributes {attrs!r} have no plain text form")
+
+    def _render(self, value: str, expires: str | None) -> str:
+        return output(self._build(value, expires))
+
+    def _build(self, value: str, expires: str | None) -> Morsel[str]:
+        morsel = _morsel(self.name, value)
+        dict.update(morsel, self.attrs)
+        if expires is not None:
+            dict.__setitem__(morsel, "expires", expires)
+        return morsel
+
+    def plain(self, value: str) -> bool:
+        """Whether ``value`` is sent as it is (no quoting): what ``text`` takes."""
+        return (
+            _ENABLED
+            and bool(value)
+            and ((value.isalnum() and value.isascii()) or _LEGAL.issuperset(value))
+        )
+
+    def text(self, value: str, expires: str | None) -> str:
+        """The ``Set-Cookie`` value for ``value`` (``plain``) and ``expires``."""
+        if self.has_expires:
+            return f"{self.prefix}{value}{self.middle}{expires}{self.tail}"
+        return f"{self.prefix}{value}{self.middle}"
+
+    def morsel(self, value: str, expires: str | None) -> Morsel[str]:
+        """The ``Morsel`` a jar holds for this cookie (``jar[name] = value`` and its
+        attributes set)."""
+        return self._build(value, expires if self.has_expires else None)
 
 
 def _self_check() -> bool:

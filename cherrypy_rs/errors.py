@@ -4,7 +4,6 @@ InternalRedirect, and the HTML error page, with CherryPy 18's statuses and bodie
 from __future__ import annotations
 
 import contextlib
-import html
 import sys
 import traceback as _traceback
 import urllib.parse
@@ -13,6 +12,7 @@ from typing import Any
 
 from . import context
 from ._core import StaticFile
+from ._html import escape as _escape_html
 from .helper import url as current_url
 from .lib.httputil import valid_status
 
@@ -61,7 +61,7 @@ def _quote_attribute(value: str) -> str:
     unless it holds only double quotes. Written here because ``xml.sax.saxutils`` imports
     ``urllib.request`` and with it ``http.client``, ``email`` and ``ssl`` (~9 MiB of RSS
     in every process)."""
-    value = html.escape(value, quote=False)
+    value = _escape_html(value, quote=False)
     value = value.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
     if '"' in value:
         if "'" in value:
@@ -133,7 +133,7 @@ class HTTPRedirect(CherryPyException):
             response.headers["Location"] = self.urls[0]
             template = _REDIRECT_MESSAGES[status] + "<a href=%s>%s</a>."
             msgs = [
-                template % (_quote_attribute(u), html.escape(u, quote=False)) for u in self.urls
+                template % (_quote_attribute(u), _escape_html(u, quote=False)) for u in self.urls
             ]
             response.body = "<br />\n".join(msgs).encode("utf-8")
             response.headers.pop("Content-Length", None)
@@ -307,7 +307,7 @@ def get_error_page(status: Any, **kwargs: Any) -> bytes:
     if kwargs.get("version") is None:
         kwargs["version"] = CHERRYPY_VERSION
     for key, value in kwargs.items():
-        kwargs[key] = "" if value is None else html.escape(str(value), quote=False)
+        kwargs[key] = "" if value is None else _escape_html(str(value), quote=False)
 
     request = context.request_or_none()
     pages = getattr(request, "error_page", None) or {}

@@ -27,7 +27,7 @@ from .errors import (
     bare_error,
     format_exc,
 )
-from .hooks import HookMap
+from .hooks import QUIET_ERRORS, Hook, HookMap, log_hook_error
 from .lib import cptools, jsontools, static
 from .lib.encoding import encode_output
 from .objects import CLASS_HOOKS, Request, Response
@@ -414,7 +414,18 @@ def _run_planned(request: Request, point: str) -> None:
     if planned:
         hooks = planned.pop(point, None)
         if hooks:
-            HookMap.run_sorted(hooks)
+            if len(hooks) == 1 and hooks[0].__class__ is Hook:
+                # HookMap.run_sorted's case of one plain hook, inline.
+                hook = hooks[0]
+                try:
+                    hook.callback(**hook.kwargs)  # type: ignore[misc]
+                except QUIET_ERRORS:
+                    raise
+                except Exception:
+                    log_hook_error()
+                    raise
+            else:
+                HookMap.run_sorted(hooks)
 
 
 def _chunked_body(response: Response) -> None:

@@ -28,10 +28,12 @@ hookpoints = [
     "after_error_response",
 ]
 
-_QUIET = (HTTPError, HTTPRedirect, InternalRedirect)
+#: What a failing hook raises without its traceback being logged.
+QUIET_ERRORS = (HTTPError, HTTPRedirect, InternalRedirect)
+_QUIET = QUIET_ERRORS
 
 
-def _log_error() -> None:
+def log_hook_error() -> None:
     """Log the exception being handled (a hook failed) with its traceback."""
     log = context.site.log
     if log is not None:
@@ -120,11 +122,15 @@ class HookMap(dict):  # type: ignore[type-arg]
             # Nothing to sort and no failsafe hook left to run after an error.
             hook = hooks[0]
             try:
-                hook()
+                if hook.__class__ is Hook:
+                    # Hook.__call__, without its frame.
+                    hook.callback(**hook.kwargs)  # type: ignore[misc]
+                else:
+                    hook()
             except _QUIET:
                 raise
             except Exception:
-                _log_error()
+                log_hook_error()
                 raise
             return
         cls.run_hooks(iter(hooks))
@@ -136,12 +142,15 @@ class HookMap(dict):  # type: ignore[type-arg]
         redirect)."""
         for hook in hooks:
             try:
-                hook()
+                if hook.__class__ is Hook:
+                    hook.callback(**hook.kwargs)  # type: ignore[misc]
+                else:
+                    hook()
             except _QUIET:
                 cls.run_hooks(h for h in hooks if h.failsafe)
                 raise
             except Exception:
-                _log_error()
+                log_hook_error()
                 cls.run_hooks(h for h in hooks if h.failsafe)
                 raise
 

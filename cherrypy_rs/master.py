@@ -40,7 +40,6 @@ from __future__ import annotations
 import errno
 import gc
 import os
-import random
 import select
 import signal
 import sys
@@ -371,6 +370,9 @@ class Arbiter:
     def _spawn(self) -> None:
         s = self.settings
         self.numbers += 1
+        # Lazy: random costs ~0.2 MiB per process; only a master with jitter needs it.
+        import random
+
         lifetime = (
             s.max_lifetime + random.uniform(0, s.max_lifetime_jitter) if s.max_lifetime else 0
         )
@@ -424,6 +426,9 @@ class Arbiter:
         signal.signal(signal.SIGUSR1, lambda signum, frame: engine.graceful())
         limit = 0
         if s.max_requests:
+            # Lazy: random costs ~0.2 MiB per process; only a master with jitter needs it.
+            import random
+
             limit = s.max_requests + random.randint(0, max(0, s.max_requests_jitter))
         beat = Heartbeat(pipe, master, server, limit, s.timeout)
         beat.send(b"R")

@@ -333,7 +333,10 @@ class Request:
             while request is not None:
                 # Multipart part files and the spooled body (see bodies.release).
                 state = request.__dict__
-                release_body(state.get("body"), state.get("rfile"))
+                body = state.get("body")
+                rfile = state.get("rfile")
+                if body is not None or rfile is not None:
+                    release_body(body, rfile)
                 request = request.prev
 
     @_lazy
@@ -478,7 +481,26 @@ class Response:
     @_lazy
     def cookie(self) -> SimpleCookie:
         """Cookies to set (``response.cookie['name'] = 'value'``)."""
-        return SimpleCookie()
+        jar = SimpleCookie()
+        later = self.__dict__.pop("_set_cookie", None)
+        if later is not None:
+            # A cookie set by _set_cookie_text joins the jar as a Morsel.
+            template, value, expires = later
+            dict.__setitem__(jar, template.name, template.morsel(value, expires))
+        return jar
+
+    def _set_cookie_text(
+        self, template: cookies.SetCookie, value: str, expires: str | None
+    ) -> bool:
+        """Set ``template``'s cookie to ``value`` (``template.plain(value)``) with the
+        ``expires`` date, as ``response.cookie[name] = value`` and its attributes would,
+        without building the jar unless the application then reads it; False (nothing
+        done) once the jar exists or a cookie was set so already."""
+        state = self.__dict__
+        if "cookie" in state or "_set_cookie" in state:
+            return False
+        state["_set_cookie"] = (template, value, expires)
+        return True
 
     @_lazy
     def time(self) -> float:
@@ -589,10 +611,14 @@ class Response:
             (k, v if v.__class__ is str and v.isascii() else header_value(v))
             for k, v in dict.items(headers)
         ]
-        if "cookie" in self.__dict__:
+        state = self.__dict__
+        if "cookie" in state:
             output = cookies.output
             for morsel in self.cookie.values():
                 header_list.append(("Set-Cookie", output(morsel)))
+        elif "_set_cookie" in state:
+            template, value, expires = state["_set_cookie"]
+            header_list.append(("Set-Cookie", template.text(value, expires)))
         self.header_list = header_list
 
 

@@ -143,6 +143,9 @@ pub struct Job {
     /// Shared with the submitter, which may give up on a job no worker has started.
     pub claim: std::sync::Arc<crate::pool::Claim>,
     pub reply: tokio::sync::oneshot::Sender<Reply>,
+    /// How long a streamed body's chunk may wait for the client to make room
+    /// (`server.socket_timeout`): past it the worker gives the body up.
+    pub send_timeout: std::time::Duration,
 }
 
 /// The values of a repeated field as one: joined with ", " (RFC 9110 §5.3), except

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 import cherrypy_rs as cherrypy
+from cherrypy_rs.testing import serve
 
 Live = Any  # cherrypy_rs.testing.LiveServer
 ServeApp = Callable[..., Live]
@@ -522,6 +523,57 @@ def test_tree_namespace_mounts_applications() -> None:
         assert cherrypy.tree.apps["/mounted-by-config"] is app
         cherrypy.config.update({"tree.more": {"/other": app}})
         assert cherrypy.tree.apps["/other"] is app
+        with pytest.raises(ValueError, match=r"tree\.bad = 5: give a cherrypy\.Application"):
+            cherrypy.config.update({"tree.bad": 5})
+        with pytest.raises(ValueError, match=r"neither a cherrypy\.Application nor a WSGI"):
+            cherrypy.config.update({"tree.bad": {"/x": "not an app"}})
     finally:
         cherrypy.tree.apps.clear()
         cherrypy.tree.apps.update(saved)
+
+
+def test_server_keys_that_cannot_be_honoured_are_not_silent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``server.instance`` (another HTTP server object) is refused; ``server.statistics``
+    is ignored with a warning at start; both are fine at CherryPy's defaults."""
+    from cherrypy_rs._server import ConfigError, Server
+
+    class Root:
+        @cherrypy.expose
+        def index(self) -> str:
+            return "hi"
+
+    with pytest.raises(ConfigError, match=r"server\.instance is not supported"):
+        with serve(Root(), instance=object()):
+            pass
+    logged: list[str] = []
+    monkeypatch.setattr(Server, "_warn", lambda self, message: logged.append(message))
+    with serve(Root(), instance=None, statistics=False) as live:
+        assert live.get("/")[2] == b"hi"
+    assert logged == []
+    with serve(Root(), statistics=True) as live:
+        assert live.get("/")[2] == b"hi"
+    assert any("server.statistics is ignored" in m for m in logged), logged
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("engine.bogus", r"engine\.bogus: the engine has no attribute 'bogus'"),
+        ("engine.autoreload.frequncy", r"autoreload plugin \(Autoreloader\) has no attribute"),
+        ("checker.bogus", r"checker\.bogus: the checker has no option 'bogus'"),
+    ],
+)
+@pytest.mark.usefixtures("restore_config")
+def test_engine_and_checker_keys_that_would_do_nothing_are_refused(key: str, message: str) -> None:
+    """CherryPy sets any attribute these namespaces are given; a misspelt one would be
+    set and never read, so it is an error naming the key."""
+    with pytest.raises(ValueError, match=message):
+        cherrypy.config.update({key: 5})
+    frequency = cherrypy.engine.autoreload.frequency
+    try:
+        cherrypy.config.update({"engine.autoreload.frequency": 7, "checker.on": True})
+        assert cherrypy.engine.autoreload.frequency == 7
+    finally:
+        cherrypy.engine.autoreload.frequency = frequency

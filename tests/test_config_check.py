@@ -65,6 +65,22 @@ class Root:
             {"tools.sessions.on": True, "tools.sessions.storage_type": "nope"},
             r"tools\.sessions\.storage_type = 'nope': use one of ram, file",
         ),
+        (
+            {"tools.staticdir.on": True, "tools.staticdir.dir": "/tmp", "tools.staticdir.indx": 1},
+            r"the staticdir tool takes no argument 'indx' \(did you mean 'index'\?\)",
+        ),
+        (
+            {
+                "tools.staticfile.on": True,
+                "tools.staticfile.filename": "/etc/hostname",
+                "tools.staticfile.precompresed": True,
+            },
+            r"takes no argument 'precompresed' \(did you mean 'precompressed'\?\)",
+        ),
+        (
+            {"tools.xmlrpc.on": True, "tools.xmlrpc.allownone": True},
+            r"the xmlrpc tool takes no argument 'allownone' \(did you mean 'allow_none'\?\)",
+        ),
     ],
 )
 def test_unhonoured_keys_fail_the_mount(

@@ -220,3 +220,83 @@ def test_request_and_response_cookies_through_a_socket() -> None:
             "plain=v1; Max-Age=60; Path=/x",
             'spaced="a b"; HttpOnly',
         ]
+
+
+# -- SetCookie: the Set-Cookie text rendered once, filled in per response ----------------
+
+SET_COOKIE_ATTRS = [
+    {},
+    {"path": "/"},
+    {"path": "/app", "max-age": 3600},
+    {"path": "/", "domain": "example.com"},
+    {"path": "/", "secure": True},
+    {"path": "/", "httponly": True},
+    {"path": "/", "samesite": "Lax"},
+    {"path": "/", "max-age": 60, "domain": "a.b", "secure": True, "httponly": True},
+    {"path": "/x", "max-age": 1, "samesite": "None", "secure": True},
+    {"path": "/", "comment": "a comment; quoted"},
+]
+
+
+def jar_text(name: str, value: str, attrs: dict[str, object], expires: str | None) -> str:
+    """What a SimpleCookie jar sends for the cookie (the reference)."""
+    jar = SimpleCookie()
+    jar[name] = value
+    for key, attr in attrs.items():
+        jar[name][key] = attr
+    if expires is not None:
+        jar[name]["expires"] = expires
+    return jar[name].OutputString()
+
+
+@pytest.mark.parametrize("attrs", SET_COOKIE_ATTRS, ids=repr)
+@pytest.mark.parametrize("has_expires", [True, False])
+def test_set_cookie_text_is_the_jars(attrs: dict[str, object], has_expires: bool) -> None:
+    template = cookies.SetCookie("session_id", attrs, has_expires=has_expires)
+    for value in ("0123456789abcdef0123456789abcdef01234567", "x", "A-b_c.9"):
+        for expires in ("Wed, 09 Jun 2021 10:18:14 GMT", "Thu, 01 Jan 2026 00:00:00 GMT"):
+            expected = jar_text("session_id", value, attrs, expires if has_expires else None)
+            assert template.plain(value)
+            assert template.text(value, expires) == expected
+            morsel = template.morsel(value, expires)
+            assert cookies.output(morsel) == expected == morsel.OutputString()
+
+
+def test_set_cookie_text_follows_every_attribute() -> None:
+    """Each attribute, the name, the value and the date change the text (rendered once per
+    path: a stale part would show here)."""
+    base = {"path": "/", "max-age": 60}
+    variants = [
+        ("session_id", base),
+        ("other", base),
+        ("session_id", {**base, "path": "/p"}),
+        ("session_id", {**base, "max-age": 120}),
+        ("session_id", {**base, "domain": "example.org"}),
+        ("session_id", {**base, "secure": True}),
+        ("session_id", {**base, "httponly": True}),
+        ("session_id", {**base, "samesite": "Strict"}),
+    ]
+    texts = set()
+    for name, attrs in variants:
+        template = cookies.SetCookie(name, attrs, has_expires=True)
+        text = template.text("abc", "Wed, 09 Jun 2021 10:18:14 GMT")
+        assert text == jar_text(name, "abc", attrs, "Wed, 09 Jun 2021 10:18:14 GMT")
+        texts.add(text)
+        assert template.text("abd", "Wed, 09 Jun 2021 10:18:14 GMT") != text
+        assert template.text("abc", "Wed, 09 Jun 2021 10:18:15 GMT") != text
+    assert len(texts) == len(variants)
+
+
+@pytest.mark.parametrize("value", ["", "a b", 'q"', "x;y", "é", "a,b"])
+def test_set_cookie_takes_only_plain_values(value: str) -> None:
+    template = cookies.SetCookie("sid", {"path": "/"}, has_expires=False)
+    assert not template.plain(value)
+
+
+@pytest.mark.parametrize(
+    ("name", "attrs"),
+    [("bad name", {}), ("path", {}), ('q"', {}), ("sid", {"expires": "x"})],
+)
+def test_set_cookie_refuses_what_has_no_plain_text(name: str, attrs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        cookies.SetCookie(name, attrs, has_expires=False)

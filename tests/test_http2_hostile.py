@@ -420,3 +420,60 @@ def test_reset_over_tls_never_reaches_python(tls_files: TLSFiles, count: int) ->
             root.release.set()
             assert client.response(1) == (200, b"released")
         assert root.calls.get("secret", 0) == 0
+
+
+class Streamer:
+    """A streamed body far larger than what the server buffers for one stream."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    @cherrypy.expose
+    def index(self) -> str:
+        return "hello"
+
+    @cherrypy.expose
+    @cherrypy.config(**{"response.stream": True})
+    def stream(self) -> Iterator[bytes]:
+        def chunks() -> Iterator[bytes]:
+            try:
+                for _ in range(64):
+                    yield b"x" * 16384
+            finally:
+                self.closed.set()
+
+        return chunks()
+
+
+def test_a_stream_the_client_never_reads_releases_its_worker() -> None:
+    """The client opens no flow-control window for its stream but keeps the connection
+    busy (PINGs): the worker producing the body gives it up after socket_timeout instead
+    of waiting as long as the connection lives, the body is closed, the one worker serves
+    the next request, and the starved stream ends in a reset, never a complete-looking
+    body (rust/bridge/body_sender.rs)."""
+    root = Streamer()
+    with serve(root, http2=True, thread_pool=1, socket_timeout=1) as live:
+        client = connect(live)
+        with client.sock:
+            # Stream windows of 0 bytes: the server may send headers but no DATA.
+            client.send(frame_bytes(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0)))
+            client.send(client.request(1, "/stream"))
+            for i in range(40):
+                client.ping(b"ping%04d" % i)
+                if root.closed.wait(0.2):
+                    break
+            assert root.closed.is_set(), "the worker still waits on the starved stream"
+            assert client.statuses.get(1) == 200
+            # The one worker is free again.
+            with socket.create_connection(("127.0.0.1", live.port), timeout=10) as other:
+                other.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+                reply = b""
+                while chunk := other.recv(65536):
+                    reply += chunk
+            assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"hello")
+            # Opening the window lets out what was buffered, then the reset.
+            client.send(frame_bytes(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 24)))
+            client.send(frame_bytes(WINDOW_UPDATE, 0, 1, struct.pack(">I", 1 << 24)))
+            _, body = client.response(1)
+            assert 1 in client.resets
+            assert 0 < len(body) < 64 * 16384

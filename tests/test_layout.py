@@ -105,6 +105,8 @@ HEAVY_STDLIB = (
     "shutil",
     "subprocess",
     "uuid",
+    "html",
+    "pickle",
 )
 
 

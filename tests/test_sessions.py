@@ -995,3 +995,254 @@ def test_a_path_whose_only_tool_is_sessions_keeps_the_fast_path() -> None:
     # Any other tool (or a bare hook) and the path goes through the hook machinery.
     assert compiled({**on, "tools.gzip.on": True}).fast_session is None
     assert compiled({**on, "hooks.before_handler": lambda: None}).fast_session is None
+
+
+# -- the session fast path: the cookie read, the Set-Cookie text, the lock ---------------
+
+SESSION_COOKIE_HEADERS = [
+    "session_id=0123456789abcdef0123456789abcdef01234567",
+    "session_id=abc",
+    " session_id=abc ",
+    "session_id = abc",
+    "session_id=abc;",
+    "session_id=abc; other=1",
+    "other=1; session_id=abc",
+    "session_id=abc; session_id=def",
+    "session_id=",
+    "session_id=a b",
+    'session_id="quoted"',
+    'session_id="a\\"b"',
+    "session_id=a-b_c",
+    "session_id=abc; $Path=/",
+    "$Version=1; session_id=abc",
+    "session_id=abc; Path=/",
+    "session_id=abc; a=b; $Foo=bar",
+    "session_ida=abc",
+    "session_i=abc",
+    "Session_id=abc",
+    "session_id=é",
+    "session_id=abc\x00",
+    "session_id=abcé",
+    "session_id=ab,c",
+    "session_id=abc=def",
+    "x; session_id=abc",
+    "session_id",
+]
+
+
+def real_cherrypy_cookie(header: str, name: str) -> str | int | None:
+    """The value CherryPy 18 itself reads for cookie ``name`` from a ``Cookie`` header
+    (its Request.process_headers); 400 when it refuses the header."""
+    real = pytest.importorskip("cherrypy")
+    assert real.__name__ == "cherrypy" and not hasattr(real, "_core")
+    from cherrypy.lib.httputil import HeaderMap, Host
+
+    req = real._cprequest.Request(Host("127.0.0.1", 80), Host("127.0.0.1", 1234))
+    req.header_list = [("Host", "x"), ("Cookie", header)]
+    req.headers = HeaderMap()
+    req.cookie = SimpleCookie()
+    req.protocol = (1, 1)
+    try:
+        req.process_headers()
+    except real.HTTPError as exc:
+        return int(exc.status)
+    morsel = req.cookie.get(name)
+    return morsel.value if morsel is not None else None
+
+
+class _CookieCore:
+    """What the Rust server hands a Request, for a GET with one Cookie header."""
+
+    script_name = ""
+    method = "GET"
+    path_info = "/"
+    query_string = ""
+
+    def __init__(self, header: str) -> None:
+        self.cookie_header = header
+
+    def header(self, name: str) -> str | None:
+        return self.cookie_header if name.lower() == "cookie" else None
+
+
+def ours_cookie(header: str, name: str) -> str | int | None:
+    from cherrypy_rs.objects import Request
+
+    request = Request(_CookieCore(header), None)
+    try:
+        return sessions._cookie_value(request, name)
+    except cherrypy.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize("header", SESSION_COOKIE_HEADERS)
+def test_the_session_cookie_is_read_as_cherrypy_reads_it(header: str) -> None:
+    # CherryPy strips the header value (process_headers); so does the Rust server.
+    expected = real_cherrypy_cookie(header.strip(), "session_id")
+    assert ours_cookie(header.strip(), "session_id") == expected, header
+
+
+def test_odd_session_cookies_through_a_socket() -> None:
+    """The id the session was asked for (originalid) is the one CherryPy reads."""
+
+    class Orig:
+        @cherrypy.expose
+        def index(self) -> str:
+            return repr(cherrypy.session.originalid)
+
+    with serve(Orig(), "", {"/": {"tools.sessions.on": True}}) as live:
+        for header in SESSION_COOKIE_HEADERS:
+            if any(c in header for c in "\x00é"):
+                continue  # not sendable as a header value
+            status, _h, body = live.get("/", headers={"Cookie": header})
+            expected = real_cherrypy_cookie(header.strip(), "session_id")
+            if expected == 400:
+                assert status == 400, header
+            else:
+                assert (status, body.decode()) == (200, repr(expected)), header
+
+
+class CookieJarRoot(Root):
+    @cherrypy.expose
+    def jar(self) -> str:
+        """Touches the session, then reads and adds to response.cookie (the jar is
+        built, with the session's morsel in it)."""
+        count = cherrypy.session.get("count", 0) + 1
+        cherrypy.session["count"] = count
+        jar = cherrypy.response.cookie
+        assert list(jar) == ["session_id"]
+        assert jar["session_id"].value == cherrypy.session.id
+        jar["extra"] = "1"
+        return str(count)
+
+
+COOKIE_OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"path": "/app"},
+    {"domain": "example.com"},
+    {"secure": True, "httponly": True},
+    {"samesite": "Lax"},
+    {"samesite": "None", "secure": True},
+    {"persistent": False},
+    {"timeout": 1},
+    {"path_header": "X-Script-Name"},
+]
+
+
+def _normalized(set_cookie: str, session_id: str) -> str:
+    text = set_cookie.replace(session_id, "<id>")
+    return re.sub(r"expires=[^;]+", "expires=<date>", text)
+
+
+@pytest.mark.parametrize("options", COOKIE_OPTIONS, ids=repr)
+def test_the_prerendered_set_cookie_is_what_the_jar_sends(options: dict[str, Any]) -> None:
+    """The same Set-Cookie whether it comes from the text rendered once per path or from
+    the jar (a handler that reads response.cookie), for each cookie option."""
+    config = app_config({}, **options)
+    with serve(CookieJarRoot(), "", config) as live:
+        headers = {"X-Script-Name": "/mounted"}
+        status, first, _ = live.get("/", headers=headers)
+        assert status == 200
+        fast = first.get_all("Set-Cookie")
+        assert len(fast) == 1
+        session_id = SimpleCookie(fast[0])["session_id"].value
+        cookie = f"session_id={session_id}"
+        status, second, body = live.get("/jar", headers={**headers, "Cookie": cookie})
+        assert (status, body) == (200, b"2")
+        via_jar = second.get_all("Set-Cookie")
+        assert via_jar[1] == "extra=1"
+        assert _normalized(via_jar[0], session_id) == _normalized(fast[0], session_id)
+        # And the text is set_response_cookie's, as CherryPy builds it.
+        jar = SimpleCookie()
+        jar["session_id"] = session_id
+        morsel = jar["session_id"]
+        morsel["path"] = options.get("path") or ("/mounted" if "path_header" in options else "/")
+        if options.get("persistent", True):
+            seconds = int(options.get("timeout", 60) * 60)
+            morsel["max-age"] = seconds
+            morsel["expires"] = "<date>"
+        for key in ("domain", "samesite"):
+            if key in options:
+                morsel[key] = options[key]
+        for key in ("secure", "httponly"):
+            if options.get(key):
+                morsel[key] = True
+        assert _normalized(fast[0], session_id) == _normalized(morsel.OutputString(), session_id)
+
+
+def test_a_regenerated_id_replaces_the_prerendered_cookie() -> None:
+    class Login(Root):
+        @cherrypy.expose
+        def login(self) -> str:
+            cherrypy.session["user"] = "ann"
+            cherrypy.tools.sessions.regenerate()
+            return cherrypy.session.id  # type: ignore[no-any-return]
+
+    with serve(Login(), "", app_config({})) as live:
+        client = Client(live.port)
+        assert client.get("/") == (200, b"1")
+        before = client.cookies["session_id"]
+        status, body = client.get("/login")
+        assert status == 200 and body.decode() != before
+        assert client.cookies["session_id"] == body.decode()
+        assert client.set_cookie is not None and client.set_cookie.count("session_id=") == 1
+
+
+def test_local_locks_exclude_wait_and_time_out() -> None:
+    from cherrypy_rs.lib.session_store import acquire_local, release_local
+
+    locks: dict[str, Any] = {}
+    assert acquire_local(locks, "s", None)
+    assert "s" in locks
+    # Held: a try without waiting and a short wait both fail, and leave no trace.
+    assert not acquire_local(locks, "s", 0)
+    assert not acquire_local(locks, "s", 0.01)
+    assert acquire_local(locks, "other", 0)
+    release_local(locks, "other")
+    got = threading.Event()
+    done = threading.Event()
+
+    def waiter() -> None:
+        if acquire_local(locks, "s", 30):
+            got.set()
+            release_local(locks, "s")
+        done.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    assert not got.wait(0.05)  # still held here
+    release_local(locks, "s")
+    assert done.wait(30) and got.is_set()
+    thread.join(30)
+    assert locks == {}
+
+
+def test_local_locks_keep_one_holder_among_many_threads() -> None:
+    from cherrypy_rs.lib.session_store import acquire_local, release_local
+
+    locks: dict[str, Any] = {}
+    inside = 0
+    most = 0
+    counter = {"n": 0}
+    guard = threading.Lock()
+
+    def worker() -> None:
+        nonlocal inside, most
+        for _ in range(200):
+            assert acquire_local(locks, "s", None)
+            with guard:
+                inside += 1
+                most = max(most, inside)
+            n = counter["n"]
+            time.sleep(0)  # let another thread run while the lock is held
+            counter["n"] = n + 1
+            with guard:
+                inside -= 1
+            release_local(locks, "s")
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert counter["n"] == 1600 and most == 1 and locks == {}

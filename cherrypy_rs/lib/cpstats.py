@@ -14,7 +14,6 @@ and on.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import threading
@@ -22,6 +21,7 @@ import time
 from typing import Any
 
 from .. import context
+from .._html import escape as _escape_html
 from ..errors import CHERRYPY_VERSION, HTTPRedirect
 from ..helper import expose
 from ..toolbox import Tool
@@ -240,7 +240,7 @@ def _cell(value: Any, fmt: Any) -> str:
         value = fmt(value)
     elif fmt is not None:
         value = fmt % value
-    return html.escape(str(value))
+    return _escape_html(str(value))
 
 
 _STYLE = (
@@ -302,7 +302,7 @@ class StatsPage:
         for title in sorted(stats):
             scope = extrapolate_statistics(stats[title])
             formatting = self.formatting.get(title, {})
-            parts.append(f"<h1>{html.escape(title)}</h1>\n{self._pause_resume(title, scope)}")
+            parts.append(f"<h1>{_escape_html(title)}</h1>\n{self._pause_resume(title, scope)}")
             parts.append("<table class='stats1'>\n    <tbody>\n")
             collections = []
             for key in sorted(scope):
@@ -314,8 +314,8 @@ class StatsPage:
                 if key in formatting and fmt is None:
                     continue
                 parts.append(
-                    f"        <tr><th>{html.escape(key)}</th>"
-                    f"<td id='{html.escape(title)}-{html.escape(key)}'>{_cell(value, fmt)}</td>"
+                    f"        <tr><th>{_escape_html(key)}</th>"
+                    f"<td id='{_escape_html(title)}-{_escape_html(key)}'>{_cell(value, fmt)}</td>"
                     "</tr>\n"
                 )
             parts.append("    </tbody>\n</table>\n")
@@ -329,7 +329,7 @@ class StatsPage:
         if "Enabled" not in scope:
             return ""
         enabled = bool(scope["Enabled"])
-        ns = html.escape(namespace, quote=True)
+        ns = _escape_html(namespace, quote=True)
         return (
             f'<form action="pause" method="POST" style="display:inline">'
             f'<input type="hidden" name="namespace" value="{ns}" />'
@@ -347,21 +347,21 @@ class StatsPage:
             {k for r in records if isinstance(r, dict) for k in r}
             - {k for k, f in formatting.items() if f is None}
         )
-        out = [f"<h2>{html.escape(title)}</h2>\n<table class='stats2'>\n    <thead>\n<tr>"]
+        out = [f"<h2>{_escape_html(title)}</h2>\n<table class='stats2'>\n    <thead>\n<tr>"]
         if keys is not None:
             out.append("<th>ID</th>")
-        out.extend(f"<th>{html.escape(h)}</th>" for h in headers)
+        out.extend(f"<th>{_escape_html(h)}</th>" for h in headers)
         out.append("</tr>\n    </thead>\n    <tbody>\n")
         for i, record in enumerate(records):
             out.append("<tr>")
             if keys is not None:
-                out.append(f"<td>{html.escape(str(keys[i]))}</td>")
+                out.append(f"<td>{_escape_html(str(keys[i]))}</td>")
             if isinstance(record, dict):
                 out.extend(
                     f"<td>{_cell(record.get(h, ''), formatting.get(h))}</td>" for h in headers
                 )
             else:
-                out.append(f"<td>{html.escape(str(record))}</td>")
+                out.append(f"<td>{_escape_html(str(record))}</td>")
             out.append("</tr>\n")
         out.append("    </tbody>\n</table>\n")
         return "".join(out)

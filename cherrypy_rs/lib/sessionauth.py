@@ -15,10 +15,10 @@ what it echoes back.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from .. import context
+from .._html import escape as _escape_html
 from ..errors import HTTPError, HTTPRedirect
 from ..helper import url
 from ..toolbox import HandlerTool
@@ -54,13 +54,13 @@ class SessionAuth:
     ) -> bytes:
         """The login form (bytes)."""
         return f"""<html><body>
-Message: {html.escape(error_msg or "")}
+Message: {_escape_html(error_msg or "")}
 <form method="post" action="do_login">
-    Login: <input type="text" name="username" value="{html.escape(username or "")}" size="10" />
+    Login: <input type="text" name="username" value="{_escape_html(username or "")}" size="10" />
     <br />
     Password: <input type="password" name="password" size="10" />
     <br />
-    <input type="hidden" name="from_page" value="{html.escape(from_page or "")}" />
+    <input type="hidden" name="from_page" value="{_escape_html(from_page or "")}" />
     <br />
     <input type="submit" />
 </form>

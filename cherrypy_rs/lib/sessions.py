@@ -24,9 +24,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from time import time as _time
 from typing import Any
 
 from .. import context, cookies
+from ..context import _current
 from ..errors import HTTPError
 from ..hooks import Hook
 from ..toolbox import Tool
@@ -93,6 +95,12 @@ def _cookie_value(request: Any, name: str) -> str | None:
         header = request._header("Cookie")
         if not header:
             return None
+        if header.startswith(name) and header[len(name) : len(name) + 1] == "=":
+            # The header is this one cookie, of letters and digits (an id we gave):
+            # what parse_simple gives, for a name it takes.
+            value = header[len(name) + 1 :]
+            if value.isalnum() and value.isascii() and _SIMPLE_NAMES[name]:
+                return value
         pairs = cookies.parse_simple(header)
         if pairs is not None:
             return pairs.get(name)
@@ -100,6 +108,20 @@ def _cookie_value(request: Any, name: str) -> str | None:
         jar = request.cookie
     morsel = jar.get(name)
     return morsel.value if morsel is not None else None  # type: ignore[no-any-return]
+
+
+class _SimpleNames(dict):  # type: ignore[type-arg]
+    """Cookie name -> whether ``parse_simple`` takes it as it is (then a header of
+    ``name=value`` alone is read without it), worked out on first use."""
+
+    def __missing__(self, name: str) -> bool:
+        ok = cookies.parse_simple(f"{name}=x") == {name: "x"}
+        if len(self) < 64:
+            self[name] = ok
+        return ok
+
+
+_SIMPLE_NAMES = _SimpleNames()
 
 
 def _expires_date(seconds: int) -> str:
@@ -188,6 +210,7 @@ class _Settings:
         "cookie_args",
         "cookie_attrs",
         "debug",
+        "last_expires",
         "max_age",
         "name",
         "observer",
@@ -195,6 +218,7 @@ class _Settings:
         "setup_kwargs",
         "storage_class",
         "store_kwargs",
+        "template",
     )
 
     def __init__(
@@ -250,6 +274,18 @@ class _Settings:
         self.cookie_attrs: dict[str, Any] | None = (
             attrs if self._plain(name, samesite, secure, attrs) else None
         )
+        #: (whole second, the expires date of a cookie set then).
+        self.last_expires: tuple[int, str] = (0, "")
+        #: The Set-Cookie text rendered once (the id and the expiry date filled in per
+        #: request), when the cookie's path does not come from a request header.
+        self.template: cookies.SetCookie | None = None
+        if self.cookie_attrs is not None and self.path_header is None:
+            try:
+                self.template = cookies.SetCookie(
+                    name, self.cookie_attrs, has_expires=self.max_age is not None
+                )
+            except ValueError:
+                self.template = None
         #: The store's options: what ``storage_class.setup`` gets.
         self.setup_kwargs = kwargs
         self.store_kwargs = {**kwargs, "timeout": timeout, "clean_freq": clean_freq}
@@ -306,8 +342,9 @@ class _CookieFollower:
         context.response_or_raise().cookie[self.name] = new_id or ""
 
 
-def _start(request: Any, settings: _Settings) -> None:
-    """``init``'s work once its arguments are settled."""
+def _start(request: Any, settings: _Settings, set_up: bool = False, response: Any = None) -> None:
+    """``init``'s work once its arguments are settled (``set_up``: the store is known
+    to be set up with the settings' options; ``response``: the current one)."""
     cookie_args = settings.cookie_args
     prev = request.prev
     previous = prev.__dict__.get("_session") if prev is not None else None
@@ -323,33 +360,60 @@ def _start(request: Any, settings: _Settings) -> None:
     if first_time:
         package.session = SessionProxy()
     storage_class = settings.storage_class
-    kwargs = settings.setup_kwargs
-    if hasattr(storage_class, "setup") and (first_time or _set_up.get(storage_class) != kwargs):
-        storage_class.setup(**kwargs)
-        _set_up[storage_class] = dict(kwargs)
+    if (first_time or not set_up) and hasattr(storage_class, "setup"):
+        kwargs = settings.setup_kwargs
+        if first_time or _set_up.get(storage_class) != kwargs:
+            storage_class.setup(**kwargs)
+            _set_up[storage_class] = dict(kwargs)
 
     session_id = _cookie_value(request, settings.name)
     debug = settings.debug
     if debug and session_id is not None:
         log(f"ID obtained from request.cookie: {session_id!r}")
     sess = storage_class(session_id, **settings.store_kwargs)
-    sess.debug = debug
+    if debug or sess.debug:
+        sess.debug = debug
     state = request.__dict__
     state["_session"] = sess
     state["_session_cookie"] = cookie_args
     sess.id_observers.append(settings.observer)
-    if not _set_cookie_fast(request, sess.id, settings):
+    if response is None:
+        response = context.response_or_raise()
+    if not _set_cookie_fast(request, response, sess.id, settings):
         set_response_cookie(**cookie_args)
 
 
-def _set_cookie_fast(request: Any, session_id: str | None, settings: _Settings) -> bool:
+def _set_cookie_fast(
+    request: Any, response: Any, session_id: str | None, settings: _Settings
+) -> bool:
     """``set_response_cookie(**cookie_args)`` for a new cookie whose name and value need
     no quoting, with a valid ``samesite``; False (nothing done) otherwise."""
     attrs = settings.cookie_attrs
     if attrs is None:
         return False
+    template = settings.template
+    if (
+        template is not None
+        and session_id
+        # Letters and digits (ids as generated) need no quoting.
+        and ((session_id.isalnum() and session_id.isascii()) or template.plain(session_id))
+    ):
+        seconds = settings.max_age
+        expires = None
+        if seconds is not None:
+            # The date changes once a second: the last one is kept with the path's
+            # settings (a pair, replaced whole: threads may race to replace it).
+            now = int(_time())
+            last = settings.last_expires
+            if last[0] == now:
+                expires = last[1]
+            else:
+                expires = HTTPDate(now + seconds)
+                settings.last_expires = (now, expires)
+        if response._set_cookie_text(template, session_id, expires):
+            return True
     name = settings.name
-    jar = context.response_or_raise().cookie
+    jar = response.cookie
     if name in jar:
         return False
     morsel = cookies.new_morsel(name, session_id or "")
@@ -378,7 +442,11 @@ class _InitHook(Hook):
 
     def __call__(self) -> None:
         settings = self.settings
-        request = context.request_or_raise()
+        pair = _current.get()
+        if pair is None:
+            context.request_or_raise()  # raises: outside of a request
+            return
+        request, response = pair
         state = request.__dict__
         if state.get("_session_init_flag"):
             return
@@ -390,7 +458,7 @@ class _InitHook(Hook):
             init(**self.kwargs)
             return
         state["_session_init_flag"] = True
-        _start(request, settings)
+        _start(request, settings, set_up=True, response=response)
 
     def __repr__(self) -> str:
         # As the plain Hook init would be (tools.log_hooks shows it).
@@ -461,16 +529,21 @@ def set_response_cookie(
 def save() -> None:
     """``before_finalize``: write the session back (if it was loaded) and release the
     lock; for a streamed response, after the last chunk instead."""
-    request = context.request_or_raise()
-    sess = request.__dict__.get("_session")
-    if sess is None or request.__dict__.get("_session_saved"):
+    pair = _current.get()
+    if pair is None:
+        context.request_or_raise()  # raises: outside of a request
         return
-    request._session_saved = True  # type: ignore[attr-defined]
-    response = context.response_or_raise()
+    request, response = pair
+    state = request.__dict__
+    sess = state.get("_session")
+    if sess is None or state.get("_session_saved"):
+        return
+    state["_session_saved"] = True
     if response.stream:
         request.hooks.attach("on_end_request", _save_streamed)
     else:
-        if is_iterator(response.body):
+        body = response.body
+        if body.__class__ is not list and body.__class__ is not bytes and is_iterator(body):
             response.collapse_body()
         sess.save()
 
@@ -493,19 +566,23 @@ def _release_unless_streaming() -> None:
     """``on_end_resource``: release the lock now unless a streamed response still has to
     save the session. This request's ``on_end_request`` may never run: an internal
     redirect ends it there, and the path it goes to may not use sessions."""
-    request = context.request_or_raise()
-    sess = request.__dict__.get("_session")
+    pair = _current.get()
+    if pair is None:
+        context.request_or_raise()  # raises: outside of a request
+        return
+    state = pair[0].__dict__
+    sess = state.get("_session")
     if sess is None or not sess.locked:
         return
-    if request.__dict__.get("_session_saved") and context.response_or_raise().stream:
+    if state.get("_session_saved") and pair[1].stream:
         return
     sess.release_lock()
 
 
 def close() -> None:
     """``on_end_request``: release the session's lock if the request still holds it."""
-    request = context.request_or_none()
-    sess = request.__dict__.get("_session") if request is not None else None
+    pair = _current.get()
+    sess = pair[0].__dict__.get("_session") if pair is not None else None
     if sess is not None and sess.locked:
         sess.release_lock()
         if sess.debug:
@@ -548,7 +625,7 @@ class SessionTool(Tool):
 
     @staticmethod
     def _lock_session() -> None:
-        current().acquire_lock()
+        _current_session().acquire_lock()
 
     def _setup(self) -> None:
         hooks = context.request_or_raise().hooks
@@ -639,37 +716,53 @@ class SessionTool(Tool):
         return _unknown_store_option(storage_class, [k for k in args if k not in own])
 
 
+def _current_session() -> Session:
+    """``current()``, one call shorter for the proxy's common case."""
+    pair = _current.get()
+    if pair is not None:
+        sess = pair[0].__dict__.get("_session")
+        if sess is not None:
+            return sess  # type: ignore[no-any-return]
+    return current()
+
+
 class SessionProxy:
     """``cherrypy.session``: the current request's ``Session`` (dict-like)."""
 
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(current(), name)
+        pair = _current.get()
+        sess = pair[0].__dict__.get("_session") if pair is not None else None
+        return getattr(current() if sess is None else sess, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        setattr(current(), name, value)
+        setattr(_current_session(), name, value)
 
     def __delattr__(self, name: str) -> None:
-        delattr(current(), name)
+        delattr(_current_session(), name)
 
     def __getitem__(self, key: Any) -> Any:
-        return current()[key]
+        pair = _current.get()
+        sess = pair[0].__dict__.get("_session") if pair is not None else None
+        return (current() if sess is None else sess)[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        current()[key] = value
+        pair = _current.get()
+        sess = pair[0].__dict__.get("_session") if pair is not None else None
+        (current() if sess is None else sess)[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        del current()[key]
+        del _current_session()[key]
 
     def __contains__(self, key: Any) -> bool:
-        return key in current()
+        return key in _current_session()
 
     def __iter__(self) -> Any:
-        return iter(current())
+        return iter(_current_session())
 
     def __len__(self) -> int:
-        return len(current())  # type: ignore[arg-type]
+        return len(_current_session())  # type: ignore[arg-type]
 
     def __bool__(self) -> bool:
         request = context.request_or_none()

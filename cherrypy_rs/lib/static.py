@@ -212,14 +212,18 @@ def staticdir(
     index: str = "",
     debug: bool = False,
     dotfiles: bool = True,
-    **_rust_route_only: Any,
+    precompressed: bool = False,
+    cache_valid: float = 1.0,
 ) -> bool:
     """Serve the file below ``dir`` that the request's path names below ``section``.
 
     Returns False (so that the page handler runs) for methods other than GET and HEAD,
     paths that do not match ``match``, and files that are not there. A path that leaves
     ``dir`` is refused with 403; a directory is served by its ``index`` file, after a
-    301 that adds the trailing slash.
+    301 that adds the trailing slash. ``precompressed`` (``X.br``/``X.gz`` next to ``X``)
+    and ``cache_valid`` (seconds a file's metadata is cached) are the Rust route's; where
+    a section cannot be compiled into one, this function serves the file itself,
+    uncompressed and uncached.
     """
     request = _request()
     if request.method not in ("GET", "HEAD"):
@@ -252,10 +256,12 @@ def staticfile(
     match: str = "",
     content_types: dict[str, str] | None = None,
     debug: bool = False,
-    **_rust_route_only: Any,
+    precompressed: bool = False,
+    cache_valid: float = 1.0,
 ) -> bool:
     """Serve the single file ``filename`` (under ``root`` when relative); False when
-    the method is not GET/HEAD, ``match`` does not match or the file is missing."""
+    the method is not GET/HEAD, ``match`` does not match or the file is missing.
+    ``precompressed`` and ``cache_valid`` are the Rust route's, as for ``staticdir``."""
     request = _request()
     if request.method not in ("GET", "HEAD"):
         return False

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import context
 from ..helper import expose
+from ..toolbox import ErrorTool
 
 
 def process_body() -> tuple[tuple[Any, ...], str]:
@@ -67,6 +68,18 @@ def on_error(*args: Any, **kwargs: Any) -> None:
     from xmlrpc.client import dumps as xmlrpc_dumps
 
     _set_response(xmlrpc_dumps(XMLRPCFault(1, str(sys.exc_info()[1]))))
+
+
+class XMLRPCTool(ErrorTool):
+    """``tools.xmlrpc``: ``on_error`` as the error response; its config arguments are
+    the ones ``XMLRPCController`` reads for the reply (``encoding``, ``allow_none``), so
+    a misspelt one is refused at start instead of never being read."""
+
+    def __init__(self) -> None:
+        super().__init__(on_error, "xmlrpc")
+
+    def arguments(self) -> tuple[set[str], bool]:
+        return {"on", "priority", "encoding", "allow_none"}, False
 
 
 class XMLRPCController:

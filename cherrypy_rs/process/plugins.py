@@ -183,6 +183,12 @@ LAZY_STDLIB = (
     "http.client",
     "urllib.request",
     "xmlrpc.client",
+    "html",
+    "pickle",
+    "difflib",
+    "base64",
+    "gzip",
+    "random",
 )
 
 

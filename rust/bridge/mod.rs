@@ -1,6 +1,7 @@
 //! Everything that touches Python: the `Server` facade, the `Request` handed to Python
 //! handlers, and the worker loop that turns a handler's result into plain Rust data.
 
+mod body_sender;
 mod file_body;
 mod listener;
 mod request;

@@ -8,22 +8,19 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use std::panic::AssertUnwindSafe;
 
 use pyo3::exceptions::{
-    PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError, PyValueError,
+    PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTimeoutError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use tokio::sync::mpsc;
 
+use super::body_sender::{self, BodySender, NotSent};
 use super::file_body::PyFileBody;
 use super::request::PyRequest;
 use super::static_files::PyStaticFile;
 use super::wsgi::PyWsgiReply;
-use crate::exchange::{Job, LogPatch, Reply, ReplyBody, StreamAborted};
+use crate::exchange::{Job, LogPatch, Reply, ReplyBody};
 use crate::pool::{Pool, Worker};
-
-/// Chunks a streamed body may have in flight between the worker and the socket.
-const STREAM_BUFFER: usize = 8;
 
 /// Bytes per read when Rust sends a file body.
 const FILE_CHUNK: usize = 256 * 1024;
@@ -66,7 +63,12 @@ pub fn run(
 }
 
 fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Bound<'_, PyAny>) {
-    let Job { request, reply, .. } = job;
+    let Job {
+        request,
+        reply,
+        send_timeout,
+        ..
+    } = job;
     let request = match Py::new(py, PyRequest::new(request)) {
         Ok(request) => request,
         Err(err) => {
@@ -99,27 +101,31 @@ fn run_job(py: Python<'_>, job: Job, handler: &Bound<'_, PyAny>, on_error: &Boun
             let _ = reply.send(answer);
         }
         Ok((head, Body::File(file_body))) => {
-            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            let (tx, rx) = body_sender::channel(send_timeout);
             let client_waiting = reply.send(head.with_body(ReplyBody::Stream(rx))).is_ok();
             let body = file_body.get();
             if client_waiting {
-                if let Err(err) = py.detach(|| send_file(body, &tx)) {
-                    report(
-                        py,
-                        on_error,
-                        "the file response body could not be read",
-                        err.into(),
-                    );
-                    let _ = py.detach(|| tx.blocking_send(Err(StreamAborted)));
+                match py.detach(|| send_file(body, &tx)) {
+                    Ok(Ok(())) | Ok(Err(NotSent::Gone)) => {}
+                    Ok(Err(NotSent::Stalled)) => report_stalled(py, on_error, &tx),
+                    Err(err) => {
+                        report(
+                            py,
+                            on_error,
+                            "the file response body could not be read",
+                            err.into(),
+                        );
+                        tx.abort();
+                    }
                 }
             }
             close(py, body.closer.bind(py), on_error);
         }
         Ok((head, Body::Iter(iterable))) => {
-            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            let (tx, rx) = body_sender::channel(send_timeout);
             let client_waiting = reply.send(head.with_body(ReplyBody::Stream(rx))).is_ok();
             if client_waiting {
-                stream(py, &iterable, tx, on_error);
+                stream(py, &iterable, &tx, on_error);
             }
             close(py, &iterable, on_error);
         }
@@ -181,14 +187,14 @@ fn static_reply(file: &PyStaticFile, request: &PyRequest, head: Head) -> Reply {
 fn stream(
     py: Python<'_>,
     iterable: &Bound<'_, PyAny>,
-    tx: mpsc::Sender<Result<Bytes, StreamAborted>>,
+    tx: &BodySender,
     on_error: &Bound<'_, PyAny>,
 ) {
     let iterator = match iterable.try_iter() {
         Ok(it) => it,
         Err(err) => {
             report(py, on_error, "the response body is not iterable", err);
-            let _ = py.detach(|| tx.blocking_send(Err(StreamAborted)));
+            tx.abort();
             return;
         }
     };
@@ -197,14 +203,16 @@ fn stream(
         match chunk {
             Ok(bytes) if bytes.is_empty() => continue,
             Ok(bytes) => {
-                if py.detach(|| tx.blocking_send(Ok(bytes))).is_err() {
+                match py.detach(|| tx.send(bytes)) {
+                    Ok(()) => {}
                     // The client went away; `close()` follows.
-                    return;
+                    Err(NotSent::Gone) => return,
+                    Err(NotSent::Stalled) => return report_stalled(py, on_error, tx),
                 }
             }
             Err(err) => {
                 report(py, on_error, "the streamed response body failed", err);
-                let _ = py.detach(|| tx.blocking_send(Err(StreamAborted)));
+                tx.abort();
                 return;
             }
         }
@@ -212,11 +220,8 @@ fn stream(
 }
 
 /// Reads the file in large chunks and sends them (called with the interpreter released).
-/// Stops early, without error, when the client goes away.
-fn send_file(
-    body: &PyFileBody,
-    tx: &mpsc::Sender<Result<Bytes, StreamAborted>>,
-) -> std::io::Result<()> {
+/// Stops early when the client goes away or stops reading (the inner result).
+fn send_file(body: &PyFileBody, tx: &BodySender) -> std::io::Result<Result<(), NotSent>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = body.reader()?;
     file.seek(SeekFrom::Start(body.offset))?;
@@ -232,11 +237,26 @@ fn send_file(
         }
         buf.truncate(n);
         remaining -= n as u64;
-        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-            break;
+        if let Err(not_sent) = tx.send(Bytes::from(buf)) {
+            return Ok(Err(not_sent));
         }
     }
-    Ok(())
+    Ok(Ok(()))
+}
+
+/// One line for a body given up on because the client stopped reading it.
+fn report_stalled(py: Python<'_>, on_error: &Bound<'_, PyAny>, tx: &BodySender) {
+    let message = format!(
+        "the client read none of the streamed response body for {:.1}s \
+         (server.socket_timeout): the response was cut short",
+        tx.limit().as_secs_f64()
+    );
+    report(
+        py,
+        on_error,
+        "the streamed response body was abandoned",
+        PyTimeoutError::new_err(message),
+    );
 }
 
 /// PEP 3333 and CherryPy both promise `close()` on the body once it is done with.

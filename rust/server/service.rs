@@ -400,6 +400,7 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
         request,
         claim: claim.clone(),
         reply: reply_tx,
+        send_timeout: shared.socket_timeout(),
     };
     // An HTTP/2 request dropped before a worker starts it (its stream reset by the
     // client, the connection closed): the worker skips it, so it never reaches Python
