@@ -306,6 +306,25 @@ def test_unknown_tampered_and_oversized_ids_are_never_adopted(live: Any) -> None
     assert client.get("/", cookie='session_id="unterminated; a=;b') == (200, b"1")
 
 
+@pytest.mark.parametrize("timeout", [0.02, 1, 2.5])
+def test_cookie_expires_as_cherrypy_computes_it(timeout: float) -> None:
+    """``expires`` is ``HTTPDate(now + timeout * 60)`` (the second it falls in), also for
+    a fraction of a minute: 1.2 s ahead is never sent as 1 s ahead of the whole second
+    (a client could then see the cookie expired on arrival)."""
+    with serve(Root(), "", app_config({}, timeout=timeout)) as live:
+        client = Client(live.port)
+        for _ in range(3):
+            # Late in a second, where 1.2 s ahead falls two whole seconds on.
+            time.sleep((0.9 - time.time() % 1) % 1)
+            before = time.time()
+            assert client.get("/")[0] == 200
+            after = time.time()
+            morsel = SimpleCookie(client.set_cookie)["session_id"]
+            expires = parsedate_to_datetime(morsel["expires"]).timestamp()
+            assert int(before + timeout * 60) <= expires <= int(after + timeout * 60)
+        client.close()
+
+
 def test_expired_id_is_not_adopted(store: dict[str, Any]) -> None:
     with serve(Root(), "", app_config(store, timeout=0.02)) as live:  # 1.2 s
         client = Client(live.port)

@@ -82,8 +82,8 @@ _STORE_KEYS = frozenset(
 _set_up: dict[type, dict[str, Any]] = {}
 #: (storage class, option names) whose names were found valid.
 _checked: set[tuple[Any, ...]] = set()
-#: (whole second, seconds ahead) -> the cookie's expires date.
-_expires: dict[tuple[int, int], str] = {}
+#: The second a cookie expires (``int(now + lifetime)``) -> its expires date.
+_expires: dict[int, str] = {}
 
 
 def _cookie_value(request: Any, name: str) -> str | None:
@@ -124,15 +124,15 @@ class _SimpleNames(dict):  # type: ignore[type-arg]
 _SIMPLE_NAMES = _SimpleNames()
 
 
-def _expires_date(seconds: int) -> str:
-    """``HTTPDate(now + seconds)``, computed once a second."""
-    now = int(time.time())
-    key = (now, seconds)
-    date = _expires.get(key)
+def _expires_date(seconds: float) -> str:
+    """``HTTPDate(now + seconds)`` as CherryPy sends it (the second it falls in),
+    computed once per such second."""
+    expiry = int(time.time() + seconds)
+    date = _expires.get(expiry)
     if date is None:
         if len(_expires) > 64:
             _expires.clear()
-        date = _expires[key] = HTTPDate(now + seconds)
+        date = _expires[expiry] = HTTPDate(expiry)
     return date
 
 
@@ -211,6 +211,7 @@ class _Settings:
         "cookie_attrs",
         "debug",
         "last_expires",
+        "lifetime",
         "max_age",
         "name",
         "observer",
@@ -274,7 +275,7 @@ class _Settings:
         self.cookie_attrs: dict[str, Any] | None = (
             attrs if self._plain(name, samesite, secure, attrs) else None
         )
-        #: (whole second, the expires date of a cookie set then).
+        #: (the second a cookie expires, its expires date).
         self.last_expires: tuple[int, str] = (0, "")
         #: The Set-Cookie text rendered once (the id and the expiry date filled in per
         #: request), when the cookie's path does not come from a request header.
@@ -304,6 +305,9 @@ class _Settings:
         else:
             self.path_header = path_header
         self.max_age = None
+        #: Seconds from now to the cookie's expires date (``timeout`` may be a fraction
+        #: of a minute: CherryPy adds ``timeout * 60`` to the time, then formats).
+        self.lifetime = timeout * 60 if timeout else None
         if timeout:
             self.max_age = attrs["max-age"] = int(timeout * 60)
         if domain is not None:
@@ -398,18 +402,18 @@ def _set_cookie_fast(
         # Letters and digits (ids as generated) need no quoting.
         and ((session_id.isalnum() and session_id.isascii()) or template.plain(session_id))
     ):
-        seconds = settings.max_age
+        lifetime = settings.lifetime
         expires = None
-        if seconds is not None:
+        if lifetime is not None:
             # The date changes once a second: the last one is kept with the path's
             # settings (a pair, replaced whole: threads may race to replace it).
-            now = int(_time())
+            expiry = int(_time() + lifetime)
             last = settings.last_expires
-            if last[0] == now:
+            if last[0] == expiry:
                 expires = last[1]
             else:
-                expires = HTTPDate(now + seconds)
-                settings.last_expires = (now, expires)
+                expires = HTTPDate(expiry)
+                settings.last_expires = (expiry, expires)
         if response._set_cookie_text(template, session_id, expires):
             return True
     name = settings.name
@@ -425,9 +429,9 @@ def _set_cookie_fast(
     path_header = settings.path_header
     if path_header is not None:
         dict.__setitem__(morsel, "path", request.headers.get(path_header) or "/")
-    seconds = settings.max_age
-    if seconds is not None:
-        dict.__setitem__(morsel, "expires", _expires_date(seconds))
+    lifetime = settings.lifetime
+    if lifetime is not None:
+        dict.__setitem__(morsel, "expires", _expires_date(lifetime))
     return True
 
 
@@ -503,9 +507,8 @@ def set_response_cookie(
     morsel = cookie[name]
     morsel["path"] = path or (request.headers.get(path_header) if path_header else None) or "/"
     if timeout:
-        seconds = int(timeout * 60)
-        morsel["max-age"] = seconds
-        morsel["expires"] = _expires_date(seconds)
+        morsel["max-age"] = int(timeout * 60)
+        morsel["expires"] = _expires_date(timeout * 60)
     if domain is not None:
         morsel["domain"] = domain
     if secure:
