@@ -535,8 +535,9 @@ def test_tree_namespace_mounts_applications() -> None:
 def test_server_keys_that_cannot_be_honoured_are_not_silent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``server.instance`` (another HTTP server object) is refused; ``server.statistics``
-    is ignored with a warning at start; both are fine at CherryPy's defaults."""
+    """``server.instance`` (another HTTP server object) is refused, CherryPy's built-in
+    server by name accepted; ``server.statistics`` is ignored with a warning at start;
+    both are fine at CherryPy's defaults."""
     from cherrypy_rs._server import ConfigError, Server
 
     class Root:
@@ -549,6 +550,8 @@ def test_server_keys_that_cannot_be_honoured_are_not_silent(
             pass
     logged: list[str] = []
     monkeypatch.setattr(Server, "_warn", lambda self, message: logged.append(message))
+    with serve(Root(), instance="cherrypy._cpwsgi_server.CPWSGIServer") as live:
+        assert live.get("/")[2] == b"hi"
     with serve(Root(), instance=None, statistics=False) as live:
         assert live.get("/")[2] == b"hi"
     assert logged == []
