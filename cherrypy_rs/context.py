@@ -14,7 +14,7 @@ that read them free of an import of the package itself.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from .objects import Request, Response
@@ -64,6 +64,13 @@ def request_or_raise() -> Request:
     if pair is None:
         raise RuntimeError(_OUTSIDE.format("request"))
     return pair[0]
+
+
+def outside_request() -> NoReturn:
+    """Raise the RuntimeError of code that needs a request and runs outside of one (for
+    hot paths that read the request/response pair themselves:
+    ``request, response = _current.get() or outside_request()``)."""
+    raise RuntimeError(_OUTSIDE.format("request"))
 
 
 def response_or_raise() -> Response:

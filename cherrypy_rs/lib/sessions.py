@@ -446,11 +446,7 @@ class _InitHook(Hook):
 
     def __call__(self) -> None:
         settings = self.settings
-        pair = _current.get()
-        if pair is None:
-            context.request_or_raise()  # raises: outside of a request
-            return
-        request, response = pair
+        request, response = _current.get() or context.outside_request()
         state = request.__dict__
         if state.get("_session_init_flag"):
             return
@@ -532,11 +528,7 @@ def set_response_cookie(
 def save() -> None:
     """``before_finalize``: write the session back (if it was loaded) and release the
     lock; for a streamed response, after the last chunk instead."""
-    pair = _current.get()
-    if pair is None:
-        context.request_or_raise()  # raises: outside of a request
-        return
-    request, response = pair
+    request, response = _current.get() or context.outside_request()
     state = request.__dict__
     sess = state.get("_session")
     if sess is None or state.get("_session_saved"):
@@ -569,15 +561,12 @@ def _release_unless_streaming() -> None:
     """``on_end_resource``: release the lock now unless a streamed response still has to
     save the session. This request's ``on_end_request`` may never run: an internal
     redirect ends it there, and the path it goes to may not use sessions."""
-    pair = _current.get()
-    if pair is None:
-        context.request_or_raise()  # raises: outside of a request
-        return
-    state = pair[0].__dict__
+    request, response = _current.get() or context.outside_request()
+    state = request.__dict__
     sess = state.get("_session")
     if sess is None or not sess.locked:
         return
-    if state.get("_session_saved") and pair[1].stream:
+    if state.get("_session_saved") and response.stream:
         return
     sess.release_lock()
 
