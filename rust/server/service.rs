@@ -90,7 +90,9 @@ async fn respond(
                 version: parts.version,
                 headers: &parts.headers,
             };
-            match static_route.serve(&head, path, parts.uri.query()).await {
+            // Boxed: the file service's future is most of this one's size otherwise, and
+            // every request's future (static or not) is moved a few times before it runs.
+            match Box::pin(static_route.serve(&head, path, parts.uri.query())).await {
                 Outcome::Reply(reply) => {
                     let mut response = static_response(reply);
                     if announce_keep_alive {
@@ -103,13 +105,19 @@ async fn respond(
         }
     };
     let _in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
-    let body = read_body(
-        body,
-        &parts.headers,
-        &shared.config,
-        shared.socket_timeout(),
-    )
-    .await?;
+    let body = if http_body::Body::is_end_stream(&body) {
+        // No body (most requests): no reading future at all.
+        RequestBody::Memory(Bytes::new())
+    } else {
+        // Boxed, for the same reason as the file service's.
+        Box::pin(read_body(
+            body,
+            &parts.headers,
+            &shared.config,
+            shared.socket_timeout(),
+        ))
+        .await?
+    };
     let request = RequestData {
         method: parts.method,
         version: parts.version,
@@ -126,7 +134,8 @@ async fn respond(
         script_name,
         app,
     };
-    let reply = dispatch(shared, request).await?;
+    // Submitted here, outside any future: only the wait for the reply is one.
+    let reply = submit(shared, request)?.reply().await?;
     let mut response = into_response(reply);
     if announce_keep_alive {
         keep_alive(&mut response, shared);
@@ -389,10 +398,11 @@ async fn temp_file() -> Result<tokio::fs::File, Reject> {
 /// requests wait in it.
 const STALL_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Queues the request for a Python worker and waits for its reply; 503 when no worker
-/// starts it within `accepted_queue_timeout` (`watch_queue` takes it out then). Once a
-/// worker has started it, waits as long as the handler takes, as CherryPy does.
-async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject> {
+/// Queues the request for a Python worker; `Submitted::reply` waits for its reply (503
+/// when no worker starts it within `accepted_queue_timeout`: `watch_queue` takes it out
+/// then). Once a worker has started it, waits as long as the handler takes, as CherryPy
+/// does. Not async: the request is moved into the queue here, so no future holds it.
+fn submit(shared: &Shared, request: RequestData) -> Result<Submitted, Reject> {
     let (reply_tx, reply_rx) = oneshot::channel();
     let claim = Claim::new();
     let http2 = request.version == http::Version::HTTP_2;
@@ -406,17 +416,43 @@ async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject
     // client, the connection closed): the worker skips it, so it never reaches Python
     // (rapid reset). An HTTP/1 request is run even when its client has gone, as cheroot
     // runs it (CherryPy's test_tools testEndRequestOnDrop counts on its on_end_request).
-    let _unclaimed = http2.then(|| AbandonOnDrop(&claim));
+    let submitted = Submitted {
+        reply: reply_rx,
+        claim,
+        abandon_on_drop: http2,
+    };
     match shared.pool.submit(job) {
-        Ok(_) => {}
-        Err(SubmitError::Full) => return Err(Reject::Overloaded),
-        Err(SubmitError::Closed) => return Err(Reject::ShuttingDown),
+        Ok(_) => Ok(submitted),
+        Err(SubmitError::Full) => Err(Reject::Overloaded),
+        Err(SubmitError::Closed) => Err(Reject::ShuttingDown),
     }
-    match reply_rx.await {
-        Ok(reply) => Ok(reply),
-        // Taken out of the queue unstarted: it waited too long.
-        Err(_) if claim.abandoned() => Err(Reject::Overloaded),
-        Err(_) => Err(Reject::Internal),
+}
+
+/// A request in the worker queue or in a handler (see `submit`).
+struct Submitted {
+    reply: oneshot::Receiver<Reply>,
+    claim: Arc<Claim>,
+    /// Dropped unanswered (HTTP/2 only): the worker skips the job if it has not started.
+    abandon_on_drop: bool,
+}
+
+impl Submitted {
+    async fn reply(mut self) -> Result<Reply, Reject> {
+        match (&mut self.reply).await {
+            Ok(reply) => Ok(reply),
+            // Taken out of the queue unstarted: it waited too long.
+            Err(_) if self.claim.abandoned() => Err(Reject::Overloaded),
+            Err(_) => Err(Reject::Internal),
+        }
+    }
+}
+
+impl Drop for Submitted {
+    fn drop(&mut self) {
+        // A compare-and-swap: a started job is left alone.
+        if self.abandon_on_drop {
+            self.claim.abandon();
+        }
     }
 }
 
@@ -438,16 +474,6 @@ pub async fn watch_queue(pool: Arc<crate::pool::Pool<Job>>, queue_timeout: std::
                 break;
             }
         }
-    }
-}
-
-/// Abandons a queued job when its request is dropped before a worker started it (a
-/// compare-and-swap: a started job is left alone).
-struct AbandonOnDrop<'a>(&'a Claim);
-
-impl Drop for AbandonOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.abandon();
     }
 }
 
@@ -747,5 +773,27 @@ mod tests {
             check_request(&mut req(Version::HTTP_11, &[h, ("transfer-encoding", ",")])),
             Err(Reject::BadTransferEncoding)
         );
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+    fn r1<A, R>(_: impl Fn(A) -> R) -> usize { std::mem::size_of::<R>() }
+
+    fn r3<A, B, C, R>(_: impl Fn(A, B, C) -> R) -> usize { std::mem::size_of::<R>() }
+    fn r4<A, B, C, D, R>(_: impl Fn(A, B, C, D) -> R) -> usize { std::mem::size_of::<R>() }
+    #[test]
+    fn sizes() {
+        eprintln!("handle {}", r3(handle));
+        eprintln!("respond {}", r4(respond));
+        eprintln!("read_body {}", r4(read_body));
+
+        eprintln!("temp_file {}", r1(|_: ()| temp_file()));
+        eprintln!("RequestData {}", std::mem::size_of::<RequestData>());
+        eprintln!("Job {}", std::mem::size_of::<Job>());
+        eprintln!("Reply {}", std::mem::size_of::<Reply>());
+        eprintln!("Request<Incoming> {}", std::mem::size_of::<Request<Incoming>>());
+        eprintln!("Response<ResponseBody> {}", std::mem::size_of::<Response<ResponseBody>>());
     }
 }
