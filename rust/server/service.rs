@@ -775,25 +775,3 @@ mod tests {
         );
     }
 }
-
-#[cfg(test)]
-mod size_probe {
-    use super::*;
-    fn r1<A, R>(_: impl Fn(A) -> R) -> usize { std::mem::size_of::<R>() }
-
-    fn r3<A, B, C, R>(_: impl Fn(A, B, C) -> R) -> usize { std::mem::size_of::<R>() }
-    fn r4<A, B, C, D, R>(_: impl Fn(A, B, C, D) -> R) -> usize { std::mem::size_of::<R>() }
-    #[test]
-    fn sizes() {
-        eprintln!("handle {}", r3(handle));
-        eprintln!("respond {}", r4(respond));
-        eprintln!("read_body {}", r4(read_body));
-
-        eprintln!("temp_file {}", r1(|_: ()| temp_file()));
-        eprintln!("RequestData {}", std::mem::size_of::<RequestData>());
-        eprintln!("Job {}", std::mem::size_of::<Job>());
-        eprintln!("Reply {}", std::mem::size_of::<Reply>());
-        eprintln!("Request<Incoming> {}", std::mem::size_of::<Request<Incoming>>());
-        eprintln!("Response<ResponseBody> {}", std::mem::size_of::<Response<ResponseBody>>());
-    }
-}
