@@ -484,10 +484,16 @@ mod tests {
         assert!(!ticks.is_idle(&a, t, start));
         let guard = a.enter();
         ticks.observe(&a, at(2));
-        assert!(!ticks.is_idle(&a, t, at(2)), "a request in a handler keeps it open");
+        assert!(
+            !ticks.is_idle(&a, t, at(2)),
+            "a request in a handler keeps it open"
+        );
         drop(guard);
         ticks.observe(&a, at(3));
-        assert!(!ticks.is_idle(&a, t, at(3)), "finishing a request counts as activity");
+        assert!(
+            !ticks.is_idle(&a, t, at(3)),
+            "finishing a request counts as activity"
+        );
         ticks.observe(&a, at(4));
         assert!(ticks.is_idle(&a, t, at(4)));
         a.read_done(1);
@@ -505,16 +511,25 @@ mod tests {
         let mut body = Counted::new((), a.enter());
         body.set_waiting(true);
         ticks.observe(&a, at(1));
-        assert!(!ticks.is_stalled(&a, t, at(1)), "waiting starts the stall clock");
+        assert!(
+            !ticks.is_stalled(&a, t, at(1)),
+            "waiting starts the stall clock"
+        );
         a.read_done(1);
         ticks.observe(&a, at(2));
-        assert!(ticks.is_stalled(&a, t, at(2)), "reads do not count, writes do");
+        assert!(
+            ticks.is_stalled(&a, t, at(2)),
+            "reads do not count, writes do"
+        );
         a.wrote();
         ticks.observe(&a, at(3));
         assert!(!ticks.is_stalled(&a, t, at(3)));
         body.set_waiting(false);
         ticks.observe(&a, at(9));
-        assert!(!ticks.is_stalled(&a, t, at(9)), "nothing waits on the client");
+        assert!(
+            !ticks.is_stalled(&a, t, at(9)),
+            "nothing waits on the client"
+        );
     }
 
     #[tokio::test]
