@@ -90,9 +90,7 @@ async fn respond(
                 version: parts.version,
                 headers: &parts.headers,
             };
-            // Boxed: the file service's future is most of this one's size otherwise, and
-            // every request's future (static or not) is moved a few times before it runs.
-            match Box::pin(static_route.serve(&head, path, parts.uri.query())).await {
+            match static_route.serve(&head, path, parts.uri.query()).await {
                 Outcome::Reply(reply) => {
                     let mut response = static_response(reply);
                     if announce_keep_alive {
@@ -105,19 +103,13 @@ async fn respond(
         }
     };
     let _in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
-    let body = if http_body::Body::is_end_stream(&body) {
-        // No body (most requests): no reading future at all.
-        RequestBody::Memory(Bytes::new())
-    } else {
-        // Boxed, for the same reason as the file service's.
-        Box::pin(read_body(
-            body,
-            &parts.headers,
-            &shared.config,
-            shared.socket_timeout(),
-        ))
-        .await?
-    };
+    let body = read_body(
+        body,
+        &parts.headers,
+        &shared.config,
+        shared.socket_timeout(),
+    )
+    .await?;
     let request = RequestData {
         method: parts.method,
         version: parts.version,
@@ -134,8 +126,7 @@ async fn respond(
         script_name,
         app,
     };
-    // Submitted here, outside any future: only the wait for the reply is one.
-    let reply = submit(shared, request)?.reply().await?;
+    let reply = dispatch(shared, request).await?;
     let mut response = into_response(reply);
     if announce_keep_alive {
         keep_alive(&mut response, shared);
@@ -398,11 +389,10 @@ async fn temp_file() -> Result<tokio::fs::File, Reject> {
 /// requests wait in it.
 const STALL_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Queues the request for a Python worker; `Submitted::reply` waits for its reply (503
-/// when no worker starts it within `accepted_queue_timeout`: `watch_queue` takes it out
-/// then). Once a worker has started it, waits as long as the handler takes, as CherryPy
-/// does. Not async: the request is moved into the queue here, so no future holds it.
-fn submit(shared: &Shared, request: RequestData) -> Result<Submitted, Reject> {
+/// Queues the request for a Python worker and waits for its reply; 503 when no worker
+/// starts it within `accepted_queue_timeout` (`watch_queue` takes it out then). Once a
+/// worker has started it, waits as long as the handler takes, as CherryPy does.
+async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject> {
     let (reply_tx, reply_rx) = oneshot::channel();
     let claim = Claim::new();
     let http2 = request.version == http::Version::HTTP_2;
@@ -416,43 +406,17 @@ fn submit(shared: &Shared, request: RequestData) -> Result<Submitted, Reject> {
     // client, the connection closed): the worker skips it, so it never reaches Python
     // (rapid reset). An HTTP/1 request is run even when its client has gone, as cheroot
     // runs it (CherryPy's test_tools testEndRequestOnDrop counts on its on_end_request).
-    let submitted = Submitted {
-        reply: reply_rx,
-        claim,
-        abandon_on_drop: http2,
-    };
+    let _unclaimed = http2.then(|| AbandonOnDrop(&claim));
     match shared.pool.submit(job) {
-        Ok(_) => Ok(submitted),
-        Err(SubmitError::Full) => Err(Reject::Overloaded),
-        Err(SubmitError::Closed) => Err(Reject::ShuttingDown),
+        Ok(_) => {}
+        Err(SubmitError::Full) => return Err(Reject::Overloaded),
+        Err(SubmitError::Closed) => return Err(Reject::ShuttingDown),
     }
-}
-
-/// A request in the worker queue or in a handler (see `submit`).
-struct Submitted {
-    reply: oneshot::Receiver<Reply>,
-    claim: Arc<Claim>,
-    /// Dropped unanswered (HTTP/2 only): the worker skips the job if it has not started.
-    abandon_on_drop: bool,
-}
-
-impl Submitted {
-    async fn reply(mut self) -> Result<Reply, Reject> {
-        match (&mut self.reply).await {
-            Ok(reply) => Ok(reply),
-            // Taken out of the queue unstarted: it waited too long.
-            Err(_) if self.claim.abandoned() => Err(Reject::Overloaded),
-            Err(_) => Err(Reject::Internal),
-        }
-    }
-}
-
-impl Drop for Submitted {
-    fn drop(&mut self) {
-        // A compare-and-swap: a started job is left alone.
-        if self.abandon_on_drop {
-            self.claim.abandon();
-        }
+    match reply_rx.await {
+        Ok(reply) => Ok(reply),
+        // Taken out of the queue unstarted: it waited too long.
+        Err(_) if claim.abandoned() => Err(Reject::Overloaded),
+        Err(_) => Err(Reject::Internal),
     }
 }
 
@@ -474,6 +438,16 @@ pub async fn watch_queue(pool: Arc<crate::pool::Pool<Job>>, queue_timeout: std::
                 break;
             }
         }
+    }
+}
+
+/// Abandons a queued job when its request is dropped before a worker started it (a
+/// compare-and-swap: a started job is left alone).
+struct AbandonOnDrop<'a>(&'a Claim);
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
     }
 }
 
