@@ -28,7 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use super::head_error::{self, Failure};
 use super::idle::{Finished, IdleWatch, Park, Waiting, PARK_AFTER};
-use super::io::{Activity, ConnIo, Counted, Ticks};
+use super::io::{Activity, ConnIo, Counted};
 use super::streams::{Driven, InConnection};
 use super::{proxy_protocol, service, ResponseBody, Shared};
 use crate::exchange::TlsInfo;
@@ -610,8 +610,7 @@ const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(
 /// HTTP/2 (RFC 9113) on any byte stream: the same request path as HTTP/1, stream and
 /// header-list limits, connection-specific headers never sent (§8.2.2), and the idle
 /// timeout HTTP/1 gets from hyper's header-read timeout: a connection with no request
-/// in a handler that moves no bytes for `server.socket_timeout` gets a GOAWAY (looked at
-/// every quarter of the timeout: within 1.25 times it).
+/// in a handler that moves no bytes for `server.socket_timeout` gets a GOAWAY.
 async fn serve_http2<I>(
     io: I,
     prefix: Bytes,
@@ -666,19 +665,22 @@ async fn serve_http2<I>(
         .with_send_timeout(idle, send_timeout_log(remote, &shared));
     let mut conn = Driven::new(builder.serve_connection(TokioIo::new(io), svc), exec);
     // Polled on every wake-up of the connection (each request and reply): the connection
-    // first; the stop token's future and the timer only once after they are armed (to
-    // register the task's waker; each further poll takes locks or re-registers), then
-    // the stop flag and whether the timer fired.
+    // first, then the stop token's future once (to register the task's waker; each
+    // further poll takes two locks all connections share), then its flag, then the timer.
     let stopping = shared.shutdown.cancelled();
     tokio::pin!(stopping);
     let mut stop_registered = false;
-    // The idle and stall timeouts: a tick every quarter of the timeout (see `Ticks`).
-    let period = Ticks::period(idle);
-    let mut ticks = Ticks::new(Instant::now());
-    let timer = tokio::time::sleep(period);
+    let timer = tokio::time::sleep(idle);
     tokio::pin!(timer);
-    let mut timer_registered = false;
     let stopped = loop {
+        // While a handler runs, look again one timeout later rather than spin.
+        let now = Instant::now();
+        let wake_at = [activity.idle_at(idle), activity.stall_at(idle)]
+            .into_iter()
+            .filter(|at| *at > now)
+            .min()
+            .unwrap_or(now + idle);
+        timer.as_mut().reset(wake_at);
         let event = std::future::poll_fn(|cx| {
             if Pin::new(&mut conn).poll(cx).is_ready() {
                 return Poll::Ready(H2Event::Closed);
@@ -691,24 +693,14 @@ async fn serve_http2<I>(
             } else if shared.shutdown.is_cancelled() {
                 return Poll::Ready(H2Event::Stop);
             }
-            if !timer_registered {
-                if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(H2Event::Timer);
-                }
-                timer_registered = true;
-            } else if timer.is_elapsed() {
-                return Poll::Ready(H2Event::Timer);
-            }
-            Poll::Pending
+            timer.as_mut().poll(cx).map(|()| H2Event::Timer)
         })
         .await;
         match event {
             H2Event::Closed => return,
             H2Event::Stop => break true,
             H2Event::Timer => {
-                let now = Instant::now();
-                ticks.observe(&activity, now);
-                if ticks.is_stalled(&activity, idle, now) {
+                if activity.is_stalled(idle) {
                     // A stream waits for the client's flow-control window and nothing
                     // was written for socket_timeout: the client stopped reading.
                     // Dropping the connection drops its response bodies, which stops
@@ -718,11 +710,9 @@ async fn serve_http2<I>(
                     ));
                     return;
                 }
-                if ticks.is_idle(&activity, idle, now) {
+                if activity.is_idle(idle) {
                     break false;
                 }
-                timer.as_mut().reset(now + period);
-                timer_registered = false;
             }
         }
     };

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -211,26 +211,17 @@ impl<I: AsyncWrite + Unpin, W: Observe> AsyncWrite for ConnIo<I, W> {
     }
 }
 
-/// Whether a connection moves bytes, and how many of its requests are being handled
+/// When a connection last moved bytes, and how many of its requests are being handled
 /// (from the head's arrival until the last byte of the response body is handed over).
-///
-/// Reads, writes and finished requests bump counters; no clock is read per I/O (that was
-/// three to five `clock_gettime` per HTTP/2 request). The connection's timer looks at the
-/// counters every quarter of the timeout (`Ticks`): a quarter in which a counter moved
-/// counts as activity at its end, so the idle and stall timeouts fire between 1 and 1.25
-/// times `server.socket_timeout` after the last activity.
 pub struct Activity {
-    /// Bumped when bytes are read or written, or a request finishes.
-    progress: AtomicU64,
-    /// Bumped when a write makes progress (the send stall of HTTP/2 streams).
-    write_progress: AtomicU64,
+    start: Instant,
+    last_ms: AtomicU64,
+    /// When a write last made progress (for the send timeout of HTTP/2 streams).
+    last_write_ms: AtomicU64,
     /// Response bodies that handed over a frame and wait for hyper to want the next:
     /// on HTTP/2, for the client to open its flow-control window.
     awaiting_client: AtomicUsize,
     in_flight: AtomicUsize,
-    /// Set once something waits in `quiet` (a stop): only then does the last request
-    /// to finish signal `quiet` (a lock per request otherwise).
-    watched: AtomicBool,
     /// Signalled when `in_flight` drops to zero.
     quiet: tokio::sync::Notify,
 }
@@ -238,35 +229,55 @@ pub struct Activity {
 impl Activity {
     pub fn new() -> Arc<Self> {
         Arc::new(Activity {
-            progress: AtomicU64::new(0),
-            write_progress: AtomicU64::new(0),
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            last_write_ms: AtomicU64::new(0),
             awaiting_client: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
-            watched: AtomicBool::new(false),
             quiet: tokio::sync::Notify::new(),
         })
     }
 
     fn touch(&self) {
-        self.progress.fetch_add(1, Ordering::Relaxed);
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
     }
 
     fn touch_write(&self) {
-        self.progress.fetch_add(1, Ordering::Relaxed);
-        self.write_progress.fetch_add(1, Ordering::Relaxed);
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_write_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the connection counts as stalled if no write progresses until then.
+    pub fn stall_at(&self, timeout: Duration) -> Instant {
+        self.start + Duration::from_millis(self.last_write_ms.load(Ordering::Relaxed)) + timeout
+    }
+
+    /// A response body waits on the client (HTTP/2 flow control) and no write has made
+    /// progress for `timeout`: the client stopped reading.
+    pub fn is_stalled(&self, timeout: Duration) -> bool {
+        self.awaiting_client.load(Ordering::Acquire) > 0 && Instant::now() >= self.stall_at(timeout)
+    }
+
+    /// When the connection becomes idle if nothing happens until then.
+    pub fn idle_at(&self, timeout: Duration) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + timeout
+    }
+
+    /// No request in a handler and no bytes moved for `timeout`.
+    pub fn is_idle(&self, timeout: Duration) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && Instant::now() >= self.idle_at(timeout)
     }
 
     /// Waits until no request is in flight.
     pub async fn quiet(&self) {
-        // SeqCst with `InFlight::drop`: either the last request sees `watched`, or this
-        // sees its count of zero.
-        self.watched.store(true, Ordering::SeqCst);
         loop {
             let notified = self.quiet.notified();
             tokio::pin!(notified);
             // Registered before the check, so a drop to zero in between is not missed.
             notified.as_mut().enable();
-            if self.in_flight.load(Ordering::SeqCst) == 0 {
+            if self.in_flight.load(Ordering::Acquire) == 0 {
                 return;
             }
             notified.await;
@@ -280,65 +291,13 @@ impl Activity {
     }
 }
 
-/// What the connection's timer saw of its `Activity` at its last tick: when bytes last
-/// moved and a write last progressed, to the tick (see `Activity`).
-pub struct Ticks {
-    progress: u64,
-    write_progress: u64,
-    moved_at: Instant,
-    wrote_at: Instant,
-}
-
-impl Ticks {
-    /// The timer's period for `timeout`.
-    pub fn period(timeout: Duration) -> Duration {
-        (timeout / 4).max(Duration::from_millis(1))
-    }
-
-    pub fn new(now: Instant) -> Self {
-        Ticks {
-            progress: 0,
-            write_progress: 0,
-            moved_at: now,
-            wrote_at: now,
-        }
-    }
-
-    /// A tick at `now`: what moved since the last one counts as moving now.
-    pub fn observe(&mut self, activity: &Activity, now: Instant) {
-        let progress = activity.progress.load(Ordering::Relaxed);
-        if progress != self.progress {
-            self.progress = progress;
-            self.moved_at = now;
-        }
-        let writes = activity.write_progress.load(Ordering::Relaxed);
-        if writes != self.write_progress {
-            self.write_progress = writes;
-            self.wrote_at = now;
-        }
-    }
-
-    /// A response body waits on the client (HTTP/2 flow control) and no write has made
-    /// progress for `timeout`: the client stopped reading.
-    pub fn is_stalled(&self, activity: &Activity, timeout: Duration, now: Instant) -> bool {
-        activity.awaiting_client.load(Ordering::Acquire) > 0 && now >= self.wrote_at + timeout
-    }
-
-    /// No request in a handler and no bytes moved for `timeout`.
-    pub fn is_idle(&self, activity: &Activity, timeout: Duration, now: Instant) -> bool {
-        activity.in_flight.load(Ordering::Acquire) == 0 && now >= self.moved_at + timeout
-    }
-}
-
 /// A request being handled (see `Activity::enter`).
 pub struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
-        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
-            && self.0.watched.load(Ordering::SeqCst)
-        {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.quiet.notify_waiters();
         }
     }
@@ -474,62 +433,18 @@ mod tests {
         assert!(reported.load(Ordering::Relaxed));
     }
 
-    #[test]
-    fn activity_is_idle_only_without_requests() {
+    #[tokio::test(start_paused = true)]
+    async fn activity_is_idle_only_without_requests() {
         let a = Activity::new();
         let t = Duration::from_secs(1);
-        let start = Instant::now();
-        let at = |secs: u64| start + Duration::from_secs(secs);
-        let mut ticks = Ticks::new(start);
-        assert!(!ticks.is_idle(&a, t, start));
+        assert!(!a.is_idle(t));
         let guard = a.enter();
-        ticks.observe(&a, at(2));
-        assert!(
-            !ticks.is_idle(&a, t, at(2)),
-            "a request in a handler keeps it open"
-        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(!a.is_idle(t), "a request in a handler keeps it open");
         drop(guard);
-        ticks.observe(&a, at(3));
-        assert!(
-            !ticks.is_idle(&a, t, at(3)),
-            "finishing a request counts as activity"
-        );
-        ticks.observe(&a, at(4));
-        assert!(ticks.is_idle(&a, t, at(4)));
-        a.read_done(1);
-        ticks.observe(&a, at(5));
-        assert!(!ticks.is_idle(&a, t, at(5)), "a read counts as activity");
-    }
-
-    #[test]
-    fn a_body_waiting_on_the_client_stalls_without_writes() {
-        let a = Activity::new();
-        let t = Duration::from_secs(1);
-        let start = Instant::now();
-        let at = |secs: u64| start + Duration::from_secs(secs);
-        let mut ticks = Ticks::new(start);
-        let mut body = Counted::new((), a.enter());
-        body.set_waiting(true);
-        ticks.observe(&a, at(1));
-        assert!(
-            !ticks.is_stalled(&a, t, at(1)),
-            "waiting starts the stall clock"
-        );
-        a.read_done(1);
-        ticks.observe(&a, at(2));
-        assert!(
-            ticks.is_stalled(&a, t, at(2)),
-            "reads do not count, writes do"
-        );
-        a.wrote();
-        ticks.observe(&a, at(3));
-        assert!(!ticks.is_stalled(&a, t, at(3)));
-        body.set_waiting(false);
-        ticks.observe(&a, at(9));
-        assert!(
-            !ticks.is_stalled(&a, t, at(9)),
-            "nothing waits on the client"
-        );
+        assert!(!a.is_idle(t), "finishing a request counts as activity");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(a.is_idle(t));
     }
 
     #[tokio::test]

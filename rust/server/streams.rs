@@ -20,15 +20,15 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 
-/// How many times one wake-up goes around "streams, then connection" while either has
-/// more to do; then the task yields.
+/// How many times one wake-up goes around "connection, then streams" while streams
+/// finish (each round flushes what the last one produced); then the task yields.
 const MAX_ROUNDS: usize = 4;
 
 type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -63,54 +63,6 @@ where
     }
 }
 
-/// Who wants the connection's task polled, and for what: the connection (h2, when a
-/// stream handed it a frame; the socket, when it is readable) or the streams (a reply
-/// from a worker). While `Driven::poll` runs a wake only marks its half, and the poll
-/// goes around once more for it instead of the task being scheduled again; at other
-/// times it also wakes the task.
-#[derive(Default)]
-struct Wakes {
-    /// Set while `Driven::poll` runs.
-    polling: AtomicBool,
-    /// The task's own waker, registered at each poll.
-    task: AtomicWaker,
-}
-
-/// One half's waker (see `Wakes`).
-struct Half {
-    wakes: Arc<Wakes>,
-    dirty: AtomicBool,
-}
-
-impl Half {
-    fn new(wakes: &Arc<Wakes>, dirty: bool) -> Arc<Self> {
-        Arc::new(Half {
-            wakes: wakes.clone(),
-            dirty: AtomicBool::new(dirty),
-        })
-    }
-
-    /// Whether this half was woken since the last look; clears the mark.
-    fn take(&self) -> bool {
-        self.dirty.load(Ordering::SeqCst) && self.dirty.swap(false, Ordering::SeqCst)
-    }
-}
-
-impl Wake for Half {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        // SeqCst with the end of `Driven::poll`: either the poll sees the mark, or this
-        // sees that no poll runs and wakes the task.
-        self.dirty.store(true, Ordering::SeqCst);
-        if !self.wakes.polling.load(Ordering::SeqCst) {
-            self.wakes.task.wake();
-        }
-    }
-}
-
 /// A connection future and the streams it started, polled as one future.
 pub struct Driven<C> {
     conn: Pin<Box<C>>,
@@ -118,39 +70,21 @@ pub struct Driven<C> {
     streams: FuturesUnordered<StreamTask>,
     /// Scratch space for moving queued streams out of the inbox's lock.
     adopted: Vec<StreamTask>,
-    wakes: Arc<Wakes>,
-    /// The waker the connection is polled with, and its mark.
-    conn_half: Arc<Half>,
-    conn_waker: Waker,
-    /// The waker the stream set is polled with, and its mark.
-    streams_half: Arc<Half>,
-    streams_waker: Waker,
 }
 
 impl<C: Future> Driven<C> {
     /// `conn` must have been built with `exec` as its executor.
     pub fn new(conn: C, exec: InConnection) -> Self {
-        let wakes = Arc::new(Wakes::default());
-        // The connection is polled first of all: it has the client's preface to read.
-        let conn_half = Half::new(&wakes, true);
-        let streams_half = Half::new(&wakes, false);
         Driven {
             conn: Box::pin(conn),
             exec,
             streams: FuturesUnordered::new(),
             adopted: Vec::new(),
-            conn_waker: Waker::from(conn_half.clone()),
-            conn_half,
-            streams_waker: Waker::from(streams_half.clone()),
-            streams_half,
-            wakes,
         }
     }
 
     /// The connection itself (for `graceful_shutdown`).
     pub fn conn(&mut self) -> Pin<&mut C> {
-        // Whoever shuts it down polls it next: make sure that poll reaches it.
-        self.conn_half.dirty.store(true, Ordering::SeqCst);
         self.conn.as_mut()
     }
 
@@ -170,68 +104,46 @@ impl<C: Future> Driven<C> {
         n
     }
 
-    /// Polls the streams that were woken (and the new ones).
-    fn poll_streams(&mut self) {
-        let mut cx = Context::from_waker(&self.streams_waker);
-        // `FuturesUnordered` yields by itself (waking its waker) after a round of polls.
-        while let Poll::Ready(Some(())) = self.streams.poll_next_unpin(&mut cx) {}
+    /// Polls the streams that were woken (and the new ones); how many finished.
+    fn poll_streams(&mut self, cx: &mut Context<'_>) -> usize {
+        let mut finished = 0;
+        // `FuturesUnordered` yields by itself (waking the task) after a round of polls.
+        while let Poll::Ready(Some(())) = self.streams.poll_next_unpin(cx) {
+            finished += 1;
+        }
+        finished
     }
 }
 
 impl<C: Future> Future for Driven<C> {
     type Output = C::Output;
 
-    /// Streams first (those a reply woke: what they hand to h2 is flushed by the
-    /// connection's poll that follows), then the connection if anything woke it (h2, for
-    /// frames to write; the socket), then the streams it accepted; around again while
-    /// either half was woken meanwhile. A reply that wakes only its stream costs one poll
-    /// of the connection (the flush), not a poll before the streams and another one for
-    /// h2's own wake-up after them.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let this = self.get_mut();
-        this.wakes.task.register(cx.waker());
-        this.wakes.polling.store(true, Ordering::SeqCst);
         this.exec.inbox.polling.store(true, Ordering::Release);
         this.exec.inbox.waker.register(cx.waker());
         let mut rounds = 0;
-        let mut adopted = this.adopt();
         let outcome = loop {
-            if adopted > 0 || this.streams_half.take() {
-                this.poll_streams();
+            // The connection reads frames (accepting streams) and flushes what the
+            // streams handed to h2 in the last round.
+            if let Poll::Ready(out) = this.conn.as_mut().poll(cx) {
+                break Poll::Ready(out);
             }
-            if this.conn_half.take() {
-                let mut conn_cx = Context::from_waker(&this.conn_waker);
-                if let Poll::Ready(out) = this.conn.as_mut().poll(&mut conn_cx) {
-                    break Poll::Ready(out);
-                }
-            }
-            adopted = this.adopt();
+            this.adopt();
+            let finished = this.poll_streams(cx);
             rounds += 1;
-            let again = adopted > 0
-                || this.streams_half.dirty.load(Ordering::SeqCst)
-                || this.conn_half.dirty.load(Ordering::SeqCst);
-            if !again {
+            if finished == 0 {
                 break Poll::Pending;
             }
             if rounds == MAX_ROUNDS {
-                // Adopted streams wait in the set, unpolled: mark them due.
-                if adopted > 0 {
-                    this.streams_half.dirty.store(true, Ordering::SeqCst);
-                }
+                cx.waker().wake_by_ref();
                 break Poll::Pending;
             }
         };
-        this.exec.inbox.polling.store(false, Ordering::Release);
-        this.wakes.polling.store(false, Ordering::SeqCst);
-        if outcome.is_pending()
-            && (this.streams_half.dirty.load(Ordering::SeqCst)
-                || this.conn_half.dirty.load(Ordering::SeqCst)
-                || !this.exec.inbox.tasks.lock().is_empty())
-        {
-            // Woken after the last look (or more rounds were due): poll again.
-            if !this.exec.inbox.tasks.lock().is_empty() {
-                this.streams_half.dirty.store(true, Ordering::SeqCst);
-            }
+        let inbox = &this.exec.inbox;
+        inbox.polling.store(false, Ordering::Release);
+        if outcome.is_pending() && !inbox.tasks.lock().is_empty() {
+            // Queued after the last look (from outside this poll): look again.
             cx.waker().wake_by_ref();
         }
         outcome
@@ -244,9 +156,8 @@ mod tests {
     use hyper::rt::Executor;
     use std::sync::atomic::AtomicUsize;
 
-    /// A "connection" that starts `n` streams on its first poll, each finishing at once
-    /// and waking the connection (as a stream that hands h2 its response does), then
-    /// completes once they have all run.
+    /// A "connection" that starts `n` streams on its first poll, each finishing at once,
+    /// then completes once they have all run.
     struct FakeConn {
         exec: InConnection,
         started: bool,
@@ -257,15 +168,13 @@ mod tests {
     impl Future for FakeConn {
         type Output = usize;
 
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<usize> {
             if !self.started {
                 self.started = true;
                 for _ in 0..self.n {
                     let done = self.done.clone();
-                    let conn = cx.waker().clone();
                     self.exec.execute(async move {
                         done.fetch_add(1, Ordering::SeqCst);
-                        conn.wake();
                     });
                 }
                 return Poll::Pending;
@@ -332,48 +241,5 @@ mod tests {
         assert_eq!(driven.streams(), 1);
         drop(driven);
         assert!(dropped.load(Ordering::SeqCst));
-    }
-
-    /// Counts its polls; never finishes.
-    struct CountingConn(Arc<AtomicUsize>);
-
-    impl Future for CountingConn {
-        type Output = ();
-
-        fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Poll::Pending
-        }
-    }
-
-    #[tokio::test]
-    async fn a_stream_woken_alone_does_not_poll_the_connection() {
-        let exec = InConnection::default();
-        let polls = Arc::new(AtomicUsize::new(0));
-        let mut driven = Driven::new(CountingConn(polls.clone()), exec.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let answered = Arc::new(AtomicUsize::new(0));
-        let a = answered.clone();
-        exec.execute(async move {
-            let _ = rx.await;
-            a.fetch_add(1, Ordering::SeqCst);
-        });
-        assert!(poll_once(&mut driven).await.is_pending());
-        assert_eq!(
-            polls.load(Ordering::SeqCst),
-            1,
-            "the first poll reads the connection"
-        );
-        tx.send(()).unwrap();
-        assert!(poll_once(&mut driven).await.is_pending());
-        assert_eq!(answered.load(Ordering::SeqCst), 1, "the stream ran");
-        assert_eq!(
-            polls.load(Ordering::SeqCst),
-            1,
-            "nothing woke the connection"
-        );
-        driven.conn();
-        assert!(poll_once(&mut driven).await.is_pending());
-        assert_eq!(polls.load(Ordering::SeqCst), 2, "a shutdown reaches it");
     }
 }
