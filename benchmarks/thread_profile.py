@@ -75,11 +75,13 @@ def report(label: str, before: dict, after: dict, requests: int) -> None:
         f"  {'thread':<18} {'user µs':>8} {'sys µs':>8} {'run µs':>8} {'wait µs':>8} "
         f"{'vol cs':>7} {'invol cs':>8} {'slices':>7}"
     )
+    total = 0.0
     for tid, a in after.items():
         b = before.get(tid)
         if b is None:
             continue
         d = {k: a[k] - b[k] for k in a if k != "name"}
+        total += d["utime"] + d["stime"]
         if d["run"] < 0.001:
             continue
         per = {k: v / requests for k, v in d.items()}
@@ -88,6 +90,7 @@ def report(label: str, before: dict, after: dict, requests: int) -> None:
             f"{per['run'] * 1e6:8.2f} {per['wait'] * 1e6:8.2f} {per['vol']:7.3f} "
             f"{per['invol']:8.3f} {per['slices']:7.3f}"
         )
+    print(f"  all threads: {total / requests * 1e6:.2f} µs CPU per request")
 
 
 def strace_counts(pid: int, seconds: float, load: callable) -> tuple[str, int]:
@@ -122,7 +125,9 @@ def main() -> int:
     p.add_argument("--strace", action="store_true", help="also strace -c -f one run")
     args = p.parse_args()
     row = bench_h2.ROWS[args.row]
-    bench_args = bench_h2.parse_args(["--rows", args.row, *sum((["--variant", v] for v in args.variant), [])])
+    bench_args = bench_h2.parse_args(
+        ["--rows", args.row, *sum((["--variant", v] for v in args.variant), [])]
+    )
     bench_args.connections = args.connections
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     names = [*bench_args.variants] + ([] if args.no_granian else ["granian"])
