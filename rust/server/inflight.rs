@@ -108,7 +108,9 @@ impl InFlightRequests {
     }
 }
 
-enum Place {
+/// Where a request is registered.
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
     Slot(usize),
     Overflow(u64),
 }
@@ -118,18 +120,36 @@ pub struct Guard<'a> {
     place: Place,
 }
 
+impl Guard<'_> {
+    /// The registration without its borrow of the registry, for an owner that holds the
+    /// registry another way (a request's future holding `Arc<Shared>`); it must end it
+    /// with `InFlightRequests::leave`.
+    pub fn detach(self) -> Place {
+        let place = self.place;
+        std::mem::forget(self);
+        place
+    }
+}
+
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        match self.place {
+        self.owner.leave(self.place);
+    }
+}
+
+impl InFlightRequests {
+    /// Ends a registration taken with `Guard::detach`.
+    pub fn leave(&self, place: Place) {
+        match place {
             Place::Slot(index) => {
-                let slot = &self.owner.slots[index];
+                let slot = &self.slots[index];
                 // Dropped outside the lock; the slot is free only once it is empty.
                 let entry = slot.entry.lock().take();
                 slot.owner.store(0, Ordering::Release);
                 drop(entry);
             }
             Place::Overflow(id) => {
-                self.owner.overflow.lock().remove(&id);
+                self.overflow.lock().remove(&id);
             }
         }
     }
