@@ -181,6 +181,26 @@ mod tests {
     }
 
     #[test]
+    fn a_detached_registration_lasts_until_it_is_left() {
+        let registry = InFlightRequests::default();
+        let remote = SocketAddr::from(([127, 0, 0, 1], 5555));
+        let uri: Uri = "/held".parse().unwrap();
+        let place = registry.enter(&Method::GET, &uri, remote).detach();
+        assert_eq!(registry.describe(), ["GET /held from 127.0.0.1:5555"]);
+        registry.leave(place);
+        assert!(registry.describe().is_empty());
+        // Past the slots, detached registrations live in the overflow map.
+        let places: Vec<Place> = (0..SLOTS + 2)
+            .map(|_| registry.enter(&Method::GET, &uri, remote).detach())
+            .collect();
+        assert_eq!(registry.describe().len(), SLOTS + 2);
+        for place in places {
+            registry.leave(place);
+        }
+        assert!(registry.describe().is_empty());
+    }
+
+    #[test]
     fn more_requests_than_slots_overflow_and_keep_their_order() {
         let registry = InFlightRequests::default();
         let remote = SocketAddr::from(([127, 0, 0, 1], 5555));

@@ -444,17 +444,14 @@ fn check_request<B>(req: &mut Request<B>) -> Result<(), Reject> {
     }
     let version = req.version();
     let headers = req.headers();
-    let mut hosts = headers.get_all(header::HOST).iter();
-    let first_host = hosts.next();
-    let more_hosts = hosts.next().is_some();
-    if version == Version::HTTP_11 && (first_host.is_none() || more_hosts) {
-        return Err(Reject::BadHost);
+    let mut hosts = 0;
+    for host in headers.get_all(header::HOST) {
+        if !uri::valid_host(host.as_bytes()) {
+            return Err(Reject::BadHost);
+        }
+        hosts += 1;
     }
-    if headers
-        .get_all(header::HOST)
-        .iter()
-        .any(|h| !uri::valid_host(h.as_bytes()))
-    {
+    if version == Version::HTTP_11 && hosts != 1 {
         return Err(Reject::BadHost);
     }
     check_transfer_encoding(headers)?;
