@@ -89,12 +89,11 @@ impl Future for Handled {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let shared = &this.shared;
         let step = &mut this.step;
         // A panic answers 500, as one in `handle` does.
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match step {
             Step::Done(response) => Poll::Ready(response.take()),
-            Step::Waiting(waiting) => waiting.poll_reply(cx, shared).map(Some),
+            Step::Waiting(waiting) => Pin::new(waiting).poll(cx).map(Some),
             Step::Later(future) => future
                 .as_mut()
                 .poll(cx)
@@ -126,12 +125,7 @@ fn begin(
     let (mut parts, body) = req.into_parts();
     let announce_keep_alive = parts.version == Version::HTTP_10 && wants_keep_alive(&parts.headers);
     let router = shared.router.read().clone();
-    // `OPTIONS *` (RFC 9112 §3.2.4) goes to the root application as "/*", as in CherryPy.
-    let path = match parts.uri.path() {
-        "*" => "/*",
-        path => path,
-    };
-    let route = router.route(path).ok_or(Reject::NoApp)?;
+    let route = router.route(target_path(&parts.uri)).ok_or(Reject::NoApp)?;
     let (app, script_name) = match route.target {
         Target::App(index) => (*index, route.script_name.to_string()),
         Target::Static(index) => {
@@ -157,16 +151,7 @@ fn begin(
             })));
         }
     };
-    let tls = parts.extensions.remove::<Arc<TlsInfo>>();
-    let head = Head {
-        path: path.to_string(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        scheme: forwarded_scheme.unwrap_or(if tls.is_some() { "https" } else { "http" }),
-        tls,
-        script_name,
-        app,
-        remote,
-    };
+    let head = Head::new(&mut parts, forwarded_scheme, script_name, app, remote);
     if http_body::Body::is_end_stream(&body) {
         let in_flight = shared
             .in_flight
@@ -187,11 +172,7 @@ fn begin(
         .await?;
         let request = head.into_request(parts, body, &shared);
         let waiting = submit(&shared, request, in_flight.detach(), announce_keep_alive)?;
-        Wait {
-            waiting,
-            shared: &shared,
-        }
-        .await
+        Ok(waiting.await)
     })))
 }
 
@@ -206,10 +187,7 @@ async fn serve_static(
     body: Incoming,
 ) -> Result<Response<ResponseBody>, Reject> {
     let static_route = router.static_route(index).ok_or(Reject::NoApp)?;
-    let path = match parts.uri.path() {
-        "*" => "/*",
-        path => path,
-    };
+    let path = target_path(&parts.uri);
     let head = RequestHead {
         method: &parts.method,
         version: parts.version,
@@ -219,16 +197,13 @@ async fn serve_static(
         Outcome::Reply(reply) => return Ok(static_response(reply)),
         Outcome::Fallback(fallback) => fallback,
     };
-    let tls = parts.extensions.remove::<Arc<TlsInfo>>();
-    let head = Head {
-        path: path.to_string(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        scheme: forwarded_scheme.unwrap_or(if tls.is_some() { "https" } else { "http" }),
-        tls,
-        script_name: fallback.script_name,
-        app: fallback.app,
+    let head = Head::new(
+        &mut parts,
+        forwarded_scheme,
+        fallback.script_name,
+        fallback.app,
         remote,
-    };
+    );
     let in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
     let body = read_body(
         body,
@@ -240,7 +215,16 @@ async fn serve_static(
     let request = head.into_request(parts, body, shared);
     // Keep-alive is announced by the caller, for the file and the fallback alike.
     let waiting = submit(shared, request, in_flight.detach(), false)?;
-    Wait { waiting, shared }.await
+    Ok(waiting.await)
+}
+
+/// The path a request is routed by: `OPTIONS *` (RFC 9112 §3.2.4) goes to the root
+/// application as "/*", as in CherryPy.
+fn target_path(uri: &http::Uri) -> &str {
+    match uri.path() {
+        "*" => "/*",
+        path => path,
+    }
 }
 
 /// The routed request's own fields, before its body is read.
@@ -255,6 +239,27 @@ struct Head {
 }
 
 impl Head {
+    fn new(
+        parts: &mut http::request::Parts,
+        forwarded_scheme: Option<&'static str>,
+        script_name: String,
+        app: usize,
+        remote: SocketAddr,
+    ) -> Self {
+        // conn.rs tags requests that arrived over TLS with the connection's details.
+        let tls = parts.extensions.remove::<Arc<TlsInfo>>();
+        Head {
+            path: target_path(&parts.uri).to_string(),
+            query: parts.uri.query().unwrap_or("").to_string(),
+            // A trusted proxy's scheme first.
+            scheme: forwarded_scheme.unwrap_or(if tls.is_some() { "https" } else { "http" }),
+            tls,
+            script_name,
+            app,
+            remote,
+        }
+    }
+
     fn into_request(
         self,
         parts: http::request::Parts,
@@ -270,8 +275,6 @@ impl Head {
             body,
             remote: self.remote,
             local: shared.local,
-            // conn.rs tags requests that arrived over TLS with the connection's details.
-            // (A trusted proxy's scheme first.)
             scheme: self.scheme,
             tls: self.tls,
             script_name: self.script_name,
@@ -292,34 +295,35 @@ struct Waiting {
     announce_keep_alive: bool,
     /// The request's entry among those in flight (named when a stop cuts them).
     in_flight: Option<Place>,
-    in_flight_of: Arc<Shared>,
+    shared: Arc<Shared>,
 }
 
-impl Waiting {
-    fn poll_reply(
-        &mut self,
-        cx: &mut Context<'_>,
-        shared: &Shared,
-    ) -> Poll<Response<ResponseBody>> {
-        let reply = ready!(Pin::new(&mut self.reply).poll(cx));
-        self.leave();
+impl Future for Waiting {
+    type Output = Response<ResponseBody>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let reply = ready!(Pin::new(&mut this.reply).poll(cx));
+        this.leave();
         Poll::Ready(match reply {
             Ok(reply) => {
                 let mut response = into_response(reply);
-                if self.announce_keep_alive {
-                    keep_alive(&mut response, shared);
+                if this.announce_keep_alive {
+                    keep_alive(&mut response, &this.shared);
                 }
                 response
             }
             // Taken out of the queue unstarted: it waited too long.
-            Err(_) if self.claim.abandoned() => rejection(Reject::Overloaded),
+            Err(_) if this.claim.abandoned() => rejection(Reject::Overloaded),
             Err(_) => rejection(Reject::Internal),
         })
     }
+}
 
+impl Waiting {
     fn leave(&mut self) {
         if let Some(place) = self.in_flight.take() {
-            self.in_flight_of.in_flight.leave(place);
+            self.shared.in_flight.leave(place);
         }
     }
 }
@@ -331,21 +335,6 @@ impl Drop for Waiting {
             // A compare-and-swap: a started job is left alone.
             self.claim.abandon();
         }
-    }
-}
-
-/// `Waiting` as a future, for the paths that await it.
-struct Wait<'a> {
-    waiting: Waiting,
-    shared: &'a Shared,
-}
-
-impl Future for Wait<'_> {
-    type Output = Result<Response<ResponseBody>, Reject>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        this.waiting.poll_reply(cx, this.shared).map(Ok)
     }
 }
 
@@ -368,7 +357,7 @@ fn submit(
         abandon_on_drop,
         announce_keep_alive,
         in_flight: Some(in_flight),
-        in_flight_of: shared.clone(),
+        shared: shared.clone(),
     };
     let job = Job {
         request,
