@@ -272,12 +272,17 @@ class RequestHandler:
         request.stage = "get_resource"
         resolution = dispatch.find(app.dispatcher, app, request.path_info, self.global_config)
         config = resolution.config
-        request.config = config
-        request.is_index = resolution.is_index
         pc: PathConfig | None = resolution.compiled
         if pc is None:
             pc = compile_path(config, toolboxes_of(app), Request.namespaces)
+            pc.plain = _plain_state(pc, resolution)
             resolution.compiled = pc
+        plain = pc.plain
+        if plain is not None and not CLASS_HOOKS.attached:
+            self.respond_plain(request, response, resolution, plain)
+            return
+        request.config = config
+        request.is_index = resolution.is_index
         request.path_config = pc  # type: ignore[attr-defined]
         if pc.has_attributes:
             _apply_attributes(pc, request, response)
@@ -346,6 +351,67 @@ class RequestHandler:
             _run_planned(request, "before_finalize")
         response.finalize()
 
+    def respond_plain(
+        self,
+        request: Request,
+        response: Response,
+        resolution: dispatch.Resolution,
+        plain: dict[str, Any],
+    ) -> None:
+        """``do_respond`` for a path whose config turns on no tool but ``encode`` and
+        ``trailing_slash`` (and the error ones), sets only plain request attributes and
+        has no hook (``_plain_state``): the same steps, without the checks that config
+        rules out."""
+        d = request.__dict__
+        # config, is_index, path_config and the config's request.* attributes.
+        d.update(plain)
+        pc: PathConfig = plain["path_config"]
+        handler = resolution.handler
+        vpath = resolution.vpath
+        if vpath:
+            vpath = [atom.replace("%2F", "/") for atom in vpath]
+        page_handler = d["handler"] = (
+            PageHandler(handler, vpath) if handler is not None else NotFound()
+        )
+        request.stage = "process_query_string"
+        params = request.params if request.query_string else d.setdefault("params", {})
+        if request.method in request.methods_with_bodies:
+            self.process_body(request)
+            params = request.params
+        request.stage = "before_handler"
+        slash = pc.trailing_slash
+        if slash is not None:
+            # Only an index path without its slash (or, with extra=True, a non-index
+            # path with one) can redirect: skip the call otherwise.
+            is_index = request.is_index
+            pi = request.path_info
+            if (is_index is True and not pi.endswith("/")) or (
+                is_index is False and pi.endswith("/")
+            ):
+                cptools.trailing_slash(**slash)
+        request.stage = "handler"
+        if handler is None:
+            output = page_handler()
+        else:
+            try:
+                output = handler(*vpath, **params)
+            except TypeError as exc:
+                dispatch.handler_type_error(handler, vpath, params, request, exc)
+                raise
+        encode = pc.encode
+        if encode is not None:
+            if not encode and output.__class__ is str:
+                output = _encode_default(output, response, request)
+            else:
+                output = encode_output(output, response, request=request, **encode)
+        response.body = output
+        request.stage = "before_finalize"
+        hooks = d.get("hooks")
+        if hooks is not None:
+            # Hooks the handler attached (request.hooks.attach) run from here on.
+            hooks.run("before_finalize")
+        response.finalize()
+
     def run_with_hooks(self, request: Request, response: Response, pc: PathConfig) -> None:
         """The request with the hook machinery: every tool that is on attaches its
         hooks (the default ones too), then the hook points run in CherryPy's order."""
@@ -405,6 +471,63 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+
+
+def _plain_state(pc: PathConfig, resolution: dispatch.Resolution) -> dict[str, Any] | None:
+    """What a request of a plain path (see ``RequestHandler.respond_plain``) starts
+    with in its ``__dict__``: the resolution's config and ``is_index``, the compiled
+    path config, and the config's ``request.*`` attributes; None when the path is not
+    plain (a tool other than the inline default ones, a hook, a session, json_out, a
+    static tool, response attributes or headers, error pages, body attributes, or a
+    request attribute that is not a plain one)."""
+    if (
+        pc.needs_hooks
+        or pc.fast_session is not None
+        or pc.json_out is not None
+        or pc.static is not None
+        or pc.response_attrs
+        or pc.response_headers
+        or pc.error_pages
+        or pc.body_attrs
+    ):
+        return None
+    state: dict[str, Any] = {
+        "config": resolution.config,
+        "is_index": resolution.is_index,
+        "path_config": pc,
+    }
+    for name, value in pc.request_attrs:
+        # setattr() through a descriptor (request.login, request_line, remote...) or
+        # onto an attribute with a special meaning: the general path.
+        if name in state or hasattr(getattr(Request, name, None), "__set__"):
+            return None
+        state[name] = value
+    return state
+
+
+def _encode_default(output: str, response: Response, request: Request) -> Any:
+    """``encode_output(output, response, request=request)`` (``tools.encode`` with its
+    default arguments) for a str, without the negotiation when the request names no
+    charset and the response's Content-Type is plain text/* without parameters."""
+    headers = response.headers
+    ctype = dict.get(headers, "Content-Type")
+    if ctype.__class__ is str and ctype.startswith("text/") and ";" not in ctype:
+        parsed = request.__dict__.get("headers")
+        accept = (
+            request._core.header("Accept-Charset")
+            if parsed is None
+            else parsed.get("Accept-Charset")
+        )
+        if accept is None:
+            try:
+                body = output.encode("utf-8")
+            except UnicodeError:
+                raise HTTPError(500, "Response body could not be encoded with 'utf-8'.") from None
+            if not response.stream:
+                dict.pop(headers, "Content-Length", None)
+            dict.__setitem__(headers, "Content-Type", ctype + ";charset=utf-8")
+            return body
+    return encode_output(output, response, request=request)
 
 
 def _run_planned(request: Request, point: str) -> None:

@@ -34,6 +34,8 @@ from .lib.httputil import (
 )
 
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
+#: The headers every response starts with (``Response.headers``), as stored.
+_DEFAULT_HEADERS = {"Content-Type": "text/html", "Server": SERVER_HEADER}
 #: "200 OK" & co. by code: the status ``Response.finalize()`` leaves in ``status``.
 _STATUS_LINES = {code: f"{code} {texts[0]}" for code, texts in response_codes.items()}
 
@@ -470,10 +472,11 @@ class Response:
         def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __init__(self) -> None:
+        # HeaderMap() without its __init__ (an update through __setitem__ of nothing),
+        # filled with the defaults as they are stored (title-cased already).
+        headers = HeaderMap.__new__(HeaderMap)
+        dict.update(headers, _DEFAULT_HEADERS)
         self.status: Any = 200
-        headers = HeaderMap()
-        dict.__setitem__(headers, "Content-Type", "text/html")
-        dict.__setitem__(headers, "Server", SERVER_HEADER)
         self.headers = headers
         self.body: Any = None
         self.header_list: list[tuple[str, str]] | None = None
@@ -574,22 +577,26 @@ class Response:
         1xx/204/205/304) and build ``header_list`` with the cookies."""
         status = self.status
         reason: str | None = None
-        if status.__class__ is not int or not 200 <= status < 600:
+        if status.__class__ is int and 200 <= status < 600:
+            line = _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
+        else:
             try:
                 status, reason, _ = valid_status(status)
             except ValueError as exc:
                 raise HTTPError(500, exc.args[0]) from None
+            line = (
+                f"{status} {reason}"
+                if reason is not None
+                else _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
+            )
         self.status_code = status
         self.reason = reason
         # CherryPy leaves the status line here ("200 OK") for later hooks (on_end_resource).
-        self.status = (
-            f"{status} {reason}"
-            if reason is not None
-            else _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
-        )
+        self.status = line
         headers = self.headers
         body = self.body
-        if self.stream and not (status < 200 or status in (204, 205, 304)):
+        no_body = status < 200 or status in (204, 205, 304)
+        if self.stream and not no_body:
             # Streamed (chunked) whatever the body is, as CherryPy does.
             if dict.get(headers, "Content-Length") is None:
                 dict.pop(headers, "Content-Length", None)
@@ -597,20 +604,28 @@ class Response:
                 body = []
             elif isinstance(body, bytes):
                 body = [body]
-        elif status < 200 or status in (204, 205, 304):
+        elif no_body:
             dict.pop(headers, "Content-Length", None)
             if body is not None and not isinstance(body, (bytes, str, StaticFile)):
                 as_bytes(body)
             body = b""
         elif body.__class__ is not StaticFile:
             declared = dict.get(headers, "Content-Length")
-            body = as_bytes(body) if declared is None else self._declared_body(body, declared)
+            if declared is not None:
+                body = self._declared_body(body, declared)
+            elif body.__class__ is not bytes:
+                body = as_bytes(body)
         self.body = body
-        # Latin-1 text as it is; other values RFC 2047-encoded, as CherryPy sends them.
-        header_list = [
-            (k, v if v.__class__ is str and v.isascii() else header_value(v))
-            for k, v in dict.items(headers)
-        ]
+        header_list = list(dict.items(headers))
+        for _, v in header_list:
+            if v.__class__ is not str or not v.isascii():
+                # Latin-1 text as it is; other values RFC 2047-encoded, as CherryPy
+                # sends them.
+                header_list = [
+                    (k, v if v.__class__ is str and v.isascii() else header_value(v))
+                    for k, v in header_list
+                ]
+                break
         state = self.__dict__
         if "cookie" in state:
             output = cookies.output

@@ -49,6 +49,7 @@ class PathConfig:
         "log_headers",
         "log_tracebacks",
         "needs_hooks",
+        "plain",
         "plan",
         "point_hooks",
         "request_attrs",
@@ -100,6 +101,10 @@ class PathConfig:
         self.fast_session: FastSession | None = None
         #: Whether any request/response attribute, header or error page is set.
         self.has_attributes = False
+        #: For a path the request handler runs without the checks config rules out:
+        #: what a request's ``__dict__`` starts with (see ``handler._plain_state``);
+        #: None otherwise (set by the request handler once compiled).
+        self.plain: dict[str, Any] | None = None
 
 
 class FastSession:
