@@ -18,6 +18,7 @@ import logging
 from typing import Any, Callable
 
 from . import dispatch
+from .dispatch import Resolution
 from .context import _current, request_or_raise
 from .errors import (
     HTTPError,
@@ -149,12 +150,14 @@ class RequestHandler:
         try:
             # URIs (path?query) already served for this client request: a repeat is a
             # loop (CherryPy's InternalRedirector raises RuntimeError → 500).
-            redirections: list[str] = []
+            redirections: list[str] | None = None
             while True:
                 try:
                     self.respond(request, response)
                     break
                 except InternalRedirect as ir:
+                    if redirections is None:
+                        redirections = []
                     redirections.append(_uri(request.path_info, request.query_string))
                     target = _uri(ir.path, ir.query_string)
                     if not request.recursive_redirect and target in redirections:
@@ -270,7 +273,11 @@ class RequestHandler:
         """CherryPy's ``Request._do_respond``: everything from dispatch to finalize."""
         app = request.app
         request.stage = "get_resource"
-        resolution = dispatch.find(app.dispatcher, app, request.path_info, self.global_config)
+        path = request.path_info
+        resolution = app.dispatch_cache.get(path)
+        if resolution.__class__ is not Resolution or resolution.watch:
+            # Not a cached resolution that holds whatever happens (dispatch.find).
+            resolution = dispatch.find(app.dispatcher, app, path, self.global_config)
         config = resolution.config
         pc: PathConfig | None = resolution.compiled
         if pc is None:
@@ -370,9 +377,12 @@ class RequestHandler:
         vpath = resolution.vpath
         if vpath:
             vpath = [atom.replace("%2F", "/") for atom in vpath]
-        page_handler = d["handler"] = (
-            PageHandler(handler, vpath) if handler is not None else NotFound()
-        )
+        if handler is None:
+            page_handler: Any = NotFound()
+            d["handler"] = page_handler
+        else:
+            # request.handler, built if read (see objects._Handler).
+            d["_page_handler"] = (PageHandler, handler, vpath)
         request.stage = "process_query_string"
         params = request.params if request.query_string else d.setdefault("params", {})
         if request.method in request.methods_with_bodies:
@@ -505,13 +515,23 @@ def _plain_state(pc: PathConfig, resolution: dispatch.Resolution) -> dict[str, A
     return state
 
 
+#: "text/html" -> "text/html;charset=utf-8": the Content-Type _encode_default sets.
+_UTF8_TYPES: dict[str, str] = {"text/html": "text/html;charset=utf-8"}
+
+
 def _encode_default(output: str, response: Response, request: Request) -> Any:
     """``encode_output(output, response, request=request)`` (``tools.encode`` with its
     default arguments) for a str, without the negotiation when the request names no
     charset and the response's Content-Type is plain text/* without parameters."""
     headers = response.headers
     ctype = dict.get(headers, "Content-Type")
-    if ctype.__class__ is str and ctype.startswith("text/") and ";" not in ctype:
+    with_charset = _UTF8_TYPES.get(ctype) if ctype.__class__ is str else None
+    if with_charset is None and ctype.__class__ is str and ctype[:5] == "text/":
+        if ";" not in ctype:
+            with_charset = ctype + ";charset=utf-8"
+            if len(_UTF8_TYPES) < 64:
+                _UTF8_TYPES[ctype] = with_charset
+    if with_charset is not None:
         parsed = request.__dict__.get("headers")
         accept = (
             request._core.header("Accept-Charset")
@@ -525,7 +545,7 @@ def _encode_default(output: str, response: Response, request: Request) -> Any:
                 raise HTTPError(500, "Response body could not be encoded with 'utf-8'.") from None
             if not response.stream:
                 dict.pop(headers, "Content-Length", None)
-            dict.__setitem__(headers, "Content-Type", ctype + ";charset=utf-8")
+            dict.__setitem__(headers, "Content-Type", with_charset)
             return body
     return encode_output(output, response, request=request)
 

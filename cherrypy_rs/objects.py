@@ -210,6 +210,24 @@ class _RequestHeaders(HeaderMap):
             core.log_field(atom, "")
 
 
+class _Handler:
+    """``request.handler``: None until the request is dispatched. A plain path
+    (``handler.RequestHandler.respond_plain``) calls its page handler directly and
+    leaves ``(PageHandler class, callable, args)`` here instead: the ``PageHandler``
+    is built on first read (most requests never read it). Setting it replaces it."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None
+        state = obj.__dict__
+        pending = state.pop("_page_handler", None)
+        if pending is None:
+            return None
+        cls, func, args = pending
+        handler = state["handler"] = cls(func, args)
+        return handler
+
+
 def _default_error_response() -> None:
     """The 500 page (``request.error_response`` unless a tool replaces it)."""
     HTTPError(500).set_response()
@@ -236,7 +254,8 @@ class Request:
     query_string_encoding = "utf8"
     recursive_redirect = False
     is_index: bool | None = None
-    handler: Any = None
+    #: The page handler (None until dispatched).
+    handler: Any = _Handler()
     #: The authenticated user (the access log's ``u``).
     login = _Login()
     closed = False
@@ -267,7 +286,6 @@ class Request:
     ) -> None:
         self._core = core
         self.app = app
-        self.script_name: str = core.script_name
         self.method: str
         self.path_info: str
         self.query_string: str
@@ -287,6 +305,11 @@ class Request:
 
     #: The protocol the server speaks.
     server_protocol = "HTTP/1.1"
+
+    @_lazy
+    def script_name(self) -> str:
+        """The mount point of the application ("" for the root)."""
+        return self._core.script_name  # type: ignore[no-any-return]
 
     @_lazy
     def toolmaps(self) -> dict[str, Any]:
