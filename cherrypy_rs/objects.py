@@ -38,6 +38,12 @@ SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
 _DEFAULT_HEADERS = {"Content-Type": "text/html", "Server": SERVER_HEADER}
 #: "200 OK" & co. by code: the status ``Response.finalize()`` leaves in ``status``.
 _STATUS_LINES = {code: f"{code} {texts[0]}" for code, texts in response_codes.items()}
+#: The same for the statuses whose responses carry a body (not 1xx, 204, 205, 304).
+_BODY_LINES = {
+    code: line
+    for code, line in _STATUS_LINES.items()
+    if 200 <= code < 600 and code not in (204, 205, 304)
+}
 
 
 _T = TypeVar("_T")
@@ -600,8 +606,13 @@ class Response:
         1xx/204/205/304) and build ``header_list`` with the cookies."""
         status = self.status
         reason: str | None = None
-        if status.__class__ is int and 200 <= status < 600:
+        line = _BODY_LINES.get(status) if status.__class__ is int else None
+        if line is not None:
+            # A standard status whose response has a body.
+            no_body = False
+        elif status.__class__ is int and 200 <= status < 600:
             line = _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
+            no_body = status in (204, 205, 304)
         else:
             try:
                 status, reason, _ = valid_status(status)
@@ -612,13 +623,13 @@ class Response:
                 if reason is not None
                 else _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
             )
+            no_body = status < 200 or status in (204, 205, 304)
         self.status_code = status
         self.reason = reason
         # CherryPy leaves the status line here ("200 OK") for later hooks (on_end_resource).
         self.status = line
         headers = self.headers
         body = self.body
-        no_body = status < 200 or status in (204, 205, 304)
         if self.stream and not no_body:
             # Streamed (chunked) whatever the body is, as CherryPy does.
             if dict.get(headers, "Content-Length") is None:
