@@ -52,6 +52,8 @@ class PathConfig:
         "plain",
         "plan",
         "point_hooks",
+        "quick",
+        "quick_path",
         "request_attrs",
         "response_attrs",
         "response_headers",
@@ -105,6 +107,10 @@ class PathConfig:
         #: what a request's ``__dict__`` starts with (see ``handler._plain_state``);
         #: None otherwise (set by the request handler once compiled).
         self.plain: dict[str, Any] | None = None
+        #: ``plain`` when the path's requests without a query string or a body take
+        #: the quick path (see ``handler._quick_state``), for ``quick_path``.
+        self.quick: dict[str, Any] | None = None
+        self.quick_path: str | None = None
 
 
 class FastSession:
