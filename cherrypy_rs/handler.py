@@ -143,11 +143,12 @@ class RequestHandler:
 
     def __call__(self, core: Any) -> Reply:
         app = self.apps[core.app]
-        resolution = app.dispatch_cache.get(core.path_info)
+        path = core.path_info
+        resolution = app.dispatch_cache.get(path)
         if resolution.__class__ is Resolution and not resolution.watch:
             pc = resolution.compiled
             if pc is not None and pc.quick is not None and self.quick_enabled:
-                reply = self.quick(core, app, resolution, pc)
+                reply = self.quick(core, app, resolution, pc, path)
                 if reply is not None:
                     return reply
         request = Request(core, app)
@@ -170,7 +171,12 @@ class RequestHandler:
     quick_enabled = True
 
     def quick(
-        self, core: Any, app: Any, resolution: dispatch.Resolution, pc: PathConfig
+        self,
+        core: Any,
+        app: Any,
+        resolution: dispatch.Resolution,
+        pc: PathConfig,
+        path: str,
     ) -> Reply | None:
         """A request of a quick path (see ``_quick_state``) without a query string or
         a body: the page handler is called at once, and the request and response
@@ -185,7 +191,7 @@ class RequestHandler:
             or core.method in Request.methods_with_bodies
             or CLASS_HOOKS.attached
             or Response.stream
-            or pc.quick_path != core.path_info
+            or pc.quick_path != path
         ):
             return None
         pending = _PendingPair(core, app, resolution, pc.quick)  # type: ignore[arg-type]
@@ -386,7 +392,7 @@ class RequestHandler:
                 and request.method not in Request.methods_with_bodies
             ):
                 # Nothing this request did so far is seen: serve it as the next ones.
-                raise _Quick(resolution, pc)
+                raise _Quick(resolution, pc, path)
         plain = pc.plain
         if plain is not None and not CLASS_HOOKS.attached:
             self.respond_plain(request, response, resolution, plain)
