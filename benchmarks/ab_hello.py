@@ -43,9 +43,41 @@ import bench_hello
 from bench_hello import APPS_DIR, RESULTS_DIR, free_port, stop_process, tree_cpu_seconds, wait_ready
 
 #: Server environment knobs a target may carry, e.g. ``after+spin=0`` runs the ``after``
-#: tree with ``CHERRYPY_RS_WORKER_SPIN_US=0``: a switch an experimental build may read
-#: (the 2026-12-02 one did, to compare the worker's spin before parking with none).
-KNOBS = {"spin": "CHERRYPY_RS_WORKER_SPIN_US"}
+#: tree with ``CHERRYPY_RS_WORKER_SPIN_US=0``: switches an experimental build may read
+#: (released builds read none). The 2026-12-02 hand-off experiments (commits 016bb9d and
+#: 2489dd7 of branch ``handoff``) read all of these: the worker's spin before parking
+#: (``spin`` µs, ``mode`` 0 yield / 1 pause / 2 or 3 pause then yield / 4 yield until the
+#: CPU is found shared (``shared`` µs)), the reply batch (``batch``) and a spin of the
+#: tokio thread before it parks while replies are due (``iospin`` µs, ``iomode``).
+KNOBS = {
+    "spin": "CHERRYPY_RS_WORKER_SPIN_US",
+    "mode": "CHERRYPY_RS_SPIN_MODE",
+    "batch": "CHERRYPY_RS_REPLY_BATCH",
+    "iospin": "CHERRYPY_RS_IO_SPIN_US",
+    "iomode": "CHERRYPY_RS_IO_SPIN_MODE",
+    "pause": "CHERRYPY_RS_SPIN_PAUSE_US",
+    "shared": "CHERRYPY_RS_YIELD_SHARED_US",
+}
+
+
+def tree_context_switches(root: int) -> int:
+    """Voluntary + involuntary context switches so far of every thread of root's tree."""
+    total = 0
+    for pid in bench_hello.descendants(root):
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    for line in f:
+                        # "voluntary_ctxt_switches:" and "nonvoluntary_ctxt_switches:"
+                        if "ctxt_switches:" in line:
+                            total += int(line.split()[-1])
+            except (OSError, ValueError):
+                continue
+    return total
 
 
 def command(target: str, port: int, trees: dict[str, str]) -> list[str]:
@@ -91,11 +123,15 @@ def one_run(target: str, conns: int, args: argparse.Namespace, log: Path) -> dic
             return {"error": reason}
         bench_hello.run_wrk(args.wrk, port, 1, conns, args.warmup)
         cpu0 = tree_cpu_seconds(proc.pid)
+        cs0 = tree_context_switches(proc.pid)
         run = bench_hello.run_wrk(args.wrk, port, 1, conns, args.duration)
         cpu = tree_cpu_seconds(proc.pid) - cpu0
+        cs = tree_context_switches(proc.pid) - cs0
         return {
             "rps": run.requests_per_s,
             "cpu_us": cpu / run.requests * 1e6 if run.requests else None,
+            "cs_per_req": cs / run.requests if run.requests else None,
+            "p50_ms": run.latency_p50_ms,
             "p99_ms": run.latency_p99_ms,
             "non_2xx": run.non_2xx,
             "errors": run.socket_errors,
@@ -106,17 +142,18 @@ def one_run(target: str, conns: int, args: argparse.Namespace, log: Path) -> dic
         stop_process(proc)
 
 
-def medians(results: list[dict[str, Any]]) -> tuple[float, float, float | None] | None:
-    """(req/s, CPU µs/request, p99 ms) medians over the good runs."""
+def medians(results: list[dict[str, Any]]) -> dict[str, float | None] | None:
+    """Medians over the good runs: req/s, CPU µs/request, p50 and p99 ms, context
+    switches per request."""
     ok = [r for r in results if "rps" in r and r["cpu_us"] is not None]
     if not ok:
         return None
-    p99 = [r["p99_ms"] for r in ok if r.get("p99_ms") is not None]
-    return (
-        statistics.median(r["rps"] for r in ok),
-        statistics.median(r["cpu_us"] for r in ok),
-        statistics.median(p99) if p99 else None,
-    )
+
+    def median(key: str) -> float | None:
+        values = [r[key] for r in ok if r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    return {key: median(key) for key in ("rps", "cpu_us", "p50_ms", "p99_ms", "cs_per_req")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--targets",
         default="before-wsgi,after-wsgi,before-app,after-app,granian",
-        help="comma-separated: {before,after}[+spin=N]-{wsgi,app}, granian",
+        help="comma-separated: {before,after}[+knob=N...]-{wsgi,app}, granian (knobs: "
+        + ", ".join(KNOBS)
+        + ")",
     )
     parser.add_argument("--connections", default="16,50", help="comma-separated wrk -c values")
     parser.add_argument("--rounds", type=int, default=3)
@@ -162,14 +201,20 @@ def main(argv: list[str] | None = None) -> int:
         report["runs"][f"c{conns}"] = runs
         med = {t: m for t in targets if (m := medians(runs[t])) is not None}
         lines.append(f"\nc={conns}, {args.rounds} rounds of {args.duration:g} s (medians):")
-        for target, (rps, cpu, p99) in med.items():
+        for target, m in med.items():
+            rps = m["rps"] or 0.0
             rel = []
             for ref in ("granian", target.replace("after", "before")):
-                if ref != target and ref in med:
-                    rel.append(f"{rps / med[ref][0]:.2f}x {ref}")
-            p99_text = f"{p99:7.2f} ms p99" if p99 is not None else ""
+                if ref != target and ref in med and med[ref]["rps"]:
+                    rel.append(f"{rps / med[ref]['rps']:.2f}x {ref}")
+            lat = "".join(
+                f" {m[key]:6.2f} ms {name}"
+                for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"))
+                if m[key] is not None
+            )
+            cs = f" {m['cs_per_req']:.3f} cs/req" if m["cs_per_req"] is not None else ""
             lines.append(
-                f"  {target:20} {rps:10,.0f} req/s {cpu:7.1f} us CPU/req {p99_text}  "
+                f"  {target:20} {rps:10,.0f} req/s {m['cpu_us']:6.1f} us CPU/req{lat}{cs}  "
                 + ", ".join(rel)
             )
     report["loadavg_after"] = os.getloadavg()

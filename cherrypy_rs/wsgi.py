@@ -158,6 +158,23 @@ def _regular_file(filelike: Any) -> int | None:
         return None
 
 
+# The environ keys ``_core.Request.wsgi_environ`` sets on every request.
+_PER_REQUEST_KEYS = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "SERVER_PROTOCOL",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "wsgi.url_scheme",
+    "wsgi.errors",
+    "wsgi.input",
+)
+
+
 class WSGIGateway:
     """Runs one WSGI application for requests the Rust router sends to its mount."""
 
@@ -174,6 +191,10 @@ class WSGIGateway:
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,
             "SERVER_SOFTWARE": SERVER_SOFTWARE,
+            # Set on every request by ``wsgi_environ``: present here so that the copy
+            # already has their slots (setting a key the dict has is cheaper than adding
+            # one, and the copy need not grow for them).
+            **dict.fromkeys(_PER_REQUEST_KEYS, ""),
         }
 
     def __call__(self, core: Any) -> Any:

@@ -106,13 +106,32 @@ fn valid_reg_name(name: &[u8]) -> bool {
             }
             continue;
         }
-        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)) {
+        if !REG_NAME_BYTES[usize::from(b)] {
             return false;
         }
         i += 1;
     }
     true
 }
+
+/// The bytes a reg-name holds as themselves: unreserved and sub-delims (one lookup per
+/// byte: every request's Host is checked).
+static REG_NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let others = b"-._~!$&'()*+,;=";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// The decoded path as CherryPy's `request.path_info` holds it.
 pub fn decode_path(raw: &str) -> String {

@@ -21,38 +21,47 @@ pyo3::import_exception!(cherrypy_rs.wsgi, WSGIError);
 
 /// The CGI keys of a PEP 3333 environ for `d`, set in `env` (see `Request.environ`).
 pub fn cgi_environ(py: Python<'_>, d: &RequestData, env: &Bound<'_, PyDict>) -> PyResult<()> {
-    env.set_item(
-        intern!(py, "REQUEST_METHOD"),
-        PyString::intern(py, d.method.as_str()),
-    )?;
+    env.set_item(intern!(py, "REQUEST_METHOD"), method_text(py, &d.method))?;
     env.set_item(intern!(py, "SCRIPT_NAME"), &d.script_name)?;
     let path_info = uri::decode_path_bytes(d.path_info());
     env.set_item(intern!(py, "PATH_INFO"), text(py, &path_info))?;
     env.set_item(intern!(py, "QUERY_STRING"), &d.query)?;
-    env.set_item(
-        intern!(py, "SERVER_PROTOCOL"),
-        PyString::intern(py, d.protocol()),
-    )?;
-    let server_name = d
+    env.set_item(intern!(py, "SERVER_PROTOCOL"), protocol_text(py, d))?;
+    // SERVER_NAME from the first Host value; HTTP_HOST is that value's text when it is
+    // the only one (several are joined below, as any repeated field).
+    let mut host_values = d.headers.get_all(http::header::HOST).iter();
+    let single_host = matches!((host_values.next(), host_values.next()), (Some(_), None));
+    let host = d
         .headers
         .get(http::header::HOST)
-        .map(|h| uri::latin1(h.as_bytes()))
-        .map(|host| host_without_port(&host).to_string())
-        .unwrap_or_else(|| d.local.ip().to_string());
-    env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
-    env.set_item(intern!(py, "SERVER_PORT"), d.local.port().to_string())?;
-    env.set_item(intern!(py, "REMOTE_ADDR"), d.remote.ip().to_string())?;
-    env.set_item(intern!(py, "REMOTE_PORT"), d.remote.port().to_string())?;
+        .map(|first| ADDRESS_TEXTS.with_borrow_mut(|texts| texts.host(py, first)));
+    let (local_ip, local_port) = ADDRESS_TEXTS.with_borrow_mut(|texts| texts.local(py, d.local));
+    match &host {
+        Some((_, server_name)) => env.set_item(intern!(py, "SERVER_NAME"), server_name)?,
+        None => env.set_item(intern!(py, "SERVER_NAME"), local_ip)?,
+    }
+    env.set_item(intern!(py, "SERVER_PORT"), local_port)?;
+    let remote_ip = ADDRESS_TEXTS.with_borrow_mut(|texts| texts.remote_ip(py, d.remote.ip()));
+    env.set_item(intern!(py, "REMOTE_ADDR"), remote_ip)?;
+    env.set_item(intern!(py, "REMOTE_PORT"), port_text(py, d.remote.port()))?;
     let mut content_length = false;
     for name in d.headers.keys() {
         let key = name.as_str();
         if key.contains('_') {
             continue;
         }
-        let mut values = d.headers.get_all(name).iter();
-        let value = match (values.next(), values.next()) {
-            (Some(one), None) => text(py, one.as_bytes()),
-            _ => text(py, &joined(&d.headers, name)),
+        let value = if name == http::header::HOST && single_host {
+            // The one Host value, as text already (`host` above).
+            match &host {
+                Some((whole, _)) => whole.clone(),
+                None => text(py, &joined(&d.headers, name)),
+            }
+        } else {
+            let mut values = d.headers.get_all(name).iter();
+            match (values.next(), values.next()) {
+                (Some(one), None) => text(py, one.as_bytes()),
+                _ => text(py, &joined(&d.headers, name)),
+            }
         };
         if key == "content-length" {
             content_length = true;
@@ -67,6 +76,134 @@ pub fn cgi_environ(py: Python<'_>, d: &RequestData, env: &Bound<'_, PyDict>) -> 
         env.set_item(intern!(py, "CONTENT_LENGTH"), d.body.len().to_string())?;
     }
     Ok(())
+}
+
+/// `REQUEST_METHOD`: the usual methods as strings made once, others as new strings.
+fn method_text<'py>(py: Python<'py>, method: &http::Method) -> Bound<'py, PyString> {
+    let known = match *method {
+        http::Method::GET => intern!(py, "GET"),
+        http::Method::HEAD => intern!(py, "HEAD"),
+        http::Method::POST => intern!(py, "POST"),
+        http::Method::PUT => intern!(py, "PUT"),
+        http::Method::DELETE => intern!(py, "DELETE"),
+        http::Method::PATCH => intern!(py, "PATCH"),
+        http::Method::OPTIONS => intern!(py, "OPTIONS"),
+        _ => return PyString::new(py, method.as_str()),
+    };
+    known.clone()
+}
+
+/// `SERVER_PROTOCOL`, made once per version.
+fn protocol_text<'py>(py: Python<'py>, d: &RequestData) -> Bound<'py, PyString> {
+    let known = match d.version {
+        http::Version::HTTP_11 => intern!(py, "HTTP/1.1"),
+        http::Version::HTTP_10 => intern!(py, "HTTP/1.0"),
+        http::Version::HTTP_2 => intern!(py, "HTTP/2.0"),
+        _ => return PyString::new(py, d.protocol()),
+    };
+    known.clone()
+}
+
+/// `wsgi.url_scheme`, made once per scheme.
+fn scheme_text<'py>(py: Python<'py>, scheme: &str) -> Bound<'py, PyString> {
+    match scheme {
+        "https" => intern!(py, "https").clone(),
+        "http" => intern!(py, "http").clone(),
+        other => PyString::new(py, other),
+    }
+}
+
+/// A port number as text, without the formatting machinery (`REMOTE_PORT` differs on
+/// every connection).
+fn port_text(py: Python<'_>, port: u16) -> Bound<'_, PyString> {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    let mut rest = port;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    PyString::new(py, std::str::from_utf8(&digits[start..]).unwrap_or("0"))
+}
+
+thread_local! {
+    /// The strings of the last Host value, listener address and client address this
+    /// worker thread put in an environ.
+    static ADDRESS_TEXTS: RefCell<AddressTexts> = const { RefCell::new(AddressTexts::new()) };
+}
+
+/// Environ strings that repeat from request to request, kept per worker thread: most
+/// requests name the same host, reach the same listener and come from the same few
+/// addresses (a proxy, a load balancer), and decoding or formatting them each time was
+/// ~2,000 instructions per request. One of each is kept; a different value replaces it.
+struct AddressTexts {
+    /// A Host value: itself as text (`HTTP_HOST`) and without its port (`SERVER_NAME`).
+    host: Option<(HeaderValue, Py<PyString>, Py<PyString>)>,
+    /// The listener's address: its IP (`SERVER_NAME` without Host) and port (`SERVER_PORT`).
+    local: Option<(std::net::SocketAddr, Py<PyString>, Py<PyString>)>,
+    /// A client's IP (`REMOTE_ADDR`).
+    remote_ip: Option<(std::net::IpAddr, Py<PyString>)>,
+}
+
+impl AddressTexts {
+    const fn new() -> Self {
+        AddressTexts {
+            host: None,
+            local: None,
+            remote_ip: None,
+        }
+    }
+
+    fn host<'py>(
+        &mut self,
+        py: Python<'py>,
+        value: &HeaderValue,
+    ) -> (Bound<'py, PyString>, Bound<'py, PyString>) {
+        match &self.host {
+            Some((kept, whole, name)) if kept == value => {
+                (whole.bind(py).clone(), name.bind(py).clone())
+            }
+            _ => {
+                let whole = text(py, value.as_bytes());
+                let latin = uri::latin1(value.as_bytes());
+                let name = PyString::new(py, host_without_port(&latin));
+                self.host = Some((value.clone(), whole.clone().unbind(), name.clone().unbind()));
+                (whole, name)
+            }
+        }
+    }
+
+    fn local<'py>(
+        &mut self,
+        py: Python<'py>,
+        addr: std::net::SocketAddr,
+    ) -> (Bound<'py, PyString>, Bound<'py, PyString>) {
+        match &self.local {
+            Some((kept, ip, port)) if *kept == addr => (ip.bind(py).clone(), port.bind(py).clone()),
+            _ => {
+                let ip = PyString::new(py, &addr.ip().to_string());
+                let port = port_text(py, addr.port());
+                self.local = Some((addr, ip.clone().unbind(), port.clone().unbind()));
+                (ip, port)
+            }
+        }
+    }
+
+    fn remote_ip<'py>(&mut self, py: Python<'py>, addr: std::net::IpAddr) -> Bound<'py, PyString> {
+        match &self.remote_ip {
+            Some((kept, ip)) if *kept == addr => ip.bind(py).clone(),
+            _ => {
+                let ip = PyString::new(py, &addr.to_string());
+                self.remote_ip = Some((addr, ip.clone().unbind()));
+                ip
+            }
+        }
+    }
 }
 
 /// How many distinct `SSL_*` key sets a worker thread keeps as dicts (`tls_environ`).
@@ -172,10 +309,7 @@ pub fn wsgi_environ<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = base.copy()?;
     cgi_environ(py, d, &env)?;
-    env.set_item(
-        intern!(py, "wsgi.url_scheme"),
-        PyString::intern(py, d.scheme),
-    )?;
+    env.set_item(intern!(py, "wsgi.url_scheme"), scheme_text(py, d.scheme))?;
     env.set_item(intern!(py, "wsgi.errors"), errors)?;
     if d.scheme == "https" {
         env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -384,12 +385,15 @@ async fn http1_round<I: Park>(
         if let Some(info) = &tls {
             req.extensions_mut().insert(info.clone());
         }
-        let response = service::handle(svc_shared.clone(), remote, req);
-        // Boxed so that hyper hands the connection back (`poll_without_shutdown`).
-        Box::pin(async move {
-            let response = response.await?;
-            Ok::<_, Infallible>(response.map(|body| Finished::new(body, done)))
-        })
+        // Boxed so that hyper hands the connection back (`poll_without_shutdown`);
+        // mapped rather than awaited in an async block, which would hold the request's
+        // future twice over (its argument and its awaited copy).
+        Box::pin(
+            service::handle(svc_shared.clone(), remote, req).map(move |response| {
+                let response = response?;
+                Ok::<_, Infallible>(response.map(|body| Finished::new(body, done)))
+            }),
+        )
     });
     let io = ConnIo::new(prefix, io, watch.clone())
         .with_send_timeout(shared.socket_timeout(), send_timeout_log(remote, shared));

@@ -141,6 +141,17 @@ pub fn apply(
     if !believed {
         return unchanged;
     }
+    // Most requests, even from a trusted peer, carry none of these: one pass over the
+    // names instead of a lookup of each.
+    let forwarding = headers.keys().any(|name| {
+        name == FORWARDED
+            || name == X_FORWARDED_FOR
+            || name == X_FORWARDED_PROTO
+            || name == X_FORWARDED_HOST
+    });
+    if !forwarding {
+        return unchanged;
+    }
     let hop = if headers.contains_key(FORWARDED) {
         from_forwarded(trusted, headers)
     } else {

@@ -108,7 +108,9 @@ impl InFlightRequests {
     }
 }
 
-enum Place {
+/// Where a request is registered.
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
     Slot(usize),
     Overflow(u64),
 }
@@ -118,18 +120,36 @@ pub struct Guard<'a> {
     place: Place,
 }
 
+impl Guard<'_> {
+    /// The registration without its borrow of the registry, for an owner that holds the
+    /// registry another way (a request's future holding `Arc<Shared>`); it must end it
+    /// with `InFlightRequests::leave`.
+    pub fn detach(self) -> Place {
+        let place = self.place;
+        std::mem::forget(self);
+        place
+    }
+}
+
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        match self.place {
+        self.owner.leave(self.place);
+    }
+}
+
+impl InFlightRequests {
+    /// Ends a registration taken with `Guard::detach`.
+    pub fn leave(&self, place: Place) {
+        match place {
             Place::Slot(index) => {
-                let slot = &self.owner.slots[index];
+                let slot = &self.slots[index];
                 // Dropped outside the lock; the slot is free only once it is empty.
                 let entry = slot.entry.lock().take();
                 slot.owner.store(0, Ordering::Release);
                 drop(entry);
             }
             Place::Overflow(id) => {
-                self.owner.overflow.lock().remove(&id);
+                self.overflow.lock().remove(&id);
             }
         }
     }
@@ -157,6 +177,26 @@ mod tests {
         }
         assert_eq!(registry.describe().len(), 1);
         drop(a);
+        assert!(registry.describe().is_empty());
+    }
+
+    #[test]
+    fn a_detached_registration_lasts_until_it_is_left() {
+        let registry = InFlightRequests::default();
+        let remote = SocketAddr::from(([127, 0, 0, 1], 5555));
+        let uri: Uri = "/held".parse().unwrap();
+        let place = registry.enter(&Method::GET, &uri, remote).detach();
+        assert_eq!(registry.describe(), ["GET /held from 127.0.0.1:5555"]);
+        registry.leave(place);
+        assert!(registry.describe().is_empty());
+        // Past the slots, detached registrations live in the overflow map.
+        let places: Vec<Place> = (0..SLOTS + 2)
+            .map(|_| registry.enter(&Method::GET, &uri, remote).detach())
+            .collect();
+        assert_eq!(registry.describe().len(), SLOTS + 2);
+        for place in places {
+            registry.leave(place);
+        }
         assert!(registry.describe().is_empty());
     }
 

@@ -2,12 +2,14 @@
 //! under the size and time limits, the hand-off to a Python worker, and the response.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, Version};
 use http_body_util::BodyExt;
@@ -15,6 +17,7 @@ use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
+use super::inflight::Place;
 use super::{forwarded, ResponseBody, Shared};
 use crate::access_log::Entry;
 use crate::errors::{cherrypy_reason, Reject};
@@ -25,11 +28,14 @@ use crate::static_files::{Outcome, RequestHead, StaticReply};
 use crate::uri;
 
 /// The service hyper calls per request; it never fails (errors become responses).
-pub async fn handle(
-    shared: Arc<Shared>,
-    remote: SocketAddr,
-    mut req: Request<Incoming>,
-) -> Result<Response<ResponseBody>, Infallible> {
+///
+/// What can be decided at once is done here, before any await: the framing checks, the
+/// route and, for a request without a body to an application, the hand-off to a worker.
+/// The future returned holds only what is left: the reply's channel, or a boxed future
+/// for a static file or a body still to read. hyper boxes and moves each request's
+/// future; an `async fn` holding the whole path was 2.4 KB, copied per request and past
+/// the allocator's small-object path.
+pub fn handle(shared: Arc<Shared>, remote: SocketAddr, mut req: Request<Incoming>) -> Handled {
     // A trusted proxy's forwarding headers name the client, its scheme and host.
     let host_optional = req.version() == Version::HTTP_2;
     let client = forwarded::apply(
@@ -43,66 +49,162 @@ pub async fn handle(
     let log_line = shared
         .access_log
         .enabled()
-        .then(|| LogFields::from(&req, remote));
+        .then(|| Box::new(LogFields::from(&req, remote)));
     // A panic while handling one request answers 500 instead of dropping the
     // connection (Cargo.toml keeps panic = "unwind" for this).
-    let outcome = AssertUnwindSafe(respond(&shared, remote, client.scheme, req))
-        .catch_unwind()
-        .await;
-    let response = match outcome {
-        Ok(Ok(response)) => response,
-        Ok(Err(reject)) => rejection(reject),
-        Err(_) => rejection(Reject::Internal),
+    let begun = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        begin(&shared, remote, client.scheme, req)
+    }));
+    let step = match begun {
+        Ok(Ok(step)) => step,
+        Ok(Err(reject)) => Step::Done(Some(rejection(reject))),
+        Err(_) => Step::Done(Some(rejection(Reject::Internal))),
     };
-    if let Some(fields) = log_line {
-        fields.write(&shared, &response);
+    Handled {
+        shared,
+        log_line,
+        step,
     }
-    shared
-        .requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(response)
 }
 
-async fn respond(
+/// A request's future: `handle` has done what it could at once.
+pub struct Handled {
+    shared: Arc<Shared>,
+    log_line: Option<Box<LogFields>>,
+    step: Step,
+}
+
+/// What is left of a request once `handle` returns.
+enum Step {
+    /// Answered (taken when polled).
+    Done(Option<Response<ResponseBody>>),
+    /// With a worker, or queued for one.
+    Waiting(Waiting),
+    /// A static file, or a body to read first.
+    Later(Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Reject>> + Send>>),
+}
+
+impl Future for Handled {
+    type Output = Result<Response<ResponseBody>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let step = &mut this.step;
+        // A panic answers 500, as one in `handle` does.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match step {
+            Step::Done(response) => Poll::Ready(response.take()),
+            Step::Waiting(waiting) => Pin::new(waiting).poll(cx).map(Some),
+            Step::Later(future) => future
+                .as_mut()
+                .poll(cx)
+                .map(|outcome| Some(outcome.unwrap_or_else(rejection))),
+        }))
+        .unwrap_or(Poll::Ready(None));
+        // None: a panic, or polled again after it answered (hyper does not).
+        let response = ready!(polled).unwrap_or_else(|| rejection(Reject::Internal));
+        this.step = Step::Done(None);
+        if let Some(fields) = this.log_line.take() {
+            fields.write(&this.shared, &response);
+        }
+        this.shared
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// The checks and the route, then the hand-off to a worker when nothing needs awaiting.
+fn begin(
     shared: &Arc<Shared>,
     remote: SocketAddr,
     forwarded_scheme: Option<&'static str>,
     mut req: Request<Incoming>,
-) -> Result<Response<ResponseBody>, Reject> {
+) -> Result<Step, Reject> {
     check_request(&mut req)?;
     check_request_line(&req, shared.config.max_request_line)?;
     let (mut parts, body) = req.into_parts();
-    let tls = parts.extensions.remove::<Arc<TlsInfo>>();
     let announce_keep_alive = parts.version == Version::HTTP_10 && wants_keep_alive(&parts.headers);
-    // `OPTIONS *` (RFC 9112 §3.2.4) goes to the root application as "/*", as in CherryPy.
-    let path = match parts.uri.path() {
-        "*" => "/*",
-        path => path,
-    };
     let router = shared.router.read().clone();
-    let route = router.route(path).ok_or(Reject::NoApp)?;
+    let route = router.route(target_path(&parts.uri)).ok_or(Reject::NoApp)?;
     let (app, script_name) = match route.target {
         Target::App(index) => (*index, route.script_name.to_string()),
         Target::Static(index) => {
-            let static_route = router.static_route(*index).ok_or(Reject::NoApp)?;
-            let head = RequestHead {
-                method: &parts.method,
-                version: parts.version,
-                headers: &parts.headers,
-            };
-            match static_route.serve(&head, path, parts.uri.query()).await {
-                Outcome::Reply(reply) => {
-                    let mut response = static_response(reply);
+            let index = *index;
+            let shared = shared.clone();
+            return Ok(Step::Later(Box::pin(async move {
+                serve_static(
+                    &shared,
+                    remote,
+                    forwarded_scheme,
+                    &router,
+                    index,
+                    parts,
+                    body,
+                )
+                .await
+                .map(|mut response| {
                     if announce_keep_alive {
-                        keep_alive(&mut response, shared);
+                        keep_alive(&mut response, &shared);
                     }
-                    return Ok(response);
-                }
-                Outcome::Fallback(fallback) => (fallback.app, fallback.script_name),
-            }
+                    response
+                })
+            })));
         }
     };
-    let _in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
+    let head = Head::new(&mut parts, forwarded_scheme, script_name, app, remote);
+    if http_body::Body::is_end_stream(&body) {
+        let in_flight = shared
+            .in_flight
+            .enter(&parts.method, &parts.uri, remote)
+            .detach();
+        let request = head.into_request(parts, RequestBody::Memory(Bytes::new()), shared);
+        return submit(shared, request, in_flight, announce_keep_alive).map(Step::Waiting);
+    }
+    let shared = shared.clone();
+    Ok(Step::Later(Box::pin(async move {
+        let in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
+        let body = read_body(
+            body,
+            &parts.headers,
+            &shared.config,
+            shared.socket_timeout(),
+        )
+        .await?;
+        let request = head.into_request(parts, body, &shared);
+        let waiting = submit(&shared, request, in_flight.detach(), announce_keep_alive)?;
+        Ok(waiting.await)
+    })))
+}
+
+/// A static route's file, or the application it falls back to.
+async fn serve_static(
+    shared: &Arc<Shared>,
+    remote: SocketAddr,
+    forwarded_scheme: Option<&'static str>,
+    router: &crate::router::Router,
+    index: usize,
+    mut parts: http::request::Parts,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, Reject> {
+    let static_route = router.static_route(index).ok_or(Reject::NoApp)?;
+    let path = target_path(&parts.uri);
+    let head = RequestHead {
+        method: &parts.method,
+        version: parts.version,
+        headers: &parts.headers,
+    };
+    let fallback = match static_route.serve(&head, path, parts.uri.query()).await {
+        Outcome::Reply(reply) => return Ok(static_response(reply)),
+        Outcome::Fallback(fallback) => fallback,
+    };
+    let head = Head::new(
+        &mut parts,
+        forwarded_scheme,
+        fallback.script_name,
+        fallback.app,
+        remote,
+    );
+    let in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
     let body = read_body(
         body,
         &parts.headers,
@@ -110,28 +212,164 @@ async fn respond(
         shared.socket_timeout(),
     )
     .await?;
-    let request = RequestData {
-        method: parts.method,
-        version: parts.version,
-        path: path.to_string(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: parts.headers,
-        body,
-        remote,
-        local: shared.local,
-        // conn.rs tags requests that arrived over TLS with the connection's details.
-        // (A trusted proxy's scheme first.)
-        scheme: forwarded_scheme.unwrap_or(if tls.is_some() { "https" } else { "http" }),
-        tls,
-        script_name,
-        app,
-    };
-    let reply = dispatch(shared, request).await?;
-    let mut response = into_response(reply);
-    if announce_keep_alive {
-        keep_alive(&mut response, shared);
+    let request = head.into_request(parts, body, shared);
+    // Keep-alive is announced by the caller, for the file and the fallback alike.
+    let waiting = submit(shared, request, in_flight.detach(), false)?;
+    Ok(waiting.await)
+}
+
+/// The path a request is routed by: `OPTIONS *` (RFC 9112 §3.2.4) goes to the root
+/// application as "/*", as in CherryPy.
+fn target_path(uri: &http::Uri) -> &str {
+    match uri.path() {
+        "*" => "/*",
+        path => path,
     }
-    Ok(response)
+}
+
+/// The routed request's own fields, before its body is read.
+struct Head {
+    path: String,
+    query: String,
+    scheme: &'static str,
+    tls: Option<Arc<TlsInfo>>,
+    script_name: String,
+    app: usize,
+    remote: SocketAddr,
+}
+
+impl Head {
+    fn new(
+        parts: &mut http::request::Parts,
+        forwarded_scheme: Option<&'static str>,
+        script_name: String,
+        app: usize,
+        remote: SocketAddr,
+    ) -> Self {
+        // conn.rs tags requests that arrived over TLS with the connection's details.
+        let tls = parts.extensions.remove::<Arc<TlsInfo>>();
+        Head {
+            path: target_path(&parts.uri).to_string(),
+            query: parts.uri.query().unwrap_or("").to_string(),
+            // A trusted proxy's scheme first.
+            scheme: forwarded_scheme.unwrap_or(if tls.is_some() { "https" } else { "http" }),
+            tls,
+            script_name,
+            app,
+            remote,
+        }
+    }
+
+    fn into_request(
+        self,
+        parts: http::request::Parts,
+        body: RequestBody,
+        shared: &Shared,
+    ) -> RequestData {
+        RequestData {
+            method: parts.method,
+            version: parts.version,
+            path: self.path,
+            query: self.query,
+            headers: parts.headers,
+            body,
+            remote: self.remote,
+            local: shared.local,
+            scheme: self.scheme,
+            tls: self.tls,
+            script_name: self.script_name,
+            app: self.app,
+        }
+    }
+}
+
+/// A request handed to the worker pool, until its reply comes back.
+struct Waiting {
+    reply: oneshot::Receiver<Reply>,
+    claim: Arc<Claim>,
+    /// HTTP/2: a request dropped before a worker starts it (its stream reset by the
+    /// client, the connection closed) is abandoned, so that it never reaches Python
+    /// (rapid reset). An HTTP/1 request is run even when its client has gone, as cheroot
+    /// runs it (CherryPy's test_tools testEndRequestOnDrop counts on its on_end_request).
+    abandon_on_drop: bool,
+    announce_keep_alive: bool,
+    /// The request's entry among those in flight (named when a stop cuts them).
+    in_flight: Option<Place>,
+    shared: Arc<Shared>,
+}
+
+impl Future for Waiting {
+    type Output = Response<ResponseBody>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let reply = ready!(Pin::new(&mut this.reply).poll(cx));
+        this.leave();
+        Poll::Ready(match reply {
+            Ok(reply) => {
+                let mut response = into_response(reply);
+                if this.announce_keep_alive {
+                    keep_alive(&mut response, &this.shared);
+                }
+                response
+            }
+            // Taken out of the queue unstarted: it waited too long.
+            Err(_) if this.claim.abandoned() => rejection(Reject::Overloaded),
+            Err(_) => rejection(Reject::Internal),
+        })
+    }
+}
+
+impl Waiting {
+    fn leave(&mut self) {
+        if let Some(place) = self.in_flight.take() {
+            self.shared.in_flight.leave(place);
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.leave();
+        if self.abandon_on_drop {
+            // A compare-and-swap: a started job is left alone.
+            self.claim.abandon();
+        }
+    }
+}
+
+/// Queues the request for a Python worker; its reply comes through `Waiting`. 503 when
+/// the queue is full, or (by `watch_queue`) when no worker starts it within
+/// `accepted_queue_timeout`. Once a worker has started it, the reply is awaited as long
+/// as the handler takes, as CherryPy does.
+fn submit(
+    shared: &Arc<Shared>,
+    request: RequestData,
+    in_flight: Place,
+    announce_keep_alive: bool,
+) -> Result<Waiting, Reject> {
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let claim = Claim::new();
+    let abandon_on_drop = request.version == http::Version::HTTP_2;
+    let waiting = Waiting {
+        reply: reply_rx,
+        claim: claim.clone(),
+        abandon_on_drop,
+        announce_keep_alive,
+        in_flight: Some(in_flight),
+        shared: shared.clone(),
+    };
+    let job = Job {
+        request,
+        claim,
+        reply: reply_tx,
+        send_timeout: shared.socket_timeout(),
+    };
+    match shared.pool.submit(job) {
+        Ok(_) => Ok(waiting),
+        Err(SubmitError::Full) => Err(Reject::Overloaded),
+        Err(SubmitError::Closed) => Err(Reject::ShuttingDown),
+    }
 }
 
 /// RFC 2068 §19.7.1: an HTTP/1.0 client that asked for keep-alive gets
@@ -195,17 +433,14 @@ fn check_request<B>(req: &mut Request<B>) -> Result<(), Reject> {
     }
     let version = req.version();
     let headers = req.headers();
-    let mut hosts = headers.get_all(header::HOST).iter();
-    let first_host = hosts.next();
-    let more_hosts = hosts.next().is_some();
-    if version == Version::HTTP_11 && (first_host.is_none() || more_hosts) {
-        return Err(Reject::BadHost);
+    let mut hosts = 0;
+    for host in headers.get_all(header::HOST) {
+        if !uri::valid_host(host.as_bytes()) {
+            return Err(Reject::BadHost);
+        }
+        hosts += 1;
     }
-    if headers
-        .get_all(header::HOST)
-        .iter()
-        .any(|h| !uri::valid_host(h.as_bytes()))
-    {
+    if version == Version::HTTP_11 && hosts != 1 {
         return Err(Reject::BadHost);
     }
     check_transfer_encoding(headers)?;
@@ -389,37 +624,6 @@ async fn temp_file() -> Result<tokio::fs::File, Reject> {
 /// requests wait in it.
 const STALL_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Queues the request for a Python worker and waits for its reply; 503 when no worker
-/// starts it within `accepted_queue_timeout` (`watch_queue` takes it out then). Once a
-/// worker has started it, waits as long as the handler takes, as CherryPy does.
-async fn dispatch(shared: &Shared, request: RequestData) -> Result<Reply, Reject> {
-    let (reply_tx, reply_rx) = oneshot::channel();
-    let claim = Claim::new();
-    let http2 = request.version == http::Version::HTTP_2;
-    let job = Job {
-        request,
-        claim: claim.clone(),
-        reply: reply_tx,
-        send_timeout: shared.socket_timeout(),
-    };
-    // An HTTP/2 request dropped before a worker starts it (its stream reset by the
-    // client, the connection closed): the worker skips it, so it never reaches Python
-    // (rapid reset). An HTTP/1 request is run even when its client has gone, as cheroot
-    // runs it (CherryPy's test_tools testEndRequestOnDrop counts on its on_end_request).
-    let _unclaimed = http2.then(|| AbandonOnDrop(&claim));
-    match shared.pool.submit(job) {
-        Ok(_) => {}
-        Err(SubmitError::Full) => return Err(Reject::Overloaded),
-        Err(SubmitError::Closed) => return Err(Reject::ShuttingDown),
-    }
-    match reply_rx.await {
-        Ok(reply) => Ok(reply),
-        // Taken out of the queue unstarted: it waited too long.
-        Err(_) if claim.abandoned() => Err(Reject::Overloaded),
-        Err(_) => Err(Reject::Internal),
-    }
-}
-
 /// The server's one watcher of the worker queue: while requests wait in it, every
 /// `STALL_PATIENCE` it answers 503 to those that waited `queue_timeout` (dropping a job
 /// drops its reply channel) and wakes an idle worker if the busy ones are blocked; while
@@ -438,16 +642,6 @@ pub async fn watch_queue(pool: Arc<crate::pool::Pool<Job>>, queue_timeout: std::
                 break;
             }
         }
-    }
-}
-
-/// Abandons a queued job when its request is dropped before a worker started it (a
-/// compare-and-swap: a started job is left alone).
-struct AbandonOnDrop<'a>(&'a Claim);
-
-impl Drop for AbandonOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.abandon();
     }
 }
 
