@@ -24,12 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_h2
-from bench_hello import CLK_TCK, descendants, stop_process
+from bench_hello import CLK_TCK, WrkRun, descendants, stop_process
 from bench_tls import make_files
 
 
@@ -86,14 +87,15 @@ def report(label: str, before: dict, after: dict, requests: int) -> None:
             continue
         per = {k: v / requests for k, v in d.items()}
         print(
-            f"  {a['name'] + ' ' + str(tid):<18} {per['utime'] * 1e6:8.2f} {per['stime'] * 1e6:8.2f} "
-            f"{per['run'] * 1e6:8.2f} {per['wait'] * 1e6:8.2f} {per['vol']:7.3f} "
+            f"  {a['name'] + ' ' + str(tid):<18} {per['utime'] * 1e6:8.2f} "
+            f"{per['stime'] * 1e6:8.2f} {per['run'] * 1e6:8.2f} {per['wait'] * 1e6:8.2f} "
+            f"{per['vol']:7.3f} "
             f"{per['invol']:8.3f} {per['slices']:7.3f}"
         )
     print(f"  all threads: {total / requests * 1e6:.2f} µs CPU per request")
 
 
-def strace_counts(pid: int, seconds: float, load: callable) -> tuple[str, int]:
+def strace_counts(pid: int, load: Callable[[], WrkRun]) -> tuple[str, int]:
     """System-call counts of every thread of `pid` during `load()`."""
     with tempfile.NamedTemporaryFile(prefix="strace-", suffix=".txt", delete=False) as f:
         path = f.name
@@ -126,7 +128,7 @@ def main() -> int:
     args = p.parse_args()
     row = bench_h2.ROWS[args.row]
     bench_args = bench_h2.parse_args(
-        ["--rows", args.row, *sum((["--variant", v] for v in args.variant), [])]
+        ["--rows", args.row, *[arg for v in args.variant for arg in ("--variant", v)]]
     )
     bench_args.connections = args.connections
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
@@ -155,10 +157,10 @@ def main() -> int:
                     )
             if args.strace:
                 for live in lives:
+                    port = live.port
                     text, n = strace_counts(
                         live.proc.pid,
-                        2,
-                        lambda: bench_h2.run_load(row, bench_args, live.port, 2),
+                        lambda port=port: bench_h2.run_load(row, bench_args, port, 2),
                     )
                     print(f"{live.name} strace, {n} requests (per request):")
                     for line in text.splitlines():
