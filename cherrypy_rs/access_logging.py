@@ -11,6 +11,7 @@ The servers pick it (``_server.Server._handlers``) only in that case, and pick t
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from . import context
 from .handler import Reply, RequestHandler
@@ -20,10 +21,18 @@ from .objects import Request, Response
 class AccessLoggingHandler(RequestHandler):
     """``RequestHandler`` that writes each request's access-log line in Python."""
 
-    def respond(self, request: Request, response: Response) -> None:
+    #: Never: the line is written from the request and response objects.
+    quick_enabled = False
+
+    def respond(
+        self,
+        request: Request,
+        response: Response,
+        step: Callable[[Request, Response], None] | None = None,
+    ) -> None:
         """The request, then its line (not for a request that ends in an internal
         redirect or a propagating exception: the next one, if any, is logged)."""
-        super().respond(request, response)
+        super().respond(request, response, step)
         _log_access()
 
     def bare_error(self, request: Request) -> Reply:

@@ -327,6 +327,24 @@ def call_handler(
     return call_handler_with(func, args, request.params if kwargs is None else kwargs, request)
 
 
+def handler_type_error(
+    func: Callable[..., Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    request: Any,
+    original: TypeError,
+) -> None:
+    """For a TypeError from calling ``func(*args, **kwargs)``: raise the 404 or 400 an
+    argument mismatch gives (``call_handler_with``); return when the error came from
+    inside the handler (the caller re-raises it)."""
+    try:
+        check_callable_spec(func, tuple(args), kwargs, request)
+    except HTTPError:
+        raise
+    except Exception:
+        raise original from None
+
+
 class _Chosen:
     """In an application's dispatch cache under a path: the dispatcher that path uses,
     when its resolutions depend on more than the path (they are cached under

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from . import dispatch
 from .context import _current, request_or_raise
+from .dispatch import Resolution
 from .errors import (
     HTTPError,
     HTTPRedirect,
@@ -30,7 +31,7 @@ from .errors import (
 from .hooks import QUIET_ERRORS, Hook, HookMap, log_hook_error
 from .lib import cptools, jsontools, static
 from .lib.encoding import encode_output
-from .objects import CLASS_HOOKS, Request, Response
+from .objects import CLASS_HOOKS, SERVER_HEADER, Request, Response
 from .pathconfig import PathConfig, compile_path, toolboxes_of
 
 Reply = tuple[int, "str | None", "list[tuple[str, str]]", Any]
@@ -142,19 +143,110 @@ class RequestHandler:
 
     def __call__(self, core: Any) -> Reply:
         app = self.apps[core.app]
+        path = core.path_info
+        resolution = app.dispatch_cache.get(path)
+        if resolution.__class__ is Resolution and not resolution.watch:
+            pc = resolution.compiled
+            if pc is not None and pc.quick is not None and self.quick_enabled:
+                reply = self.quick(core, app, resolution, pc, path)
+                if reply is not None:
+                    return reply
         request = Request(core, app)
         response = Response()
         token = _current.set((request, response))
+        try:
+            return self.serve(core, app, request, response, None)
+        except _Quick as first:
+            # The first request of a quick path, dispatched: served as the next ones
+            # will be (the same answer, tracebacks included).
+            go = first.args
+        finally:
+            _current.reset(token)
+        reply = self.quick(core, app, *go)
+        if reply is not None:
+            return reply
+        return self(core)
+
+    #: Whether requests may take the quick path (``quick``).
+    quick_enabled = True
+
+    def quick(
+        self,
+        core: Any,
+        app: Any,
+        resolution: dispatch.Resolution,
+        pc: PathConfig,
+        path: str,
+    ) -> Reply | None:
+        """A request of a quick path (see ``_quick_state``) without a query string or
+        a body: the page handler is called at once, and the request and response
+        objects are built only if something asks for them (``cherrypy.request``...,
+        see ``_PendingPair``). A handler that returns text (or bytes) without having
+        used them, to a client that names no charset, gets the reply every such
+        request gets (200, ``text/html;charset=utf-8``); anything else continues as
+        ``respond_plain`` would from where it is. None: not for this request (the
+        caller serves it as usual)."""
+        if (
+            core.query_string
+            or core.method in Request.methods_with_bodies
+            or CLASS_HOOKS.attached
+            or Response.stream
+            or pc.quick_path != path
+        ):
+            return None
+        pending = _PendingPair(core, app, resolution, pc.quick)  # type: ignore[arg-type]
+        token = _current.set(pending)  # type: ignore[arg-type]
+        try:
+            handler = resolution.handler
+            vpath = resolution.vpath
+            if vpath:
+                vpath = [atom.replace("%2F", "/") for atom in vpath]
+            raised = None
+            try:
+                output = handler(*vpath)  # type: ignore[misc]
+            except BaseException as exc:
+                # Handled as respond_plain would (outside this except block).
+                raised = _Raised(exc, handler, vpath)
+            if raised is not None:
+                request, response = pending.get()
+                return self.serve(core, app, request, response, raised)
+            if pending.pair is None:
+                cls = output.__class__
+                if (cls is str or cls is bytes) and core.header("Accept-Charset") is None:
+                    try:
+                        body = output.encode("utf-8") if cls is str else output
+                    except UnicodeError:
+                        pass  # The 500 of encode_output, as usual.
+                    else:
+                        return 200, None, list(_QUICK_HEADERS), body
+            request, response = pending.get()
+            return self.serve(core, app, request, response, _Returned(self, output))
+        finally:
+            _current.reset(token)
+
+    def serve(
+        self,
+        core: Any,
+        app: Any,
+        request: Request,
+        response: Response,
+        step: Callable[[Request, Response], None] | None,
+    ) -> Reply:
+        """The request from dispatch (or, with ``step``, from where the quick path
+        handed it over) to the reply, internal redirects included."""
         streamed = False
         try:
             # URIs (path?query) already served for this client request: a repeat is a
             # loop (CherryPy's InternalRedirector raises RuntimeError → 500).
-            redirections: list[str] = []
+            redirections: list[str] | None = None
             while True:
                 try:
-                    self.respond(request, response)
+                    self.respond(request, response, step)
                     break
                 except InternalRedirect as ir:
+                    step = None
+                    if redirections is None:
+                        redirections = []
                     redirections.append(_uri(request.path_info, request.query_string))
                     target = _uri(ir.path, ir.query_string)
                     if not request.recursive_redirect and target in redirections:
@@ -191,8 +283,6 @@ class RequestHandler:
                         request.closed = True
             except Exception:
                 self.log_error(traceback=True, severity=logging.ERROR)
-            finally:
-                _current.reset(token)
 
     def bare_error(self, request: Request) -> Reply:
         """CherryPy's last-resort 500 (text/plain), for errors outside the handler's
@@ -202,13 +292,22 @@ class RequestHandler:
         _status, headers, body = bare_error(tb if request.show_tracebacks else "")
         return (500, None, [(k.decode(), v.decode()) for k, v in headers], body[0])
 
-    def respond(self, request: Request, response: Response) -> None:
-        """CherryPy's ``Request.respond``: run the request, turning HTTP errors into
-        their pages and other errors into the error response."""
+    def respond(
+        self,
+        request: Request,
+        response: Response,
+        step: Callable[[Request, Response], None] | None = None,
+    ) -> None:
+        """CherryPy's ``Request.respond``: run the request (``do_respond``, or ``step``
+        for a request the quick path handed over), turning HTTP errors into their
+        pages and other errors into the error response."""
         try:
             try:
                 try:
-                    self.do_respond(request, response)
+                    if step is None:
+                        self.do_respond(request, response)
+                    else:
+                        step(request, response)
                 except (HTTPRedirect, HTTPError) as inst:
                     try:
                         inst.set_response()
@@ -270,14 +369,36 @@ class RequestHandler:
         """CherryPy's ``Request._do_respond``: everything from dispatch to finalize."""
         app = request.app
         request.stage = "get_resource"
-        resolution = dispatch.find(app.dispatcher, app, request.path_info, self.global_config)
+        path = request.path_info
+        resolution = app.dispatch_cache.get(path)
+        if resolution.__class__ is not Resolution or resolution.watch:
+            # Not a cached resolution that holds whatever happens (dispatch.find).
+            resolution = dispatch.find(app.dispatcher, app, path, self.global_config)
         config = resolution.config
-        request.config = config
-        request.is_index = resolution.is_index
         pc: PathConfig | None = resolution.compiled
         if pc is None:
             pc = compile_path(config, toolboxes_of(app), Request.namespaces)
+            pc.plain = _plain_state(pc, resolution)
+            if pc.plain is not None:
+                pc.quick = _quick_state(pc, resolution, pc.plain, path)
+                pc.quick_path = path
             resolution.compiled = pc
+            if (
+                pc.quick is not None
+                and self.quick_enabled
+                and app.dispatch_cache.get(path) is resolution
+                and request.prev is None
+                and not request.query_string
+                and request.method not in Request.methods_with_bodies
+            ):
+                # Nothing this request did so far is seen: serve it as the next ones.
+                raise _Quick(resolution, pc, path)
+        plain = pc.plain
+        if plain is not None and not CLASS_HOOKS.attached:
+            self.respond_plain(request, response, resolution, plain)
+            return
+        request.config = config
+        request.is_index = resolution.is_index
         request.path_config = pc  # type: ignore[attr-defined]
         if pc.has_attributes:
             _apply_attributes(pc, request, response)
@@ -346,6 +467,77 @@ class RequestHandler:
             _run_planned(request, "before_finalize")
         response.finalize()
 
+    def respond_plain(
+        self,
+        request: Request,
+        response: Response,
+        resolution: dispatch.Resolution,
+        plain: dict[str, Any],
+    ) -> None:
+        """``do_respond`` for a path whose config turns on no tool but ``encode`` and
+        ``trailing_slash`` (and the error ones), sets only plain request attributes and
+        has no hook (``_plain_state``): the same steps, without the checks that config
+        rules out."""
+        d = request.__dict__
+        # config, is_index, path_config and the config's request.* attributes.
+        d.update(plain)
+        pc: PathConfig = plain["path_config"]
+        handler = resolution.handler
+        vpath = resolution.vpath
+        if vpath:
+            vpath = [atom.replace("%2F", "/") for atom in vpath]
+        if handler is None:
+            page_handler: Any = NotFound()
+            d["handler"] = page_handler
+        else:
+            # request.handler, built if read (see objects._Handler).
+            d["_page_handler"] = (PageHandler, handler, vpath)
+        request.stage = "process_query_string"
+        params = request.params if request.query_string else d.setdefault("params", {})
+        if request.method in request.methods_with_bodies:
+            self.process_body(request)
+            params = request.params
+        request.stage = "before_handler"
+        slash = pc.trailing_slash
+        if slash is not None:
+            # Only an index path without its slash (or, with extra=True, a non-index
+            # path with one) can redirect: skip the call otherwise.
+            is_index = request.is_index
+            pi = request.path_info
+            if (is_index is True and not pi.endswith("/")) or (
+                is_index is False and pi.endswith("/")
+            ):
+                cptools.trailing_slash(**slash)
+        request.stage = "handler"
+        if handler is None:
+            output = page_handler()
+        else:
+            try:
+                output = handler(*vpath, **params)
+            except TypeError as exc:
+                dispatch.handler_type_error(handler, vpath, params, request, exc)
+                raise
+        self.after_handler(request, response, output)
+
+    @staticmethod
+    def after_handler(request: Request, response: Response, output: Any) -> None:
+        """``respond_plain`` once the page handler has returned ``output``: encode it,
+        ``before_finalize`` (hooks the handler attached), finalize."""
+        pc: PathConfig = request.path_config  # type: ignore[attr-defined]
+        encode = pc.encode
+        if encode is not None:
+            if not encode and output.__class__ is str:
+                output = _encode_default(output, response, request)
+            else:
+                output = encode_output(output, response, request=request, **encode)
+        response.body = output
+        request.stage = "before_finalize"
+        hooks = request.__dict__.get("hooks")
+        if hooks is not None:
+            # Hooks the handler attached (request.hooks.attach) run from here on.
+            hooks.run("before_finalize")
+        response.finalize()
+
     def run_with_hooks(self, request: Request, response: Response, pc: PathConfig) -> None:
         """The request with the hook machinery: every tool that is on attaches its
         hooks (the default ones too), then the hook points run in CherryPy's order."""
@@ -405,6 +597,183 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+
+
+def _plain_state(pc: PathConfig, resolution: dispatch.Resolution) -> dict[str, Any] | None:
+    """What a request of a plain path (see ``RequestHandler.respond_plain``) starts
+    with in its ``__dict__``: the resolution's config and ``is_index``, the compiled
+    path config, and the config's ``request.*`` attributes; None when the path is not
+    plain (a tool other than the inline default ones, a hook, a session, json_out, a
+    static tool, response attributes or headers, error pages, body attributes, or a
+    request attribute that is not a plain one)."""
+    if (
+        pc.needs_hooks
+        or pc.fast_session is not None
+        or pc.json_out is not None
+        or pc.static is not None
+        or pc.response_attrs
+        or pc.response_headers
+        or pc.error_pages
+        or pc.body_attrs
+    ):
+        return None
+    state: dict[str, Any] = {
+        "config": resolution.config,
+        "is_index": resolution.is_index,
+        "path_config": pc,
+    }
+    for name, value in pc.request_attrs:
+        # setattr() through a descriptor (request.login, request_line, remote...) or
+        # onto an attribute with a special meaning: the general path.
+        if name in state or hasattr(getattr(Request, name, None), "__set__"):
+            return None
+        state[name] = value
+    return state
+
+
+def _quick_state(
+    pc: PathConfig, resolution: dispatch.Resolution, plain: dict[str, Any], path: str
+) -> dict[str, Any] | None:
+    """A plain path's state (``plain``) when its requests without a query string or a
+    body can take the quick path (``RequestHandler.quick``): a page handler, the
+    default ``tools.encode``, no trailing-slash redirect to consider for ``path``,
+    and the class's ``methods_with_bodies``; None otherwise."""
+    if resolution.handler is None or pc.encode != {} or "methods_with_bodies" in plain:
+        return None
+    if pc.trailing_slash is not None:
+        is_index = resolution.is_index
+        if (is_index is True and not path.endswith("/")) or (
+            is_index is False and path.endswith("/")
+        ):
+            return None
+    return plain
+
+
+class _Quick(BaseException):
+    """Raised (once per path) by ``do_respond`` when the first request of a quick
+    path is dispatched: ``RequestHandler.__call__`` serves it with ``quick``. Not an
+    Exception: no error handling of the request catches it."""
+
+
+class _PendingPair:
+    """The current ``(request, response)`` of a quick request: both are built when
+    first asked for (``cherrypy.request``, ``cherrypy.response``, ``serving``), as
+    ``respond_plain`` would have them when the handler runs, and become the current
+    pair from then on."""
+
+    __slots__ = ("app", "core", "pair", "resolution", "state")
+
+    def __init__(
+        self, core: Any, app: Any, resolution: dispatch.Resolution, state: dict[str, Any]
+    ) -> None:
+        self.core = core
+        self.app = app
+        self.resolution = resolution
+        self.state = state
+        self.pair: tuple[Request, Response] | None = None
+
+    def get(self) -> tuple[Request, Response]:
+        pair = self.pair
+        if pair is None:
+            request = Request(self.core, self.app)
+            d = request.__dict__
+            d.update(self.state)
+            resolution = self.resolution
+            vpath = resolution.vpath
+            if vpath:
+                vpath = [atom.replace("%2F", "/") for atom in vpath]
+            d["_page_handler"] = (PageHandler, resolution.handler, vpath)
+            d["params"] = {}
+            d["stage"] = "handler"
+            pair = self.pair = (request, Response())
+            _current.set(pair)
+        return pair
+
+    def __getitem__(self, index: int) -> Any:
+        return self.get()[index]
+
+    def __iter__(self) -> Any:
+        return iter(self.get())
+
+    def __len__(self) -> int:
+        return 2
+
+
+class _Returned:
+    """The quick path's hand-over of a handler's output: the rest of
+    ``respond_plain``."""
+
+    __slots__ = ("handler", "output")
+
+    def __init__(self, handler: RequestHandler, output: Any) -> None:
+        self.handler = handler
+        self.output = output
+
+    def __call__(self, request: Request, response: Response) -> None:
+        output = self.output
+        self.output = None
+        self.handler.after_handler(request, response, output)
+
+
+class _Raised:
+    """The quick path's hand-over of a handler's exception, raised again where
+    ``respond_plain`` would have seen it (a TypeError from an argument mismatch
+    becomes the 404 it gives)."""
+
+    __slots__ = ("args", "exc", "func")
+
+    def __init__(self, exc: BaseException, func: Any, args: list[str]) -> None:
+        self.exc = exc
+        self.func = func
+        self.args = args
+
+    def __call__(self, request: Request, response: Response) -> None:
+        exc = self.exc
+        self.exc = None  # type: ignore[assignment]
+        try:
+            if isinstance(exc, TypeError):
+                dispatch.handler_type_error(self.func, self.args, {}, request, exc)
+            raise exc
+        finally:
+            del exc
+
+
+#: The headers of a quick reply: ``Response``'s defaults, text encoded as UTF-8.
+_QUICK_HEADERS = [("Content-Type", "text/html;charset=utf-8"), ("Server", SERVER_HEADER)]
+
+#: "text/html" -> "text/html;charset=utf-8": the Content-Type _encode_default sets.
+_UTF8_TYPES: dict[str, str] = {"text/html": "text/html;charset=utf-8"}
+
+
+def _encode_default(output: str, response: Response, request: Request) -> Any:
+    """``encode_output(output, response, request=request)`` (``tools.encode`` with its
+    default arguments) for a str, without the negotiation when the request names no
+    charset and the response's Content-Type is plain text/* without parameters."""
+    headers = response.headers
+    ctype = dict.get(headers, "Content-Type")
+    with_charset = _UTF8_TYPES.get(ctype) if ctype.__class__ is str else None
+    if with_charset is None and ctype.__class__ is str and ctype[:5] == "text/":
+        if ";" not in ctype:
+            with_charset = ctype + ";charset=utf-8"
+            if len(_UTF8_TYPES) < 64:
+                _UTF8_TYPES[ctype] = with_charset
+    if with_charset is not None:
+        parsed = request.__dict__.get("headers")
+        accept = (
+            request._core.header("Accept-Charset")
+            if parsed is None
+            else parsed.get("Accept-Charset")
+        )
+        if accept is None:
+            try:
+                body = output.encode("utf-8")
+            except UnicodeError:
+                raise HTTPError(500, "Response body could not be encoded with 'utf-8'.") from None
+            if not response.stream:
+                dict.pop(headers, "Content-Length", None)
+            dict.__setitem__(headers, "Content-Type", with_charset)
+            return body
+    return encode_output(output, response, request=request)
 
 
 def _run_planned(request: Request, point: str) -> None:

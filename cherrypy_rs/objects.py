@@ -34,8 +34,16 @@ from .lib.httputil import (
 )
 
 SERVER_HEADER = f"CherryPy/{CHERRYPY_VERSION}"
+#: The headers every response starts with (``Response.headers``), as stored.
+_DEFAULT_HEADERS = {"Content-Type": "text/html", "Server": SERVER_HEADER}
 #: "200 OK" & co. by code: the status ``Response.finalize()`` leaves in ``status``.
 _STATUS_LINES = {code: f"{code} {texts[0]}" for code, texts in response_codes.items()}
+#: The same for the statuses whose responses carry a body (not 1xx, 204, 205, 304).
+_BODY_LINES = {
+    code: line
+    for code, line in _STATUS_LINES.items()
+    if 200 <= code < 600 and code not in (204, 205, 304)
+}
 
 
 _T = TypeVar("_T")
@@ -208,6 +216,24 @@ class _RequestHeaders(HeaderMap):
             core.log_field(atom, "")
 
 
+class _Handler:
+    """``request.handler``: None until the request is dispatched. A plain path
+    (``handler.RequestHandler.respond_plain``) calls its page handler directly and
+    leaves ``(PageHandler class, callable, args)`` here instead: the ``PageHandler``
+    is built on first read (most requests never read it). Setting it replaces it."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None
+        state = obj.__dict__
+        pending = state.pop("_page_handler", None)
+        if pending is None:
+            return None
+        cls, func, args = pending
+        handler = state["handler"] = cls(func, args)
+        return handler
+
+
 def _default_error_response() -> None:
     """The 500 page (``request.error_response`` unless a tool replaces it)."""
     HTTPError(500).set_response()
@@ -234,7 +260,8 @@ class Request:
     query_string_encoding = "utf8"
     recursive_redirect = False
     is_index: bool | None = None
-    handler: Any = None
+    #: The page handler (None until dispatched).
+    handler: Any = _Handler()
     #: The authenticated user (the access log's ``u``).
     login = _Login()
     closed = False
@@ -265,7 +292,6 @@ class Request:
     ) -> None:
         self._core = core
         self.app = app
-        self.script_name: str = core.script_name
         self.method: str
         self.path_info: str
         self.query_string: str
@@ -285,6 +311,11 @@ class Request:
 
     #: The protocol the server speaks.
     server_protocol = "HTTP/1.1"
+
+    @_lazy
+    def script_name(self) -> str:
+        """The mount point of the application ("" for the root)."""
+        return self._core.script_name  # type: ignore[no-any-return]
 
     @_lazy
     def toolmaps(self) -> dict[str, Any]:
@@ -470,10 +501,11 @@ class Response:
         def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __init__(self) -> None:
+        # HeaderMap() without its __init__ (an update through __setitem__ of nothing),
+        # filled with the defaults as they are stored (title-cased already).
+        headers = HeaderMap.__new__(HeaderMap)
+        dict.update(headers, _DEFAULT_HEADERS)
         self.status: Any = 200
-        headers = HeaderMap()
-        dict.__setitem__(headers, "Content-Type", "text/html")
-        dict.__setitem__(headers, "Server", SERVER_HEADER)
         self.headers = headers
         self.body: Any = None
         self.header_list: list[tuple[str, str]] | None = None
@@ -574,22 +606,31 @@ class Response:
         1xx/204/205/304) and build ``header_list`` with the cookies."""
         status = self.status
         reason: str | None = None
-        if status.__class__ is not int or not 200 <= status < 600:
+        line = _BODY_LINES.get(status) if status.__class__ is int else None
+        if line is not None:
+            # A standard status whose response has a body.
+            no_body = False
+        elif status.__class__ is int and 200 <= status < 600:
+            line = _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
+            no_body = status in (204, 205, 304)
+        else:
             try:
                 status, reason, _ = valid_status(status)
             except ValueError as exc:
                 raise HTTPError(500, exc.args[0]) from None
+            line = (
+                f"{status} {reason}"
+                if reason is not None
+                else _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
+            )
+            no_body = status < 200 or status in (204, 205, 304)
         self.status_code = status
         self.reason = reason
         # CherryPy leaves the status line here ("200 OK") for later hooks (on_end_resource).
-        self.status = (
-            f"{status} {reason}"
-            if reason is not None
-            else _STATUS_LINES.get(status) or f"{status} {valid_status(status)[1]}"
-        )
+        self.status = line
         headers = self.headers
         body = self.body
-        if self.stream and not (status < 200 or status in (204, 205, 304)):
+        if self.stream and not no_body:
             # Streamed (chunked) whatever the body is, as CherryPy does.
             if dict.get(headers, "Content-Length") is None:
                 dict.pop(headers, "Content-Length", None)
@@ -597,20 +638,28 @@ class Response:
                 body = []
             elif isinstance(body, bytes):
                 body = [body]
-        elif status < 200 or status in (204, 205, 304):
+        elif no_body:
             dict.pop(headers, "Content-Length", None)
             if body is not None and not isinstance(body, (bytes, str, StaticFile)):
                 as_bytes(body)
             body = b""
         elif body.__class__ is not StaticFile:
             declared = dict.get(headers, "Content-Length")
-            body = as_bytes(body) if declared is None else self._declared_body(body, declared)
+            if declared is not None:
+                body = self._declared_body(body, declared)
+            elif body.__class__ is not bytes:
+                body = as_bytes(body)
         self.body = body
-        # Latin-1 text as it is; other values RFC 2047-encoded, as CherryPy sends them.
-        header_list = [
-            (k, v if v.__class__ is str and v.isascii() else header_value(v))
-            for k, v in dict.items(headers)
-        ]
+        header_list = list(dict.items(headers))
+        for _, v in header_list:
+            if v.__class__ is not str or not v.isascii():
+                # Latin-1 text as it is; other values RFC 2047-encoded, as CherryPy
+                # sends them.
+                header_list = [
+                    (k, v if v.__class__ is str and v.isascii() else header_value(v))
+                    for k, v in header_list
+                ]
+                break
         state = self.__dict__
         if "cookie" in state:
             output = cookies.output

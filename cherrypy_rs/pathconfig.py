@@ -49,8 +49,11 @@ class PathConfig:
         "log_headers",
         "log_tracebacks",
         "needs_hooks",
+        "plain",
         "plan",
         "point_hooks",
+        "quick",
+        "quick_path",
         "request_attrs",
         "response_attrs",
         "response_headers",
@@ -100,6 +103,14 @@ class PathConfig:
         self.fast_session: FastSession | None = None
         #: Whether any request/response attribute, header or error page is set.
         self.has_attributes = False
+        #: For a path the request handler runs without the checks config rules out:
+        #: what a request's ``__dict__`` starts with (see ``handler._plain_state``);
+        #: None otherwise (set by the request handler once compiled).
+        self.plain: dict[str, Any] | None = None
+        #: ``plain`` when the path's requests without a query string or a body take
+        #: the quick path (see ``handler._quick_state``), for ``quick_path``.
+        self.quick: dict[str, Any] | None = None
+        self.quick_path: str | None = None
 
 
 class FastSession:
