@@ -354,7 +354,9 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
                 "the reason phrase must not contain CR, LF or NUL",
             ));
         }
-        Some(Bytes::from(latin1_bytes(&text, "the reason phrase")?.into_owned()))
+        Some(Bytes::from(
+            latin1_bytes(&text, "the reason phrase")?.into_owned(),
+        ))
     };
     let headers = convert_headers(&tuple.get_item(2)?)?;
     let body_obj = tuple.get_item(3)?;
