@@ -493,12 +493,7 @@ def call_handler_with(
     try:
         return func(*args, **kwargs)
     except TypeError as original:
-        try:
-            check_callable_spec(func, tuple(args), kwargs, request)
-        except HTTPError:
-            raise
-        except Exception:
-            raise original from None
+        handler_type_error(func, args, kwargs, request, original)
         raise
 
 

@@ -354,7 +354,9 @@ fn convert<'py>(result: &Bound<'py, PyAny>) -> PyResult<(Head, Body<'py>)> {
                 "the reason phrase must not contain CR, LF or NUL",
             ));
         }
-        Some(Bytes::from(latin1_bytes(&text, "the reason phrase")?))
+        Some(Bytes::from(
+            latin1_bytes(&text, "the reason phrase")?.into_owned(),
+        ))
     };
     let headers = convert_headers(&tuple.get_item(2)?)?;
     let body_obj = tuple.get_item(3)?;
@@ -412,14 +414,16 @@ fn convert_headers(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(HeaderName, HeaderVa
     Ok(headers)
 }
 
-/// Header text as bytes: ASCII as is, other code points below 256 as ISO-8859-1.
-fn latin1_bytes(text: &str, what: &str) -> PyResult<Vec<u8>> {
+/// Header text as bytes: ASCII as is (borrowed: the usual case copies once, into the
+/// header value), other code points below 256 as ISO-8859-1.
+fn latin1_bytes<'a>(text: &'a str, what: &str) -> PyResult<std::borrow::Cow<'a, [u8]>> {
     if text.is_ascii() {
-        return Ok(text.as_bytes().to_vec());
+        return Ok(std::borrow::Cow::Borrowed(text.as_bytes()));
     }
     text.chars()
         .map(|c| u8::try_from(u32::from(c)).ok())
         .collect::<Option<Vec<u8>>>()
+        .map(std::borrow::Cow::Owned)
         .ok_or_else(|| {
             PyValueError::new_err(format!(
                 "{what} must be encodable as ISO-8859-1 (use RFC 2047 for other text)"

@@ -162,18 +162,31 @@ fn begin(
     }
     let shared = shared.clone();
     Ok(Step::Later(Box::pin(async move {
-        let in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
-        let body = read_body(
-            body,
-            &parts.headers,
-            &shared.config,
-            shared.socket_timeout(),
-        )
-        .await?;
-        let request = head.into_request(parts, body, &shared);
-        let waiting = submit(&shared, request, in_flight.detach(), announce_keep_alive)?;
-        Ok(waiting.await)
+        with_body(&shared, head, parts, body, announce_keep_alive).await
     })))
+}
+
+/// Reads the body, then hands the request to the pool and awaits its reply.
+async fn with_body(
+    shared: &Arc<Shared>,
+    head: Head,
+    parts: http::request::Parts,
+    body: Incoming,
+    announce_keep_alive: bool,
+) -> Result<Response<ResponseBody>, Reject> {
+    let in_flight = shared
+        .in_flight
+        .enter(&parts.method, &parts.uri, head.remote);
+    let body = read_body(
+        body,
+        &parts.headers,
+        &shared.config,
+        shared.socket_timeout(),
+    )
+    .await?;
+    let request = head.into_request(parts, body, shared);
+    let waiting = submit(shared, request, in_flight.detach(), announce_keep_alive)?;
+    Ok(waiting.await)
 }
 
 /// A static route's file, or the application it falls back to.
@@ -204,18 +217,8 @@ async fn serve_static(
         fallback.app,
         remote,
     );
-    let in_flight = shared.in_flight.enter(&parts.method, &parts.uri, remote);
-    let body = read_body(
-        body,
-        &parts.headers,
-        &shared.config,
-        shared.socket_timeout(),
-    )
-    .await?;
-    let request = head.into_request(parts, body, shared);
     // Keep-alive is announced by the caller, for the file and the fallback alike.
-    let waiting = submit(shared, request, in_flight.detach(), false)?;
-    Ok(waiting.await)
+    with_body(shared, head, parts, body, false).await
 }
 
 /// The path a request is routed by: `OPTIONS *` (RFC 9112 §3.2.4) goes to the root
