@@ -14,10 +14,12 @@ the default tools inline and never builds a hook map.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from typing import Any, Callable
 
-from . import dispatch
+from . import context, dispatch
 from .context import _current, request_or_raise
 from .dispatch import Resolution
 from .errors import (
@@ -73,12 +75,14 @@ class _StreamedBody:
     (handlers' generators read ``cherrypy.request``), and closing it ends the request
     (``on_end_request``, the spooled request body released)."""
 
-    __slots__ = ("chunks", "pair", "request")
+    __slots__ = ("chunks", "finished", "pair", "request")
 
     def __init__(self, chunks: Any, request: Request, response: Response) -> None:
         self.chunks = iter(chunks)
         self.pair = (request, response)
         self.request = request
+        #: Called once the body is closed (``after_request``, see ``serve_published``).
+        self.finished: Callable[[], None] | None = None
 
     def __iter__(self) -> _StreamedBody:
         return self
@@ -100,7 +104,20 @@ class _StreamedBody:
             try:
                 self.request.close()
             finally:
-                _current.reset(token)
+                try:
+                    if self.finished is not None:
+                        self.finished()
+                finally:
+                    _current.reset(token)
+
+
+def publish_after_request(engine: Any, log_error: Callable[..., None]) -> None:
+    """``after_request`` on the engine; a listener's error is logged, not raised (the
+    response is on its way)."""
+    try:
+        engine.publish("after_request")
+    except Exception:
+        log_error(traceback=True, severity=logging.ERROR)
 
 
 def _text_header_list(response: Response) -> None:
@@ -140,8 +157,21 @@ class RequestHandler:
         self.apps = apps
         self.global_config = global_config
         self.log_error = log_error
+        engine = context.site.engine
+        listeners: dict[str, set[Any]] = engine.listeners if engine is not None else {}
+        #: The listeners of the engine's ``before_request`` and ``after_request``
+        #: channels (the sets ``engine.subscribe`` adds to): looked at per request,
+        #: published only while someone listens (``serve_published``).
+        self.request_listeners = (
+            listeners.setdefault("before_request", set()),
+            listeners.setdefault("after_request", set()),
+        )
+        self.engine = engine
 
     def __call__(self, core: Any) -> Reply:
+        before, after = self.request_listeners
+        if before or after:
+            return self.serve_published(core)
         app = self.apps[core.app]
         path = core.path_info
         resolution = app.dispatch_cache.get(path)
@@ -169,6 +199,41 @@ class RequestHandler:
 
     #: Whether requests may take the quick path (``quick``).
     quick_enabled = True
+
+    def serve_published(self, core: Any) -> Reply:
+        """A request while the engine's ``before_request`` or ``after_request`` channel
+        has listeners: published around it as CherryPy's ``Application.get_serving`` and
+        ``release_serving`` do, with ``cherrypy.request`` and ``response`` set; never the
+        quick path (the objects exist from the start). ``after_request`` comes once the
+        request is closed (its ``on_end_request`` hooks run), for a streamed body when the
+        body is closed. A ``before_request`` listener's error fails the request (500), as
+        in CherryPy; an ``after_request`` listener's error is logged."""
+        app = self.apps[core.app]
+        request = Request(core, app)
+        response = Response()
+        token = _current.set((request, response))
+        try:
+            try:
+                self.engine.publish("before_request")
+            except Exception:
+                return self.bare_error(request)
+            unquick = self.__dict__.get("_unquick")
+            if unquick is None:
+                # The same handler with the quick path off (an instance attribute).
+                unquick = copy.copy(self)
+                unquick.quick_enabled = False
+                self._unquick = unquick
+            reply = unquick.serve(core, app, request, response, None)
+            body = reply[3]
+            if body.__class__ is _StreamedBody:
+                body.finished = functools.partial(  # type: ignore[union-attr]
+                    publish_after_request, self.engine, self.log_error
+                )
+            else:
+                publish_after_request(self.engine, self.log_error)
+            return reply
+        finally:
+            _current.reset(token)
 
     def quick(
         self,
