@@ -124,11 +124,15 @@ def test_a_failing_before_request_listener_fails_the_request(live: LiveServer) -
 
 def test_a_failing_after_request_listener_is_logged_not_sent(live: LiveServer) -> None:
     def broken() -> None:
+        EVENTS.append(("broken after_request", cherrypy.request.path_info))
         raise ValueError("cleanup failed")
 
     cherrypy.engine.subscribe("after_request", broken)
+    EVENTS.clear()
     try:
         status, _headers, body = live.get("/")
         assert (status, body) == (200, b"Hello, world!")
+        # Called, and its error kept from the client.
+        assert EVENTS == [("broken after_request", "/")]
     finally:
         cherrypy.engine.unsubscribe("after_request", broken)

@@ -30,18 +30,24 @@ pub fn cgi_environ(py: Python<'_>, d: &RequestData, env: &Bound<'_, PyDict>) -> 
     // SERVER_NAME from the first Host value; HTTP_HOST is that value's text when it is
     // the only one (several are joined below, as any repeated field).
     let mut host_values = d.headers.get_all(http::header::HOST).iter();
-    let single_host = matches!((host_values.next(), host_values.next()), (Some(_), None));
-    let host = d
-        .headers
-        .get(http::header::HOST)
-        .map(|first| ADDRESS_TEXTS.with_borrow_mut(|texts| texts.host(py, first)));
-    let (local_ip, local_port) = ADDRESS_TEXTS.with_borrow_mut(|texts| texts.local(py, d.local));
-    match &host {
-        Some((_, server_name)) => env.set_item(intern!(py, "SERVER_NAME"), server_name)?,
-        None => env.set_item(intern!(py, "SERVER_NAME"), local_ip)?,
-    }
+    let first_host = host_values.next();
+    let single_host = first_host.is_some() && host_values.next().is_none();
+    let (host, local_ip, local_port, remote_ip) = ADDRESS_TEXTS.with_borrow_mut(|texts| {
+        let host = first_host.map(|first| texts.host(py, first));
+        let (local_ip, local_port) = texts.local(py, d.local);
+        (
+            host,
+            local_ip,
+            local_port,
+            texts.remote_ip(py, d.remote.ip()),
+        )
+    });
+    let (host_text, server_name) = match host {
+        Some((whole, name)) => (single_host.then_some(whole), name),
+        None => (None, local_ip),
+    };
+    env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
     env.set_item(intern!(py, "SERVER_PORT"), local_port)?;
-    let remote_ip = ADDRESS_TEXTS.with_borrow_mut(|texts| texts.remote_ip(py, d.remote.ip()));
     env.set_item(intern!(py, "REMOTE_ADDR"), remote_ip)?;
     env.set_item(intern!(py, "REMOTE_PORT"), port_text(py, d.remote.port()))?;
     let mut content_length = false;
@@ -50,17 +56,15 @@ pub fn cgi_environ(py: Python<'_>, d: &RequestData, env: &Bound<'_, PyDict>) -> 
         if key.contains('_') {
             continue;
         }
-        let value = if name == http::header::HOST && single_host {
-            // The one Host value, as text already (`host` above).
-            match &host {
-                Some((whole, _)) => whole.clone(),
-                None => text(py, &joined(&d.headers, name)),
-            }
-        } else {
-            let mut values = d.headers.get_all(name).iter();
-            match (values.next(), values.next()) {
-                (Some(one), None) => text(py, one.as_bytes()),
-                _ => text(py, &joined(&d.headers, name)),
+        let value = match &host_text {
+            // The one Host value, as text already.
+            Some(whole) if name == http::header::HOST => whole.clone(),
+            _ => {
+                let mut values = d.headers.get_all(name).iter();
+                match (values.next(), values.next()) {
+                    (Some(one), None) => text(py, one.as_bytes()),
+                    _ => text(py, &joined(&d.headers, name)),
+                }
             }
         };
         if key == "content-length" {
