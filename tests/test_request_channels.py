@@ -7,6 +7,7 @@ URLs too; without listeners nothing is published."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,25 @@ def test_a_failing_after_request_listener_is_logged_not_sent(live: LiveServer) -
         assert EVENTS == [("broken after_request", "/")]
     finally:
         cherrypy.engine.unsubscribe("after_request", broken)
+
+
+def test_an_application_behind_a_wsgi_pipeline_is_published_inside_it(listening: None) -> None:
+    # CherryPy publishes from the innermost application, so a middleware of the
+    # application's wsgi.pipeline sees the request before before_request.
+    def middleware(app: Any) -> Any:
+        def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+            EVENTS.append(("middleware", environ["PATH_INFO"]))
+            return app(environ, start_response)
+
+        return wrapped
+
+    config = {"/": {"wsgi.pipeline": [("recorder", middleware)]}}
+    with serve(Root(), "", config) as live:
+        status, _headers, body = live.get("/reads")
+    assert (status, body) == (200, b"read")
+    assert EVENTS == [
+        ("middleware", "/reads"),
+        ("before_request", "/reads"),
+        ("handler", "/reads"),
+        ("after_request", "/reads"),
+    ]
