@@ -70,19 +70,30 @@ PROBE = "cherrypy_rs-static-probe"
 DEFAULT_CACHE_VALID = 1.0
 
 
-def python_only_keys(config: dict[str, Any]) -> list[str]:
-    """The keys of a merged config that need the request to go through Python."""
+def python_only_keys(
+    config: dict[str, Any],
+    toolboxes: Any = ("tools",),
+    request_namespaces: Any = (),
+) -> list[str]:
+    """The keys of a merged config that need the request to go through Python.
+
+    ``toolboxes``: the application's toolbox namespaces (a tool of any of them that is
+    on runs per request, as CherryPy applies every toolbox to each request);
+    ``request_namespaces``: request-level namespaces the application added (their
+    handlers run per request)."""
     found = []
     for key, value in config.items():
         namespace, _, rest = key.partition(".")
-        if namespace == "tools":
+        if namespace in toolboxes:
             name, _, attr = rest.partition(".")
-            if name in RUST_TOOLS:
+            if namespace == "tools" and name in RUST_TOOLS:
                 if name in ("staticdir", "staticfile") and attr == "match" and value:
                     found.append(key)
                 continue
             if attr == "on" and value:
                 found.append(key)
+        elif namespace in request_namespaces:
+            found.append(key)
         elif namespace in ("hooks", "wsgi"):
             found.append(key)
         elif namespace in ("request", "response"):
@@ -141,11 +152,16 @@ def _label(script_name: str, section: str, key: str) -> str:
     return f"[{where}{section}] {key}"
 
 
-def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
+def _route(script_name: str, section: str, config: dict[str, Any], app: Any = None) -> Any:
     """The Rust route for a section whose merged config is ``config``, or None when it
     serves no files or must stay on the Python path."""
     kind = static_kind(config)
-    if kind is None or python_only_keys(config):
+    if kind is None:
+        return None
+    toolboxes = getattr(app, "toolboxes", None) or ("tools",)
+    request_class = getattr(app, "request_class", None)
+    request_namespaces = getattr(request_class, "namespaces", None) or ()
+    if python_only_keys(config, toolboxes, request_namespaces):
         return None
     prefix = script_name + ("" if section == "/" else section.rstrip("/"))
     common: dict[str, Any] = {
@@ -265,7 +281,7 @@ def compile_routes(
                 # Another application owns these URLs (the longest script name wins).
                 continue
             config = _section_config(app, section, global_config)
-            route = _route(script_name, section, config) if config is not None else None
+            route = _route(script_name, section, config, app) if config is not None else None
             if route is not None:
                 statics.append((route, index))
                 rust_prefixes.append(prefix)
