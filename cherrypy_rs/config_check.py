@@ -433,6 +433,27 @@ def check_namespaces(app: Any, script_name: str | None = None) -> None:
     _check_session_auth(places)
     _check_wsgi_config(app, root_section)
     _check_global_namespaces(known)
+    _check_app_global_section(app, label)
+
+
+def _check_app_global_section(app: Any, label: str) -> None:
+    """An application config's ``[global]`` section is applied by
+    ``cherrypy.config.update`` (``quickstart`` does it), never by ``tree.mount``
+    (as in CherryPy): a key of it that never reached the global config would do
+    nothing."""
+    section = getattr(app, "config", {}).get("global")
+    if not isinstance(section, dict):
+        return
+    site_config = getattr(context.site, "config", None) or {}
+    for key, value in section.items():
+        if isinstance(value, dict) or key in site_config:
+            continue
+        raise ConfigError(
+            f"{label}, section [global]: {key}: an application's [global] section is not "
+            "applied by tree.mount() (as in CherryPy), so the key would do nothing; pass "
+            "the same config to cherrypy.config.update() too (quickstart() does), or move "
+            "the key to the application's [/] section"
+        )
 
 
 def _check_classes(app: Any, label: str) -> None:
