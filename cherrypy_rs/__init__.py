@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
-from . import _engine, config_check, context, lib
+from . import _engine, _log, config_check, context, lib
 from . import dispatch as _cpdispatch
 from ._config import Config
 from ._core import __version__ as __core_version__
@@ -128,10 +128,45 @@ def _log_engine(msg: str, level: int = 20) -> None:
 
 def _apply_log_key(key: str, value: Any) -> None:
     log.apply(key, value)
-    if key == "screen":
-        server.access_log_screen = bool(value)
-    elif key == "access_file":
-        server.access_log_file = value or ""
+
+
+def _access_outputs_set(manager: Any) -> None:
+    """``cherrypy.log.screen`` / ``access_file`` set (by config or as attributes): the
+    server's access log uses them from its next start; while it serves, the Rust access
+    log keeps the outputs it started with, which is said in the error log."""
+    if manager is not log:
+        return
+    screen, access_file = bool(manager.screen), getattr(manager, "access_file", "") or ""
+    live = server.access_outputs()
+    server.access_log_screen = screen
+    server.access_log_file = access_file
+    if live is not None and live != (screen, access_file):
+        log.error(
+            f"cherrypy.log.screen = {screen!r}, access_file = {access_file!r} set while the "
+            "server is serving: the access log keeps its outputs until the engine starts "
+            "again (engine.restart())",
+            "ENGINE",
+            severity=30,
+        )
+
+
+def _check_live_log_keys(config: dict[str, Any]) -> None:
+    """Refuse, in ``config.update``, a ``log.screen`` / ``log.access_file`` that would
+    change the access log of a server that is serving (the Rust access log's outputs
+    are fixed when it starts)."""
+    live = server.access_outputs()
+    if live is None:
+        return
+    for key, index, value in (
+        ("log.screen", 0, bool(config.get("log.screen"))),
+        ("log.access_file", 1, config.get("log.access_file") or ""),
+    ):
+        if key in config and live[index] != value:
+            raise config_check.ConfigError(
+                f"{key} = {config[key]!r} while the server is serving: the access log's "
+                "outputs are fixed when the server starts, so it would not change; set it "
+                "before engine.start(), or call engine.restart() after this update"
+            )
 
 
 def _apply_tree_key(key: str, value: Any) -> None:
@@ -156,6 +191,8 @@ def _apply_tree_key(key: str, value: Any) -> None:
         engine.log(f"Mounted: {app} on {name or '/'}")
 
 
+_log.output_listeners.append(_access_outputs_set)
+config.checks.append(_check_live_log_keys)
 engine.subscribe("log", _log_engine)
 engine.subscribe("start", checker, priority=45)
 config.namespaces["server"] = server.apply

@@ -459,6 +459,10 @@ class Server(ServerAdapter):
                 "remove it (-1: no maximum)"
             )
 
+    def access_outputs(self) -> tuple[bool, str] | None:
+        """(screen, file) of the access log of the server while it serves, else None."""
+        return self.__dict__.get("live_access") if self.core is not None else None
+
     @property
     def tls(self) -> bool:
         """Whether the server is configured for HTTPS (``server.ssl_certificate``)."""
@@ -554,6 +558,7 @@ class Server(ServerAdapter):
             # A TLS file that cannot be used: the message names the key and the file.
             raise ConfigError(str(exc)) from None
         self.core = core
+        self.live_access = (bool(self.access_log_screen), self.access_log_file or "")
         self.__dict__.pop("live_timeout", None)
         if shortfall is not None:
             self._warn(shortfall)
