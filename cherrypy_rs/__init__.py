@@ -130,21 +130,23 @@ def _apply_log_key(key: str, value: Any) -> None:
     log.apply(key, value)
 
 
-def _access_outputs_set(manager: Any) -> None:
-    """``cherrypy.log.screen`` / ``access_file`` set (by config or as attributes): the
-    server's access log uses them from its next start; while it serves, the Rust access
-    log keeps the outputs it started with, which is said in the error log."""
+def _access_outputs_set(manager: Any, name: str) -> None:
+    """``cherrypy.log.screen`` / ``access_file`` set (by config or as an attribute):
+    the server's access log uses it from its next start; while it serves, the Rust
+    access log keeps the outputs it started with, which is said in the error log."""
     if manager is not log:
         return
-    screen, access_file = bool(manager.screen), getattr(manager, "access_file", "") or ""
     live = server.access_outputs()
-    server.access_log_screen = screen
-    server.access_log_file = access_file
-    if live is not None and live != (screen, access_file):
+    if name == "screen":
+        value: Any = bool(manager.screen)
+        server.access_log_screen = value
+    else:
+        value = getattr(manager, "access_file", "") or ""
+        server.access_log_file = value
+    if live is not None and live[0 if name == "screen" else 1] != value:
         log.error(
-            f"cherrypy.log.screen = {screen!r}, access_file = {access_file!r} set while the "
-            "server is serving: the access log keeps its outputs until the engine starts "
-            "again (engine.restart())",
+            f"cherrypy.log.{name} = {value!r} set while the server is serving: the access "
+            "log keeps its outputs until the engine starts again (engine.restart())",
             "ENGINE",
             severity=30,
         )

@@ -46,10 +46,10 @@ access_mode_listeners: list[Callable[[], None]] = []
 #: The attributes whose change can make the access log need Python.
 _ACCESS_ATTRS = frozenset(("access_log_format", "access"))
 
-#: Called with the manager when its access-log outputs (``screen``, ``access_file``)
-#: are set, however they are set (config or attribute): the server writes the access
-#: log from Rust and must learn them.
-output_listeners: list[Callable[[Any], None]] = []
+#: Called with the manager and the attribute name when one of its access-log outputs
+#: (``screen``, ``access_file``) is set, however it is set (config or attribute): the
+#: server writes the access log from Rust and must learn it.
+output_listeners: list[Callable[[Any, str], None]] = []
 
 #: The attributes that choose where the access log goes.
 _OUTPUT_ATTRS = frozenset(("screen", "access_file"))
@@ -143,7 +143,7 @@ class LogManager(metaclass=_LogManagerType):
             _access_mode_changed()
         elif name in _OUTPUT_ATTRS:
             for listener in list(output_listeners):
-                listener(self)
+                listener(self, name)
 
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)

@@ -445,8 +445,13 @@ def _check_app_global_section(app: Any, label: str) -> None:
     if not isinstance(section, dict):
         return
     site_config = getattr(context.site, "config", None) or {}
+    # The application's own values (``my_key``, ``db.host``) may be read from
+    # app.config["global"]; a key of a namespace someone handles is meant to apply.
+    handled = known_namespaces(app) | _SITE_NAMESPACES
     for key, value in section.items():
-        if isinstance(value, dict) or key in site_config:
+        if isinstance(value, dict) or key in site_config or not isinstance(key, str):
+            continue
+        if key.split(".", 1)[0] not in handled or "." not in key:
             continue
         raise ConfigError(
             f"{label}, section [global]: {key}: an application's [global] section is not "
@@ -577,6 +582,7 @@ def _check_global_namespaces(known: set[str]) -> None:
         elif engine is not None and hasattr(getattr(engine, ns, None), "subscribe"):
             hint = f"{ns!r} is an engine plugin: did you mean 'engine.{key}'?"
         else:
+            # Lazy: difflib costs ~0.2 MiB per process; only a misspelt key needs it.
             import difflib
 
             close = difflib.get_close_matches(ns, sorted(known), n=1, cutoff=0.8)
