@@ -26,6 +26,7 @@ from . import _core
 from ._tree import FAVICON, Application, DefaultFavicon, StaticDirectory
 
 # lib.static also adds CherryPy's types to ``mimetypes``, which the routes use.
+from .lib.httputil import HeaderMap
 from .lib.static import static_path
 from .objects import SERVER_HEADER
 
@@ -131,10 +132,16 @@ def _content_types(configured: Any, what: str) -> dict[str, str]:
 
 
 def _headers(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The section's ``response.headers.*`` as the Python path sends them (a value
+    that is not text as ``str(value)``, Latin-1 or RFC 2047, control characters out)."""
     headers = [("Server", SERVER_HEADER)]
-    for key, value in config.items():
-        if key.startswith("response.headers.") and isinstance(value, str):
-            headers.append((key[len("response.headers.") :], value))
+    items = [
+        (key[len("response.headers.") :], value)
+        for key, value in config.items()
+        if key.startswith("response.headers.")
+    ]
+    for name, value in HeaderMap.encode_header_items(items):
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
     return headers
 
 
@@ -163,9 +170,13 @@ def _route(script_name: str, section: str, config: dict[str, Any], app: Any = No
     request_namespaces = getattr(request_class, "namespaces", None) or ()
     if python_only_keys(config, toolboxes, request_namespaces):
         return None
+    headers = _headers(config)
+    if not all(value.isascii() for _name, value in headers):
+        # Rust would send the text as UTF-8; the Python path sends Latin-1 bytes.
+        return None
     prefix = script_name + ("" if section == "/" else section.rstrip("/"))
     common: dict[str, Any] = {
-        "headers": _headers(config),
+        "headers": headers,
         "cache_valid": float(config.get(f"tools.{kind}.cache_valid", DEFAULT_CACHE_VALID)),
     }
     if kind == "staticdir":
