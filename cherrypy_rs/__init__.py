@@ -114,6 +114,8 @@ context.site.log = log
 Tree.mount_checks.append(check_application)
 Tree.mount_checks.append(_check_sessions)
 Tree.mount_checks.append(lambda app, script_name, _config: config_check.check_app(app, script_name))
+# Again at start: app.merge() may have added sections since the mount.
+Tree.start_checks.append(config_check.check_app)
 Tree.start_checks.append(config_check.check_namespaces)
 config.checks.append(config_check.check_global)
 

@@ -561,3 +561,23 @@ def test_an_extra_servers_unknown_key_is_named_in_full() -> None:
     server.apply("socket.port", 1)
     with pytest.raises(ValueError, match=r"unknown config key server\.socket\.port;"):
         server.extra("socket").validate()
+
+
+def test_sections_merged_after_the_mount_are_checked_at_start() -> None:
+    from cherrypy_rs import context
+    from cherrypy_rs._server import Server
+    from cherrypy_rs._tree import Tree
+
+    tree = Tree()
+    app = tree.mount(Root(), "", {"/": {}})
+    app.merge({"/late": {"tools.gzip.on": True, "tools.gzip.levl": 1}})
+    server = Server()
+    server.tree = tree
+    server.global_config = context.site.config
+    server.log_error = context.site.log.error
+    server.settings.update(socket_host="127.0.0.1", socket_port=0)
+    try:
+        with pytest.raises(ConfigError, match=r"section \[/late\]: tools\.gzip\.levl"):
+            server.start()
+    finally:
+        server.stop()
