@@ -359,6 +359,12 @@ def check_app(app: Any, script_name: str | None = None) -> None:
         if not isinstance(entries, dict):
             continue
         where = f"{label}, section [{section}]"
+        if isinstance(section, str) and len(section) > 1 and section.endswith("/") and entries:
+            raise ConfigError(
+                f"{where}: a section path ending with '/' matches no request (the config "
+                "of a path is looked up without it, as in CherryPy), so its keys would do "
+                f"nothing; write [{section.rstrip('/') or '/'}]"
+            )
         check_section(
             entries, where, app, site=section == "global", path_section=section != "global"
         )

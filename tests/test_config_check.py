@@ -387,6 +387,10 @@ class Node:
         ({"/node": {"response.timeout": 5}}, r"response\.timeout: there is no response timeout"),
         ({"/": {"tools.gzip": True}}, r"tools\.gzip: a tool key names an argument"),
         (
+            {"/node/": {"response.headers.X-A": "1"}},
+            r"section \[/node/\]: a section path ending with '/' matches no request",
+        ),
+        (
             {"global": {"tools.gzip.on": True}, "/": {}},
             r"section \[global\]: tools\.gzip\.on: an application's \[global\] section is not "
             r"applied by tree\.mount\(\)",
