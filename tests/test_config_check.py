@@ -585,3 +585,8 @@ def test_sections_merged_after_the_mount_are_checked_at_start() -> None:
             server.start()
     finally:
         server.stop()
+
+
+def test_engine_signal_keys_need_a_function() -> None:
+    with pytest.raises(ValueError, match=r"engine\.SIGHUP = 'graceful': give the function"):
+        cherrypy.config.update({"engine.SIGHUP": "graceful"})
