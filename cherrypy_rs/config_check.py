@@ -235,7 +235,20 @@ def check_section(
     namespaces allowed). Unknown namespaces are left to ``check_namespaces``."""
     boxes = getattr(app, "toolboxes", None) or {"tools": tools}
     found: dict[str, dict[str, Any]] = {}
+    obsolete = getattr(getattr(context.site, "checker", None), "obsolete", None) or {}
     for key, value in entries.items():
+        if key in obsolete:
+            instead = obsolete[key]
+            raise ConfigError(
+                f"{where}: {key}: the key is obsolete (CherryPy 2) and nothing reads it; "
+                + (f"use {instead!r} instead" if instead else "remove it")
+            )
+        if key == "environment" and not site:
+            raise ConfigError(
+                f"{where}: environment: environments are applied from the global config "
+                "only (cherrypy.config.update), so here the key would do nothing; move it "
+                "to [global]"
+            )
         if not isinstance(key, str) or "." not in key:
             continue  # an application's own value (request.config['key'])
         ns, rest = key.split(".", 1)

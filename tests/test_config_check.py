@@ -386,6 +386,8 @@ class Node:
         ({"/": {"request.handler": lambda: "x"}}, r"request\.handler: the page handler is"),
         ({"/node": {"response.timeout": 5}}, r"response\.timeout: there is no response timeout"),
         ({"/": {"tools.gzip": True}}, r"tools\.gzip: a tool key names an argument"),
+        ({"/": {"environment": "production"}}, r"section \[/\]: environment: environments"),
+        ({"/node": {"show_tracebacks": False}}, r"show_tracebacks: the key is obsolete"),
         (
             {"/node/": {"response.headers.X-A": "1"}},
             r"section \[/node/\]: a section path ending with '/' matches no request",
@@ -590,3 +592,8 @@ def test_sections_merged_after_the_mount_are_checked_at_start() -> None:
 def test_engine_signal_keys_need_a_function() -> None:
     with pytest.raises(ValueError, match=r"engine\.SIGHUP = 'graceful': give the function"):
         cherrypy.config.update({"engine.SIGHUP": "graceful"})
+
+
+def test_obsolete_global_keys_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"log_to_screen: .* use 'log\.screen' instead"):
+        cherrypy.config.update({"log_to_screen": False})
