@@ -117,6 +117,7 @@ Tree.mount_checks.append(lambda app, script_name, _config: config_check.check_ap
 # Again at start: app.merge() may have added sections since the mount.
 Tree.start_checks.append(config_check.check_app)
 Tree.start_checks.append(config_check.check_namespaces)
+Tree.tree_checks.append(config_check.check_mounts)
 config.checks.append(config_check.check_global)
 
 #: ``cherrypy.checker``: warnings about suspicious config when the engine starts.

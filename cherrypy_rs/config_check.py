@@ -33,6 +33,7 @@ __all__ = [
     "ConfigError",
     "check_app",
     "check_global",
+    "check_mounts",
     "check_namespaces",
     "check_section",
     "check_server_value",
@@ -453,6 +454,30 @@ def check_namespaces(app: Any, script_name: str | None = None) -> None:
     _check_wsgi_config(app, root_section)
     _check_global_namespaces(known)
     _check_app_global_section(app, label)
+
+
+def check_mounts(tree: Any) -> None:
+    """A path section of one application whose URLs another mount serves (a longer
+    script name wins, as in CherryPy): nothing would read its keys; with
+    ``tools.auth_basic`` in it, the other application would be served unprotected."""
+    names = [name for name in getattr(tree, "apps", {})]
+    for script_name, app in list(getattr(tree, "apps", {}).items()):
+        for section, entries in (getattr(app, "config", None) or {}).items():
+            if not isinstance(entries, dict) or not entries or not isinstance(section, str):
+                continue
+            if not section.startswith("/"):
+                continue
+            prefix = script_name + ("" if section == "/" else section.rstrip("/"))
+            for other in names:
+                if len(other) > len(script_name) and (
+                    prefix == other or prefix.startswith(other + "/")
+                ):
+                    raise ConfigError(
+                        f"the application mounted at {script_name or '/'!r}, section "
+                        f"[{section}]: its URLs are served by what is mounted at {other!r} "
+                        "(the longest script name wins), so its keys would do nothing; "
+                        "move them to that mount's own config"
+                    )
 
 
 def _check_app_global_section(app: Any, label: str) -> None:

@@ -597,3 +597,13 @@ def test_engine_signal_keys_need_a_function() -> None:
 def test_obsolete_global_keys_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"log_to_screen: .* use 'log\.screen' instead"):
         cherrypy.config.update({"log_to_screen": False})
+
+
+def test_a_section_of_urls_another_mount_serves_fails_at_start(serve_app: ServeApp) -> None:
+    # The root application's [/admin] asks for authentication; the application mounted
+    # at /admin answers those URLs and would never read it.
+    admin = cherrypy.Application(Node(), "/admin")
+    section = {"tools.auth_basic.on": True, "tools.auth_basic.realm": "r"}
+    section["tools.auth_basic.checkpassword"] = lambda realm, user, password: False
+    with pytest.raises(ConfigError, match=r"section \[/admin\]: its URLs are served by what is"):
+        serve_app(Root(), "", {"/admin": section}, apps={"/admin": admin})
