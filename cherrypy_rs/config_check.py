@@ -23,6 +23,7 @@ from typing import Any
 
 from . import context
 from ._config import Config
+from ._tree import Application
 from .bodies import RequestBody
 from .default_tools import tools
 from .objects import Request, Response
@@ -461,6 +462,7 @@ def check_mounts(tree: Any) -> None:
     script name wins, as in CherryPy): nothing would read its keys; with
     ``tools.auth_basic`` in it, the other application would be served unprotected."""
     names = [name for name in getattr(tree, "apps", {})]
+    _check_unprotected_mounts(tree)
     for script_name, app in list(getattr(tree, "apps", {}).items()):
         for section, entries in (getattr(app, "config", None) or {}).items():
             if not isinstance(entries, dict) or not entries or not isinstance(section, str):
@@ -478,6 +480,27 @@ def check_mounts(tree: Any) -> None:
                         "(the longest script name wins), so its keys would do nothing; "
                         "move them to that mount's own config"
                     )
+
+
+def _check_unprotected_mounts(tree: Any) -> None:
+    """A security tool turned on in the global config, with a mount that is not a
+    CherryPy application (a grafted WSGI application, a ``tree.serve_dir`` directory):
+    tools run only for applications (as in CherryPy), so that mount would be served
+    without the protection the config asks for."""
+    site_config = getattr(context.site, "config", None) or {}
+    on = [name for name in SECURITY_TOOLS if site_config.get(f"tools.{name}.on")]
+    if not on:
+        return
+    for script_name, app in getattr(tree, "apps", {}).items():
+        if not isinstance(app, Application):
+            raise ConfigError(
+                f"[global]: tools.{on[0]}.on: tools run only for CherryPy applications, "
+                f"and {app!r} mounted at {script_name or '/'!r} is not one (a WSGI "
+                "graft or a static directory), so it would be served without that "
+                "protection; protect it another way (its own middleware, a reverse "
+                "proxy) or mount it elsewhere, and turn the tool on in the applications' "
+                "config instead of [global]"
+            )
 
 
 def _check_app_global_section(app: Any, label: str) -> None:

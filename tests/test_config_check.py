@@ -607,3 +607,19 @@ def test_a_section_of_urls_another_mount_serves_fails_at_start(serve_app: ServeA
     section["tools.auth_basic.checkpassword"] = lambda realm, user, password: False
     with pytest.raises(ConfigError, match=r"section \[/admin\]: its URLs are served by what is"):
         serve_app(Root(), "", {"/admin": section}, apps={"/admin": admin})
+
+
+def test_a_global_security_tool_with_a_wsgi_graft_fails_at_start(serve_app: ServeApp) -> None:
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"open"]
+
+    cherrypy.config.update(
+        {
+            "tools.auth_basic.on": True,
+            "tools.auth_basic.realm": "r",
+            "tools.auth_basic.checkpassword": lambda realm, user, password: False,
+        }
+    )
+    with pytest.raises(ConfigError, match=r"tools\.auth_basic\.on: tools run only for Ch"):
+        serve_app(Root(), "", {"/": {}}, apps={"/wsgi": wsgi_app})
