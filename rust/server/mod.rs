@@ -5,13 +5,13 @@
 
 mod body;
 mod conn;
-mod forwarded;
+pub(crate) mod forwarded;
 mod head_error;
 mod idle;
 mod inflight;
 mod io;
 mod listener;
-mod proxy_protocol;
+pub(crate) mod proxy_protocol;
 mod service;
 mod streams;
 
