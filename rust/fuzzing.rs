@@ -306,6 +306,122 @@ pub fn forwarded(data: &[u8]) {
     }
 }
 
+/// A request head (`server/head_error.rs`, `server/service.rs`): cheroot's answer to a
+/// head hyper refused is one framed response whatever the bytes (status line, a
+/// Content-Length that counts the body); a request that passes `check_request` has one
+/// valid Host on HTTP/1.1 (the target's authority for an absolute-form target), is no
+/// CONNECT, and has no Transfer-Encoding but a single, last `chunked`. The first line of
+/// `data` is `METHOD TARGET VERSION`, the others `name: value` headers.
+pub fn request_head(data: &[u8]) {
+    use crate::server::head_error::{answer, Failure};
+    use http::{header, Request, Version};
+
+    const HYPER_SAID: [&str; 6] = [
+        "invalid HTTP method parsed",
+        "invalid URI",
+        "invalid content-length parsed",
+        "unexpected transfer-encoding parsed",
+        "invalid transfer-encoding parsed",
+        "invalid header parsed",
+    ];
+    let failures = [
+        Failure::Malformed,
+        Failure::TooLarge,
+        Failure::UriTooLong,
+        Failure::Timeout,
+    ];
+    for failure in failures {
+        for said in HYPER_SAID {
+            let out = answer(failure, data, said);
+            assert!(out.starts_with(b"HTTP/1.1 "), "no status line");
+            let end = out
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("a head that ends");
+            let head = std::str::from_utf8(&out[..end]).expect("an ASCII head");
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.parse().ok())
+                .expect("a Content-Length");
+            assert_eq!(
+                length,
+                out.len() - end - 4,
+                "Content-Length does not count the body"
+            );
+        }
+    }
+
+    let mut lines = data.split(|&b| b == b'\n');
+    let line = lines.next().unwrap_or_default();
+    let mut parts = line.trim_ascii().splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), version) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    let version = match version {
+        Some(b"HTTP/1.0") => Version::HTTP_10,
+        Some(b"HTTP/2") => Version::HTTP_2,
+        _ => Version::HTTP_11,
+    };
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(target)
+        .version(version);
+    for line in lines {
+        if let Some(i) = line.iter().position(|&b| b == b':') {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(&line[..i]),
+                HeaderValue::from_bytes(line[i + 1..].trim_ascii()),
+            ) {
+                builder = builder.header(name, value);
+            }
+        }
+    }
+    let Ok(mut req) = builder.body(()) else {
+        return;
+    };
+    if crate::server::service::check_request(&mut req).is_err() {
+        return;
+    }
+    assert_ne!(req.method(), Method::CONNECT, "CONNECT passed");
+    let hosts: Vec<&HeaderValue> = req.headers().get_all(header::HOST).iter().collect();
+    if version == Version::HTTP_11 {
+        assert_eq!(
+            hosts.len(),
+            1,
+            "an HTTP/1.1 request without exactly one Host passed"
+        );
+    }
+    for host in &hosts {
+        assert!(
+            crate::uri::valid_host(host.as_bytes()),
+            "an invalid Host passed"
+        );
+    }
+    if version != Version::HTTP_2 {
+        if let Some(authority) = req.uri().authority() {
+            assert_eq!(
+                req.headers().get(header::HOST).map(HeaderValue::as_bytes),
+                Some(authority.as_str().as_bytes()),
+                "an absolute-form target's authority is not the Host"
+            );
+        }
+    }
+    let codings: Vec<String> = req
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert!(
+        codings.is_empty() || codings == ["chunked"],
+        "Transfer-Encoding {codings:?} passed"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     /// A fuzz target's entry point.
@@ -316,7 +432,7 @@ mod tests {
     /// fuzzers have found interesting, without nightly or cargo-fuzz.
     #[test]
     fn the_committed_corpora_replay_cleanly() {
-        let targets: [(&str, Target); 8] = [
+        let targets: [(&str, Target); 9] = [
             ("uri", super::uri),
             ("static_path", super::static_path),
             ("range", super::range),
@@ -325,6 +441,7 @@ mod tests {
             ("header_join", super::header_join),
             ("proxy_protocol", super::proxy_protocol),
             ("forwarded", super::forwarded),
+            ("request_head", super::request_head),
         ];
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
         for (name, target) in targets {

@@ -6,13 +6,13 @@
 mod body;
 mod conn;
 pub(crate) mod forwarded;
-mod head_error;
+pub(crate) mod head_error;
 mod idle;
 mod inflight;
 mod io;
 mod listener;
 pub(crate) mod proxy_protocol;
-mod service;
+pub(crate) mod service;
 mod streams;
 
 pub use forwarded::Trusted;
