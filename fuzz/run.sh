@@ -14,7 +14,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-all_targets="uri static_path range conditional x509 header_join"
+all_targets="uri static_path range conditional x509 header_join proxy_protocol forwarded request_head"
 seconds="${FUZZ_SECONDS:-30}"
 targets="${FUZZ_TARGETS:-$all_targets}"
 jobs="${FUZZ_JOBS:-1}"

@@ -189,6 +189,239 @@ pub fn header_join(data: &[u8]) {
     }
 }
 
+/// The PROXY protocol reader (`server/proxy_protocol.rs`): never panics; reads exactly
+/// the header and not one byte of what follows (the request must stay unread); a
+/// version 1 line is at most 107 bytes; a proxied address matches its family.
+pub fn proxy_protocol(data: &[u8]) {
+    use crate::server::proxy_protocol::{read_header, Header, ProxyError};
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let mut rest = data;
+    let outcome = {
+        let mut read = std::pin::pin!(read_header(&mut rest));
+        // A byte slice never makes a read wait: one poll finishes the future.
+        match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => panic!("reading the PROXY header from a byte slice did not finish"),
+        }
+    };
+    let consumed = data.len() - rest.len();
+    match outcome {
+        Ok(header) => {
+            if data.starts_with(b"PROXY") {
+                assert!(
+                    consumed <= 107,
+                    "a version 1 line longer than 107 bytes was taken"
+                );
+                assert!(data[..consumed].ends_with(b"\r\n"), "read past the CRLF");
+            } else {
+                let len = usize::from(u16::from_be_bytes([data[14], data[15]]));
+                assert_eq!(consumed, 16 + len, "read more or less than the v2 header");
+            }
+            if let Header::Proxied {
+                source,
+                destination,
+            } = header
+            {
+                assert_eq!(
+                    source.is_ipv4(),
+                    destination.is_ipv4(),
+                    "source and destination of different families"
+                );
+            }
+        }
+        // The connection is closed: what was read does not matter.
+        Err(ProxyError::Missing | ProxyError::Invalid(_) | ProxyError::Io) => {}
+    }
+}
+
+/// The forwarding headers (`server/forwarded.rs`): never panics; an untrusted peer changes
+/// nothing; a trusted one changes only `Host`, to a valid Host, and never adds a second
+/// one. The first line of `data` is the trusted list, the others `name: value` headers.
+pub fn forwarded(data: &[u8]) {
+    use crate::server::forwarded::{apply, Trusted};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+    let mut lines = data.split(|&b| b == b'\n');
+    let spec = String::from_utf8_lossy(lines.next().unwrap_or_default());
+    let Ok(trusted) = Trusted::parse(&spec) else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        let Some(i) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&line[..i]),
+            HeaderValue::from_bytes(line[i + 1..].trim_ascii()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), 40000);
+    for host_optional in [false, true] {
+        for trusted_socket in [false, true] {
+            let mut after = headers.clone();
+            let client = apply(&trusted, trusted_socket, peer, &mut after, host_optional);
+            let believed = if trusted_socket {
+                !trusted.is_none()
+            } else {
+                trusted.contains(peer.ip())
+            };
+            if !believed {
+                assert_eq!(after, headers, "an untrusted peer changed the headers");
+                assert_eq!(client.remote, peer, "an untrusted peer named the client");
+                assert_eq!(client.scheme, None, "an untrusted peer set the scheme");
+                continue;
+            }
+            let host = http::header::HOST;
+            let mut changed = after.clone();
+            changed.remove(&host);
+            let mut unchanged = headers.clone();
+            unchanged.remove(&host);
+            assert_eq!(changed, unchanged, "a header other than Host changed");
+            let hosts_before = headers.get_all(&host).iter().count();
+            let hosts_after = after.get_all(&host).iter().count();
+            if hosts_after != hosts_before || after.get(&host) != headers.get(&host) {
+                assert_eq!(hosts_after, 1, "the forwarded Host is not the one Host");
+                assert!(
+                    hosts_before == 1 || host_optional,
+                    "a Host added to HTTP/1.1"
+                );
+                let value = after
+                    .get(&host)
+                    .map(HeaderValue::as_bytes)
+                    .unwrap_or_default();
+                assert!(
+                    crate::uri::valid_host(value),
+                    "an invalid forwarded Host was set"
+                );
+            }
+            if let Some(scheme) = client.scheme {
+                assert!(scheme == "http" || scheme == "https", "scheme {scheme:?}");
+            }
+        }
+    }
+}
+
+/// A request head (`server/head_error.rs`, `server/service.rs`): cheroot's answer to a
+/// head hyper refused is one framed response whatever the bytes (status line, a
+/// Content-Length that counts the body); a request that passes `check_request` has one
+/// valid Host on HTTP/1.1 (the target's authority for an absolute-form target), is no
+/// CONNECT, and has no Transfer-Encoding but a single, last `chunked`. The first line of
+/// `data` is `METHOD TARGET VERSION`, the others `name: value` headers.
+pub fn request_head(data: &[u8]) {
+    use crate::server::head_error::{answer, Failure};
+    use http::{header, Request, Version};
+
+    const HYPER_SAID: [&str; 6] = [
+        "invalid HTTP method parsed",
+        "invalid URI",
+        "invalid content-length parsed",
+        "unexpected transfer-encoding parsed",
+        "invalid transfer-encoding parsed",
+        "invalid header parsed",
+    ];
+    let failures = [
+        Failure::Malformed,
+        Failure::TooLarge,
+        Failure::UriTooLong,
+        Failure::Timeout,
+    ];
+    for failure in failures {
+        for said in HYPER_SAID {
+            let out = answer(failure, data, said);
+            assert!(out.starts_with(b"HTTP/1.1 "), "no status line");
+            let end = out
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("a head that ends");
+            let head = std::str::from_utf8(&out[..end]).expect("an ASCII head");
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.parse().ok())
+                .expect("a Content-Length");
+            assert_eq!(
+                length,
+                out.len() - end - 4,
+                "Content-Length does not count the body"
+            );
+        }
+    }
+
+    let mut lines = data.split(|&b| b == b'\n');
+    let line = lines.next().unwrap_or_default();
+    let mut parts = line.trim_ascii().splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), version) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    let version = match version {
+        Some(b"HTTP/1.0") => Version::HTTP_10,
+        Some(b"HTTP/2") => Version::HTTP_2,
+        _ => Version::HTTP_11,
+    };
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(target)
+        .version(version);
+    for line in lines {
+        if let Some(i) = line.iter().position(|&b| b == b':') {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(&line[..i]),
+                HeaderValue::from_bytes(line[i + 1..].trim_ascii()),
+            ) {
+                builder = builder.header(name, value);
+            }
+        }
+    }
+    let Ok(mut req) = builder.body(()) else {
+        return;
+    };
+    if crate::server::service::check_request(&mut req).is_err() {
+        return;
+    }
+    assert_ne!(req.method(), Method::CONNECT, "CONNECT passed");
+    let hosts: Vec<&HeaderValue> = req.headers().get_all(header::HOST).iter().collect();
+    if version == Version::HTTP_11 {
+        assert_eq!(
+            hosts.len(),
+            1,
+            "an HTTP/1.1 request without exactly one Host passed"
+        );
+    }
+    for host in &hosts {
+        assert!(
+            crate::uri::valid_host(host.as_bytes()),
+            "an invalid Host passed"
+        );
+    }
+    if version != Version::HTTP_2 {
+        if let Some(authority) = req.uri().authority() {
+            assert_eq!(
+                req.headers().get(header::HOST).map(HeaderValue::as_bytes),
+                Some(authority.as_str().as_bytes()),
+                "an absolute-form target's authority is not the Host"
+            );
+        }
+    }
+    let codings: Vec<String> = req
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert!(
+        codings.is_empty() || codings == ["chunked"],
+        "Transfer-Encoding {codings:?} passed"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     /// A fuzz target's entry point.
@@ -199,13 +432,16 @@ mod tests {
     /// fuzzers have found interesting, without nightly or cargo-fuzz.
     #[test]
     fn the_committed_corpora_replay_cleanly() {
-        let targets: [(&str, Target); 6] = [
+        let targets: [(&str, Target); 9] = [
             ("uri", super::uri),
             ("static_path", super::static_path),
             ("range", super::range),
             ("conditional", super::conditional),
             ("x509", super::x509),
             ("header_join", super::header_join),
+            ("proxy_protocol", super::proxy_protocol),
+            ("forwarded", super::forwarded),
+            ("request_head", super::request_head),
         ];
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
         for (name, target) in targets {

@@ -5,14 +5,14 @@
 
 mod body;
 mod conn;
-mod forwarded;
-mod head_error;
+pub(crate) mod forwarded;
+pub(crate) mod head_error;
 mod idle;
 mod inflight;
 mod io;
 mod listener;
-mod proxy_protocol;
-mod service;
+pub(crate) mod proxy_protocol;
+pub(crate) mod service;
 mod streams;
 
 pub use forwarded::Trusted;

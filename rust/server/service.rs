@@ -430,7 +430,7 @@ fn wants_keep_alive(headers: &http::HeaderMap) -> bool {
 /// hyper leaves to us. An absolute-form target's authority replaces the Host header
 /// (RFC 9112 §3.2.2: the server MUST ignore Host then), so `request.base`, `HTTP_HOST`
 /// and `SERVER_NAME` name the target's host.
-fn check_request<B>(req: &mut Request<B>) -> Result<(), Reject> {
+pub(crate) fn check_request<B>(req: &mut Request<B>) -> Result<(), Reject> {
     if req.method() == Method::CONNECT {
         return Err(Reject::Connect);
     }

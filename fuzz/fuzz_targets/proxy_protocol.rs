@@ -1,0 +1,6 @@
+//! Fuzz target: `_core::fuzzing::proxy_protocol` (see rust/fuzzing.rs for the invariants).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    _core::fuzzing::proxy_protocol(data);
+});
