@@ -211,6 +211,35 @@ def _route(script_name: str, section: str, config: dict[str, Any], app: Any = No
     )
 
 
+def _favicon_route(app: Any, global_config: dict[str, Any]) -> Any:
+    """The Rust route of the default ``/favicon.ico``, or None when the config of the
+    application's root asks for something only the Python path does (a tool that is
+    on, ``tools.auth_basic`` in ``[global]`` or ``[/]`` among them, a hook...): then
+    ``DefaultFavicon`` answers through the application, as in CherryPy."""
+    config = _section_config(app, "/", global_config)
+    if config is None:
+        return None
+    config = {
+        k: v
+        for k, v in config.items()
+        if not k.startswith(("tools.staticdir.", "tools.staticfile."))
+    }
+    toolboxes = getattr(app, "toolboxes", None) or ("tools",)
+    request_namespaces = getattr(getattr(app, "request_class", None), "namespaces", None) or ()
+    if python_only_keys(config, toolboxes, request_namespaces):
+        return None
+    headers = _headers(config)
+    if not all(value.isascii() for _name, value in headers):
+        return None
+    return _core.StaticRoute(
+        "/favicon.ico",
+        filename=FAVICON,
+        content_types={"ico": "image/x-icon"},
+        headers=headers,
+        what="the default /favicon.ico",
+    )
+
+
 def _directory_route(app: Any, script_name: str) -> Any:
     """The Rust route of a ``StaticDirectory`` (no application behind it)."""
     return _core.StaticRoute(
@@ -273,14 +302,8 @@ def compile_routes(
             continue
         rust_prefixes: list[str] = []
         if script_name == "" and isinstance(getattr(app.root, "favicon_ico", None), DefaultFavicon):
-            icon = _core.StaticRoute(
-                "/favicon.ico",
-                filename=FAVICON,
-                content_types={"ico": "image/x-icon"},
-                headers=_headers({}),
-                what="the default /favicon.ico",
-            )
-            if "/favicon.ico" not in app.config:
+            icon = _favicon_route(app, global_config)
+            if icon is not None and "/favicon.ico" not in app.config:
                 statics.append((icon, index))
         for section in _sections(app):
             prefix = script_name + ("" if section == "/" else section.rstrip("/"))

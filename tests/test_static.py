@@ -206,6 +206,21 @@ def test_default_favicon_at_the_root(serve_app: Any, python_calls: list[str]) ->
     assert serve_app(Root(), "/app").get("/app/favicon.ico")[0] == 404
 
 
+def test_default_favicon_follows_the_root_config(serve_app: Any) -> None:
+    """The default icon is served by Rust only while the root's config asks nothing of
+    the request: behind ``tools.auth_basic`` it is protected as in CherryPy (it was
+    served without asking), and ``response.headers.*`` of ``[/]`` are on it."""
+    auth = {
+        "tools.auth_basic.on": True,
+        "tools.auth_basic.realm": "r",
+        "tools.auth_basic.checkpassword": lambda realm, user, password: False,
+    }
+    assert serve_app(Root(), "", {"/": auth}).get("/favicon.ico")[0] == 401
+    live = serve_app(Root(), "", {"/": {"response.headers.X-Site": "1"}})
+    status, headers, _ = live.get("/favicon.ico")
+    assert (status, headers["X-Site"], headers["Content-Type"]) == (200, "1", "image/x-icon")
+
+
 def test_content_types(live: Any) -> None:
     assert live.get("/static/style.css")[1]["Content-Type"] == "text/css"
     assert live.get("/static/data.mine")[1]["Content-Type"] == "application/x-mine"
