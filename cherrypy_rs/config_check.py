@@ -463,6 +463,7 @@ def check_mounts(tree: Any) -> None:
     ``tools.auth_basic`` in it, the other application would be served unprotected."""
     names = [name for name in getattr(tree, "apps", {})]
     _check_unprotected_mounts(tree)
+    _check_path_sections_of_global_updates(tree)
     for script_name, app in list(getattr(tree, "apps", {}).items()):
         for section, entries in (getattr(app, "config", None) or {}).items():
             if not isinstance(entries, dict) or not entries or not isinstance(section, str):
@@ -480,6 +481,32 @@ def check_mounts(tree: Any) -> None:
                         "(the longest script name wins), so its keys would do nothing; "
                         "move them to that mount's own config"
                     )
+
+
+def _check_path_sections_of_global_updates(tree: Any) -> None:
+    """``cherrypy.config.update`` with application sections beside ``[global]`` (a
+    config file or dict): the global config keeps ``[global]`` only, as CherryPy does.
+    A section no mounted application has in its config (``tree.mount(root, "",
+    config)``; ``quickstart`` passes it) would do nothing."""
+    sections = getattr(getattr(context.site, "config", None), "path_sections", None) or {}
+    apps = [a for a in getattr(tree, "apps", {}).values() if isinstance(a, Application)]
+    for section, all_entries in sections.items():
+        # Keys without a namespace are the application's own values, left alone.
+        entries = [key for key in all_entries if isinstance(key, str) and "." in key]
+        for app in apps:
+            own = (getattr(app, "config", None) or {}).get(section)
+            if isinstance(own, dict) and all(key in own for key in entries):
+                break
+        else:
+            if not entries:
+                continue
+            first = entries[0]
+            raise ConfigError(
+                f"[{section}] {first}: this section came with the global config "
+                "(cherrypy.config.update), which applies [global] only, and no mounted "
+                "application has it, so its keys would do nothing; pass the config to "
+                "tree.mount(root, script_name, config) too (quickstart() does)"
+            )
 
 
 def _check_unprotected_mounts(tree: Any) -> None:

@@ -623,3 +623,20 @@ def test_a_global_security_tool_with_a_wsgi_graft_fails_at_start(serve_app: Serv
     )
     with pytest.raises(ConfigError, match=r"tools\.auth_basic\.on: tools run only for Ch"):
         serve_app(Root(), "", {"/": {}}, apps={"/wsgi": wsgi_app})
+
+
+def test_path_sections_of_a_global_update_must_reach_an_application(
+    serve_app: ServeApp,
+) -> None:
+    auth = {
+        "tools.auth_basic.on": True,
+        "tools.auth_basic.realm": "r",
+        "tools.auth_basic.checkpassword": lambda realm, user, password: False,
+    }
+    site = {"global": {"request.show_tracebacks": False}, "/": auth}
+    cherrypy.config.update(site)
+    # Mounted without it, the [/] section (its authentication) would do nothing.
+    with pytest.raises(ConfigError, match=r"\[/\] tools\.auth_basic\.on: this section came"):
+        serve_app(Root(), "", {"/": {}})
+    # Given to the application too (what quickstart does), it applies.
+    assert serve_app(Root(), "", site).get("/")[0] == 401
