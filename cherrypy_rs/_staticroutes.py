@@ -300,6 +300,10 @@ def compile_routes(
             continue
         if not isinstance(app, Application):
             continue
+        if getattr(app.wsgiapp, "pipeline", None):
+            # Its WSGI middleware (an authentication one among them) must see every
+            # request, files included: none is answered by Rust alone.
+            continue
         rust_prefixes: list[str] = []
         if script_name == "" and isinstance(getattr(app.root, "favicon_ico", None), DefaultFavicon):
             icon = _favicon_route(app, global_config)
