@@ -1,0 +1,70 @@
+"""``cherrypy.thread_data``: CherryPy's per-thread container, with its documented idiom —
+a ``start_thread`` listener opens a resource for each worker thread (the engine's
+ThreadManager publishes it before a thread's first request), handlers read it back from
+``cherrypy.thread_data`` (through a real socket)."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+
+import cherrypy_rs as cherrypy
+from cherrypy_rs._server import Server
+from cherrypy_rs._tree import Tree
+from cherrypy_rs.process import plugins, wspbus
+
+
+def open_connection(thread_index: int) -> None:
+    cherrypy.thread_data.db = f"connection of worker {thread_index}"
+    cherrypy.thread_data.thread = threading.get_ident()
+
+
+class Root:
+    @cherrypy.expose
+    def index(self) -> str:
+        data = cherrypy.thread_data
+        # Set on this thread by its start_thread, not on another one.
+        assert data.thread == threading.get_ident()
+        return data.db
+
+
+def get(port: int) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_start_thread_fills_thread_data_for_the_handlers() -> None:
+    bus = wspbus.Bus()
+    plugins.ThreadManager(bus).subscribe()
+    bus.subscribe("start_thread", open_connection)
+    tree = Tree()
+    tree.mount(Root(), "")
+    server = Server()
+    server.tree, server.global_config, server.log_error = tree, {}, cherrypy.log.error
+    server.access_log_screen = False
+    server.settings.update(socket_host="127.0.0.1", socket_port=0, thread_pool=2)
+    server.subscribe(bus)
+    bus.start()
+    try:
+        for _ in range(5):
+            status, body = get(server.bound_addr[1])
+            assert status == 200
+            assert body.startswith(b"connection of worker ")
+    finally:
+        bus.exit()
+
+
+def test_thread_data_is_per_thread() -> None:
+    cherrypy.thread_data.value = "main"
+    seen: list[bool] = []
+    worker = threading.Thread(target=lambda: seen.append(hasattr(cherrypy.thread_data, "value")))
+    worker.start()
+    worker.join()
+    assert seen == [False]
+    assert cherrypy.thread_data.value == "main"
+    del cherrypy.thread_data.value
