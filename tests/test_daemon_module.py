@@ -8,12 +8,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.test_cli import ROOT, SERVING, get
+from tests.test_cli import ROOT, Proc, get
 from tests.test_workers import until
 
 START = (
@@ -21,39 +20,6 @@ START = (
     "from cherrypy_rs.daemon import start\n"
     "start(configfiles=[sys.argv[1]], imports=['cherryd_app'], pidfile=sys.argv[2])\n"
 )
-
-
-class Child:
-    """A child process whose stderr a thread collects (it must never fill the pipe)."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, stderr=subprocess.PIPE, text=True
-        )
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stderr is not None
-        for line in self.popen.stderr:
-            self.lines.append(line)
-
-    def port(self) -> int:
-        """Where it serves, once it says so."""
-        until(lambda: SERVING.search("".join(self.lines)) or self.popen.poll() is not None)
-        found = SERVING.search("".join(self.lines))
-        assert found is not None, "".join(self.lines)
-        return int(found.group(1))
-
-    def stop(self) -> int:
-        """SIGTERM, then its exit status."""
-        self.popen.send_signal(signal.SIGTERM)
-        status = self.popen.wait(timeout=15)
-        self.reader.join(timeout=5)
-        assert self.popen.stderr is not None
-        self.popen.stderr.close()
-        return status
 
 
 def site_conf(tmp_path: Path) -> Path:
@@ -71,13 +37,15 @@ def test_daemon_serves_what_its_imports_mount(tmp_path: Path, entry: str) -> Non
     else:
         args = ["-m", "cherrypy_rs.daemon", "-P", "tests/apps", "-i", "cherryd_app"]
         args += ["-c", str(conf), "-p", str(pidfile)]
-    child = Child(args)
+    child = Proc(python_args=tuple(args))
     try:
-        port = child.port()
+        port = child.wait_port()
         assert get(port) == (200, b"mounted by an import")
         until(lambda: pidfile.exists() and pidfile.read_text().strip() == str(child.popen.pid))
+        child.popen.send_signal(signal.SIGTERM)
+        assert child.popen.wait(timeout=15) == 0, child.output()
     finally:
-        assert child.stop() == 0, "".join(child.lines)
+        child.stop()
     assert not pidfile.exists()
 
 

@@ -5,13 +5,12 @@ ThreadManager publishes it before a thread's first request), handlers read it ba
 
 from __future__ import annotations
 
-import http.client
 import threading
 
 import cherrypy_rs as cherrypy
-from cherrypy_rs._server import Server
-from cherrypy_rs._tree import Tree
 from cherrypy_rs.process import plugins, wspbus
+from tests.test_bus import server_on_bus
+from tests.test_cli import get
 
 
 def open_connection(thread_index: int) -> None:
@@ -28,27 +27,11 @@ class Root:
         return data.db
 
 
-def get(port: int) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/")
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def test_start_thread_fills_thread_data_for_the_handlers() -> None:
     bus = wspbus.Bus()
     plugins.ThreadManager(bus).subscribe()
     bus.subscribe("start_thread", open_connection)
-    tree = Tree()
-    tree.mount(Root(), "")
-    server = Server()
-    server.tree, server.global_config, server.log_error = tree, {}, cherrypy.log.error
-    server.access_log_screen = False
-    server.settings.update(socket_host="127.0.0.1", socket_port=0, thread_pool=2)
-    server.subscribe(bus)
+    server = server_on_bus(bus, Root(), thread_pool=2)
     bus.start()
     try:
         for _ in range(5):
