@@ -18,6 +18,7 @@ Importing the package starts nothing: threads, sockets and signal handlers start
 from __future__ import annotations
 
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, cast
 
 from . import _engine, _log, config_check, context, lib
@@ -77,6 +78,7 @@ __all__ = [
     "server",
     "serving",
     "session",
+    "thread_data",
     "tools",
     "tree",
     "url",
@@ -94,6 +96,15 @@ request = cast("Request", _ContextProxy(0, "request"))
 response = cast("Response", _ContextProxy(1, "response"))
 #: The current request's session (``tools.sessions.on``), dict-like.
 session: Any = SessionProxy()
+
+
+class _ThreadData(threading.local):
+    """A container for thread-specific data (``cherrypy.thread_data``)."""
+
+
+#: Per-thread attributes, e.g. a database connection opened by a ``start_thread``
+#: listener for each worker thread (CherryPy's idiom).
+thread_data: Any = _ThreadData()
 
 config = Config()
 tree = Tree()

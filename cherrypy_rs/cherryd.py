@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 
 import cherrypy_rs
 
@@ -52,26 +53,45 @@ def options_help() -> str:
 def main(argv: list[str]) -> int:
     """Parse cherryd's options and serve until the engine exits."""
     args = build_parser().parse_args(argv)
+    return serve(
+        configfiles=args.config,
+        daemonize=args.daemonize,
+        environment=args.environment,
+        pidfile=args.pidfile,
+        imports=args.imports,
+        paths=args.paths,
+    )
 
-    sys.path[:0] = [*args.paths, ""]
+
+def serve(
+    configfiles: Sequence[str] = (),
+    daemonize: bool = False,
+    environment: str | None = None,
+    pidfile: str | None = None,
+    imports: Sequence[str] = (),
+    paths: Sequence[str] = (),
+) -> int:
+    """Import the modules (they mount their applications), apply the config files,
+    optionally daemonize and write a PID file, then run the engine; the exit status."""
+    sys.path[:0] = [*paths, ""]
     try:
-        for name in args.imports:
+        for name in imports:
             importlib.import_module(name)
-        for filename in args.config:
+        for filename in configfiles:
             cherrypy_rs.config.update(filename)
             # With one application mounted, its config is the file too (as cherryd).
             apps = list(cherrypy_rs.tree.apps.values())
             if len(apps) == 1 and hasattr(apps[0], "merge"):
                 apps[0].merge(filename)
-        if args.environment is not None:
-            cherrypy_rs.config.update({"environment": args.environment})
+        if environment is not None:
+            cherrypy_rs.config.update({"environment": environment})
         engine = cherrypy_rs.engine
-        if args.daemonize:
+        if daemonize:
             cherrypy_rs.config.update({"log.screen": False})
             plugins.Daemonizer(engine).subscribe()
-        if args.pidfile:
-            plugins.check_pidfile(args.pidfile)
-            plugins.PIDFile(engine, args.pidfile).subscribe()
+        if pidfile:
+            plugins.check_pidfile(pidfile)
+            plugins.PIDFile(engine, pidfile).subscribe()
     except (ValueError, OSError, ImportError) as exc:
         print(f"cherryd: error: {exc}", file=sys.stderr)
         return 2

@@ -257,12 +257,24 @@ def test_module_paths_are_cherrypys() -> None:
     assert isinstance(cherrypy_rs.engine.signal_handler, plugins.SignalHandler)
 
 
-def test_worker_threads_acquire_at_their_first_request() -> None:
-    # CherryPy's ThreadManager numbers the threads that served a request since the last
-    # start or graceful: idle workers publish nothing.
+def server_on_bus(bus: Any, root: Any, thread_pool: int) -> Any:
+    """A server for ``root`` on 127.0.0.1:0, subscribed to ``bus`` (started with it)."""
     from cherrypy_rs._server import Server
     from cherrypy_rs._tree import Tree
 
+    tree = Tree()
+    tree.mount(root, "")
+    server = Server()
+    server.tree, server.global_config, server.log_error = tree, {}, cherrypy_rs.log.error
+    server.access_log_screen = False
+    server.settings.update(socket_host="127.0.0.1", socket_port=0, thread_pool=thread_pool)
+    server.subscribe(bus)
+    return server
+
+
+def test_worker_threads_acquire_at_their_first_request() -> None:
+    # CherryPy's ThreadManager numbers the threads that served a request since the last
+    # start or graceful: idle workers publish nothing.
     bus = wspbus.Bus()
     plugins.ThreadManager(bus).subscribe()
     events: list[tuple[str, int]] = []
@@ -274,13 +286,7 @@ def test_worker_threads_acquire_at_their_first_request() -> None:
         def index(self) -> str:
             return "ok"
 
-    tree = Tree()
-    tree.mount(Root(), "")
-    server = Server()
-    server.tree, server.global_config, server.log_error = tree, {}, cherrypy_rs.log.error
-    server.access_log_screen = False
-    server.settings.update(socket_host="127.0.0.1", socket_port=0, thread_pool=3)
-    server.subscribe(bus)
+    server = server_on_bus(bus, Root(), thread_pool=3)
     bus.start()
     try:
         assert events == []

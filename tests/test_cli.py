@@ -26,10 +26,16 @@ class Proc:
     """A cherrypy-rs process whose stderr is collected by a thread."""
 
     def __init__(
-        self, *args: str, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None
+        self,
+        *args: str,
+        prefix: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        python_args: tuple[str, ...] | None = None,
     ) -> None:
+        # python_args: the interpreter's arguments instead of `-m cherrypy_rs *args`.
+        command = python_args if python_args is not None else ("-m", "cherrypy_rs", *args)
         self.popen = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "cherrypy_rs", *args],
+            [*prefix, sys.executable, *command],
             cwd=ROOT,
             env={**os.environ, **env} if env else None,
             stdout=subprocess.DEVNULL,

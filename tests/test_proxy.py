@@ -225,3 +225,18 @@ def test_in_process_trusts_no_one_unless_configured() -> None:
 def test_an_empty_allow_list_trusts_no_one(procs: list[Proc]) -> None:
     port = serve(procs, "wsgi", "tests.apps.proxy_app:app", "--forwarded-allow-ips", "")
     assert answer(exchange(port, request(NGINX_HEADERS)))[1]["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_a_custom_tool_from_cptools_proxy() -> None:
+    # CherryPy's own recipe for a renamed proxy tool: the callable by its lib.cptools name.
+    import cherrypy_rs as cherrypy
+
+    cherrypy.tools.behind_nginx = cherrypy.Tool("before_request_body", cherrypy.lib.cptools.proxy)
+    try:
+        config = {"/": {"tools.behind_nginx.on": True}}
+        headers = {"X-Forwarded-Host": "shop.example.com"}
+        with serve_in_process(Root(), "", config) as live:
+            seen = json.loads(live.get("/", headers=headers)[2])
+        assert seen["base"] == "http://shop.example.com"
+    finally:
+        del cherrypy.tools.behind_nginx

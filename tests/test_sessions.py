@@ -506,6 +506,36 @@ def test_lock_timeout_answers_503(tmp_path: Path) -> None:
         assert client.get("/") == (200, b"2")
 
 
+class ExplicitLocking:
+    """A handler that takes the session's lock itself and catches the timeout by
+    CherryPy's name for it, ``cherrypy.lib.locking.LockTimeout``."""
+
+    @cherrypy.expose
+    def index(self) -> str:
+        from cherrypy_rs.lib.locking import LockTimeout
+
+        try:
+            cherrypy.session.acquire_lock()
+        except LockTimeout:
+            return "busy"
+        cherrypy.session["n"] = cherrypy.session.get("n", 0) + 1
+        return str(cherrypy.session["n"])
+
+
+def test_lib_locking_lock_timeout_is_what_sessions_raise() -> None:
+    config = app_config({}, lock_timeout=0.2, locking="explicit")
+    with serve(ExplicitLocking(), "", config) as live:
+        client = Client(live.port)
+        assert client.get("/") == (200, b"1")
+        holder = RamSession(client.sid)
+        holder.acquire_lock()
+        try:
+            assert client.get("/") == (200, b"busy")
+        finally:
+            holder.release_lock()
+        assert client.get("/") == (200, b"2")
+
+
 def test_redis_lock_of_a_crashed_holder_expires(redis_server: Any) -> None:
     import redis
 

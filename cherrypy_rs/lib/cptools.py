@@ -296,4 +296,5 @@ def _annotations(func: Any) -> dict[str, Any]:
 
 
 # session_auth lives in lib/sessionauth.py (with tools.sessions); CherryPy exports it here.
+from .proxy import proxy  # noqa: E402, F401  (CherryPy's tools.proxy callable lives here)
 from .sessionauth import SessionAuth, session_auth  # noqa: E402, F401
