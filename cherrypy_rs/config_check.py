@@ -558,6 +558,12 @@ def _check_app_global_section(app: Any, label: str) -> None:
 def _check_classes(app: Any, label: str) -> None:
     """``app.request_class`` / ``response_class`` other than cherrypy_rs's own: the
     request path builds its own objects and would never use them."""
+    if isinstance(app, Application) and type(app).__call__ is not Application.__call__:
+        raise ConfigError(
+            f"{label}: {type(app).__name__}.__call__ overrides the application's WSGI "
+            "entry, which the server never calls (it serves the application natively); "
+            "put WSGI middleware in app.wsgiapp.pipeline (or wsgi.pipeline in [/]) instead"
+        )
     for attr, default in (("request_class", Request), ("response_class", Response)):
         cls = getattr(app, attr, default)
         if cls is not default:

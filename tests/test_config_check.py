@@ -640,3 +640,12 @@ def test_path_sections_of_a_global_update_must_reach_an_application(
         serve_app(Root(), "", {"/": {}})
     # Given to the application too (what quickstart does), it applies.
     assert serve_app(Root(), "", site).get("/")[0] == 401
+
+
+def test_an_application_overriding_its_wsgi_entry_fails_at_start(serve_app: ServeApp) -> None:
+    class Wrapped(cherrypy.Application):
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            raise AssertionError("never called by the server")
+
+    with pytest.raises(ConfigError, match=r"Wrapped\.__call__ overrides the application's"):
+        serve_app(Wrapped(Root(), "", {"/": {}}))
