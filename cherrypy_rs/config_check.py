@@ -685,7 +685,7 @@ def _check_global_namespaces(known: set[str]) -> None:
             # Lazy: difflib costs ~0.2 MiB per process; only a misspelt key needs it.
             import difflib
 
-            close = difflib.get_close_matches(ns, sorted(known), n=1, cutoff=0.8)
+            close = difflib.get_close_matches(ns, sorted(known), n=1, cutoff=0.85)
             if close:
                 hint = f"did you mean '{close[0]}.{rest}'?"
         if hint:
