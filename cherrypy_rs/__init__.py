@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
-from . import _engine, config_check, context, lib
+from . import _engine, _log, config_check, context, lib
 from . import dispatch as _cpdispatch
 from ._config import Config
 from ._core import __version__ as __core_version__
@@ -125,7 +125,10 @@ context.site.log = log
 Tree.mount_checks.append(check_application)
 Tree.mount_checks.append(_check_sessions)
 Tree.mount_checks.append(lambda app, script_name, _config: config_check.check_app(app, script_name))
+# Again at start: app.merge() may have added sections since the mount.
+Tree.start_checks.append(config_check.check_app)
 Tree.start_checks.append(config_check.check_namespaces)
+Tree.tree_checks.append(config_check.check_mounts)
 config.checks.append(config_check.check_global)
 
 #: ``cherrypy.checker``: warnings about suspicious config when the engine starts.
@@ -139,10 +142,47 @@ def _log_engine(msg: str, level: int = 20) -> None:
 
 def _apply_log_key(key: str, value: Any) -> None:
     log.apply(key, value)
-    if key == "screen":
-        server.access_log_screen = bool(value)
-    elif key == "access_file":
-        server.access_log_file = value or ""
+
+
+def _access_outputs_set(manager: Any, name: str) -> None:
+    """``cherrypy.log.screen`` / ``access_file`` set (by config or as an attribute):
+    the server's access log uses it from its next start; while it serves, the Rust
+    access log keeps the outputs it started with, which is said in the error log."""
+    if manager is not log:
+        return
+    live = server.access_outputs()
+    if name == "screen":
+        value: Any = bool(manager.screen)
+        server.access_log_screen = value
+    else:
+        value = getattr(manager, "access_file", "") or ""
+        server.access_log_file = value
+    if live is not None and live[0 if name == "screen" else 1] != value:
+        log.error(
+            f"cherrypy.log.{name} = {value!r} set while the server is serving: the access "
+            "log keeps its outputs until the engine starts again (engine.restart())",
+            "ENGINE",
+            severity=30,
+        )
+
+
+def _check_live_log_keys(config: dict[str, Any]) -> None:
+    """Refuse, in ``config.update``, a ``log.screen`` / ``log.access_file`` that would
+    change the access log of a server that is serving (the Rust access log's outputs
+    are fixed when it starts)."""
+    live = server.access_outputs()
+    if live is None:
+        return
+    for key, index, value in (
+        ("log.screen", 0, bool(config.get("log.screen"))),
+        ("log.access_file", 1, config.get("log.access_file") or ""),
+    ):
+        if key in config and live[index] != value:
+            raise config_check.ConfigError(
+                f"{key} = {config[key]!r} while the server is serving: the access log's "
+                "outputs are fixed when the server starts, so it would not change; set it "
+                "before engine.start(), or call engine.restart() after this update"
+            )
 
 
 def _apply_tree_key(key: str, value: Any) -> None:
@@ -167,6 +207,8 @@ def _apply_tree_key(key: str, value: Any) -> None:
         engine.log(f"Mounted: {app} on {name or '/'}")
 
 
+_log.output_listeners.append(_access_outputs_set)
+config.checks.append(_check_live_log_keys)
 engine.subscribe("log", _log_engine)
 engine.subscribe("start", checker, priority=45)
 config.namespaces["server"] = server.apply

@@ -107,10 +107,14 @@ class Config(_ReprConfig):
         #: Whether an update carried application sections beside [global] (the
         #: checker's hint when an application's config is empty).
         self.global_config_contained_paths = False
+        #: The application sections ("/path": {...}) such updates carried, which the
+        #: global config does not apply: a start check wants each in an application.
+        self.path_sections: dict[str, dict[str, Any]] = {}
         super().__init__()
 
     def reset(self) -> None:
         """Back to the defaults."""
+        self.path_sections = {}
         super().reset()
         self._changed()
 
@@ -134,6 +138,9 @@ class Config(_ReprConfig):
         if isinstance(config.get("global"), dict):
             if len(config) > 1:
                 self.global_config_contained_paths = True
+                for section, entries in config.items():
+                    if section != "global" and isinstance(entries, dict):
+                        self.path_sections.setdefault(section, {}).update(entries)
             config = dict(config["global"])
         env = config.get("environment")
         if env:

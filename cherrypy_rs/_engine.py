@@ -39,6 +39,12 @@ class Engine(Bus):
         ``<plugin>.on`` subscribes or unsubscribes the plugin ``engine.<plugin>`` and
         ``<plugin>.<attr>`` sets an attribute on it."""
         if key in ("SIGHUP", "SIGTERM"):
+            if value is not None and not callable(value):
+                # It would fail only when the signal arrives.
+                raise ValueError(
+                    f"engine.{key} = {value!r}: give the function to call when the signal "
+                    "arrives, or None to leave the signal alone"
+                )
             self.signal_handler.replace(key, value)
         elif "." in key:
             name, attr = key.split(".", 1)

@@ -46,6 +46,14 @@ access_mode_listeners: list[Callable[[], None]] = []
 #: The attributes whose change can make the access log need Python.
 _ACCESS_ATTRS = frozenset(("access_log_format", "access"))
 
+#: Called with the manager and the attribute name when one of its access-log outputs
+#: (``screen``, ``access_file``) is set, however it is set (config or attribute): the
+#: server writes the access log from Rust and must learn it.
+output_listeners: list[Callable[[Any, str], None]] = []
+
+#: The attributes that choose where the access log goes.
+_OUTPUT_ATTRS = frozenset(("screen", "access_file"))
+
 
 def _access_mode_changed() -> None:
     for listener in list(access_mode_listeners):
@@ -133,6 +141,9 @@ class LogManager(metaclass=_LogManagerType):
         object.__setattr__(self, name, value)
         if name in _ACCESS_ATTRS:
             _access_mode_changed()
+        elif name in _OUTPUT_ATTRS:
+            for listener in list(output_listeners):
+                listener(self, name)
 
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
@@ -237,7 +248,11 @@ class LogManager(metaclass=_LogManagerType):
         elif key == "access_log_format":
             self.access_log_format = value
         elif key in ("error_log", "access_log"):
-            pass
+            raise ValueError(
+                f"log.{key}: cherrypy_rs does not replace the {key.split('_')[0]} logger "
+                "from config (the key would do nothing); add handlers to "
+                f"cherrypy.log.{key} (a logging.Logger) instead"
+            )
         else:
             raise ValueError(
                 f"unknown config key log.{key}: use log.screen, log.error_file, "

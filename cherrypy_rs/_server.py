@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from . import _core, _log, context
 from ._limits import open_files_needed, open_files_warning
@@ -187,13 +187,24 @@ def forwarded_allow_ips(value: Any) -> str:
 #: server.ssl_module values: CherryPy's default name and the real one.
 SSL_MODULES = ("builtin", "rustls")
 
-#: CherryPy server keys that are accepted and have no effect here, with the reason.
-ACCEPTED_WITHOUT_EFFECT: dict[str, str] = {
-    "thread_pool_max": "the worker pool is fixed at server.thread_pool",
-    "nodelay": "TCP_NODELAY is always on",
-    "protocol_version": "HTTP/1.1 is always spoken (HTTP/1.0 clients are answered in kind)",
-    "reverse_dns": "remote.name is never looked up",
-    "wsgi_version": "the native path does not use WSGI",
+#: CherryPy server keys accepted at the value that describes what the server does
+#: (CherryPy's default), and refused at any other: (is the value honoured?, why not).
+ACCEPTED_AT_DEFAULT: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "nodelay": (bool, "TCP_NODELAY is always on"),
+    "protocol_version": (
+        lambda v: v in (None, "HTTP/1.1"),
+        "the server always speaks HTTP/1.1 (HTTP/1.0 clients are answered in kind); "
+        "it cannot be made an HTTP/1.0 server",
+    ),
+    "reverse_dns": (
+        lambda v: not v,
+        "remote host names are never looked up (nor in CherryPy 18, which has no such "
+        "key): request.remote.name stays empty",
+    ),
+    "wsgi_version": (
+        lambda v: v is None or tuple(v) == (1, 0),
+        "WSGI grafts are served by a PEP 3333 (WSGI 1.0) gateway; ('u', 0) is not implemented",
+    ),
 }
 
 #: CherryPy server keys that are accepted and ignored with a warning at start.
@@ -273,6 +284,8 @@ class Server(ServerAdapter):
         self.process: dict[str, Any] = dict(PROCESS_KEYS)
         #: Extra servers configured as ``server.<name>.*``, by name.
         self.extras: dict[str, Server] = {}
+        #: How error messages name this server's keys (``server.<name>.`` for an extra).
+        self.key_prefix = "server."
 
     # -- CherryPy's attribute names ----------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -293,6 +306,7 @@ class Server(ServerAdapter):
         server = self.extras.get(name)
         if server is None:
             server = Server()
+            server.key_prefix = f"server.{name}."
             server.tree = self.tree
             server.global_config = self.global_config
             server.log_error = self.log_error
@@ -348,24 +362,40 @@ class Server(ServerAdapter):
 
     def validate(self) -> None:
         """Raise ConfigError naming any key the server cannot honour."""
+        # An extra server's keys are server.<name>.<key>.
+        prefix = self.key_prefix
         for key, value in self.unknown.items():
-            if key in ACCEPTED_WITHOUT_EFFECT or key in IGNORED_WITH_WARNING:
+            if key in IGNORED_WITH_WARNING:
                 continue
+            if key == "thread_pool_max":
+                self._check_thread_pool_max(prefix, value)
+                continue
+            if key in ACCEPTED_AT_DEFAULT:
+                honoured, why = ACCEPTED_AT_DEFAULT[key]
+                try:
+                    ok = honoured(value)
+                except TypeError:
+                    ok = False
+                if ok:
+                    continue
+                raise ConfigError(
+                    f"{prefix}{key} = {value!r} is not supported: {why}; remove the key"
+                )
             if key in UNSUPPORTED:
                 if value in (None, "", False):
                     continue
                 if key == "instance" and value in BUILTIN_SERVER_NAMES:
                     continue
-                raise ConfigError(f"server.{key} is not supported: {UNSUPPORTED[key]}")
+                raise ConfigError(f"{prefix}{key} is not supported: {UNSUPPORTED[key]}")
             if key in NOT_YET:
                 if value in (None, "", False):
                     continue
                 raise ConfigError(
-                    f"server.{key} needs {NOT_YET[key]}, which cherrypy_rs does not support "
+                    f"{prefix}{key} needs {NOT_YET[key]}, which cherrypy_rs does not support "
                     "yet: remove the key"
                 )
-            known = ", ".join(f"server.{k}" for k in sorted(SERVER_DEFAULTS))
-            raise ConfigError(f"unknown config key server.{key}; known keys: {known}")
+            known = ", ".join(f"{prefix}{k}" for k in sorted(SERVER_DEFAULTS))
+            raise ConfigError(f"unknown config key {prefix}{key}; known keys: {known}")
         s = self.settings
         module = s["ssl_module"]
         if module not in (None, "", *SSL_MODULES):
@@ -409,6 +439,29 @@ class Server(ServerAdapter):
             )
         if s["http2"] not in (None, True, False):
             raise ConfigError(f"server.http2 = {s['http2']!r}: use True, False or None")
+
+    def _check_thread_pool_max(self, prefix: str, value: Any) -> None:
+        """``server.thread_pool_max``, as cheroot's ThreadPool reads it: -1 (or any
+        negative number, or infinity) for no maximum, else at least ``thread_pool``.
+        The pool never grows past ``thread_pool`` here (nor in cheroot, which grows
+        it only when asked), so a valid maximum is always met."""
+        if value is None or (isinstance(value, float) and value == float("inf")):
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value == 0:
+            raise ConfigError(
+                f"{prefix}thread_pool_max = {value!r}: use an int (-1 for no maximum)"
+            )
+        threads = self.settings["thread_pool"]
+        if 0 < value < threads:
+            raise ConfigError(
+                f"{prefix}thread_pool_max = {value!r} is below {prefix}thread_pool = "
+                f"{threads!r}: the pool has thread_pool threads; raise the maximum or "
+                "remove it (-1: no maximum)"
+            )
+
+    def access_outputs(self) -> tuple[bool, str] | None:
+        """(screen, file) of the access log of the server while it serves, else None."""
+        return self.__dict__.get("live_access") if self.core is not None else None
 
     @property
     def tls(self) -> bool:
@@ -505,6 +558,7 @@ class Server(ServerAdapter):
             # A TLS file that cannot be used: the message names the key and the file.
             raise ConfigError(str(exc)) from None
         self.core = core
+        self.live_access = (bool(self.access_log_screen), self.access_log_file or "")
         self.__dict__.pop("live_timeout", None)
         if shortfall is not None:
             self._warn(shortfall)

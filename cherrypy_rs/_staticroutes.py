@@ -26,6 +26,7 @@ from . import _core
 from ._tree import FAVICON, Application, DefaultFavicon, StaticDirectory
 
 # lib.static also adds CherryPy's types to ``mimetypes``, which the routes use.
+from .lib.httputil import HeaderMap
 from .lib.static import static_path
 from .objects import SERVER_HEADER
 
@@ -70,19 +71,30 @@ PROBE = "cherrypy_rs-static-probe"
 DEFAULT_CACHE_VALID = 1.0
 
 
-def python_only_keys(config: dict[str, Any]) -> list[str]:
-    """The keys of a merged config that need the request to go through Python."""
+def python_only_keys(
+    config: dict[str, Any],
+    toolboxes: Any = ("tools",),
+    request_namespaces: Any = (),
+) -> list[str]:
+    """The keys of a merged config that need the request to go through Python.
+
+    ``toolboxes``: the application's toolbox namespaces (a tool of any of them that is
+    on runs per request, as CherryPy applies every toolbox to each request);
+    ``request_namespaces``: request-level namespaces the application added (their
+    handlers run per request)."""
     found = []
     for key, value in config.items():
         namespace, _, rest = key.partition(".")
-        if namespace == "tools":
+        if namespace in toolboxes:
             name, _, attr = rest.partition(".")
-            if name in RUST_TOOLS:
+            if namespace == "tools" and name in RUST_TOOLS:
                 if name in ("staticdir", "staticfile") and attr == "match" and value:
                     found.append(key)
                 continue
             if attr == "on" and value:
                 found.append(key)
+        elif namespace in request_namespaces:
+            found.append(key)
         elif namespace in ("hooks", "wsgi"):
             found.append(key)
         elif namespace in ("request", "response"):
@@ -120,10 +132,16 @@ def _content_types(configured: Any, what: str) -> dict[str, str]:
 
 
 def _headers(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The section's ``response.headers.*`` as the Python path sends them (a value
+    that is not text as ``str(value)``, Latin-1 or RFC 2047, control characters out)."""
     headers = [("Server", SERVER_HEADER)]
-    for key, value in config.items():
-        if key.startswith("response.headers.") and isinstance(value, str):
-            headers.append((key[len("response.headers.") :], value))
+    items = [
+        (key[len("response.headers.") :], value)
+        for key, value in config.items()
+        if key.startswith("response.headers.")
+    ]
+    for name, value in HeaderMap.encode_header_items(items):
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
     return headers
 
 
@@ -141,15 +159,24 @@ def _label(script_name: str, section: str, key: str) -> str:
     return f"[{where}{section}] {key}"
 
 
-def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
+def _route(script_name: str, section: str, config: dict[str, Any], app: Any = None) -> Any:
     """The Rust route for a section whose merged config is ``config``, or None when it
     serves no files or must stay on the Python path."""
     kind = static_kind(config)
-    if kind is None or python_only_keys(config):
+    if kind is None:
+        return None
+    toolboxes = getattr(app, "toolboxes", None) or ("tools",)
+    request_class = getattr(app, "request_class", None)
+    request_namespaces = getattr(request_class, "namespaces", None) or ()
+    if python_only_keys(config, toolboxes, request_namespaces):
+        return None
+    headers = _headers(config)
+    if not all(value.isascii() for _name, value in headers):
+        # Rust would send the text as UTF-8; the Python path sends Latin-1 bytes.
         return None
     prefix = script_name + ("" if section == "/" else section.rstrip("/"))
     common: dict[str, Any] = {
-        "headers": _headers(config),
+        "headers": headers,
         "cache_valid": float(config.get(f"tools.{kind}.cache_valid", DEFAULT_CACHE_VALID)),
     }
     if kind == "staticdir":
@@ -181,6 +208,35 @@ def _route(script_name: str, section: str, config: dict[str, Any]) -> Any:
         precompressed=bool(config.get("tools.staticfile.precompressed", False)),
         what=what,
         **common,
+    )
+
+
+def _favicon_route(app: Any, global_config: dict[str, Any]) -> Any:
+    """The Rust route of the default ``/favicon.ico``, or None when the config of the
+    application's root asks for something only the Python path does (a tool that is
+    on, ``tools.auth_basic`` in ``[global]`` or ``[/]`` among them, a hook...): then
+    ``DefaultFavicon`` answers through the application, as in CherryPy."""
+    config = _section_config(app, "/", global_config)
+    if config is None:
+        return None
+    config = {
+        k: v
+        for k, v in config.items()
+        if not k.startswith(("tools.staticdir.", "tools.staticfile."))
+    }
+    toolboxes = getattr(app, "toolboxes", None) or ("tools",)
+    request_namespaces = getattr(getattr(app, "request_class", None), "namespaces", None) or ()
+    if python_only_keys(config, toolboxes, request_namespaces):
+        return None
+    headers = _headers(config)
+    if not all(value.isascii() for _name, value in headers):
+        return None
+    return _core.StaticRoute(
+        "/favicon.ico",
+        filename=FAVICON,
+        content_types={"ico": "image/x-icon"},
+        headers=headers,
+        what="the default /favicon.ico",
     )
 
 
@@ -244,16 +300,14 @@ def compile_routes(
             continue
         if not isinstance(app, Application):
             continue
+        if getattr(app.wsgiapp, "pipeline", None):
+            # Its WSGI middleware (an authentication one among them) must see every
+            # request, files included: none is answered by Rust alone.
+            continue
         rust_prefixes: list[str] = []
         if script_name == "" and isinstance(getattr(app.root, "favicon_ico", None), DefaultFavicon):
-            icon = _core.StaticRoute(
-                "/favicon.ico",
-                filename=FAVICON,
-                content_types={"ico": "image/x-icon"},
-                headers=_headers({}),
-                what="the default /favicon.ico",
-            )
-            if "/favicon.ico" not in app.config:
+            icon = _favicon_route(app, global_config)
+            if icon is not None and "/favicon.ico" not in app.config:
                 statics.append((icon, index))
         for section in _sections(app):
             prefix = script_name + ("" if section == "/" else section.rstrip("/"))
@@ -265,7 +319,7 @@ def compile_routes(
                 # Another application owns these URLs (the longest script name wins).
                 continue
             config = _section_config(app, section, global_config)
-            route = _route(script_name, section, config) if config is not None else None
+            route = _route(script_name, section, config, app) if config is not None else None
             if route is not None:
                 statics.append((route, index))
                 rust_prefixes.append(prefix)

@@ -205,6 +205,8 @@ class Tree:
     #: Called with (app, script_name) for each mounted application when a server
     #: starts (after applications registered their config namespaces).
     start_checks: list[Callable[[Application, str], None]] = []
+    #: Called with the tree itself when a server starts (checks across mounts).
+    tree_checks: list[Callable[[Tree], None]] = []
 
     def __init__(self) -> None:
         #: Script name → an Application, a StaticDirectory or a grafted WSGI callable.
@@ -242,6 +244,8 @@ class Tree:
             if isinstance(app, Application):
                 for check in self.start_checks:
                     check(app, script_name)
+        for tree_check in self.tree_checks:
+            tree_check(self)
 
     @staticmethod
     def global_config() -> dict[str, Any]:

@@ -314,7 +314,7 @@ class RequestHandler:
                         redirections = []
                     redirections.append(_uri(request.path_info, request.query_string))
                     target = _uri(ir.path, ir.query_string)
-                    if not request.recursive_redirect and target in redirections:
+                    if target in redirections and not _recursive_redirects(request, app):
                         # CherryPy raises out of the application here: the server sends
                         # its bare text/plain 500.
                         try:
@@ -662,6 +662,16 @@ class RequestHandler:
             if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                 raise HTTPError(411)
             request.body.process()
+
+
+def _recursive_redirects(request: Request, app: Any) -> bool:
+    """Whether an internal redirect may visit a URL again: ``request.recursive_redirect``
+    or, as CherryPy's ``InternalRedirector(recursive=True)``, the application's
+    ``wsgi.InternalRedirector.recursive`` (read only when a redirect repeats)."""
+    if request.recursive_redirect:
+        return True
+    config = getattr(getattr(app, "wsgiapp", None), "config", None) or {}
+    return bool(config.get("InternalRedirector", {}).get("recursive", False))
 
 
 def _plain_state(pc: PathConfig, resolution: dispatch.Resolution) -> dict[str, Any] | None:

@@ -520,8 +520,11 @@ def run(options: Options, load: Callable[[], None]) -> int:
     if options.daemon:
         log_file = options.error_log or "/dev/null"
         # stdout and stderr go to the error log file: the log's own screen handler
-        # would write each line there a second time.
+        # would write each line there a second time. The access log's screen output
+        # (--access-log -) stays: its stdout is that file now.
+        access_screen = cherrypy_rs.server.access_log_screen
         cherrypy_rs.log.screen = False
+        cherrypy_rs.server.access_log_screen = access_screen
         plugins.daemonize("/dev/null", log_file, log_file)
     for srv in servers:
         # After daemonizing: the PID is the master's for good.

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import cherrypy_rs as cherrypy
 from cherrypy_rs import _cplogging
 from cherrypy_rs._server import flush_access_logs
@@ -127,3 +129,60 @@ def test_an_instance_format_and_the_config_key(tmp_path: Path) -> None:
         del cherrypy.log.access_log_format
     assert lines == ["200 GET / HTTP/1.1", "500 GET /broken HTTP/1.1"]
     assert not cherrypy.log.access_needs_python()
+
+
+SITE_SCRIPT = """
+import http.client, sys
+import pytest
+
+import cherrypy_rs as cherrypy
+
+class Root:
+    @cherrypy.expose
+    def index(self):
+        return "ok"
+
+cherrypy.config.update({"server.socket_host": "127.0.0.1", "server.socket_port": 0,
+                        "log.screen": False, "checker.on": False})
+cherrypy.log.access_file = sys.argv[1]  # an attribute, as CherryPy's docs set it
+cherrypy.tree.mount(Root(), "", {"/": {}})
+cherrypy.engine.start()
+try:
+    conn = http.client.HTTPConnection("127.0.0.1", cherrypy.server.bound_addr[1], timeout=10)
+    conn.request("GET", "/")
+    print(conn.getresponse().status)
+    try:
+        cherrypy.config.update({"log.access_file": sys.argv[1] + ".late"})
+    except ValueError as exc:
+        print(exc)
+finally:
+    cherrypy.engine.exit()
+"""
+
+
+def test_access_log_outputs_set_as_attributes_and_late_keys(tmp_path: Path) -> None:
+    """``cherrypy.log.access_file = ...`` reaches the Rust access log (it was only
+    read from the config key); ``log.access_file`` updated while serving, which the
+    Rust access log cannot follow, is refused naming the key."""
+    import subprocess
+    import sys
+
+    log_file = tmp_path / "access.log"
+    proc = subprocess.run(
+        [sys.executable, "-c", SITE_SCRIPT, str(log_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "200"
+    assert lines[1].startswith("log.access_file = ") and "while the server is serving" in lines[1]
+    assert '"GET / HTTP/1.1" 200 2' in log_file.read_text()
+    assert not (tmp_path / "access.log.late").exists()
+
+
+def test_log_error_log_and_access_log_keys_are_refused() -> None:
+    for key in ("error_log", "access_log"):
+        with pytest.raises(ValueError, match=rf"log\.{key}: cherrypy_rs does not replace"):
+            cherrypy.log.apply(key, None)

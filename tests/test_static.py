@@ -174,6 +174,23 @@ def test_config_headers_and_access_log(
     assert poll(lambda: log.exists() and line in log.read_text()), log.read_text()
 
 
+def test_config_headers_that_are_not_text(
+    serve_app: Any, site: Path, python_calls: list[str]
+) -> None:
+    """A ``response.headers.*`` value that is not text is sent as the Python path (and
+    CherryPy) sends it, ``str(value)``: the Rust route dropped it."""
+    conf = config(site, **{"response.headers.X-Count": 5})
+    status, headers, _ = serve_app(Root(), "", conf).get("/static/a.txt")
+    assert (status, headers["X-Count"]) == (200, "5")
+    assert python_calls == []
+    # Text beyond ASCII goes out as Latin-1 bytes, as the Python path sends it (the
+    # Rust route would send UTF-8): such a section stays on the Python path.
+    conf = config(site, **{"response.headers.X-Text": "é"})
+    status, headers, _ = serve_app(Root(), "", conf).get("/static/a.txt")
+    assert (status, headers["X-Text"]) == (200, "é")
+    assert python_calls == ["/static/a.txt"]
+
+
 def test_default_favicon_at_the_root(serve_app: Any, python_calls: list[str]) -> None:
     live = serve_app(Root())
     status, headers, body = live.get("/favicon.ico")
@@ -187,6 +204,21 @@ def test_default_favicon_at_the_root(serve_app: Any, python_calls: list[str]) ->
 
     assert serve_app(Own()).get("/favicon.ico")[2] == b"mine"
     assert serve_app(Root(), "/app").get("/app/favicon.ico")[0] == 404
+
+
+def test_default_favicon_follows_the_root_config(serve_app: Any) -> None:
+    """The default icon is served by Rust only while the root's config asks nothing of
+    the request: behind ``tools.auth_basic`` it is protected as in CherryPy (it was
+    served without asking), and ``response.headers.*`` of ``[/]`` are on it."""
+    auth = {
+        "tools.auth_basic.on": True,
+        "tools.auth_basic.realm": "r",
+        "tools.auth_basic.checkpassword": lambda realm, user, password: False,
+    }
+    assert serve_app(Root(), "", {"/": auth}).get("/favicon.ico")[0] == 401
+    live = serve_app(Root(), "", {"/": {"response.headers.X-Site": "1"}})
+    status, headers, _ = live.get("/favicon.ico")
+    assert (status, headers["X-Site"], headers["Content-Type"]) == (200, "1", "image/x-icon")
 
 
 def test_content_types(live: Any) -> None:

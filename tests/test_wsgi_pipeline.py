@@ -4,6 +4,7 @@ served by our server through a real socket, the first entry outermost."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import cherrypy_rs as cherrypy
@@ -102,3 +103,25 @@ def test_an_application_without_a_pipeline_stays_native() -> None:
         assert (status, body) == (200, b"HellO WoRlD!")
         assert "X-Seen" not in headers
     assert app.wsgiapp.pipeline == [] and app.wsgiapp.head is None
+
+
+def test_static_files_go_through_a_pipeline_set_in_code(serve_app: Any, tmp_path: Path) -> None:
+    """A pipeline given in code (``app.wsgiapp.pipeline``, no ``wsgi.*`` key in the
+    config) wraps the static files of the application too: Rust served them around
+    the middleware (an authentication middleware was bypassed)."""
+
+    class Deny:
+        def __init__(self, nextapp: Any) -> None:
+            self.nextapp = nextapp
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+            return [b"no"]
+
+    (tmp_path / "a.txt").write_text("secret")
+    static = {"tools.staticdir.on": True, "tools.staticdir.dir": str(tmp_path)}
+    app = cherrypy.Application(Root(), "", {"/static": static})
+    app.wsgiapp.pipeline.append(("deny", Deny))
+    live = serve_app(app)
+    assert live.get("/static/a.txt")[::2] == (401, b"no")
+    assert live.get("/favicon.ico")[0] == 401
