@@ -159,20 +159,29 @@ def _label(script_name: str, section: str, key: str) -> str:
     return f"[{where}{section}] {key}"
 
 
+def _rust_headers(config: dict[str, Any], app: Any) -> list[tuple[str, str]] | None:
+    """The response headers a Rust route of this merged config sends, or None when the
+    config needs the Python path: a tool of any of the application's toolboxes that is
+    on, a request namespace it added, a hook..., or a header value beyond ASCII (Rust
+    would send it as UTF-8 where the Python path sends Latin-1 bytes)."""
+    toolboxes = getattr(app, "toolboxes", None) or ("tools",)
+    request_namespaces = getattr(getattr(app, "request_class", None), "namespaces", None) or ()
+    if python_only_keys(config, toolboxes, request_namespaces):
+        return None
+    headers = _headers(config)
+    if not all(value.isascii() for _name, value in headers):
+        return None
+    return headers
+
+
 def _route(script_name: str, section: str, config: dict[str, Any], app: Any = None) -> Any:
     """The Rust route for a section whose merged config is ``config``, or None when it
     serves no files or must stay on the Python path."""
     kind = static_kind(config)
     if kind is None:
         return None
-    toolboxes = getattr(app, "toolboxes", None) or ("tools",)
-    request_class = getattr(app, "request_class", None)
-    request_namespaces = getattr(request_class, "namespaces", None) or ()
-    if python_only_keys(config, toolboxes, request_namespaces):
-        return None
-    headers = _headers(config)
-    if not all(value.isascii() for _name, value in headers):
-        # Rust would send the text as UTF-8; the Python path sends Latin-1 bytes.
+    headers = _rust_headers(config, app)
+    if headers is None:
         return None
     prefix = script_name + ("" if section == "/" else section.rstrip("/"))
     common: dict[str, Any] = {
@@ -224,12 +233,8 @@ def _favicon_route(app: Any, global_config: dict[str, Any]) -> Any:
         for k, v in config.items()
         if not k.startswith(("tools.staticdir.", "tools.staticfile."))
     }
-    toolboxes = getattr(app, "toolboxes", None) or ("tools",)
-    request_namespaces = getattr(getattr(app, "request_class", None), "namespaces", None) or ()
-    if python_only_keys(config, toolboxes, request_namespaces):
-        return None
-    headers = _headers(config)
-    if not all(value.isascii() for _name, value in headers):
+    headers = _rust_headers(config, app)
+    if headers is None:
         return None
     return _core.StaticRoute(
         "/favicon.ico",
